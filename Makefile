@@ -1,0 +1,39 @@
+# contract-sync: `make demo` and `make test` set everything up on a new machine.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+CLI := $(BIN)/contract-sync
+
+# Prefect keeps its home (ephemeral server database, settings) inside the project.
+export PREFECT_HOME := $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: install demo test lint clean
+
+$(BIN)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or make PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(CLI) db upgrade
+	$(CLI) demo seed --companies 2 --contracts 16 --items-per-contract 12 --seed 7 --skip-existing
+	$(CLI) demo edit-erp --fraction 0.4
+	$(CLI) sync --company 1 --company 2
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf data .prefect

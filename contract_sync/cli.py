@@ -1,0 +1,167 @@
+"""The `contract-sync` command: a thin face over the store, the demo data and the flows.
+
+Heavy imports (Prefect, Great Expectations) happen inside the commands that need them,
+so `contract-sync --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from contract_sync.settings import get_settings
+
+app = typer.Typer(help="Keep ERP main contracts in step with the project store.",
+                  no_args_is_help=True)
+db_app = typer.Typer(help="The project store's schema.", no_args_is_help=True)
+demo_app = typer.Typer(help="Generated demo data for both sides.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+# Wide enough for the outcome table when output goes to a file or a CI log.
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def _engines():
+    from contract_sync.store.db import make_engine
+
+    settings = get_settings()
+    return make_engine(settings.erp_database_url), make_engine(settings.store_database_url)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the store's migrations up to the newest."""
+    from contract_sync.store.db import current_revision, upgrade
+
+    _, store = _engines()
+    before = current_revision(store)
+    upgrade(store)
+    console.print(f"store schema: {before or 'empty'} -> {current_revision(store)}")
+
+
+@demo_app.command("seed")
+def demo_seed(
+    companies: Annotated[int, typer.Option(min=1, help="Companies; 2 is on QuickBooks.")] = 2,
+    contracts: Annotated[int, typer.Option(min=1, help="Contracts per company.")] = 16,
+    items_per_contract: Annotated[int, typer.Option(min=2, help="Items per contract.")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 7,
+    skip_existing: Annotated[
+        bool, typer.Option(help="Leave data already seeded as it is, and say so.")
+    ] = False,
+) -> None:
+    """Generate an ERP (Vista) database and the store it was imported into."""
+    from contract_sync.demo.seed import AlreadySeeded
+    from contract_sync.demo.seed import seed as seed_data
+    from contract_sync.store.db import StoreSchemaError, require_current_schema
+
+    erp, store = _engines()
+    try:
+        require_current_schema(store)
+        summary = seed_data(erp, store, companies, contracts, items_per_contract, seed)
+    except StoreSchemaError as error:
+        _fail(str(error))
+    except AlreadySeeded as error:
+        if not skip_existing:
+            _fail(f"{error}; remove the data folder to start over")
+        console.print(f"already seeded, keeping the data there ({error})")
+        return
+    console.print(
+        f"seeded {summary.companies} companies: {summary.contracts} ERP contracts with "
+        f"{summary.items} items; {summary.store_contracts} contracts in the store"
+    )
+
+
+@demo_app.command("edit-erp")
+def demo_edit_erp(
+    fraction: Annotated[float, typer.Option(min=0, max=1, help="Share of contracts to edit.")],
+    company: Annotated[int, typer.Option(help="ERP company number.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+) -> None:
+    """Change some contracts in the ERP: items added, removed, changed; headers changed."""
+    from contract_sync.demo.edit import edit_erp
+
+    erp, _ = _engines()
+    summary = edit_erp(erp, company, fraction, seed)
+    console.print(
+        f"edited {len(summary.contracts)} contracts of company {company}: "
+        f"{summary.items_changed} items changed, {summary.items_added} added, "
+        f"{summary.items_removed} removed, {summary.headers_changed} titles changed"
+    )
+
+
+@app.command("sync")
+def sync(
+    company: Annotated[
+        list[int] | None, typer.Option(help="ERP company number (repeat for several).")
+    ] = None,
+    acting_user: Annotated[
+        str | None, typer.Option("--as", help="Store user to act as; the service user if unset.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Record would_reimport, write nothing.")] = False,
+    policy: Annotated[str, typer.Option(help="erp_wins or block.")] = "erp_wins",
+) -> None:
+    """Re-import every contract of the company that the gates let through."""
+    import pandas as pd
+
+    from contract_sync.store.db import StoreSchemaError
+    from contract_sync.store.state import UnknownCompany, UnknownUser
+    from flows.reimport import reimport_main_contracts
+    from tasks.compare import ConflictPolicy
+
+    settings = get_settings()
+    results = []
+    try:
+        for number in company or [settings.company]:
+            results.append(
+                reimport_main_contracts(
+                    company=number,
+                    requested_by=acting_user,
+                    dry_run=dry_run,
+                    policy=ConflictPolicy(policy),
+                )
+            )
+    except (StoreSchemaError, UnknownCompany, UnknownUser, ValueError) as error:
+        _fail(str(error))
+    audit = pd.concat(results, ignore_index=True)
+    console.print(outcome_table(audit))
+    console.print(f"audit log: {settings.store_database_url} "
+                  "(tables sync_runs, audit_contracts, audit_changes)")
+    for run_id in audit["run_id"].unique():
+        console.print(f"  run {run_id}: validation report "
+                      f"{settings.reports_path / run_id / 'index.html'}")
+
+
+def outcome_table(audit) -> Table:
+    from contract_sync.columns import display
+
+    table = Table(title="Re-import outcomes per contract")
+    for column in ["company", "contract", "outcome", "reasons", "items +/~/-", "header",
+                   "amount before", "amount after"]:
+        table.add_column(column, justify="right" if "amount" in column else "left")
+    colours = {"reimported": "green", "would_reimport": "cyan", "blocked": "yellow",
+               "failed": "red"}
+    for row in audit.itertuples():
+        table.add_row(
+            str(row.erp_company),
+            row.contract_no,
+            f"[{colours.get(row.outcome, 'white')}]{row.outcome}[/]",
+            row.reasons or "",
+            f"+{row.items_added} ~{row.items_changed} -{row.items_removed}",
+            str(row.header_changes),
+            display(row.amount_before, "original_amount"),
+            display(row.amount_after, "original_amount"),
+        )
+    return table
+
+
+if __name__ == "__main__":
+    app()

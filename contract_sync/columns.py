@@ -1,0 +1,111 @@
+"""Canonical frames: the columns every stage agrees on.
+
+Money and quantities travel as scaled int64 (amounts in cents, quantities in
+thousandths, unit costs in 1/100000), never as floats.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+
+AMOUNT_SCALE = 2
+QUANTITY_SCALE = 3
+UNIT_COST_SCALE = 5
+PERCENT_SCALE = 2
+
+CONTRACT_KEY = ["erp_company", "contract_no"]
+ITEM_KEY = ["erp_company", "contract_no", "item_no"]
+
+CONTRACT_COLUMNS = {
+    "erp_company": "int64",
+    "contract_no": "string",
+    "job_no": "string",
+    "title": "string",
+    "erp_status": "string",
+    "customer": "string",
+    "retainage_pct": "int64",  # percent, scale 2: 10.00 % -> 1000
+    "start_date": "string",  # ISO date
+    "projected_completion": "string",
+    "original_amount": "int64",  # cents
+}
+
+ITEM_COLUMNS = {
+    "erp_company": "int64",
+    "contract_no": "string",
+    "item_no": "string",
+    "position": "int64",
+    "description": "string",
+    "cost_code": "string",
+    "line_item_type": "string",
+    "uom": "string",
+    "quantity": "int64",  # thousandths
+    "unit_cost": "int64",  # 1/100000
+    "amount": "int64",  # cents
+    "tax_code": "string",
+}
+
+# Header fields the ERP owns and the store holds (job and status are matched, not copied).
+HEADER_FIELDS = [
+    "title",
+    "customer",
+    "retainage_pct",
+    "start_date",
+    "projected_completion",
+    "original_amount",
+]
+ITEM_FIELDS = [c for c in ITEM_COLUMNS if c not in ITEM_KEY]
+
+SCALES = {
+    "retainage_pct": PERCENT_SCALE,
+    "original_amount": AMOUNT_SCALE,
+    "amount": AMOUNT_SCALE,
+    "quantity": QUANTITY_SCALE,
+    "unit_cost": UNIT_COST_SCALE,
+}
+
+ERP_STATUSES = {0: "pending", 1: "open", 2: "soft_close", 3: "hard_close"}
+LUMP_SUM_UOM = "LS"
+
+
+def conform(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """Select and type a frame's columns in canonical order."""
+    return frame.loc[:, list(columns)].astype(columns).reset_index(drop=True)
+
+
+def empty(columns: dict[str, str]) -> pd.DataFrame:
+    return conform(pd.DataFrame({c: [] for c in columns}), columns)
+
+
+def to_decimal(value: int | None, field: str) -> Decimal | None:
+    """A scaled integer as the exact decimal it stands for."""
+    if value is None or pd.isna(value):
+        return None
+    return Decimal(int(value)).scaleb(-SCALES[field])
+
+
+def display(value: object, field: str) -> str:
+    """A field value as a person reads it (scaled integers shown as decimals)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if field in SCALES:
+        return f"{to_decimal(value, field):,}"
+    return str(value)
+
+
+def scaled_text(values: pd.Series, scale: int) -> pd.Series:
+    """Scaled integers as exact decimal text (1234 at scale 2 -> '12.34'), vectorised."""
+    values = values.astype("Int64")
+    magnitude = values.abs()
+    whole = (magnitude // 10**scale).astype("string")
+    fraction = (magnitude % 10**scale).astype("string").str.zfill(scale)
+    sign = pd.Series("", index=values.index, dtype="string").mask(values < 0, "-")
+    return (sign + whole + "." + fraction).where(values.notna())
+
+
+def field_text(values: pd.Series, field: str) -> pd.Series:
+    """A field's values as text for the audit log: exact decimals for scaled fields."""
+    if field in SCALES:
+        return scaled_text(values, SCALES[field])
+    return values.astype("string")

@@ -1,0 +1,35 @@
+"""Content hash per contract over its canonical header and items.
+
+Independent of row order (items are combined with XOR, keys are unique) and of
+number formatting (values are scaled integers before they get here).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from contract_sync.columns import CONTRACT_COLUMNS, CONTRACT_KEY, ITEM_COLUMNS
+
+
+def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+
+
+def contract_hashes(contracts: pd.DataFrame, items: pd.DataFrame) -> pd.Series:
+    """Hex digest per contract, aligned with `contracts`' rows."""
+    item_hashes = pd.Series(_row_hashes(items[list(ITEM_COLUMNS)]), dtype="uint64")
+    codes = pd.MultiIndex.from_frame(contracts[CONTRACT_KEY]).get_indexer(
+        pd.MultiIndex.from_frame(items[CONTRACT_KEY])
+    )
+    combined = np.zeros(len(contracts), dtype=np.uint64)
+    if len(items):
+        order = np.argsort(codes, kind="stable")
+        sorted_codes = codes[order]
+        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+        xored = np.bitwise_xor.reduceat(item_hashes.to_numpy()[order], starts)
+        known = sorted_codes[starts] >= 0
+        combined[sorted_codes[starts][known]] = xored[known]
+    header = _row_hashes(contracts[list(CONTRACT_COLUMNS)])
+    digest = _row_hashes(pd.DataFrame({"header": header, "items": combined}))
+    return pd.Series(np.char.mod("%016x", digest), index=contracts.index, dtype="string")

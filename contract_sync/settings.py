@@ -1,0 +1,47 @@
+"""Settings from environment variables (prefix CONTRACT_SYNC_) and a .env file."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+
+
+class ErpConnector(StrEnum):
+    vista = "vista"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONTRACT_SYNC_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="Folder for the embedded databases.")
+    erp_connector: ErpConnector = Field(ErpConnector.vista, description="Which ERP connector.")
+    erp_url: str | None = Field(None, description="SQLAlchemy URL of the ERP database.")
+    store_url: str | None = Field(None, description="SQLAlchemy URL of the project store.")
+    company: int = Field(1, description="ERP company number (Vista JCCo) to sync.")
+    service_user: str = Field("sync-service", description="User that scheduled runs act as.")
+    expectations_dir: Path = Field(PROJECT_ROOT / "expectations")
+    reports_dir: Path | None = Field(None, description="Where run reports are written.")
+
+    @property
+    def erp_database_url(self) -> str:
+        return self.erp_url or f"sqlite:///{self.data_dir / 'erp_vista.sqlite'}"
+
+    @property
+    def store_database_url(self) -> str:
+        return self.store_url or f"sqlite:///{self.data_dir / 'store.sqlite'}"
+
+    @property
+    def reports_path(self) -> Path:
+        return self.reports_dir or self.data_dir / "reports"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,220 @@
+"""The project store (Procore-like): tables the pipeline reads and writes."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from contract_sync.store.types import Amount, Percent, Quantity, UnitCost
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+PERMISSION_LEVELS = ["none", "read_only", "standard", "admin"]
+CONTRACT_STATUSES = [
+    "Draft",
+    "Out For Bid",
+    "Out For Signature",
+    "Approved",
+    "Complete",
+    "Terminated",
+]
+ERP_TYPES = {
+    "sage_300_cre": True,
+    "viewpoint_vista": True,
+    "cmic": True,
+    "viewpoint_spectrum": True,
+    "quickbooks_online": False,
+    "quickbooks_desktop": False,
+}  # ERP type -> syncs main contracts
+
+companies = sa.Table(
+    "companies",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("erp_company", sa.Integer, nullable=False, unique=True),
+    sa.Column("name", sa.String(120), nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("login", sa.String(80), nullable=False, unique=True),
+    sa.Column("name", sa.String(120), nullable=False),
+)
+
+tool_permissions = sa.Table(
+    "tool_permissions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("company_id", sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("tool", sa.String(40), nullable=False),
+    sa.Column("project_id", sa.ForeignKey("projects.id")),  # null for company-level tools
+    sa.Column("level", sa.String(20), nullable=False),
+    sa.CheckConstraint("level IN ('none', 'read_only', 'standard', 'admin')", name="level_known"),
+    sa.CheckConstraint("tool IN ('erp_integrations', 'main_contracts')", name="tool_known"),
+)
+
+erp_integrations = sa.Table(
+    "erp_integrations",
+    metadata,
+    sa.Column("company_id", sa.ForeignKey("companies.id"), primary_key=True),
+    sa.Column("erp_type", sa.String(40), nullable=False),
+    sa.Column("configured", sa.Boolean, nullable=False),
+)
+
+projects = sa.Table(
+    "projects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("company_id", sa.ForeignKey("companies.id"), nullable=False, index=True),
+    sa.Column("number", sa.String(40), nullable=False),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.UniqueConstraint("company_id", "number"),
+)
+
+synced_jobs = sa.Table(
+    "synced_jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("company_id", sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("project_id", sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("erp_job_no", sa.String(20), nullable=False),
+    sa.UniqueConstraint("company_id", "erp_job_no"),
+)
+
+main_contracts = sa.Table(
+    "main_contracts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("company_id", sa.ForeignKey("companies.id"), nullable=False),
+    sa.Column("project_id", sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("origin_id", sa.String(40)),  # ERP contract number; null if made in the store
+    sa.Column("number", sa.String(40), nullable=False),
+    sa.Column("title", sa.String(255)),
+    sa.Column("status", sa.String(30), nullable=False),
+    sa.Column("customer", sa.String(120)),
+    sa.Column("retainage_pct", Percent()),
+    sa.Column("start_date", sa.String(10)),
+    sa.Column("projected_completion", sa.String(10)),
+    sa.Column("original_amount", Amount(), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("project_id", "origin_id"),
+    sa.Index("ix_main_contracts_company_origin", "company_id", "origin_id"),
+)
+
+line_items = sa.Table(
+    "line_items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("contract_id", sa.ForeignKey("main_contracts.id"), nullable=False),
+    sa.Column("origin_id", sa.String(40)),  # ERP item number
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("description", sa.String(255)),
+    sa.Column("cost_code", sa.String(40)),
+    sa.Column("line_item_type", sa.String(40)),
+    sa.Column("uom", sa.String(10)),
+    sa.Column("quantity", Quantity(), nullable=False),
+    sa.Column("unit_cost", UnitCost(), nullable=False),
+    sa.Column("amount", Amount(), nullable=False),
+    sa.Column("tax_code", sa.String(20)),
+    sa.UniqueConstraint("contract_id", "origin_id"),
+)
+
+# ERP values as last imported: the base of the three-way compare.
+import_baselines = sa.Table(
+    "import_baselines",
+    metadata,
+    sa.Column("contract_id", sa.ForeignKey("main_contracts.id"), primary_key=True),
+    sa.Column("erp_hash", sa.String(64), nullable=False),
+    sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("title", sa.String(255)),
+    sa.Column("customer", sa.String(120)),
+    sa.Column("retainage_pct", Percent()),
+    sa.Column("start_date", sa.String(10)),
+    sa.Column("projected_completion", sa.String(10)),
+    sa.Column("original_amount", Amount()),
+)
+
+baseline_items = sa.Table(
+    "baseline_items",
+    metadata,
+    sa.Column("contract_id", sa.ForeignKey("main_contracts.id"), primary_key=True),
+    sa.Column("item_no", sa.String(40), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("description", sa.String(255)),
+    sa.Column("cost_code", sa.String(40)),
+    sa.Column("line_item_type", sa.String(40)),
+    sa.Column("uom", sa.String(10)),
+    sa.Column("quantity", Quantity(), nullable=False),
+    sa.Column("unit_cost", UnitCost(), nullable=False),
+    sa.Column("amount", Amount(), nullable=False),
+    sa.Column("tax_code", sa.String(20)),
+)
+
+sync_runs = sa.Table(
+    "sync_runs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),  # the Prefect flow-run id when there is one
+    sa.Column("company_id", sa.ForeignKey("companies.id")),
+    sa.Column("trigger", sa.String(20), nullable=False),  # scheduled / manual / cli
+    sa.Column("actor", sa.String(80), nullable=False),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("dry_run", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # running / completed / failed
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+)
+
+# The audit log proper: append-only, enforced by triggers (see the initial migration).
+audit_contracts = sa.Table(
+    "audit_contracts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.ForeignKey("sync_runs.id"), nullable=False),
+    sa.Column("erp_company", sa.Integer, nullable=False),
+    sa.Column("contract_no", sa.String(40), nullable=False),
+    sa.Column("project_id", sa.Integer),
+    sa.Column("contract_id", sa.Integer),
+    sa.Column("outcome", sa.String(20), nullable=False),
+    sa.Column("reasons", sa.String(400), nullable=False),  # space-separated reason codes
+    sa.Column("failed_expectations", sa.JSON),
+    sa.Column("error", sa.Text),
+    sa.Column("items_added", sa.Integer, nullable=False),
+    sa.Column("items_changed", sa.Integer, nullable=False),
+    sa.Column("items_removed", sa.Integer, nullable=False),
+    sa.Column("items_unchanged", sa.Integer, nullable=False),
+    sa.Column("header_changes", sa.Integer, nullable=False),
+    sa.Column("amount_before", Amount()),
+    sa.Column("amount_after", Amount()),
+    sa.Column("erp_hash", sa.String(64)),
+    sa.Column("version_before", sa.Integer),
+    sa.Column("version_after", sa.Integer),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("run_id", "erp_company", "contract_no"),
+    sa.Index("ix_audit_contracts_contract", "erp_company", "contract_no"),
+)
+
+audit_changes = sa.Table(
+    "audit_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("audit_id", sa.ForeignKey("audit_contracts.id"), nullable=False, index=True),
+    sa.Column("item_no", sa.String(40)),  # null for a header field
+    sa.Column("change", sa.String(10), nullable=False),  # added / removed / changed
+    sa.Column("field", sa.String(40)),
+    sa.Column("before", sa.Text),
+    sa.Column("after", sa.Text),
+    sa.Column("overwritten", sa.Boolean, nullable=False),  # a store-side edit was overwritten
+)
+
+APPEND_ONLY_TABLES = ["audit_contracts", "audit_changes"]

@@ -1,0 +1,134 @@
+"""Reads what the store holds for one company and actor, set-based, as frames."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+
+from contract_sync.columns import HEADER_FIELDS, ITEM_FIELDS
+from contract_sync.store import schema as s
+
+
+class UnknownCompany(LookupError):
+    pass
+
+
+class UnknownUser(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class StoreState:
+    company_id: int
+    erp_type: str | None
+    integration_configured: bool
+    actor: str
+    erp_integrations_level: str
+    main_contracts_levels: pd.DataFrame  # project_id, level
+    synced_jobs: pd.DataFrame  # job_no, project_id
+    contracts: pd.DataFrame  # contract_id, project_id, contract_no, status, version, header fields
+    items: pd.DataFrame  # contract_id, item_id, contract_no, item_no, item fields
+    baselines: pd.DataFrame  # contract_id, erp_hash, header fields
+    baseline_items: pd.DataFrame  # contract_id, item_no, item fields
+
+
+def _frame(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
+    result = connection.execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def load_state(
+    engine: sa.Engine, erp_company: int, actor: str, contract_nos: Sequence[str] | None = None
+) -> StoreState:
+    """The store side of a run: a fixed number of queries, whatever the contract count."""
+    with engine.connect() as connection:
+        company = connection.execute(
+            sa.select(s.companies.c.id).where(s.companies.c.erp_company == erp_company)
+        ).scalar()
+        if company is None:
+            raise UnknownCompany(f"ERP company {erp_company} is not in the project store")
+        user_id = connection.execute(
+            sa.select(s.users.c.id).where(s.users.c.login == actor)
+        ).scalar()
+        if user_id is None:
+            raise UnknownUser(f"user {actor!r} does not exist in the project store")
+        integration = connection.execute(
+            sa.select(s.erp_integrations).where(s.erp_integrations.c.company_id == company)
+        ).first()
+        permissions = _frame(
+            connection,
+            sa.select(
+                s.tool_permissions.c.tool,
+                s.tool_permissions.c.project_id,
+                s.tool_permissions.c.level,
+            )
+            .where(s.tool_permissions.c.user_id == user_id)
+            .where(s.tool_permissions.c.company_id == company),
+        )
+        contracts_query = sa.select(
+            s.main_contracts.c.id.label("contract_id"),
+            s.main_contracts.c.project_id,
+            s.main_contracts.c.origin_id.label("contract_no"),
+            s.main_contracts.c.status,
+            s.main_contracts.c.version,
+            *(s.main_contracts.c[f] for f in HEADER_FIELDS),
+        ).where(s.main_contracts.c.company_id == company, s.main_contracts.c.origin_id.is_not(None))
+        if contract_nos is not None:
+            contracts_query = contracts_query.where(
+                s.main_contracts.c.origin_id.in_(list(contract_nos))
+            )
+        in_scope = contracts_query.with_only_columns(s.main_contracts.c.id).scalar_subquery()
+        contracts = _frame(connection, contracts_query)
+        items = _frame(
+            connection,
+            sa.select(
+                s.line_items.c.contract_id,
+                s.line_items.c.id.label("item_id"),
+                s.main_contracts.c.origin_id.label("contract_no"),
+                s.line_items.c.origin_id.label("item_no"),
+                *(s.line_items.c[f] for f in ITEM_FIELDS),
+            )
+            .join(s.main_contracts, s.main_contracts.c.id == s.line_items.c.contract_id)
+            .where(s.line_items.c.contract_id.in_(in_scope), s.line_items.c.origin_id.is_not(None)),
+        )
+        baselines = _frame(
+            connection,
+            sa.select(
+                s.import_baselines.c.contract_id,
+                s.import_baselines.c.erp_hash,
+                *(s.import_baselines.c[f] for f in HEADER_FIELDS),
+            ).where(s.import_baselines.c.contract_id.in_(in_scope)),
+        )
+        baseline_items = _frame(
+            connection,
+            sa.select(
+                s.baseline_items.c.contract_id,
+                s.baseline_items.c.item_no,
+                *(s.baseline_items.c[f] for f in ITEM_FIELDS),
+            ).where(s.baseline_items.c.contract_id.in_(in_scope)),
+        )
+        synced = _frame(
+            connection,
+            sa.select(s.synced_jobs.c.erp_job_no.label("job_no"), s.synced_jobs.c.project_id).where(
+                s.synced_jobs.c.company_id == company
+            ),
+        )
+    company_level = permissions[permissions["tool"] == "erp_integrations"]["level"]
+    return StoreState(
+        company_id=company,
+        erp_type=integration.erp_type if integration else None,
+        integration_configured=bool(integration and integration.configured),
+        actor=actor,
+        erp_integrations_level=company_level.iloc[0] if len(company_level) else "none",
+        main_contracts_levels=permissions[permissions["tool"] == "main_contracts"][
+            ["project_id", "level"]
+        ].reset_index(drop=True),
+        synced_jobs=synced,
+        contracts=contracts,
+        items=items,
+        baselines=baselines,
+        baseline_items=baseline_items,
+    )

@@ -1,0 +1,134 @@
+"""Writes to the store: one contract's re-import, audit rows and run records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import sqlalchemy as sa
+
+from contract_sync.bulk import insert_frame, records
+from contract_sync.columns import HEADER_FIELDS, ITEM_FIELDS
+from contract_sync.store import schema as s
+
+AUDIT_COLUMNS = [
+    c.name for c in s.audit_contracts.columns if c.name not in ("id", "run_id", "recorded_at")
+]
+CHANGE_COLUMNS = ["item_no", "change", "field", "before", "after", "overwritten"]
+
+
+class StaleContract(RuntimeError):
+    """The store contract changed after it was compared."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def start_run(engine: sa.Engine, run: dict) -> None:
+    with engine.begin() as connection:
+        connection.execute(s.sync_runs.insert(), {**run, "status": "running", "started_at": now()})
+
+
+def finish_run(engine: sa.Engine, run_id: str, status: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            s.sync_runs.update()
+            .where(s.sync_runs.c.id == run_id)
+            .values(status=status, finished_at=now())
+        )
+
+
+def insert_audit(
+    connection: sa.Connection,
+    run_id: str,
+    audit: pd.DataFrame,
+    changes: pd.DataFrame | None = None,
+) -> None:
+    """Audit rows for several contracts of one run, and their field changes."""
+    if audit.empty:
+        return
+    rows = audit[AUDIT_COLUMNS].assign(run_id=run_id, recorded_at=now())
+    insert_frame(connection, s.audit_contracts, rows)
+    if changes is None:
+        return
+    changes = changes[changes["contract_no"].isin(audit["contract_no"])]
+    if changes.empty:
+        return
+    ids = dict(
+        connection.execute(
+            sa.select(s.audit_contracts.c.contract_no, s.audit_contracts.c.id).where(
+                s.audit_contracts.c.run_id == run_id,
+                s.audit_contracts.c.contract_no.in_(changes["contract_no"].unique().tolist()),
+            )
+        ).all()
+    )
+    audit_changes = changes.assign(audit_id=changes["contract_no"].map(ids))
+    insert_frame(connection, s.audit_changes, audit_changes[["audit_id", *CHANGE_COLUMNS]])
+
+
+def reimport_contract(
+    connection: sa.Connection,
+    header: pd.Series,
+    items: pd.DataFrame,
+    erp_items: pd.DataFrame,
+    erp_hash: str,
+) -> int:
+    """Write one contract's re-import; returns the new version. Raises StaleContract."""
+    contract_id, version = int(header["contract_id"]), int(header["version"])
+    values = {f: (None if pd.isna(header[f]) else header[f]) for f in HEADER_FIELDS}
+    updated = connection.execute(
+        s.main_contracts.update()
+        .where(s.main_contracts.c.id == contract_id, s.main_contracts.c.version == version)
+        .values(**values, version=version + 1, updated_at=now())
+    )
+    if updated.rowcount != 1:
+        raise StaleContract(f"contract {header['contract_no']} changed in the store since compare")
+    removed = items.loc[items["change"] == "removed", "item_id"].astype(int).tolist()
+    if removed:
+        connection.execute(s.line_items.delete().where(s.line_items.c.id.in_(removed)))
+    changed = items[items["change"] == "changed"]
+    if not changed.empty:
+        connection.execute(
+            s.line_items.update()
+            .where(s.line_items.c.id == sa.bindparam("item_id"))
+            .values({f: sa.bindparam(f) for f in ITEM_FIELDS}),
+            records(changed[["item_id", *ITEM_FIELDS]]),
+        )
+    added = items[items["change"] == "added"]
+    insert_frame(
+        connection,
+        s.line_items,
+        added[["item_no", *ITEM_FIELDS]]
+        .rename(columns={"item_no": "origin_id"})
+        .assign(contract_id=contract_id),
+    )
+    _replace_baseline(connection, contract_id, header, erp_items, erp_hash)
+    return version + 1
+
+
+def _replace_baseline(
+    connection: sa.Connection,
+    contract_id: int,
+    header: pd.Series,
+    erp_items: pd.DataFrame,
+    erp_hash: str,
+) -> None:
+    baseline = {
+        f: (None if pd.isna(header[f"erp_{f}"]) else header[f"erp_{f}"]) for f in HEADER_FIELDS
+    }
+    connection.execute(
+        s.import_baselines.delete().where(s.import_baselines.c.contract_id == contract_id)
+    )
+    connection.execute(
+        s.import_baselines.insert(),
+        {**baseline, "contract_id": contract_id, "erp_hash": erp_hash, "imported_at": now()},
+    )
+    connection.execute(
+        s.baseline_items.delete().where(s.baseline_items.c.contract_id == contract_id)
+    )
+    insert_frame(
+        connection,
+        s.baseline_items,
+        erp_items[["item_no", *ITEM_FIELDS]].assign(contract_id=contract_id),
+    )

@@ -1,0 +1,144 @@
+"""Apply: each eligible contract re-imported in its own transaction, with its audit rows.
+
+Blocked contracts (and every contract of a dry run) are audited together in one
+transaction. One contract's failure rolls back only that contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from contract_sync.columns import HEADER_FIELDS
+from contract_sync.erp.vista import ErpFrames
+from contract_sync.store.writes import StaleContract, insert_audit, reimport_contract
+from tasks.compare import Comparison
+
+COUNT_COLUMNS = ["items_added", "items_changed", "items_removed", "items_unchanged",
+                 "header_changes"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything apply needs, computed before anything is written."""
+
+    audit: pd.DataFrame  # one row per contract in scope, outcome set where already known
+    comparison: Comparison
+    erp: ErpFrames
+
+
+def plan(
+    erp: ErpFrames,
+    decisions: pd.DataFrame,
+    comparison: Comparison,
+    hashes: pd.Series,
+    failures: pd.DataFrame,
+    synced_jobs: pd.DataFrame,
+    dry_run: bool,
+) -> Plan:
+    """The audit row of every contract; eligible ones get `reimported` or `would_reimport`."""
+    summary = comparison.contracts.set_index("contract_no")
+    contracts = erp.contracts
+    project = contracts["contract_no"].map(summary["project_id"])
+    synced_project = contracts["job_no"].map(synced_jobs.set_index("job_no")["project_id"])
+    eligible = decisions["eligible"].to_numpy()
+    outcome = pd.Series("blocked", index=contracts.index, dtype="string").mask(
+        eligible, "would_reimport" if dry_run else "reimported"
+    )
+    counts = {
+        c: contracts["contract_no"].map(summary[c]).fillna(0).astype("int64")
+        for c in COUNT_COLUMNS
+    }
+    audit = pd.DataFrame(
+        {
+            "erp_company": contracts["erp_company"],
+            "contract_no": contracts["contract_no"],
+            "project_id": project.fillna(synced_project).astype("Int64"),
+            "contract_id": contracts["contract_no"].map(summary["contract_id"]).astype("Int64"),
+            "outcome": outcome,
+            "reasons": decisions["reasons"].to_numpy(),
+            "failed_expectations": contracts["contract_no"].map(
+                failures.set_index("contract_no")["failed_expectations"]
+            ),
+            "error": pd.Series(pd.NA, index=contracts.index, dtype="string"),
+            **counts,
+            "amount_before": contracts["contract_no"].map(summary["amount_before"]),
+            "amount_after": contracts["original_amount"],
+            "erp_hash": hashes.to_numpy(),
+            "version_before": contracts["contract_no"].map(summary["version"]).astype("Int64"),
+            "version_after": contracts["contract_no"].map(summary["version"]).astype("Int64"),
+        }
+    )
+    return Plan(audit, comparison, erp)
+
+
+def apply(
+    engine: sa.Engine,
+    run_id: str,
+    plan: Plan,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Write the plan; returns the audit rows as written (final outcome per contract)."""
+    audit = plan.audit.copy()
+    to_apply = audit["outcome"] == "reimported"
+    with engine.begin() as connection:
+        insert_audit(connection, run_id, audit[~to_apply], plan.comparison.changes)
+    targets = plan.comparison.contracts.set_index("contract_no")
+    erp_headers = plan.erp.contracts.set_index("contract_no")[HEADER_FIELDS].add_prefix("erp_")
+    items_by_contract = dict(tuple(plan.comparison.items.groupby("contract_no")))
+    erp_items_by_contract = dict(tuple(plan.erp.items.groupby("contract_no")))
+    indices = audit.index[to_apply]
+    for done, index in enumerate(indices, start=1):
+        row = audit.loc[index]
+        contract_no = row["contract_no"]
+        header = pd.concat([targets.loc[contract_no], erp_headers.loc[contract_no]])
+        header["contract_no"] = contract_no
+        try:
+            with engine.begin() as connection:
+                version = reimport_contract(
+                    connection,
+                    header,
+                    items_by_contract.get(contract_no, _no_rows(plan.comparison.items)),
+                    erp_items_by_contract.get(contract_no, _no_rows(plan.erp.items)),
+                    row["erp_hash"],
+                )
+                audit.loc[index, "version_after"] = version
+                insert_audit(connection, run_id, audit.loc[[index]], plan.comparison.changes)
+        except StaleContract:
+            audit.loc[index, ["outcome", "reasons", "version_after"]] = [
+                "blocked", "stale", row["version_before"]
+            ]
+            _record_failure(engine, run_id, audit.loc[[index]])
+        except Exception as error:  # noqa: BLE001 - recorded, and the run goes on
+            audit.loc[index, ["outcome", "error", "version_after"]] = [
+                "failed", f"{type(error).__name__}: {error}", row["version_before"]
+            ]
+            _record_failure(engine, run_id, audit.loc[[index]])
+        if progress:
+            progress(done, len(indices))
+    return audit
+
+
+def _no_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.iloc[0:0]
+
+
+def _record_failure(engine: sa.Engine, run_id: str, audit_row: pd.DataFrame) -> None:
+    with engine.begin() as connection:
+        insert_audit(connection, run_id, audit_row)
+
+
+@task(name="apply", cache_policy=NO_CACHE)
+def apply_task(engine: sa.Engine, run_id: str, plan: Plan) -> pd.DataFrame:
+    logger = get_run_logger()
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 100 == 0:
+            logger.info("re-imported %d of %d contracts", done, total)
+
+    return apply(engine, run_id, plan, progress)

@@ -1,0 +1,216 @@
+"""Compare: keyed three-way diff of ERP, store and last-import baseline, all contracts at once.
+
+For each field: the ERP changed it (ERP value != baseline) -> written; only the store
+changed it -> kept; both changed it -> a conflict, written under `erp_wins` and marked
+as an overwritten store edit, or blocking the contract under `block`. Items new in the
+ERP are added, items gone from it are removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from contract_sync.columns import (
+    CONTRACT_COLUMNS,
+    HEADER_FIELDS,
+    ITEM_COLUMNS,
+    ITEM_FIELDS,
+    field_text,
+)
+from contract_sync.store.state import StoreState
+
+
+class ConflictPolicy(StrEnum):
+    erp_wins = "erp_wins"
+    block = "block"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    contracts: pd.DataFrame  # one row per diffable contract: counts, amounts, target header
+    items: pd.DataFrame  # one row per item of a diffable contract: change and target values
+    changes: pd.DataFrame  # one row per written field or added/removed item, for the audit
+
+
+def _typed(frame: pd.DataFrame, fields: list[str], dtypes: dict[str, str]) -> pd.DataFrame:
+    """Nullable dtypes so an outer merge never turns exact integers into floats."""
+    nullable = {f: ("Int64" if dtypes[f] == "int64" else "string") for f in fields}
+    return frame.astype(nullable)
+
+
+def _same(left: pd.Series, right: pd.Series) -> pd.Series:
+    return (left == right).fillna(False).astype(bool) | (left.isna() & right.isna())
+
+
+def three_way(
+    merged: pd.DataFrame, fields: list[str], in_store: pd.Series, has_base: pd.Series
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per field: write (ERP changed it), conflict (store changed it too) and target value.
+
+    `merged` holds each field three times: `f` (ERP), `f_store` and `f_base`.
+    """
+    write, conflict, target = {}, {}, {}
+    for field in fields:
+        erp, store, base = merged[field], merged[f"{field}_store"], merged[f"{field}_base"]
+        differs = in_store & ~_same(erp, store)
+        erp_changed = ~has_base | ~_same(erp, base)
+        store_changed = has_base & ~_same(store, base)
+        write[field] = differs & erp_changed
+        conflict[field] = write[field] & store_changed
+        target[field] = erp.where(~in_store | write[field], store)
+    index = merged.index
+    return (
+        pd.DataFrame(write, index=index),
+        pd.DataFrame(conflict, index=index),
+        pd.DataFrame(target, index=index),
+    )
+
+
+def _field_changes(
+    merged: pd.DataFrame, keys: list[str], write: pd.DataFrame, conflict: pd.DataFrame
+) -> pd.DataFrame:
+    """Long rows (keys, field, before, after, overwritten) for every written field."""
+    parts = []
+    for field in write.columns:
+        rows = write[field].to_numpy()
+        if not rows.any():
+            continue
+        chosen = merged.loc[rows]
+        parts.append(
+            chosen[keys].assign(
+                change="changed",
+                field=field,
+                before=field_text(chosen[f"{field}_store"], field),
+                after=field_text(chosen[field], field),
+                overwritten=conflict.loc[rows, field].to_numpy(),
+            )
+        )
+    return pd.concat(parts, ignore_index=True) if parts else _empty_changes(keys)
+
+
+def _empty_changes(keys: list[str]) -> pd.DataFrame:
+    columns = [*keys, "change", "field", "before", "after", "overwritten"]
+    return pd.DataFrame({c: pd.Series(dtype="string") for c in columns}).astype(
+        {"overwritten": bool}
+    )
+
+
+def diff_items(
+    state_items: pd.DataFrame, baseline_items: pd.DataFrame, erp_items: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Item-level three-way diff for contracts already matched to one store contract.
+
+    Returns (items: change kind and target values per item, changes: audit rows).
+    """
+    key = ["contract_no", "item_no"]
+    erp = _typed(erp_items[[*key, "contract_id", *ITEM_FIELDS]], ITEM_FIELDS, ITEM_COLUMNS)
+    store = _typed(
+        state_items[[*key, "contract_id", "item_id", *ITEM_FIELDS]], ITEM_FIELDS, ITEM_COLUMNS
+    ).rename(columns={f: f"{f}_store" for f in ITEM_FIELDS})
+    base = _typed(
+        baseline_items[["contract_id", "item_no", *ITEM_FIELDS]], ITEM_FIELDS, ITEM_COLUMNS
+    ).rename(columns={f: f"{f}_base" for f in ITEM_FIELDS})
+    merged = erp.merge(store, on=[*key, "contract_id"], how="outer", indicator="side")
+    merged = merged.merge(base.assign(has_base=True), on=["contract_id", "item_no"], how="left")
+    in_erp = merged["side"].ne("right_only")
+    in_store = merged["side"].ne("left_only")
+    write, conflict, target = three_way(
+        merged, ITEM_FIELDS, in_store, merged["has_base"].fillna(False).astype(bool)
+    )
+    changed = in_erp & in_store & write.any(axis=1)
+    change = pd.Series("unchanged", index=merged.index, dtype="string")
+    change = change.mask(changed, "changed").mask(~in_store, "added").mask(~in_erp, "removed")
+    items = pd.concat(
+        [merged[[*key, "contract_id", "item_id"]], change.rename("change"), target], axis=1
+    )
+    presence = merged.loc[~(in_erp & in_store), key].assign(
+        change=change[~(in_erp & in_store)],
+        field=pd.NA,
+        before=pd.NA,
+        after=pd.NA,
+        overwritten=False,
+    )
+    changes = pd.concat(
+        [
+            _field_changes(
+                merged[in_erp & in_store],
+                key,
+                write[in_erp & in_store],
+                conflict[in_erp & in_store],
+            ),
+            presence,
+        ],
+        ignore_index=True,
+    )
+    counts = conflict.sum(axis=1).groupby(merged["contract_no"]).sum().rename("item_conflicts")
+    return items.assign(conflicts=items["contract_no"].map(counts).fillna(0)), changes
+
+
+def diff_headers(
+    state_contracts: pd.DataFrame, baselines: pd.DataFrame, erp_contracts: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Header three-way diff, one row per contract matched to exactly one store contract."""
+    erp = _typed(erp_contracts[["contract_no", *HEADER_FIELDS]], HEADER_FIELDS, CONTRACT_COLUMNS)
+    store = _typed(
+        state_contracts[["contract_no", "contract_id", "project_id", "version", *HEADER_FIELDS]],
+        HEADER_FIELDS,
+        CONTRACT_COLUMNS,
+    ).rename(columns={f: f"{f}_store" for f in HEADER_FIELDS})
+    base = _typed(baselines[["contract_id", *HEADER_FIELDS]], HEADER_FIELDS, CONTRACT_COLUMNS)
+    base = base.rename(columns={f: f"{f}_base" for f in HEADER_FIELDS})
+    merged = erp.merge(store, on="contract_no").merge(
+        base.assign(has_base=True), on="contract_id", how="left"
+    )
+    in_store = pd.Series(True, index=merged.index)
+    write, conflict, target = three_way(
+        merged, HEADER_FIELDS, in_store, merged["has_base"].fillna(False).astype(bool)
+    )
+    headers = pd.concat(
+        [merged[["contract_no", "contract_id", "project_id", "version"]], target], axis=1
+    ).assign(
+        header_changes=write.sum(axis=1),
+        header_conflicts=conflict.sum(axis=1),
+        amount_before=merged["original_amount_store"],
+    )
+    changes = _field_changes(merged, ["contract_no"], write, conflict).assign(item_no=pd.NA)
+    return headers, changes
+
+
+def compare(state: StoreState, erp_contracts: pd.DataFrame, erp_items: pd.DataFrame) -> Comparison:
+    """Diff every ERP contract that matches exactly one store contract."""
+    single = state.contracts[~state.contracts["contract_no"].duplicated(keep=False)]
+    in_scope = erp_contracts[erp_contracts["contract_no"].isin(single["contract_no"])]
+    headers, header_changes = diff_headers(single, state.baselines, in_scope)
+    ids = single[["contract_no", "contract_id"]]
+    erp_items = erp_items.merge(ids, on="contract_no")
+    store_items = state.items[state.items["contract_id"].isin(single["contract_id"])]
+    items, item_changes = diff_items(store_items, state.baseline_items, erp_items)
+    counts = (
+        pd.crosstab(items["contract_no"], items["change"])
+        .reindex(columns=["added", "changed", "removed", "unchanged"], fill_value=0)
+        .add_prefix("items_")
+    )
+    conflicts = items.groupby("contract_no")["conflicts"].first()
+    contracts = headers.merge(counts, left_on="contract_no", right_index=True, how="left")
+    contracts = contracts.fillna({c: 0 for c in counts.columns}).assign(
+        conflicts=lambda f: f["header_conflicts"] + f["contract_no"].map(conflicts).fillna(0),
+        amount_after=lambda f: f["original_amount"],
+    )
+    contracts["has_updates"] = (
+        contracts[["items_added", "items_changed", "items_removed", "header_changes"]].sum(axis=1)
+        > 0
+    )
+    changes = pd.concat([header_changes, item_changes], ignore_index=True)
+    return Comparison(contracts.reset_index(drop=True), items, changes)
+
+
+@task(name="compare", cache_policy=NO_CACHE)
+def compare_task(
+    state: StoreState, erp_contracts: pd.DataFrame, erp_items: pd.DataFrame
+) -> Comparison:
+    return compare(state, erp_contracts, erp_items)

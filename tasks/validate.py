@@ -1,0 +1,182 @@
+"""Validate: the ERP frames against the Great Expectations suites in expectations/.
+
+One validation per frame per run, over all contracts in scope; failing rows are mapped
+back to their contracts, which are quarantined as `invalid_erp_data`. GX is imported
+here only, since importing it costs seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from contract_sync.columns import LUMP_SUM_UOM, SCALES, to_decimal
+from contract_sync.erp.vista import ErpFrames
+
+# suite file stem -> (frame it checks, key columns that name a failing row)
+SUITES = {
+    "contract_headers": ("contracts", ["contract_no"]),
+    "line_items": ("items", ["contract_no", "item_no"]),
+    "contract_aggregates": ("aggregates", ["contract_no"]),
+}
+
+
+class SuiteFileError(ValueError):
+    """A suite file that is not a valid Great Expectations 1.x suite."""
+
+
+@dataclass(frozen=True)
+class Validation:
+    invalid_contracts: pd.Series  # contract numbers with at least one failing row
+    failures: pd.DataFrame  # contract_no, failed_expectations (list of dicts)
+    docs_path: Path | None  # the Data Docs page of this run
+
+
+def validation_frames(erp: ErpFrames) -> dict[str, pd.DataFrame]:
+    """The frames the suites check, with the derived columns they compare."""
+    items = erp.items
+    product = items["quantity"].to_numpy() * items["unit_cost"].to_numpy()  # scale 3 + 5 = 8
+    extended = np.sign(product) * ((np.abs(product) + 500_000) // 1_000_000)  # half away from 0
+    items = items.assign(
+        extended_amount=np.where(items["uom"] == LUMP_SUM_UOM, items["amount"], extended)
+    )
+    totals = erp.items.groupby("contract_no")["amount"].sum()
+    aggregates = erp.contracts[["contract_no", "original_amount"]].assign(
+        items_total=erp.contracts["contract_no"].map(totals).fillna(0).astype("int64")
+    )
+    frames = {"contracts": erp.contracts, "items": items, "aggregates": aggregates}
+    return {name: _plain_strings(frame) for name, frame in frames.items()}
+
+
+def _plain_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    strings = frame.select_dtypes(include=["string"]).columns
+    return frame.astype(dict.fromkeys(strings, "str"))
+
+
+def load_suite(path: Path):  # -> great_expectations.ExpectationSuite
+    """A suite from its JSON file; every expectation is checked, unknown types included."""
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    try:
+        document = json.loads(path.read_text())
+        expectations = [
+            ExpectationConfiguration(**e).to_domain_obj() for e in document.get("expectations", [])
+        ]
+        return gx.ExpectationSuite(**{**document, "expectations": expectations})
+    except Exception as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise SuiteFileError(
+            f"{path} is not a valid Great Expectations suite: {first_line}"
+        ) from error
+
+
+def _context(docs_dir: Path | None):
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    for site in list(context.list_data_docs_sites()):
+        context.delete_data_docs_site(site)
+    if docs_dir is None:
+        return context
+    context.add_data_docs_site(
+        site_name="contract_sync",
+        site_config={
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(docs_dir),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    return context
+
+
+def validate(erp: ErpFrames, suites_dir: Path, docs_dir: Path | None) -> Validation:
+    import great_expectations as gx
+
+    suites = {stem: load_suite(suites_dir / f"{stem}.json") for stem in SUITES}
+    context = _context(docs_dir)
+    source = context.data_sources.add_pandas(name="erp")
+    frames = validation_frames(erp)
+    parameters = {"erp_contract_nos": sorted(erp.contracts["contract_no"].dropna())}
+    rows = []
+    for stem, (frame_name, keys) in SUITES.items():
+        batch = source.add_dataframe_asset(name=frame_name).add_batch_definition_whole_dataframe(
+            "all"
+        )
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=stem, data=batch, suite=context.suites.add(suites[stem]))
+        )
+        result = definition.run(
+            batch_parameters={"dataframe": frames[frame_name]},
+            expectation_parameters=parameters,
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": keys},
+        )
+        rows.extend(_failed_rows(stem, result))
+    docs_path = None
+    if docs_dir is not None:
+        context.build_data_docs(site_names=["contract_sync"])
+        docs_path = docs_dir / "index.html"
+    failures = pd.DataFrame(rows, columns=["contract_no", "detail"])
+    grouped = failures.groupby("contract_no")["detail"].agg(list)
+    in_scope = grouped[grouped.index.isin(erp.contracts["contract_no"])]
+    return Validation(
+        invalid_contracts=pd.Series(in_scope.index, dtype="string"),
+        failures=pd.DataFrame(
+            {"contract_no": in_scope.index, "failed_expectations": in_scope.to_numpy()}
+        ),
+        docs_path=docs_path,
+    )
+
+
+def _failed_rows(suite: str, result) -> list[tuple[str, dict]]:
+    """(contract_no, detail) for every failing row of every failed expectation."""
+    rows = []
+    for outcome in result.results:
+        if outcome.success:
+            continue
+        config = outcome.expectation_config
+        columns = [c for k in ("column", "column_A", "column_B") if (c := config.kwargs.get(k))]
+        columns += list(config.kwargs.get("column_list") or [])
+        if outcome.exception_info.get("raised_exception"):
+            raise RuntimeError(
+                f"expectation {config.type} in suite {suite} could not run: "
+                f"{outcome.exception_info.get('exception_message')}"
+            )
+        for entry in outcome.result.get("unexpected_index_list") or []:
+            detail = {"suite": suite, "expectation": config.type}
+            if entry.get("item_no") is not None:
+                detail["item_no"] = entry["item_no"]
+            detail["values"] = {c: _plain(entry.get(c), c) for c in columns if c in entry}
+            rows.append((entry.get("contract_no"), detail))
+    return rows
+
+
+def _plain(value: object, column: str) -> object:
+    """A JSON-ready value: exact decimal text for scaled columns, None for missing."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    scale_field = "amount" if column in ("extended_amount", "items_total") else column
+    if scale_field in SCALES:
+        return str(to_decimal(value, scale_field))
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@task(name="validate", cache_policy=NO_CACHE)
+def validate_task(erp: ErpFrames, suites_dir: Path, docs_dir: Path | None) -> Validation:
+    return validate(erp, suites_dir, docs_dir)
