@@ -28,8 +28,10 @@ demo: install
 	$(CLI) demo edit-erp --fraction 0.4
 	$(CLI) sync --company 1 --company 2
 
+# pytest's exit code 5 (no tests collected) is a failure here, not a success.
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$status
 
 lint: install
 	$(BIN)/ruff check .

@@ -15,8 +15,9 @@ from rich.table import Table
 
 from contract_sync.settings import get_settings
 
-app = typer.Typer(help="Keep ERP main contracts in step with the project store.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Keep ERP main contracts in step with the project store.", no_args_is_help=True
+)
 db_app = typer.Typer(help="The project store's schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Generated demo data for both sides.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -133,22 +134,37 @@ def sync(
         _fail(str(error))
     audit = pd.concat(results, ignore_index=True)
     console.print(outcome_table(audit))
-    console.print(f"audit log: {settings.store_database_url} "
-                  "(tables sync_runs, audit_contracts, audit_changes)")
+    console.print(
+        f"audit log: {settings.store_database_url} "
+        "(tables sync_runs, audit_contracts, audit_changes)"
+    )
     for run_id in audit["run_id"].unique():
-        console.print(f"  run {run_id}: validation report "
-                      f"{settings.reports_path / run_id / 'index.html'}")
+        console.print(
+            f"  run {run_id}: validation report {settings.reports_path / run_id / 'index.html'}"
+        )
 
 
 def outcome_table(audit) -> Table:
     from contract_sync.columns import display
 
     table = Table(title="Re-import outcomes per contract")
-    for column in ["company", "contract", "outcome", "reasons", "items +/~/-", "header",
-                   "amount before", "amount after"]:
+    for column in [
+        "company",
+        "contract",
+        "outcome",
+        "reasons",
+        "items +/~/-",
+        "header",
+        "amount before",
+        "amount after",
+    ]:
         table.add_column(column, justify="right" if "amount" in column else "left")
-    colours = {"reimported": "green", "would_reimport": "cyan", "blocked": "yellow",
-               "failed": "red"}
+    colours = {
+        "reimported": "green",
+        "would_reimport": "cyan",
+        "blocked": "yellow",
+        "failed": "red",
+    }
     for row in audit.itertuples():
         table.add_row(
             str(row.erp_company),

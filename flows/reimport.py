@@ -69,8 +69,12 @@ def reimport_main_contracts(
             "company_id": state.company_id,
             "trigger": _trigger(requested_by),
             "actor": actor,
-            "parameters": {"company": company, "contracts": contracts, "dry_run": dry_run,
-                           "policy": str(policy)},
+            "parameters": {
+                "company": company,
+                "contracts": contracts,
+                "dry_run": dry_run,
+                "policy": str(policy),
+            },
             "dry_run": dry_run,
         },
     )
@@ -78,10 +82,13 @@ def reimport_main_contracts(
         erp = extract_task(settings, company, contracts)
         validation = validate_task(erp, settings.expectations_dir, settings.reports_path / run_id)
         comparison = compare_task(state, erp.contracts, erp.items)
-        decisions = gate_task(state, erp.contracts, validation.invalid_contracts, comparison, policy)
+        decisions = gate_task(
+            state, erp.contracts, validation.invalid_contracts, comparison, policy
+        )
         hashes = contract_hashes(erp.contracts, erp.items)
-        run_plan = plan(erp, decisions, comparison, hashes, validation.failures, state.synced_jobs,
-                        dry_run)
+        run_plan = plan(
+            erp, decisions, comparison, hashes, validation.failures, state.synced_jobs, dry_run
+        )
         audit = apply_task(store, run_id, run_plan)
     except BaseException:
         finish_run(store, run_id, "failed")
@@ -92,10 +99,20 @@ def reimport_main_contracts(
 
 
 def _publish(audit: pd.DataFrame, run_id: str, docs_path) -> None:
-    table = audit[["contract_no", "outcome", "reasons", "items_added", "items_changed",
-                   "items_removed", "header_changes"]]
+    table = audit[
+        [
+            "contract_no",
+            "outcome",
+            "reasons",
+            "items_added",
+            "items_changed",
+            "items_removed",
+            "header_changes",
+        ]
+    ]
     create_table_artifact(
-        key="reimport-outcomes", table=table.astype(object).to_dict("records"),
+        key="reimport-outcomes",
+        table=table.astype(object).to_dict("records"),
         description=f"Per-contract outcomes of run {run_id}",
     )
     counts = audit.groupby(["outcome"]).size().to_dict()

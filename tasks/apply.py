@@ -19,8 +19,13 @@ from contract_sync.erp.vista import ErpFrames
 from contract_sync.store.writes import StaleContract, insert_audit, reimport_contract
 from tasks.compare import Comparison
 
-COUNT_COLUMNS = ["items_added", "items_changed", "items_removed", "items_unchanged",
-                 "header_changes"]
+COUNT_COLUMNS = [
+    "items_added",
+    "items_changed",
+    "items_removed",
+    "items_unchanged",
+    "header_changes",
+]
 
 
 @dataclass(frozen=True)
@@ -51,8 +56,7 @@ def plan(
         eligible, "would_reimport" if dry_run else "reimported"
     )
     counts = {
-        c: contracts["contract_no"].map(summary[c]).fillna(0).astype("int64")
-        for c in COUNT_COLUMNS
+        c: contracts["contract_no"].map(summary[c]).fillna(0).astype("int64") for c in COUNT_COLUMNS
     }
     audit = pd.DataFrame(
         {
@@ -111,12 +115,16 @@ def apply(
                 insert_audit(connection, run_id, audit.loc[[index]], plan.comparison.changes)
         except StaleContract:
             audit.loc[index, ["outcome", "reasons", "version_after"]] = [
-                "blocked", "stale", row["version_before"]
+                "blocked",
+                "stale",
+                row["version_before"],
             ]
             _record_failure(engine, run_id, audit.loc[[index]])
         except Exception as error:  # noqa: BLE001 - recorded, and the run goes on
             audit.loc[index, ["outcome", "error", "version_after"]] = [
-                "failed", f"{type(error).__name__}: {error}", row["version_before"]
+                "failed",
+                f"{type(error).__name__}: {error}",
+                row["version_before"],
             ]
             _record_failure(engine, run_id, audit.loc[[index]])
         if progress:

@@ -35,7 +35,7 @@ def _project_levels(state: StoreState, erp_contracts: pd.DataFrame) -> pd.Series
     touched = pd.concat([stored, synced[["contract_no", "project_id"]]], ignore_index=True)
     levels = touched.merge(state.main_contracts_levels, on="project_id", how="left")
     not_admin = levels["level"].ne(ADMIN).groupby(levels["contract_no"]).any()
-    return erp_contracts["contract_no"].map(not_admin).fillna(False).astype(bool)
+    return erp_contracts["contract_no"].isin(not_admin.index[not_admin])
 
 
 def evaluate_gates(
@@ -53,7 +53,6 @@ def evaluate_gates(
         .agg(projects=("project_id", "nunique"), unapproved=("unapproved", "any"))
     )
     summary = comparison.contracts.set_index("contract_no")
-    diffable = contract_no.isin(summary.index)
     checks = pd.DataFrame(
         {
             "permission_denied": (state.erp_integrations_level != ADMIN)
@@ -62,12 +61,11 @@ def evaluate_gates(
             "integration_unsupported": state.integration_configured
             and not ERP_TYPES.get(state.erp_type or "", False),
             "not_imported": ~contract_no.isin(stored.index),
-            "contract_unapproved": contract_no.map(stored["unapproved"]).fillna(False).astype(bool),
+            "contract_unapproved": contract_no.isin(stored.index[stored["unapproved"]]),
             "job_not_synced": ~erp_contracts["job_no"].isin(state.synced_jobs["job_no"]),
             "contract_in_multiple_projects": contract_no.map(stored["projects"]).fillna(0) > 1,
             "invalid_erp_data": contract_no.isin(invalid_contracts),
-            "no_updates": diffable
-            & ~contract_no.map(summary["has_updates"]).fillna(True).astype(bool)
+            "no_updates": contract_no.isin(summary.index[~summary["has_updates"]])
             & ~contract_no.isin(invalid_contracts),
             "conflict": (policy == ConflictPolicy.block)
             & (contract_no.map(summary["conflicts"]).fillna(0) > 0),

@@ -34,8 +34,8 @@ class SuiteFileError(ValueError):
 
 @dataclass(frozen=True)
 class Validation:
-    invalid_contracts: pd.Series  # contract numbers with at least one failing row
-    failures: pd.DataFrame  # contract_no, failed_expectations (list of dicts)
+    invalid_contracts: pd.Series  # contracts in scope with at least one failing row
+    failures: pd.DataFrame  # contract_no (also of orphan items), failed_expectations (dicts)
     docs_path: Path | None  # the Data Docs page of this run
 
 
@@ -132,14 +132,13 @@ def validate(erp: ErpFrames, suites_dir: Path, docs_dir: Path | None) -> Validat
     if docs_dir is not None:
         context.build_data_docs(site_names=["contract_sync"])
         docs_path = docs_dir / "index.html"
-    failures = pd.DataFrame(rows, columns=["contract_no", "detail"])
-    grouped = failures.groupby("contract_no")["detail"].agg(list)
-    in_scope = grouped[grouped.index.isin(erp.contracts["contract_no"])]
+    rows = pd.DataFrame(rows, columns=["contract_no", "detail"])
+    grouped = rows.groupby("contract_no", dropna=False)["detail"].agg(list)
+    failures = pd.DataFrame({"contract_no": grouped.index, "failed_expectations": grouped.values})
+    in_scope = failures["contract_no"].isin(erp.contracts["contract_no"])
     return Validation(
-        invalid_contracts=pd.Series(in_scope.index, dtype="string"),
-        failures=pd.DataFrame(
-            {"contract_no": in_scope.index, "failed_expectations": in_scope.to_numpy()}
-        ),
+        invalid_contracts=failures.loc[in_scope, "contract_no"].astype("string"),
+        failures=failures,
         docs_path=docs_path,
     )
 

@@ -1,0 +1,79 @@
+"""The command line, run as a user runs it: a real process on real files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from prefect.flows import Flow, load_flow_from_entrypoint
+
+PROJECT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "contract_sync.cli"]
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*CLI, *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_help_is_fast_because_it_imports_neither_prefect_nor_gx():
+    probe = (
+        "import sys, contract_sync.cli; "
+        "print('prefect' in sys.modules, 'great_expectations' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_demo_commands_end_to_end(tmp_path):
+    env = {
+        **os.environ,
+        "CONTRACT_SYNC_DATA_DIR": str(tmp_path / "data"),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "COLUMNS": "200",
+    }
+    env.pop("CONTRACT_SYNC_ERP_URL", None)
+    env.pop("CONTRACT_SYNC_STORE_URL", None)
+
+    refused = _run(["demo", "seed", "--contracts", "10", "--items-per-contract", "4"], env)
+    assert refused.returncode == 1
+    assert "contract-sync db upgrade" in refused.stdout
+
+    assert _run(["db", "upgrade"], env).returncode == 0
+    seeded = _run(["demo", "seed", "--contracts", "10", "--items-per-contract", "4"], env)
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    again = _run(["demo", "seed", "--skip-existing"], env)
+    assert again.returncode == 0 and "already seeded" in again.stdout
+    assert _run(["demo", "edit-erp", "--fraction", "1"], env).returncode == 0
+
+    synced = _run(["sync", "--company", "1", "--company", "2"], env)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    for shown in (
+        "reimported",
+        "contract_unapproved",
+        "job_not_synced",
+        "permission_denied",
+        "contract_in_multiple_projects",
+        "invalid_erp_data",
+        "not_imported",
+        "integration_unsupported",
+        "audit log",
+    ):
+        assert shown in synced.stdout, shown
+    assert (tmp_path / "data" / "store.sqlite").exists()
+    assert list((tmp_path / "data" / "reports").glob("*/index.html"))
+
+    unknown = _run(["sync", "--as", "nobody"], env)
+    assert unknown.returncode == 1 and "nobody" in unknown.stdout
+
+
+def test_every_deployment_entrypoint_loads_a_flow():
+    config = yaml.safe_load((PROJECT / "prefect.yaml").read_text())
+    assert config["deployments"]
+    for deployment in config["deployments"]:
+        flow = load_flow_from_entrypoint(str(PROJECT / deployment["entrypoint"]))
+        assert isinstance(flow, Flow), deployment["name"]

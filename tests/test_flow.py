@@ -1,0 +1,108 @@
+"""The re-import flow end to end on real databases, under a real (temporary) Prefect server."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from contract_sync.demo.edit import edit_erp
+from contract_sync.demo.generator import edge_case_contracts
+from contract_sync.erp.vista import read_vista
+from contract_sync.store import schema as s
+from contract_sync.store.state import UnknownUser, load_state
+from flows.reimport import reimport_main_contracts
+from tasks.compare import compare
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def _by_contract(audit: pd.DataFrame) -> pd.DataFrame:
+    return audit.set_index("contract_no")
+
+
+def _store_snapshot(engine: sa.Engine) -> dict[str, list]:
+    with engine.connect() as connection:
+        return {
+            table.name: connection.execute(sa.select(table).order_by(*table.primary_key)).all()
+            for table in (s.main_contracts, s.line_items, s.import_baselines, s.baseline_items)
+        }
+
+
+def test_sync_reimports_eligible_contracts_and_blocks_each_edge_case(configured):
+    edited = edit_erp(configured.erp, 1, 0.6, seed=2)
+    audit = _by_contract(reimport_main_contracts(company=1))
+
+    edge = edge_case_contracts(audit.index)
+    reasons = audit["reasons"].str.split()
+    for case in (
+        "contract_unapproved",
+        "job_not_synced",
+        "contract_in_multiple_projects",
+        "permission_denied",
+        "not_imported",
+    ):
+        assert case in reasons[edge[case]], (case, audit.loc[edge[case], "reasons"])
+    for case in ("invalid_unit_amount", "invalid_header_total"):
+        assert reasons[edge[case]] == ["invalid_erp_data"]
+    reimported = audit.index[audit["outcome"] == "reimported"]
+    assert set(reimported) == set(edited.contracts)
+    assert (
+        audit.loc[reimported, "version_after"] == audit.loc[reimported, "version_before"] + 1
+    ).all()
+    untouched = audit.index.difference(reimported).difference(list(edge.values()))
+    assert (audit.loc[untouched, "reasons"] == "no_updates").all()
+
+    # The store now holds what the ERP holds, except the edits made in the store.
+    erp = read_vista(configured.erp, 1)
+    after = compare(load_state(configured.store, 1, "sync-service"), erp.contracts, erp.items)
+    assert not after.contracts.set_index("contract_no").loc[reimported, "has_updates"].any()
+
+    with configured.store.connect() as connection:
+        run = connection.execute(sa.select(s.sync_runs)).one()
+        audit_rows = connection.execute(
+            sa.select(sa.func.count()).select_from(s.audit_contracts)
+        ).scalar()
+        overwritten = connection.execute(
+            sa.select(sa.func.count())
+            .select_from(s.audit_changes)
+            .where(s.audit_changes.c.field.is_not(None))
+        ).scalar()
+    assert run.status == "completed" and run.trigger == "cli" and run.actor == "sync-service"
+    assert run.finished_at is not None
+    assert audit_rows == len(audit)
+    assert overwritten > 0
+
+    # Right after a finished run, what it re-imported shows no_updates and nothing is written.
+    before = _store_snapshot(configured.store)
+    again = _by_contract(reimport_main_contracts(company=1))
+    assert (again.loc[reimported, "outcome"] == "blocked").all()
+    assert (again.loc[reimported, "reasons"] == "no_updates").all()
+    assert _store_snapshot(configured.store) == before
+
+
+def test_quickbooks_company_is_refused_for_every_contract(configured):
+    audit = reimport_main_contracts(company=2)
+    assert len(audit) > 0
+    assert (audit["outcome"] == "blocked").all()
+    assert audit["reasons"].str.contains("integration_unsupported").all()
+
+
+def test_dry_run_records_would_reimport_and_writes_nothing_else(configured):
+    edited = edit_erp(configured.erp, 1, 0.5, seed=3)
+    before = _store_snapshot(configured.store)
+    audit = _by_contract(reimport_main_contracts(company=1, requested_by="admin", dry_run=True))
+    assert set(audit.index[audit["outcome"] == "would_reimport"]) == set(edited.contracts)
+    assert _store_snapshot(configured.store) == before
+    with configured.store.connect() as connection:
+        changes = connection.execute(
+            sa.select(sa.func.count()).select_from(s.audit_changes)
+        ).scalar()
+    assert changes > 0
+
+
+def test_an_unknown_user_is_refused_before_anything_is_written(configured):
+    with pytest.raises(UnknownUser, match="nobody"):
+        reimport_main_contracts(company=1, requested_by="nobody")
+    with configured.store.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(s.sync_runs)).scalar() == 0

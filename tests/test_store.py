@@ -1,0 +1,117 @@
+"""The project store: migrations, the schema check, exact money, the append-only audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from contract_sync.store import schema as s
+from contract_sync.store.db import (
+    StoreSchemaError,
+    current_revision,
+    head_revision,
+    make_engine,
+    require_current_schema,
+    upgrade,
+)
+
+
+def test_upgrade_reaches_head_and_is_repeatable(database_url):
+    engine = make_engine(database_url("store"))
+    assert current_revision(engine) is None
+    upgrade(engine)
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    require_current_schema(engine)
+    assert set(s.metadata.tables) <= set(sa.inspect(engine).get_table_names())
+
+
+def test_out_of_date_schema_is_refused_with_the_command_to_run(database_url):
+    engine = make_engine(database_url("store"))
+    with pytest.raises(StoreSchemaError, match="not initialised.*contract-sync db upgrade"):
+        require_current_schema(engine)
+
+
+def test_money_round_trips_exactly(empty_sides):
+    cents = [999_999_999, -12_345, 1, 10 + 20]  # 9,999,999.99; a credit; 0.01; 0.10 + 0.20
+    with empty_sides.store.begin() as connection:
+        connection.execute(s.companies.insert(), {"id": 1, "erp_company": 1, "name": "Co"})
+        connection.execute(
+            s.projects.insert(), {"id": 1, "company_id": 1, "number": "P", "name": "P"}
+        )
+        for number, amount in enumerate(cents):
+            connection.execute(
+                s.main_contracts.insert(),
+                {
+                    "company_id": 1,
+                    "project_id": 1,
+                    "origin_id": str(number),
+                    "number": str(number),
+                    "status": "Approved",
+                    "original_amount": amount,
+                    "retainage_pct": 1000,
+                },
+            )
+    with empty_sides.store.connect() as connection:
+        stored = (
+            connection.execute(
+                sa.select(s.main_contracts.c.original_amount).order_by(s.main_contracts.c.id)
+            )
+            .scalars()
+            .all()
+        )
+    assert stored == cents
+    assert all(type(v) is int for v in stored)
+
+
+def _audit_row(connection: sa.Connection) -> None:
+    connection.execute(
+        s.sync_runs.insert(),
+        {
+            "id": "run-1",
+            "trigger": "cli",
+            "actor": "admin",
+            "parameters": {},
+            "dry_run": False,
+            "status": "running",
+            "started_at": datetime.now(UTC),
+        },
+    )
+    connection.execute(
+        s.audit_contracts.insert(),
+        {
+            "run_id": "run-1",
+            "erp_company": 1,
+            "contract_no": "24001-",
+            "outcome": "blocked",
+            "reasons": "no_updates",
+            "items_added": 0,
+            "items_changed": 0,
+            "items_removed": 0,
+            "items_unchanged": 3,
+            "header_changes": 0,
+            "recorded_at": datetime.now(UTC),
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_contracts SET outcome = 'reimported'",
+        "DELETE FROM audit_contracts",
+    ],
+)
+def test_the_database_refuses_to_change_the_audit_log(empty_sides, statement):
+    with empty_sides.store.begin() as connection:
+        _audit_row(connection)
+    with (
+        pytest.raises(sa.exc.DatabaseError, match="append-only"),
+        empty_sides.store.begin() as connection,
+    ):
+        connection.execute(sa.text(statement))
+    with empty_sides.store.connect() as connection:
+        row = connection.execute(sa.select(s.audit_contracts.c.outcome)).one()
+    assert row.outcome == "blocked"
