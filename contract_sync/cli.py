@@ -134,6 +134,8 @@ def sync(
         _fail(str(error))
     audit = pd.concat(results, ignore_index=True)
     console.print(outcome_table(audit))
+    counts = audit["outcome"].value_counts().sort_index()
+    console.print("outcomes: " + ", ".join(f"{n} {outcome}" for outcome, n in counts.items()))
     console.print(
         f"audit log: {settings.store_database_url} "
         "(tables sync_runs, audit_contracts, audit_changes)"

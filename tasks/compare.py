@@ -122,6 +122,8 @@ def diff_items(
     write, conflict, target = three_way(
         merged, ITEM_FIELDS, in_store, merged["has_base"].fillna(False).astype(bool)
     )
+    # Presence is two-way: an item gone from the ERP is removed, store edits or not.
+    conflict = conflict & (in_erp & in_store).to_numpy()[:, None]
     changed = in_erp & in_store & write.any(axis=1)
     change = pd.Series("unchanged", index=merged.index, dtype="string")
     change = change.mask(changed, "changed").mask(~in_store, "added").mask(~in_erp, "removed")
@@ -184,6 +186,7 @@ def diff_headers(
 def compare(state: StoreState, erp_contracts: pd.DataFrame, erp_items: pd.DataFrame) -> Comparison:
     """Diff every ERP contract that matches exactly one store contract."""
     single = state.contracts[~state.contracts["contract_no"].duplicated(keep=False)]
+    single = single[single["contract_no"].isin(erp_contracts["contract_no"])]
     in_scope = erp_contracts[erp_contracts["contract_no"].isin(single["contract_no"])]
     headers, header_changes = diff_headers(single, state.baselines, in_scope)
     ids = single[["contract_no", "contract_id"]]

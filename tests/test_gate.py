@@ -1,0 +1,321 @@
+"""evaluate_gates: every reason a re-import is refused, all of them, in REASONS order."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from contract_sync.columns import (
+    CONTRACT_COLUMNS,
+    HEADER_FIELDS,
+    ITEM_COLUMNS,
+    ITEM_FIELDS,
+    conform,
+)
+from contract_sync.store.state import StoreState
+from tasks.compare import ConflictPolicy, compare
+from tasks.gate import REASONS, evaluate_gates
+
+
+def contracts_frame(*numbers: str) -> pd.DataFrame:
+    rows = [
+        {
+            "erp_company": 1,
+            "contract_no": no,
+            "job_no": f"J{no}",
+            "title": f"Contract {no}",
+            "erp_status": "open",
+            "customer": "Acme",
+            "retainage_pct": 1000,
+            "start_date": "2024-01-01",
+            "projected_completion": "2025-06-30",
+            "original_amount": 1_000_000,
+        }
+        for no in numbers
+    ]
+    return conform(pd.DataFrame(rows), CONTRACT_COLUMNS)
+
+
+def items_frame(*keys: tuple[str, str]) -> pd.DataFrame:
+    rows = [
+        {
+            "erp_company": 1,
+            "contract_no": contract_no,
+            "item_no": item_no,
+            "position": 1,
+            "description": f"Item {item_no}",
+            "cost_code": None,
+            "line_item_type": "labor",
+            "uom": "LS",
+            "quantity": 1000,
+            "unit_cost": 12_345_000,
+            "amount": 12_345,
+            "tax_code": "T1",
+        }
+        for contract_no, item_no in keys
+    ]
+    return conform(pd.DataFrame(rows), ITEM_COLUMNS)
+
+
+def as_loaded(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame as load_state builds it: rows of Python values, None for SQL NULL."""
+    columns = [[None if pd.isna(v) else v for v in frame[c].tolist()] for c in frame.columns]
+    return pd.DataFrame(list(zip(*columns, strict=True)), columns=list(frame.columns))
+
+
+def make_state(contracts: pd.DataFrame, items: pd.DataFrame) -> StoreState:
+    """The store right after importing these ERP frames, the actor admin everywhere.
+
+    The i-th contract (from 0) is store contract 101 + i in project 1 + i, its job synced.
+    """
+    n = len(contracts)
+    stored = contracts.assign(
+        contract_id=range(101, 101 + n), project_id=range(1, 1 + n), status="Approved", version=1
+    )
+    stored_items = items.merge(stored[["contract_no", "contract_id"]], on="contract_no")
+    stored_items["item_id"] = range(1, 1 + len(stored_items))
+    return StoreState(
+        company_id=1,
+        erp_type="viewpoint_vista",
+        integration_configured=True,
+        actor="admin",
+        erp_integrations_level="admin",
+        main_contracts_levels=as_loaded(stored[["project_id"]].assign(level="admin")),
+        synced_jobs=as_loaded(stored[["job_no", "project_id"]]),
+        contracts=as_loaded(
+            stored[
+                ["contract_id", "project_id", "contract_no", "status", "version", *HEADER_FIELDS]
+            ]
+        ),
+        items=as_loaded(
+            stored_items[["contract_id", "item_id", "contract_no", "item_no", *ITEM_FIELDS]]
+        ),
+        baselines=as_loaded(
+            stored.assign(erp_hash="0" * 16)[["contract_id", "erp_hash", *HEADER_FIELDS]]
+        ),
+        baseline_items=as_loaded(stored_items[["contract_id", "item_no", *ITEM_FIELDS]]),
+    )
+
+
+def where(frame: pd.DataFrame, column: str, value, **values) -> pd.DataFrame:
+    """A copy of `frame` with `values` set on the rows whose `column` equals `value`."""
+    rows = frame[column] == value
+    assert rows.any()
+    frame = frame.copy()
+    for field, new in values.items():
+        frame.loc[rows, field] = new
+    return frame
+
+
+CONTRACTS = contracts_frame("C1", "C2")
+IMPORTED = items_frame(("C1", "10"), ("C1", "20"), ("C2", "10"))
+UPDATED = IMPORTED.assign(amount=IMPORTED["amount"] + 1)  # every contract has an ERP update
+STATE = make_state(CONTRACTS, IMPORTED)
+
+
+def reasons(
+    state: StoreState = STATE,
+    erp_contracts: pd.DataFrame = CONTRACTS,
+    erp_items: pd.DataFrame = UPDATED,
+    invalid: tuple[str, ...] = (),
+    policy: ConflictPolicy = ConflictPolicy.erp_wins,
+) -> dict[str, str]:
+    """Reason codes per contract_no, the gate's decision checked for consistency."""
+    decisions = evaluate_gates(
+        state,
+        erp_contracts,
+        pd.Series(list(invalid), dtype="string"),
+        compare(state, erp_contracts, erp_items),
+        policy,
+    )
+    assert decisions["contract_no"].tolist() == erp_contracts["contract_no"].tolist()
+    assert (decisions["eligible"] == (decisions["reasons"] == "")).all()
+    return dict(zip(decisions["contract_no"], decisions["reasons"], strict=True))
+
+
+def test_contracts_passing_every_gate_are_eligible():
+    decisions = evaluate_gates(
+        STATE,
+        CONTRACTS,
+        pd.Series([], dtype="string"),
+        compare(STATE, CONTRACTS, UPDATED),
+        ConflictPolicy.block,
+    )
+    assert decisions["reasons"].tolist() == ["", ""]
+    assert decisions["eligible"].tolist() == [True, True]
+
+
+@pytest.mark.parametrize("level", ["none", "read_only", "standard"])
+def test_permission_denied_below_admin_on_erp_integrations(level):
+    state = dataclasses.replace(STATE, erp_integrations_level=level)
+    assert reasons(state) == {"C1": "permission_denied", "C2": "permission_denied"}
+
+
+def test_permission_denied_below_admin_on_the_projects_main_contracts():
+    levels = where(STATE.main_contracts_levels, "project_id", 1, level="standard")
+    state = dataclasses.replace(STATE, main_contracts_levels=levels)
+    assert reasons(state) == {"C1": "permission_denied", "C2": ""}
+
+
+def test_permission_denied_without_any_main_contracts_permission():
+    no_rows = pd.DataFrame([], columns=["project_id", "level"])
+    state = dataclasses.replace(STATE, main_contracts_levels=no_rows)
+    assert reasons(state) == {"C1": "permission_denied", "C2": "permission_denied"}
+
+
+def test_permission_denied_on_the_project_the_job_is_synced_to():
+    """A first import lands in the synced job's project: the actor must be admin there too."""
+    state = make_state(CONTRACTS.iloc[:1], IMPORTED.iloc[:2])
+    synced = pd.concat(
+        [state.synced_jobs, pd.DataFrame({"job_no": ["JC2"], "project_id": [7]})],
+        ignore_index=True,
+    )
+    levels = pd.concat(
+        [state.main_contracts_levels, pd.DataFrame({"project_id": [7], "level": ["read_only"]})],
+        ignore_index=True,
+    )
+    state = dataclasses.replace(state, synced_jobs=synced, main_contracts_levels=levels)
+    assert reasons(state) == {"C1": "", "C2": "permission_denied not_imported"}
+
+
+def test_integration_not_configured():
+    state = dataclasses.replace(STATE, integration_configured=False, erp_type=None)
+    assert reasons(state) == {
+        "C1": "integration_not_configured",
+        "C2": "integration_not_configured",
+    }
+
+
+@pytest.mark.parametrize("erp_type", ["quickbooks_online", "quickbooks_desktop"])
+def test_integration_unsupported(erp_type):
+    state = dataclasses.replace(STATE, erp_type=erp_type)
+    assert reasons(state) == {"C1": "integration_unsupported", "C2": "integration_unsupported"}
+
+
+@pytest.mark.parametrize("erp_type", ["sage_300_cre", "cmic", "viewpoint_spectrum"])
+def test_erp_types_that_sync_main_contracts_pass(erp_type):
+    assert reasons(dataclasses.replace(STATE, erp_type=erp_type)) == {"C1": "", "C2": ""}
+
+
+def test_not_imported():
+    state = make_state(CONTRACTS.iloc[:1], IMPORTED.iloc[:2])
+    synced = pd.concat(
+        [state.synced_jobs, pd.DataFrame({"job_no": ["JC2"], "project_id": [1]})],
+        ignore_index=True,
+    )
+    assert reasons(dataclasses.replace(state, synced_jobs=synced)) == {
+        "C1": "",
+        "C2": "not_imported",
+    }
+
+
+def test_nothing_imported_yet_in_an_empty_store():
+    state = make_state(CONTRACTS.iloc[0:0], IMPORTED.iloc[0:0])
+    assert reasons(state) == {
+        "C1": "not_imported job_not_synced",
+        "C2": "not_imported job_not_synced",
+    }
+
+
+@pytest.mark.parametrize("status", ["Draft", "Out For Signature", "Complete", "Terminated"])
+def test_contract_unapproved(status):
+    state = dataclasses.replace(
+        STATE, contracts=where(STATE.contracts, "contract_no", "C1", status=status)
+    )
+    assert reasons(state) == {"C1": "contract_unapproved", "C2": ""}
+
+
+def test_job_not_synced():
+    synced = STATE.synced_jobs[STATE.synced_jobs["job_no"] != "JC2"]
+    assert reasons(dataclasses.replace(STATE, synced_jobs=synced)) == {
+        "C1": "",
+        "C2": "job_not_synced",
+    }
+
+
+def test_contract_in_multiple_projects():
+    second = STATE.contracts[STATE.contracts["contract_no"] == "C2"].assign(
+        contract_id=999, project_id=9
+    )
+    levels = pd.concat(
+        [STATE.main_contracts_levels, pd.DataFrame({"project_id": [9], "level": ["admin"]})],
+        ignore_index=True,
+    )
+    state = dataclasses.replace(
+        STATE,
+        contracts=pd.concat([STATE.contracts, second], ignore_index=True),
+        main_contracts_levels=levels,
+    )
+    assert reasons(state) == {"C1": "", "C2": "contract_in_multiple_projects"}
+
+
+def test_invalid_erp_data():
+    assert reasons(invalid=("C2",)) == {"C1": "", "C2": "invalid_erp_data"}
+
+
+def test_no_updates():
+    assert reasons(erp_items=IMPORTED) == {"C1": "no_updates", "C2": "no_updates"}
+    only_c1 = where(IMPORTED, "contract_no", "C1", amount=1)
+    assert reasons(erp_items=only_c1) == {"C1": "", "C2": "no_updates"}
+
+
+def test_invalid_contract_is_not_also_reported_as_without_updates():
+    assert reasons(erp_items=IMPORTED, invalid=("C1",)) == {
+        "C1": "invalid_erp_data",
+        "C2": "no_updates",
+    }
+
+
+def test_conflict_blocks_only_under_policy_block():
+    store_items = where(STATE.items, "item_id", 1, amount=99)  # C1 item 10, edited in the store
+    state = dataclasses.replace(STATE, items=store_items)
+    assert reasons(state, policy=ConflictPolicy.block) == {"C1": "conflict", "C2": ""}
+    assert reasons(state, policy=ConflictPolicy.erp_wins) == {"C1": "", "C2": ""}
+
+
+def test_all_failing_reasons_are_listed_in_reasons_order():
+    state = dataclasses.replace(
+        STATE,
+        erp_integrations_level="read_only",
+        erp_type="quickbooks_online",
+        contracts=where(STATE.contracts, "contract_no", "C1", status="Draft"),
+        synced_jobs=STATE.synced_jobs[STATE.synced_jobs["job_no"] != "JC1"],
+    )
+    expected = [
+        "permission_denied",
+        "integration_unsupported",
+        "contract_unapproved",
+        "job_not_synced",
+        "invalid_erp_data",
+    ]
+    found = reasons(state, invalid=("C1",))
+    assert found["C1"] == " ".join(expected)
+    assert found["C1"].split() == [r for r in REASONS if r in expected]
+    assert found["C2"] == "permission_denied integration_unsupported"
+
+
+def test_no_updates_and_conflict_together_with_the_other_reasons():
+    store_items = where(STATE.items, "item_id", 1, amount=99)  # C1 item 10: store-only edit
+    store_items = where(store_items, "item_id", 3, amount=7)  # C2 item 10: edited on both sides
+    state = dataclasses.replace(STATE, integration_configured=False, items=store_items)
+    erp_items = where(IMPORTED, "contract_no", "C2", amount=5)
+    found = reasons(state, erp_items=erp_items, policy=ConflictPolicy.block)
+    assert found == {
+        "C1": "integration_not_configured no_updates",
+        "C2": "integration_not_configured conflict",
+    }
+
+
+def test_reasons_follow_their_contracts_whatever_the_row_index():
+    synced = STATE.synced_jobs[STATE.synced_jobs["job_no"] != "JC2"]
+    state = dataclasses.replace(
+        STATE,
+        synced_jobs=synced,
+        contracts=where(STATE.contracts, "contract_no", "C1", status="Draft"),
+    )
+    expected = {"C1": "contract_unapproved", "C2": "job_not_synced"}
+    assert reasons(state) == expected
+    assert reasons(state, erp_contracts=CONTRACTS.iloc[::-1]) == expected
+    assert reasons(state, erp_contracts=CONTRACTS.set_axis([7, 3])) == expected

@@ -1,0 +1,139 @@
+"""contract_hashes: one content hash per contract, independent of row order."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from contract_sync.columns import CONTRACT_COLUMNS, ITEM_COLUMNS, conform
+from contract_sync.hashing import contract_hashes
+
+
+def contracts_frame(*numbers: str) -> pd.DataFrame:
+    rows = [
+        {
+            "erp_company": 1,
+            "contract_no": no,
+            "job_no": f"J{no}",
+            "title": f"Contract {no}",
+            "erp_status": "open",
+            "customer": "Acme",
+            "retainage_pct": 1000,
+            "start_date": "2024-01-01",
+            "projected_completion": "2025-06-30",
+            "original_amount": 1_000_000,
+        }
+        for no in numbers
+    ]
+    return conform(pd.DataFrame(rows), CONTRACT_COLUMNS)
+
+
+def items_frame(*keys: tuple[str, str]) -> pd.DataFrame:
+    rows = [
+        {
+            "erp_company": 1,
+            "contract_no": contract_no,
+            "item_no": item_no,
+            "position": position,
+            "description": f"Item {item_no}",
+            "cost_code": None,
+            "line_item_type": "labor",
+            "uom": "LS",
+            "quantity": 1000,
+            "unit_cost": 12_345_000,
+            "amount": 12_345,
+            "tax_code": "T1",
+        }
+        for position, (contract_no, item_no) in enumerate(keys)
+    ]
+    return conform(pd.DataFrame(rows), ITEM_COLUMNS)
+
+
+CONTRACTS = contracts_frame("C1", "C2", "C3")
+ITEMS = items_frame(("C1", "10"), ("C1", "20"), ("C1", "30"), ("C2", "10"), ("C2", "20"))
+
+
+def by_contract(contracts: pd.DataFrame, items: pd.DataFrame) -> dict[str, str]:
+    hashes = contract_hashes(contracts, items)
+    assert hashes.index.equals(contracts.index)
+    return dict(zip(contracts["contract_no"], hashes, strict=True))
+
+
+def test_hashes_are_hex_digests_distinct_per_contract():
+    hashes = by_contract(CONTRACTS, ITEMS)
+    assert all(len(h) == 16 and int(h, 16) >= 0 for h in hashes.values())
+    assert len(set(hashes.values())) == 3
+
+
+def test_item_order_does_not_matter():
+    shuffled = ITEMS.sample(frac=1, random_state=3).reset_index(drop=True)
+    reversed_ = ITEMS.iloc[::-1]
+    assert by_contract(CONTRACTS, shuffled) == by_contract(CONTRACTS, ITEMS)
+    assert by_contract(CONTRACTS, reversed_) == by_contract(CONTRACTS, ITEMS)
+
+
+def test_contract_order_does_not_matter_and_hashes_align_with_their_rows():
+    reordered = CONTRACTS.iloc[[2, 0, 1]]
+    assert by_contract(reordered, ITEMS) == by_contract(CONTRACTS, ITEMS)
+    assert by_contract(reordered.reset_index(drop=True), ITEMS) == by_contract(CONTRACTS, ITEMS)
+
+
+def test_one_cent_in_one_item_changes_only_that_contracts_hash():
+    before = by_contract(CONTRACTS, ITEMS)
+    changed = ITEMS.copy()
+    row = (changed["contract_no"] == "C1") & (changed["item_no"] == "20")
+    changed.loc[row, "amount"] += 1
+    after = by_contract(CONTRACTS, changed)
+    assert after["C1"] != before["C1"]
+    assert after["C2"] == before["C2"]
+    assert after["C3"] == before["C3"]
+
+
+def test_header_change_changes_the_hash():
+    before = by_contract(CONTRACTS, ITEMS)
+    retitled = CONTRACTS.copy()
+    retitled.loc[retitled["contract_no"] == "C2", "title"] = "Contract C2, revised"
+    after = by_contract(retitled, ITEMS)
+    assert after["C2"] != before["C2"]
+    assert {after["C1"], after["C3"]} == {before["C1"], before["C3"]}
+
+
+def test_moving_an_item_to_another_contract_changes_both_hashes():
+    before = by_contract(CONTRACTS, ITEMS)
+    moved = ITEMS.copy()
+    moved.loc[(moved["contract_no"] == "C2") & (moved["item_no"] == "20"), "contract_no"] = "C3"
+    after = by_contract(CONTRACTS, moved)
+    assert after["C2"] != before["C2"]
+    assert after["C3"] != before["C3"]
+    assert after["C1"] == before["C1"]
+
+
+def test_swapping_amounts_between_two_items_changes_the_hash():
+    before = by_contract(CONTRACTS, ITEMS)
+    swapped = ITEMS.copy()
+    first = (swapped["contract_no"] == "C1") & (swapped["item_no"] == "10")
+    second = (swapped["contract_no"] == "C1") & (swapped["item_no"] == "20")
+    swapped.loc[first, "amount"] = 100
+    swapped.loc[second, "amount"] = 200
+    reference = by_contract(CONTRACTS, swapped)
+    swapped.loc[first, "amount"] = 200
+    swapped.loc[second, "amount"] = 100
+    assert by_contract(CONTRACTS, swapped)["C1"] != reference["C1"]
+    assert reference["C1"] != before["C1"]
+
+
+def test_contract_without_items_gets_a_hash():
+    hashes = contract_hashes(CONTRACTS, ITEMS)
+    c3 = hashes[CONTRACTS["contract_no"] == "C3"].iloc[0]
+    assert isinstance(c3, str) and len(c3) == 16
+    no_items = contract_hashes(CONTRACTS, ITEMS.iloc[0:0])
+    assert no_items.notna().all()
+    assert no_items.nunique() == 3
+    # C3 has no items either way, so its hash does not depend on the other contracts' items.
+    assert no_items[CONTRACTS["contract_no"] == "C3"].iloc[0] == c3
+
+
+def test_items_of_unknown_contracts_are_ignored():
+    orphans = items_frame(("C9", "10"), ("C0", "10"))
+    with_orphans = pd.concat([orphans, ITEMS, orphans.assign(item_no="99")], ignore_index=True)
+    assert by_contract(CONTRACTS, with_orphans) == by_contract(CONTRACTS, ITEMS)
+    assert by_contract(CONTRACTS, orphans) == by_contract(CONTRACTS, ITEMS.iloc[0:0])
