@@ -1,7 +1,8 @@
 """Canonical frames: the columns every stage agrees on.
 
-Money and quantities travel as scaled int64 (amounts in cents, quantities in
-thousandths, unit costs in 1/100000), never as floats.
+Money and quantities travel as scaled integers (amounts in cents, quantities in
+thousandths, unit costs in 1/100000), never as floats; nullable (Int64) so that a missing
+ERP value reaches validation as missing instead of failing the read.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ CONTRACT_COLUMNS = {
     "title": "string",
     "erp_status": "string",
     "customer": "string",
-    "retainage_pct": "int64",  # percent, scale 2: 10.00 % -> 1000
+    "retainage_pct": "Int64",  # percent, scale 2: 10.00 % -> 1000
     "start_date": "string",  # ISO date
     "projected_completion": "string",
-    "original_amount": "int64",  # cents
+    "original_amount": "Int64",  # cents
 }
 
 ITEM_COLUMNS = {
@@ -40,9 +41,9 @@ ITEM_COLUMNS = {
     "cost_code": "string",
     "line_item_type": "string",
     "uom": "string",
-    "quantity": "int64",  # thousandths
-    "unit_cost": "int64",  # 1/100000
-    "amount": "int64",  # cents
+    "quantity": "Int64",  # thousandths
+    "unit_cost": "Int64",  # 1/100000
+    "amount": "Int64",  # cents
     "tax_code": "string",
 }
 

@@ -14,7 +14,8 @@ DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 
 
 class ErpConnector(StrEnum):
-    vista = "vista"
+    vista = "vista"  # Viewpoint Vista tables through SQLAlchemy
+    files = "files"  # a folder of CSV / XLSX exports with a mapping.yaml
 
 
 class Settings(BaseSettings):
@@ -23,6 +24,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Folder for the embedded databases.")
     erp_connector: ErpConnector = Field(ErpConnector.vista, description="Which ERP connector.")
     erp_url: str | None = Field(None, description="SQLAlchemy URL of the ERP database.")
+    erp_files_dir: Path | None = Field(None, description="Export folder for the files connector.")
     store_url: str | None = Field(None, description="SQLAlchemy URL of the project store.")
     company: int = Field(1, description="ERP company number (Vista JCCo) to sync.")
     service_user: str = Field("sync-service", description="User that scheduled runs act as.")
@@ -32,6 +34,10 @@ class Settings(BaseSettings):
     @property
     def erp_database_url(self) -> str:
         return self.erp_url or f"sqlite:///{self.data_dir / 'erp_vista.sqlite'}"
+
+    @property
+    def erp_files_path(self) -> Path:
+        return self.erp_files_dir or self.data_dir / "erp_export"
 
     @property
     def store_database_url(self) -> str:

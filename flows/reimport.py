@@ -11,13 +11,19 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
+from contract_sync.erp.frames import ErpFrames
 from contract_sync.hashing import contract_hashes
 from contract_sync.settings import get_settings
 from contract_sync.store.db import make_engine, require_current_schema
-from contract_sync.store.state import StoreState, load_state
+from contract_sync.store.state import StoreState, load_state, with_items
 from contract_sync.store.writes import finish_run, start_run
 from tasks.apply import apply_task, plan
-from tasks.compare import ConflictPolicy, compare_task
+from tasks.compare import (
+    ConflictPolicy,
+    compare_task,
+    single_store_contracts,
+    unchanged_contracts,
+)
 from tasks.extract import extract_task
 from tasks.gate import gate_task
 from tasks.validate import validate_task
@@ -26,6 +32,15 @@ from tasks.validate import validate_task
 @task(name="load store state", cache_policy=NO_CACHE)
 def load_state_task(engine, company: int, actor: str, contracts: list[str] | None) -> StoreState:
     return load_state(engine, company, actor, contracts)
+
+
+@task(name="load store items", cache_policy=NO_CACHE)
+def load_items_task(engine, state: StoreState, contract_nos: pd.Series) -> StoreState:
+    """Items of the store contracts that go to compare; the others' items are never read."""
+    single = single_store_contracts(state)
+    return with_items(
+        engine, state, single.loc[single["contract_no"].isin(contract_nos), "contract_id"]
+    )
 
 
 def _trigger(requested_by: str | None) -> str:
@@ -54,6 +69,13 @@ def reimport_main_contracts(
         ConflictPolicy,
         Field(description="A field changed in both the ERP and the store: ERP wins, or block."),
     ] = ConflictPolicy.erp_wins,
+    full_refresh: Annotated[
+        bool,
+        Field(
+            description="Compare every contract, also those unchanged in the ERP since "
+            "their last import (repairs discrepancies made in the store)."
+        ),
+    ] = False,
 ) -> pd.DataFrame:
     settings = get_settings()
     company = company or settings.company
@@ -74,20 +96,31 @@ def reimport_main_contracts(
                 "contracts": contracts,
                 "dry_run": dry_run,
                 "policy": str(policy),
+                "full_refresh": full_refresh,
             },
             "dry_run": dry_run,
         },
     )
     try:
         erp = extract_task(settings, company, contracts)
-        validation = validate_task(erp, settings.expectations_dir, settings.reports_path / run_id)
-        comparison = compare_task(state, erp.contracts, erp.items)
-        decisions = gate_task(
-            state, erp.contracts, validation.invalid_contracts, comparison, policy
-        )
         hashes = contract_hashes(erp.contracts, erp.items)
+        unchanged = unchanged_contracts(state, erp.contracts, hashes)
+        if full_refresh:
+            unchanged = pd.Series(False, index=erp.contracts.index)
+        changed = ErpFrames(
+            erp.contracts[~unchanged],
+            erp.items[erp.items["contract_no"].isin(erp.contracts.loc[~unchanged, "contract_no"])],
+        )
+        validation = validate_task(
+            changed, settings.expectations_dir, settings.reports_path / run_id
+        )
+        state = load_items_task(store, state, changed.contracts["contract_no"])
+        comparison = compare_task(state, changed.contracts, changed.items)
+        decisions = gate_task(
+            state, erp.contracts, validation.invalid_contracts, comparison, policy, unchanged
+        )
         run_plan = plan(
-            erp, decisions, comparison, hashes, validation.failures, state.synced_jobs, dry_run
+            erp, decisions, comparison, hashes, validation.failures, state, unchanged, dry_run
         )
         audit = apply_task(store, run_id, run_plan)
     except BaseException:

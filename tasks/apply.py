@@ -15,9 +15,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from contract_sync.columns import HEADER_FIELDS
-from contract_sync.erp.vista import ErpFrames
+from contract_sync.erp.frames import ErpFrames
+from contract_sync.store.state import StoreState
 from contract_sync.store.writes import StaleContract, insert_audit, reimport_contract
-from tasks.compare import Comparison
+from tasks.compare import Comparison, single_store_contracts
 
 COUNT_COLUMNS = [
     "items_added",
@@ -43,39 +44,44 @@ def plan(
     comparison: Comparison,
     hashes: pd.Series,
     failures: pd.DataFrame,
-    synced_jobs: pd.DataFrame,
+    state: StoreState,
+    unchanged: pd.Series,
     dry_run: bool,
 ) -> Plan:
     """The audit row of every contract; eligible ones get `reimported` or `would_reimport`."""
-    summary = comparison.contracts.set_index("contract_no")
     contracts = erp.contracts
-    project = contracts["contract_no"].map(summary["project_id"])
-    synced_project = contracts["job_no"].map(synced_jobs.set_index("job_no")["project_id"])
-    eligible = decisions["eligible"].to_numpy()
+    number = contracts["contract_no"]
+    summary = comparison.contracts.set_index("contract_no")
+    stored = single_store_contracts(state).set_index("contract_no")
+    synced_project = contracts["job_no"].map(state.synced_jobs.set_index("job_no")["project_id"])
     outcome = pd.Series("blocked", index=contracts.index, dtype="string").mask(
-        eligible, "would_reimport" if dry_run else "reimported"
+        decisions["eligible"].to_numpy(), "would_reimport" if dry_run else "reimported"
     )
-    counts = {
-        c: contracts["contract_no"].map(summary[c]).fillna(0).astype("int64") for c in COUNT_COLUMNS
-    }
+    counts = {c: number.map(summary[c]).fillna(0).astype("int64") for c in COUNT_COLUMNS}
+    # A contract unchanged since its last import was not compared: all its items are unchanged.
+    erp_item_counts = erp.items.groupby("contract_no").size()
+    counts["items_unchanged"] = counts["items_unchanged"].mask(
+        unchanged, number.map(erp_item_counts).fillna(0).astype("int64")
+    )
+    version = number.map(stored["version"]).astype("Int64")
     audit = pd.DataFrame(
         {
             "erp_company": contracts["erp_company"],
-            "contract_no": contracts["contract_no"],
-            "project_id": project.fillna(synced_project).astype("Int64"),
-            "contract_id": contracts["contract_no"].map(summary["contract_id"]).astype("Int64"),
+            "contract_no": number,
+            "project_id": number.map(stored["project_id"]).fillna(synced_project).astype("Int64"),
+            "contract_id": number.map(stored["contract_id"]).astype("Int64"),
             "outcome": outcome,
             "reasons": decisions["reasons"].to_numpy(),
-            "failed_expectations": contracts["contract_no"].map(
+            "failed_expectations": number.map(
                 failures.set_index("contract_no")["failed_expectations"]
             ),
             "error": pd.Series(pd.NA, index=contracts.index, dtype="string"),
             **counts,
-            "amount_before": contracts["contract_no"].map(summary["amount_before"]),
+            "amount_before": number.map(stored["original_amount"]).astype("Int64"),
             "amount_after": contracts["original_amount"],
             "erp_hash": hashes.to_numpy(),
-            "version_before": contracts["contract_no"].map(summary["version"]).astype("Int64"),
-            "version_after": contracts["contract_no"].map(summary["version"]).astype("Int64"),
+            "version_before": version,
+            "version_after": version,
         }
     )
     return Plan(audit, comparison, erp)
@@ -94,8 +100,13 @@ def apply(
         insert_audit(connection, run_id, audit[~to_apply], plan.comparison.changes)
     targets = plan.comparison.contracts.set_index("contract_no")
     erp_headers = plan.erp.contracts.set_index("contract_no")[HEADER_FIELDS].add_prefix("erp_")
-    items_by_contract = dict(tuple(plan.comparison.items.groupby("contract_no")))
-    erp_items_by_contract = dict(tuple(plan.erp.items.groupby("contract_no")))
+    applying = audit.loc[to_apply, "contract_no"]
+    items = plan.comparison.items
+    items_by_contract = dict(
+        tuple(items[items["contract_no"].isin(applying)].groupby("contract_no"))
+    )
+    erp_items = plan.erp.items[plan.erp.items["contract_no"].isin(applying)]
+    erp_items_by_contract = dict(tuple(erp_items.groupby("contract_no")))
     indices = audit.index[to_apply]
     for done, index in enumerate(indices, start=1):
         row = audit.loc[index]

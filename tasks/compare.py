@@ -39,7 +39,7 @@ class Comparison:
 
 def _typed(frame: pd.DataFrame, fields: list[str], dtypes: dict[str, str]) -> pd.DataFrame:
     """Nullable dtypes so an outer merge never turns exact integers into floats."""
-    nullable = {f: ("Int64" if dtypes[f] == "int64" else "string") for f in fields}
+    nullable = {f: ("Int64" if dtypes[f].lower() == "int64" else "string") for f in fields}
     return frame.astype(nullable)
 
 
@@ -183,9 +183,27 @@ def diff_headers(
     return headers, changes
 
 
+def single_store_contracts(state: StoreState) -> pd.DataFrame:
+    """Store contracts whose origin is attached to one project only: the ones a diff is for."""
+    return state.contracts[~state.contracts["contract_no"].duplicated(keep=False)]
+
+
+def unchanged_contracts(
+    state: StoreState, erp_contracts: pd.DataFrame, hashes: pd.Series
+) -> pd.Series:
+    """Per ERP contract: its content hash equals the one stored at its last import."""
+    stored = single_store_contracts(state).merge(state.baselines, on="contract_id")
+    stored_hash = stored.set_index("contract_no")["erp_hash"]
+    previous = erp_contracts["contract_no"].map(stored_hash)
+    return previous.eq(hashes).fillna(False).astype(bool)
+
+
 def compare(state: StoreState, erp_contracts: pd.DataFrame, erp_items: pd.DataFrame) -> Comparison:
-    """Diff every ERP contract that matches exactly one store contract."""
-    single = state.contracts[~state.contracts["contract_no"].duplicated(keep=False)]
+    """Diff every ERP contract that matches exactly one store contract.
+
+    `state` must hold the items of those contracts (contract_sync.store.state.with_items).
+    """
+    single = single_store_contracts(state)
     single = single[single["contract_no"].isin(erp_contracts["contract_no"])]
     in_scope = erp_contracts[erp_contracts["contract_no"].isin(single["contract_no"])]
     headers, header_changes = diff_headers(single, state.baselines, in_scope)

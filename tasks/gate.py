@@ -44,8 +44,15 @@ def evaluate_gates(
     invalid_contracts: pd.Series,
     comparison: Comparison,
     policy: ConflictPolicy,
+    unchanged: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """One row per ERP contract: contract_no, reasons (space-separated codes), eligible."""
+    """One row per ERP contract: contract_no, reasons (space-separated codes), eligible.
+
+    `unchanged` marks contracts whose ERP content hash equals the last import's: they were
+    not compared and have nothing to re-import.
+    """
+    if unchanged is None:
+        unchanged = pd.Series(False, index=erp_contracts.index)
     contract_no = erp_contracts["contract_no"]
     stored = (
         state.contracts.assign(unapproved=state.contracts["status"] != "Approved")
@@ -65,7 +72,7 @@ def evaluate_gates(
             "job_not_synced": ~erp_contracts["job_no"].isin(state.synced_jobs["job_no"]),
             "contract_in_multiple_projects": contract_no.map(stored["projects"]).fillna(0) > 1,
             "invalid_erp_data": contract_no.isin(invalid_contracts),
-            "no_updates": contract_no.isin(summary.index[~summary["has_updates"]])
+            "no_updates": (unchanged | contract_no.isin(summary.index[~summary["has_updates"]]))
             & ~contract_no.isin(invalid_contracts),
             "conflict": (policy == ConflictPolicy.block)
             & (contract_no.map(summary["conflicts"]).fillna(0) > 0),
@@ -96,5 +103,6 @@ def gate_task(
     invalid_contracts: pd.Series,
     comparison: Comparison,
     policy: ConflictPolicy,
+    unchanged: pd.Series,
 ) -> pd.DataFrame:
-    return evaluate_gates(state, erp_contracts, invalid_contracts, comparison, policy)
+    return evaluate_gates(state, erp_contracts, invalid_contracts, comparison, policy, unchanged)

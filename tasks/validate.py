@@ -18,7 +18,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from contract_sync.columns import LUMP_SUM_UOM, SCALES, to_decimal
-from contract_sync.erp.vista import ErpFrames
+from contract_sync.erp.frames import ErpFrames
 
 # suite file stem -> (frame it checks, key columns that name a failing row)
 SUITES = {
@@ -42,14 +42,15 @@ class Validation:
 def validation_frames(erp: ErpFrames) -> dict[str, pd.DataFrame]:
     """The frames the suites check, with the derived columns they compare."""
     items = erp.items
-    product = items["quantity"].to_numpy() * items["unit_cost"].to_numpy()  # scale 3 + 5 = 8
-    extended = np.sign(product) * ((np.abs(product) + 500_000) // 1_000_000)  # half away from 0
+    product = items["quantity"] * items["unit_cost"]  # scale 3 + 5 = 8
+    rounded = (product.abs() + 500_000) // 1_000_000  # to cents, half away from zero
+    extended = rounded.where(product >= 0, -rounded)
     items = items.assign(
-        extended_amount=np.where(items["uom"] == LUMP_SUM_UOM, items["amount"], extended)
+        extended_amount=extended.where(items["uom"] != LUMP_SUM_UOM, items["amount"])
     )
     totals = erp.items.groupby("contract_no")["amount"].sum()
     aggregates = erp.contracts[["contract_no", "original_amount"]].assign(
-        items_total=erp.contracts["contract_no"].map(totals).fillna(0).astype("int64")
+        items_total=erp.contracts["contract_no"].map(totals).fillna(0).astype("Int64")
     )
     frames = {"contracts": erp.contracts, "items": items, "aggregates": aggregates}
     return {name: _plain_strings(frame) for name, frame in frames.items()}
@@ -107,6 +108,9 @@ def _context(docs_dir: Path | None):
 
 
 def validate(erp: ErpFrames, suites_dir: Path, docs_dir: Path | None) -> Validation:
+    if erp.contracts.empty and erp.items.empty:  # nothing changed: not even GX is imported
+        no_failures = pd.DataFrame({"contract_no": [], "failed_expectations": []})
+        return Validation(pd.Series([], dtype="string"), no_failures, None)
     import great_expectations as gx
 
     suites = {stem: load_suite(suites_dir / f"{stem}.json") for stem in SUITES}

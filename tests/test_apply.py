@@ -11,7 +11,7 @@ from contract_sync.demo.edit import edit_erp
 from contract_sync.erp.vista import read_vista
 from contract_sync.hashing import contract_hashes
 from contract_sync.store import schema as s
-from contract_sync.store.state import load_state
+from contract_sync.store.state import load_state, with_items
 from contract_sync.store.writes import start_run
 from tasks.apply import apply, plan
 from tasks.compare import ConflictPolicy, compare
@@ -21,13 +21,15 @@ from tasks.gate import evaluate_gates
 def _plan(sides, dry_run=False):
     erp = read_vista(sides.erp, 1)
     state = load_state(sides.store, 1, "admin")
+    state = with_items(sides.store, state, state.contracts["contract_id"])
     comparison = compare(state, erp.contracts, erp.items)
     decisions = evaluate_gates(
         state, erp.contracts, pd.Series([], dtype="string"), comparison, ConflictPolicy.erp_wins
     )
     failures = pd.DataFrame({"contract_no": [], "failed_expectations": []})
     hashes = contract_hashes(erp.contracts, erp.items)
-    return plan(erp, decisions, comparison, hashes, failures, state.synced_jobs, dry_run)
+    unchanged = pd.Series(False, index=erp.contracts.index)
+    return plan(erp, decisions, comparison, hashes, failures, state, unchanged, dry_run)
 
 
 def _run(sides) -> str:

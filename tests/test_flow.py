@@ -10,7 +10,7 @@ from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.generator import edge_case_contracts
 from contract_sync.erp.vista import read_vista
 from contract_sync.store import schema as s
-from contract_sync.store.state import UnknownUser, load_state
+from contract_sync.store.state import UnknownUser, load_state, with_items
 from flows.reimport import reimport_main_contracts
 from tasks.compare import compare
 
@@ -55,7 +55,9 @@ def test_sync_reimports_eligible_contracts_and_blocks_each_edge_case(configured)
 
     # The store now holds what the ERP holds, except the edits made in the store.
     erp = read_vista(configured.erp, 1)
-    after = compare(load_state(configured.store, 1, "sync-service"), erp.contracts, erp.items)
+    state = load_state(configured.store, 1, "sync-service")
+    state = with_items(configured.store, state, state.contracts["contract_id"])
+    after = compare(state, erp.contracts, erp.items)
     assert not after.contracts.set_index("contract_no").loc[reimported, "has_updates"].any()
 
     with configured.store.connect() as connection:

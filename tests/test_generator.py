@@ -44,7 +44,7 @@ def test_vista_read_gives_canonical_frames_equal_to_what_was_written(seeded):
     assert list(frames.contracts.columns) == list(CONTRACT_COLUMNS)
     assert list(frames.items.columns) == list(ITEM_COLUMNS)
     for column in ("quantity", "unit_cost", "amount"):
-        assert frames.items[column].dtype == "int64"
+        assert frames.items[column].dtype == "Int64"
     pd.testing.assert_frame_equal(frames.items, data.items, check_dtype=False)
     pd.testing.assert_frame_equal(frames.contracts, data.contracts, check_dtype=False)
 

@@ -1,30 +1,33 @@
-"""Vista connector: JCJM/JCCM/JCCI read set-based into the canonical frames."""
+"""Vista connector: JCJM/JCCM/JCCI read set-based into the canonical frames.
+
+Two queries per run whatever the number of contracts (items read in chunks), plus one
+small query on the error path that names values with more decimals than their scale.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.columns import (
-    CONTRACT_COLUMNS,
-    ERP_STATUSES,
-    ITEM_COLUMNS,
-    conform,
-)
+from contract_sync.columns import CONTRACT_COLUMNS, ERP_STATUSES, conform
+from contract_sync.erp.frames import ErpDataError, ErpFrames, finish_items
 from contract_sync.erp.vista_schema import BILL_TYPES, JCCI, JCCM, JCJM
 
-
-@dataclass(frozen=True)
-class ErpFrames:
-    contracts: pd.DataFrame
-    items: pd.DataFrame
-
-
-class ErpReadError(RuntimeError):
-    """The ERP could not be read; the message names what is missing or wrong."""
+CHUNK_ROWS = 200_000
+# A value this far from a whole number of its smallest unit has more decimals than its scale
+# (SQLite keeps NUMERIC as a float, so an exact test would see 12.34 * 100 != 1234).
+SCALE_TOLERANCE = 1e-6
+HEADER_NUMBERS = {
+    "retainage_pct": (JCCM.c.RetainagePCT, 4),
+    "original_amount": (JCCM.c.OrigContractAmt, 2),
+}
+ITEM_NUMBERS = {
+    "quantity": (JCCI.c.OrigContractUnits, 3),
+    "unit_cost": (JCCI.c.OrigUnitPrice, 5),
+    "amount": (JCCI.c.OrigContractAmt, 2),
+}
 
 
 def _scaled(column: sa.ColumnElement, scale: int) -> sa.ColumnElement:
@@ -32,10 +35,28 @@ def _scaled(column: sa.ColumnElement, scale: int) -> sa.ColumnElement:
     return sa.cast(sa.func.round(column * 10**scale), sa.BigInteger)
 
 
+def _over_scale(column: sa.ColumnElement, scale: int) -> sa.ColumnElement:
+    scaled = column * 10**scale
+    return sa.func.abs(scaled - sa.func.round(scaled)) > SCALE_TOLERANCE
+
+
+def _filters(table: sa.Table, company: int, contract_nos, job_nos) -> list:
+    conditions = [table.c.JCCo == company]
+    if contract_nos is not None:
+        conditions.append(table.c.Contract.in_(list(contract_nos)))
+    if job_nos is not None:
+        jobs = sa.select(JCJM.c.Contract).where(JCJM.c.JCCo == company, JCJM.c.Job.in_(job_nos))
+        conditions.append(table.c.Contract.in_(jobs))
+    return conditions
+
+
 def read_vista(
-    engine: sa.Engine, company: int, contract_nos: Sequence[str] | None = None
+    engine: sa.Engine,
+    company: int,
+    contract_nos: Sequence[str] | None = None,
+    job_nos: Sequence[str] | None = None,
 ) -> ErpFrames:
-    """Read one company's contracts and items: two queries, whatever the count."""
+    """Read one company's contracts and items, optionally narrowed to contracts or jobs."""
     contracts_query = (
         sa.select(
             JCCM.c.JCCo.label("erp_company"),
@@ -44,17 +65,17 @@ def read_vista(
             JCCM.c.Description.label("title"),
             JCCM.c.ContractStatus.label("status_code"),
             JCCM.c.Customer.label("customer"),
-            _scaled(JCCM.c.RetainagePCT, 4).label("retainage_pct"),
             JCCM.c.StartMonth.label("start_date"),
             JCCM.c.ProjCloseDate.label("projected_completion"),
-            _scaled(JCCM.c.OrigContractAmt, 2).label("original_amount"),
+            *(_scaled(c, s).label(f) for f, (c, s) in HEADER_NUMBERS.items()),
+            sa.or_(*(_over_scale(c, s) for c, s in HEADER_NUMBERS.values())).label("bad_scale"),
         )
         .select_from(
             JCCM.outerjoin(
                 JCJM, sa.and_(JCJM.c.JCCo == JCCM.c.JCCo, JCJM.c.Contract == JCCM.c.Contract)
             )
         )
-        .where(JCCM.c.JCCo == company)
+        .where(*_filters(JCCM, company, contract_nos, job_nos))
     )
     items_query = sa.select(
         JCCI.c.JCCo.label("erp_company"),
@@ -64,23 +85,39 @@ def read_vista(
         JCCI.c.SICode.label("cost_code"),
         JCCI.c.BillType.label("bill_type"),
         JCCI.c.UM.label("uom"),
-        _scaled(JCCI.c.OrigContractUnits, 3).label("quantity"),
-        _scaled(JCCI.c.OrigUnitPrice, 5).label("unit_cost"),
-        _scaled(JCCI.c.OrigContractAmt, 2).label("amount"),
         JCCI.c.TaxCode.label("tax_code"),
-    ).where(JCCI.c.JCCo == company)
-    if contract_nos is not None:
-        contracts_query = contracts_query.where(JCCM.c.Contract.in_(list(contract_nos)))
-        items_query = items_query.where(JCCI.c.Contract.in_(list(contract_nos)))
-    try:
-        with engine.connect() as connection:
-            contracts = pd.read_sql(contracts_query, connection)
-            items = pd.read_sql(items_query, connection)
-    except sa.exc.OperationalError as error:
-        raise ErpReadError(
-            f"cannot read the Vista tables at {engine.url!r}: {error.orig}"
-        ) from error
+        *(_scaled(c, s).label(f) for f, (c, s) in ITEM_NUMBERS.items()),
+        sa.or_(*(_over_scale(c, s) for c, s in ITEM_NUMBERS.values())).label("bad_scale"),
+    ).where(*_filters(JCCI, company, contract_nos, job_nos))
+    with engine.connect() as connection:
+        contracts = pd.read_sql(contracts_query, connection, dtype_backend="numpy_nullable")
+        chunks = pd.read_sql(
+            items_query, connection, chunksize=CHUNK_ROWS, dtype_backend="numpy_nullable"
+        )
+        items = pd.concat(list(chunks), ignore_index=True)
+        if contracts["bad_scale"].astype(bool).any() or items["bad_scale"].astype(bool).any():
+            _raise_over_scale(connection, company, contract_nos, job_nos)
     return ErpFrames(_contracts_frame(contracts), _items_frame(items))
+
+
+def _raise_over_scale(connection: sa.Connection, company: int, contract_nos, job_nos) -> None:
+    """Name every value with more decimals than its column's scale (first ten)."""
+    lines = []
+    for table, numbers in ((JCCM, HEADER_NUMBERS), (JCCI, ITEM_NUMBERS)):
+        for column, scale in numbers.values():
+            keys = [table.c.Contract] + ([table.c.Item] if table is JCCI else [])
+            rows = connection.execute(
+                sa.select(*keys, sa.cast(column, sa.String).label("value"))
+                .where(*_filters(table, company, contract_nos, job_nos), _over_scale(column, scale))
+                .limit(10)
+            ).all()
+            for row in rows:
+                item = f", item {row.Item}" if table is JCCI else ""
+                lines.append(
+                    f"{table.name}: contract {row.Contract}{item}, column {column.name}: "
+                    f"{row.value!r} has more than {scale} decimals"
+                )
+    raise ErpDataError("\n".join(lines[:10]))
 
 
 def _contracts_frame(raw: pd.DataFrame) -> pd.DataFrame:
@@ -92,20 +129,18 @@ def _contracts_frame(raw: pd.DataFrame) -> pd.DataFrame:
         retainage_pct=raw["retainage_pct"].fillna(0),
         start_date=_iso_dates(raw["start_date"]),
         projected_completion=_iso_dates(raw["projected_completion"]),
-        original_amount=raw["original_amount"].fillna(0),
     )
     return conform(frame, CONTRACT_COLUMNS)
 
 
 def _items_frame(raw: pd.DataFrame) -> pd.DataFrame:
-    raw = raw.sort_values(["erp_company", "contract_no", "item_no"])
-    frame = raw.assign(
-        position=raw.groupby("contract_no").cumcount() + 1,
-        line_item_type=raw["bill_type"].map(BILL_TYPES),
-        quantity=raw["quantity"].fillna(0),
-        unit_cost=raw["unit_cost"].fillna(0),
+    return finish_items(
+        raw.assign(
+            line_item_type=raw["bill_type"].map(BILL_TYPES),
+            quantity=raw["quantity"].fillna(0),
+            unit_cost=raw["unit_cost"].fillna(0),
+        )
     )
-    return conform(frame, ITEM_COLUMNS)
 
 
 def _iso_dates(values: pd.Series) -> pd.Series:

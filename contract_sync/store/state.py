@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import sqlalchemy as sa
@@ -30,8 +30,9 @@ class StoreState:
     main_contracts_levels: pd.DataFrame  # project_id, level
     synced_jobs: pd.DataFrame  # job_no, project_id
     contracts: pd.DataFrame  # contract_id, project_id, contract_no, status, version, header fields
-    items: pd.DataFrame  # contract_id, item_id, contract_no, item_no, item fields
     baselines: pd.DataFrame  # contract_id, erp_hash, header fields
+    # Items are loaded only for the contracts that go to compare (see with_items).
+    items: pd.DataFrame  # contract_id, item_id, contract_no, item_no, item fields
     baseline_items: pd.DataFrame  # contract_id, item_no, item fields
 
 
@@ -43,7 +44,7 @@ def _frame(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
 def load_state(
     engine: sa.Engine, erp_company: int, actor: str, contract_nos: Sequence[str] | None = None
 ) -> StoreState:
-    """The store side of a run: a fixed number of queries, whatever the contract count."""
+    """The store side of a run, without items: a fixed number of queries."""
     with engine.connect() as connection:
         company = connection.execute(
             sa.select(s.companies.c.id).where(s.companies.c.erp_company == erp_company)
@@ -82,18 +83,6 @@ def load_state(
             )
         in_scope = contracts_query.with_only_columns(s.main_contracts.c.id).scalar_subquery()
         contracts = _frame(connection, contracts_query)
-        items = _frame(
-            connection,
-            sa.select(
-                s.line_items.c.contract_id,
-                s.line_items.c.id.label("item_id"),
-                s.main_contracts.c.origin_id.label("contract_no"),
-                s.line_items.c.origin_id.label("item_no"),
-                *(s.line_items.c[f] for f in ITEM_FIELDS),
-            )
-            .join(s.main_contracts, s.main_contracts.c.id == s.line_items.c.contract_id)
-            .where(s.line_items.c.contract_id.in_(in_scope), s.line_items.c.origin_id.is_not(None)),
-        )
         baselines = _frame(
             connection,
             sa.select(
@@ -101,14 +90,6 @@ def load_state(
                 s.import_baselines.c.erp_hash,
                 *(s.import_baselines.c[f] for f in HEADER_FIELDS),
             ).where(s.import_baselines.c.contract_id.in_(in_scope)),
-        )
-        baseline_items = _frame(
-            connection,
-            sa.select(
-                s.baseline_items.c.contract_id,
-                s.baseline_items.c.item_no,
-                *(s.baseline_items.c[f] for f in ITEM_FIELDS),
-            ).where(s.baseline_items.c.contract_id.in_(in_scope)),
         )
         synced = _frame(
             connection,
@@ -128,7 +109,44 @@ def load_state(
         ].reset_index(drop=True),
         synced_jobs=synced,
         contracts=contracts,
-        items=items,
+        items=_frame_of(ITEM_COLUMNS_LOADED),
         baselines=baselines,
-        baseline_items=baseline_items,
+        baseline_items=_frame_of(BASELINE_ITEM_COLUMNS),
     )
+
+
+ITEM_COLUMNS_LOADED = ["contract_id", "item_id", "contract_no", "item_no", *ITEM_FIELDS]
+BASELINE_ITEM_COLUMNS = ["contract_id", "item_no", *ITEM_FIELDS]
+
+
+def _frame_of(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+def with_items(engine: sa.Engine, state: StoreState, contract_ids: Sequence[int]) -> StoreState:
+    """The state with the items and baseline items of these store contracts (two queries)."""
+    ids = [int(i) for i in contract_ids]
+    if not ids:
+        return state
+    with engine.connect() as connection:
+        items = _frame(
+            connection,
+            sa.select(
+                s.line_items.c.contract_id,
+                s.line_items.c.id.label("item_id"),
+                s.main_contracts.c.origin_id.label("contract_no"),
+                s.line_items.c.origin_id.label("item_no"),
+                *(s.line_items.c[f] for f in ITEM_FIELDS),
+            )
+            .join(s.main_contracts, s.main_contracts.c.id == s.line_items.c.contract_id)
+            .where(s.line_items.c.contract_id.in_(ids), s.line_items.c.origin_id.is_not(None)),
+        )
+        baseline_items = _frame(
+            connection,
+            sa.select(
+                s.baseline_items.c.contract_id,
+                s.baseline_items.c.item_no,
+                *(s.baseline_items.c[f] for f in ITEM_FIELDS),
+            ).where(s.baseline_items.c.contract_id.in_(ids)),
+        )
+    return replace(state, items=items, baseline_items=baseline_items)

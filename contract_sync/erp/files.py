@@ -1,0 +1,186 @@
+"""Files connector: a folder of CSV or XLSX exports and a mapping.yaml that says what is what.
+
+Every value is read as text and numbers are parsed exactly from it, never through float.
+(An XLSX cell holds a binary float; its shortest text form is what is parsed.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from contract_sync.columns import CONTRACT_COLUMNS, ITEM_COLUMNS, SCALES, conform
+from contract_sync.erp.frames import (
+    ErpDataError,
+    ErpFrames,
+    ErpReadError,
+    finish_items,
+    parse_numbers,
+    place,
+)
+from contract_sync.exact import NumberFormat
+
+MAPPING_FILE = "mapping.yaml"
+REQUIRED = {
+    "contracts": {"contract_no", "job_no", "title", "erp_status", "original_amount"},
+    "items": {"contract_no", "item_no", "description", "uom", "quantity", "unit_cost", "amount"},
+}
+NUMBERS = {
+    "contracts": ["retainage_pct", "original_amount"],
+    "items": ["quantity", "unit_cost", "amount"],
+}
+DATES = ["start_date", "projected_completion"]
+
+
+class TableMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    file: str
+    sheet: str | None = None
+    columns: dict[str, str]  # canonical field -> column name in the file
+    values: dict[str, dict[str, str]] = {}  # canonical field -> {value in file: canonical}
+
+
+class NumbersMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    thousands: str | None = None
+    decimal: str = "."
+    parentheses_negative: bool = False
+    trailing_minus: bool = False
+
+
+class FilesMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    encoding: Literal["utf-8", "utf-8-sig", "cp1252"] = "utf-8"
+    delimiter: str = ","
+    date_format: str | None = None  # strftime format; ISO dates when unset
+    retainage: Literal["percent", "fraction"] = "percent"  # 10 or 0.10 for ten percent
+    numbers: NumbersMapping = NumbersMapping()
+    contracts: TableMapping
+    items: TableMapping
+
+    @model_validator(mode="after")
+    def _known_and_required_fields(self) -> FilesMapping:
+        for name, known in (("contracts", CONTRACT_COLUMNS), ("items", ITEM_COLUMNS)):
+            mapped = set(getattr(self, name).columns)
+            if unknown := mapped - set(known):
+                raise ValueError(f"{name}: unknown fields {sorted(unknown)}")
+            if missing := REQUIRED[name] - mapped:
+                raise ValueError(f"{name}: fields {sorted(missing)} must be mapped")
+        return self
+
+
+def load_mapping(folder: Path) -> FilesMapping:
+    path = folder / MAPPING_FILE
+    try:
+        return FilesMapping.model_validate(yaml.safe_load(path.read_text()))
+    except FileNotFoundError as error:
+        raise ErpReadError(f"files connector: {path} does not exist") from error
+    except (yaml.YAMLError, ValidationError) as error:
+        raise ErpReadError(f"files connector: {path} is not a valid mapping: {error}") from error
+
+
+def read_files(
+    folder: Path,
+    company: int,
+    contract_nos: Sequence[str] | None = None,
+    job_nos: Sequence[str] | None = None,
+) -> ErpFrames:
+    mapping = load_mapping(folder)
+    contracts = _table(folder, mapping, mapping.contracts, company)
+    items = _table(folder, mapping, mapping.items, company)
+    if job_nos is not None:
+        contracts = contracts[contracts["job_no"].isin(job_nos)]
+    if contract_nos is not None:
+        contracts = contracts[contracts["contract_no"].isin(contract_nos)]
+    if contract_nos is not None or job_nos is not None:
+        items = items[items["contract_no"].isin(contracts["contract_no"])]
+    fmt = NumberFormat(**mapping.numbers.model_dump())
+    contracts = _numbers(contracts, mapping, mapping.contracts, "contracts", fmt)
+    items = _numbers(items, mapping, mapping.items, "items", fmt)
+    contracts = _dates(contracts, mapping)
+    return ErpFrames(conform(contracts, CONTRACT_COLUMNS), finish_items(items.assign(position=0)))
+
+
+def _table(folder: Path, mapping: FilesMapping, table: TableMapping, company: int) -> pd.DataFrame:
+    """The file's rows of the company, renamed to canonical fields, values mapped, as text."""
+    path = folder / table.file
+    raw = _read_text_table(path, mapping, table.sheet)
+    missing = [c for c in table.columns.values() if c not in raw.columns]
+    if missing:
+        raise ErpReadError(
+            f"files connector: {path} has no column {', '.join(missing)} "
+            f"(its columns: {', '.join(map(str, raw.columns))})"
+        )
+    frame = raw[list(table.columns.values())].set_axis(list(table.columns), axis=1)
+    if "erp_company" in frame:
+        frame = frame[frame["erp_company"].str.strip() == str(company)]
+    frame = frame.assign(erp_company=company)
+    for field, values in table.values.items():
+        frame[field] = frame[field].replace(values)
+    for field in set(ITEM_COLUMNS if "item_no" in frame else CONTRACT_COLUMNS) - set(frame):
+        frame[field] = pd.NA
+    return frame.reset_index(drop=True)
+
+
+def _read_text_table(path: Path, mapping: FilesMapping, sheet: str | None) -> pd.DataFrame:
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            return pd.read_excel(path, sheet_name=sheet or 0, dtype=str)
+        return pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            encoding=mapping.encoding,
+            sep=mapping.delimiter,
+        )
+    except FileNotFoundError as error:
+        raise ErpReadError(f"files connector: {path} does not exist") from error
+    except UnicodeDecodeError as error:
+        raise ErpReadError(
+            f"files connector: {path} is not {mapping.encoding} text "
+            f"(byte {error.object[error.start]:#x} at offset {error.start})"
+        ) from error
+    except (ValueError, OSError) as error:
+        raise ErpReadError(f"files connector: cannot read {path}: {error}") from error
+
+
+def _numbers(
+    frame: pd.DataFrame, mapping: FilesMapping, table: TableMapping, name: str, fmt: NumberFormat
+) -> pd.DataFrame:
+    """Parse the table's number columns exactly; one that is not mapped is zero."""
+    columns = {}
+    for field in NUMBERS[name]:
+        scale = SCALES[field]
+        if field == "retainage_pct" and mapping.retainage == "fraction":
+            scale = 4  # 0.1000 at scale 4 is the same integer as 10.00 percent at scale 2
+        if field in table.columns:
+            columns[field] = (table.columns[field], scale)
+    parsed = parse_numbers(table.file, frame, columns, fmt)
+    return parsed.assign(**{f: 0 for f in NUMBERS[name] if f not in columns})
+
+
+def _dates(contracts: pd.DataFrame, mapping: FilesMapping) -> pd.DataFrame:
+    """ISO dates from the mapping's date format; a value that is not a date is an error."""
+    parsed = {}
+    for field in DATES:
+        text = contracts[field].astype("string").str.strip()
+        dates = pd.to_datetime(text, format=mapping.date_format or "ISO8601", errors="coerce")
+        bad = dates.isna() & text.notna() & text.ne("")
+        if bad.any():
+            index = bad[bad].index[0]
+            raise ErpDataError(
+                f"{mapping.contracts.file}: {place(contracts.loc[index])}, "
+                f"column {mapping.contracts.columns[field]}: "
+                f"{text[index]!r} is not a date ({mapping.date_format or 'YYYY-MM-DD'})"
+            )
+        parsed[field] = dates.dt.strftime("%Y-%m-%d")
+    return contracts.assign(**parsed)

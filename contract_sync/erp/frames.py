@@ -1,0 +1,71 @@
+"""What every ERP connector returns, and the errors it raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from contract_sync.columns import ITEM_COLUMNS, conform
+from contract_sync.exact import PLAIN, NumberFormat, parse_scaled
+
+MAX_LISTED = 10
+
+
+@dataclass(frozen=True)
+class ErpFrames:
+    contracts: pd.DataFrame
+    items: pd.DataFrame
+
+
+class ErpReadError(RuntimeError):
+    """The ERP cannot be read: a missing table, column or file, bad credentials."""
+
+
+class ErpTransientError(ErpReadError):
+    """The ERP could not be reached this time; the same read may succeed later."""
+
+
+class ErpDataError(ValueError):
+    """ERP values that cannot be taken exactly; the message names every place."""
+
+
+def finish_items(raw: pd.DataFrame) -> pd.DataFrame:
+    """Canonical items: ordered by item number, position counted within each contract."""
+    raw = raw.sort_values(["erp_company", "contract_no", "item_no"], kind="stable")
+    return conform(raw.assign(position=raw.groupby("contract_no").cumcount() + 1), ITEM_COLUMNS)
+
+
+def parse_numbers(
+    source: str,
+    frame: pd.DataFrame,
+    columns: dict[str, tuple[str, int]],
+    fmt: NumberFormat = PLAIN,
+) -> pd.DataFrame:
+    """Replace text columns by scaled integers; raise ErpDataError naming each bad value.
+
+    `columns` maps a canonical field to (the column's name at the source, its scale).
+    """
+    parsed, lines, count = {}, [], 0
+    for field, (source_column, scale) in columns.items():
+        result = parse_scaled(frame[field], scale, fmt)
+        parsed[field] = result.values
+        bad = result.problems.notna()
+        count += int(bad.sum())
+        for index in bad[bad].index[: MAX_LISTED - len(lines)]:
+            lines.append(
+                f"{source}: {place(frame.loc[index])}, column {source_column}: "
+                f"{frame.at[index, field]!r} {result.problems[index]}"
+            )
+    if count:
+        more = f"\n... and {count - len(lines)} more" if count > len(lines) else ""
+        raise ErpDataError("\n".join(lines) + more)
+    return frame.assign(**parsed)
+
+
+def place(row: pd.Series) -> str:
+    """'contract 24001-, item 00010' for a row of contracts or items."""
+    text = f"contract {row.get('contract_no')}"
+    if "item_no" in row.index:
+        text += f", item {row.get('item_no')}"
+    return text

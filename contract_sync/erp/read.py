@@ -1,0 +1,77 @@
+"""Reading the configured ERP: connector choice, transient faults retried with backoff."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+import sqlalchemy as sa
+
+from contract_sync.erp.files import read_files
+from contract_sync.erp.frames import ErpFrames, ErpReadError, ErpTransientError
+from contract_sync.erp.vista import read_vista
+from contract_sync.settings import ErpConnector, Settings
+from contract_sync.store.db import make_engine
+
+log = logging.getLogger("contract_sync.erp")
+RETRY_DELAYS = (1.0, 3.0, 9.0)
+TRANSIENT_MARKERS = (
+    "could not connect",
+    "connection refused",
+    "connection reset",
+    "connection timed out",
+    "timeout expired",
+    "server closed the connection",
+    "terminating connection",
+    "database is locked",
+    "too many connections",
+    "the database system is starting up",
+)
+
+
+def classify(error: sa.exc.DBAPIError, where: str) -> ErpReadError:
+    """A database error as transient (worth retrying) or permanent, with a clear message."""
+    text = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    if error.connection_invalidated or any(m in text.lower() for m in TRANSIENT_MARKERS):
+        return ErpTransientError(f"ERP at {where} not reachable: {text}")
+    return ErpReadError(f"cannot read the ERP at {where}: {text}")
+
+
+def with_retries(
+    read: Callable[[], ErpFrames],
+    delays: Sequence[float] = RETRY_DELAYS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ErpFrames:
+    for attempt, delay in enumerate([*delays, None], start=1):
+        try:
+            return read()
+        except ErpTransientError as error:
+            if delay is None:
+                raise
+            log.warning("attempt %d: %s; retrying in %.0f s", attempt, error, delay)
+            sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def read_erp(
+    settings: Settings,
+    company: int,
+    contract_nos: Sequence[str] | None = None,
+    job_nos: Sequence[str] | None = None,
+) -> ErpFrames:
+    if settings.erp_connector is ErpConnector.files:
+        return read_files(settings.erp_files_path, company, contract_nos, job_nos)
+    engine = make_engine(settings.erp_database_url)
+    where = engine.url.render_as_string(hide_password=True)
+
+    def read() -> ErpFrames:
+        try:
+            return read_vista(engine, company, contract_nos, job_nos)
+        except sa.exc.DBAPIError as error:
+            raise classify(error, where) from error
+
+    try:
+        return with_retries(read)
+    finally:
+        engine.dispose()
