@@ -9,106 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract_sync.columns import (
-    CONTRACT_COLUMNS,
-    HEADER_FIELDS,
-    ITEM_COLUMNS,
-    ITEM_FIELDS,
-    conform,
-    empty,
-)
-from contract_sync.hashing import contract_hashes
-from contract_sync.store.state import StoreState
+from contract_sync.columns import ITEM_FIELDS
 from tasks.compare import compare
+from tests.frames import contracts_frame, item, items_frame, make_state
 
 COUNTS = ["items_added", "items_changed", "items_removed", "items_unchanged", "header_changes"]
 
 
 # --- frames --------------------------------------------------------------------------------
-
-
-def contract(no: str, **fields) -> dict:
-    return {
-        "erp_company": 1,
-        "contract_no": no,
-        "job_no": f"J{no}",
-        "title": f"Contract {no}",
-        "erp_status": "open",
-        "customer": "Acme",
-        "retainage_pct": 1000,
-        "start_date": "2024-01-01",
-        "projected_completion": "2025-06-30",
-        "original_amount": 1_000_000,
-        **fields,
-    }
-
-
-def item(contract_no: str, item_no: str, **fields) -> dict:
-    return {
-        "erp_company": 1,
-        "contract_no": contract_no,
-        "item_no": item_no,
-        "position": int(item_no),
-        "description": f"Item {item_no}",
-        "cost_code": None,
-        "line_item_type": "labor",
-        "uom": "LS",
-        "quantity": 1000,
-        "unit_cost": 12_345_000,
-        "amount": 12_345,
-        "tax_code": "T1",
-        **fields,
-    }
-
-
-def contracts_frame(rows: list[dict]) -> pd.DataFrame:
-    return conform(pd.DataFrame(rows), CONTRACT_COLUMNS) if rows else empty(CONTRACT_COLUMNS)
-
-
-def items_frame(rows: list[dict]) -> pd.DataFrame:
-    return conform(pd.DataFrame(rows), ITEM_COLUMNS) if rows else empty(ITEM_COLUMNS)
-
-
-def as_loaded(frame: pd.DataFrame) -> pd.DataFrame:
-    """A frame as load_state builds it: rows of Python values, None for SQL NULL."""
-    columns = [[None if pd.isna(v) else v for v in frame[c].tolist()] for c in frame.columns]
-    return pd.DataFrame(list(zip(*columns, strict=True)), columns=list(frame.columns))
-
-
-def make_state(contracts: pd.DataFrame, items: pd.DataFrame) -> StoreState:
-    """The store right after importing these ERP frames: store == baseline == ERP.
-
-    The i-th contract (from 0) is store contract 101 + i in project 1 + i, its job synced
-    to that project, the actor admin everywhere.
-    """
-    n = len(contracts)
-    stored = contracts.assign(
-        contract_id=range(101, 101 + n), project_id=range(1, 1 + n), status="Approved", version=1
-    )
-    stored_items = items.merge(stored[["contract_no", "contract_id"]], on="contract_no")
-    stored_items["item_id"] = range(1, 1 + len(stored_items))
-    hashes = contract_hashes(contracts, items).to_numpy()
-    return StoreState(
-        company_id=1,
-        erp_type="viewpoint_vista",
-        integration_configured=True,
-        actor="admin",
-        erp_integrations_level="admin",
-        main_contracts_levels=as_loaded(stored[["project_id"]].assign(level="admin")),
-        synced_jobs=as_loaded(stored[["job_no", "project_id"]]),
-        contracts=as_loaded(
-            stored[
-                ["contract_id", "project_id", "contract_no", "status", "version", *HEADER_FIELDS]
-            ]
-        ),
-        items=as_loaded(
-            stored_items[["contract_id", "item_id", "contract_no", "item_no", *ITEM_FIELDS]]
-        ),
-        baselines=as_loaded(
-            stored.assign(erp_hash=hashes)[["contract_id", "erp_hash", *HEADER_FIELDS]]
-        ),
-        baseline_items=as_loaded(stored_items[["contract_id", "item_no", *ITEM_FIELDS]]),
-    )
 
 
 def edited(frame: pd.DataFrame, contract_no: str, item_no: str | None = None, **values):
@@ -128,16 +36,14 @@ def dropped(frame: pd.DataFrame, contract_no: str, item_no: str) -> pd.DataFrame
     return frame[keep].reset_index(drop=True)
 
 
-CONTRACTS = contracts_frame([contract("C1"), contract("C2"), contract("C3")])
+CONTRACTS = contracts_frame("C1", "C2", "C3")
 ITEMS = items_frame(
-    [
-        item("C1", "10"),
-        item("C1", "20", amount=50_000, description="Concrete"),
-        item("C1", "30"),
-        item("C2", "10"),
-        item("C2", "20"),
-        item("C3", "10"),
-    ]
+    item("C1", "10"),
+    item("C1", "20", amount=50_000, description="Concrete"),
+    item("C1", "30"),
+    item("C2", "10"),
+    item("C2", "20"),
+    item("C3", "10"),
 )
 STATE = make_state(CONTRACTS, ITEMS)
 
@@ -268,7 +174,7 @@ def test_same_change_on_both_sides_is_neither_a_conflict_nor_an_update():
 
 
 def test_item_new_in_the_erp_is_added_and_one_gone_from_it_is_removed():
-    erp_items = dropped(pd.concat([ITEMS, items_frame([item("C1", "40")])]), "C2", "20")
+    erp_items = dropped(pd.concat([ITEMS, items_frame(item("C1", "40"))]), "C2", "20")
     comparison = compare(STATE, CONTRACTS, erp_items)
     assert item_row(comparison, "C1", "40")["change"] == "added"
     assert item_row(comparison, "C1", "40")["amount"] == 12_345
@@ -359,7 +265,7 @@ def test_store_contract_missing_from_the_erp_batch_is_not_compared():
 def test_row_order_does_not_change_the_counts():
     erp_contracts = edited(CONTRACTS, "C2", title="New")
     erp_items = dropped(
-        pd.concat([edited(ITEMS, "C1", "10", amount=1), items_frame([item("C3", "20")])]),
+        pd.concat([edited(ITEMS, "C1", "10", amount=1), items_frame(item("C3", "20"))]),
         "C2",
         "10",
     )
@@ -426,10 +332,10 @@ def three_sides(draw) -> tuple[dict, dict, dict]:
 
 
 def frame_of(items: dict) -> pd.DataFrame:
-    return items_frame([item(c, i, **values) for (c, i), values in sorted(items.items())])
+    return items_frame(*(item(c, i, **values) for (c, i), values in sorted(items.items())))
 
 
-ERP_CONTRACTS = contracts_frame([contract(no) for no in NUMBERS])
+ERP_CONTRACTS = contracts_frame(*NUMBERS)
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

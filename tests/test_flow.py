@@ -7,8 +7,10 @@ import pytest
 import sqlalchemy as sa
 
 from contract_sync.demo.edit import edit_erp
+from contract_sync.demo.export import write_files
 from contract_sync.demo.generator import edge_case_contracts
 from contract_sync.erp.vista import read_vista
+from contract_sync.settings import get_settings
 from contract_sync.store import schema as s
 from contract_sync.store.state import UnknownUser, load_state, with_items
 from flows.reimport import reimport_main_contracts
@@ -108,3 +110,65 @@ def test_an_unknown_user_is_refused_before_anything_is_written(configured):
         reimport_main_contracts(company=1, requested_by="nobody")
     with configured.store.connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(s.sync_runs)).scalar() == 0
+
+
+def _outcomes(audit: pd.DataFrame) -> pd.DataFrame:
+    columns = [
+        "contract_no",
+        "outcome",
+        "reasons",
+        "items_added",
+        "items_changed",
+        "items_removed",
+        "items_unchanged",
+        "header_changes",
+        "amount_after",
+        "erp_hash",
+    ]
+    return audit[columns].sort_values("contract_no").reset_index(drop=True)
+
+
+def test_a_files_export_gives_the_same_outcomes_as_the_vista_database(
+    configured, tmp_path, monkeypatch
+):
+    edit_erp(configured.erp, 1, 0.5, seed=6)
+    from_vista = reimport_main_contracts(company=1, dry_run=True)
+    write_files(read_vista(configured.erp, 1), tmp_path / "export", "csv", "cp1252")
+    monkeypatch.setenv("CONTRACT_SYNC_ERP_CONNECTOR", "files")
+    monkeypatch.setenv("CONTRACT_SYNC_ERP_FILES_DIR", str(tmp_path / "export"))
+    get_settings.cache_clear()
+    from_files = reimport_main_contracts(company=1, dry_run=True)
+    pd.testing.assert_frame_equal(_outcomes(from_vista), _outcomes(from_files))
+    assert (from_files["outcome"] == "would_reimport").any()
+
+
+def test_only_contracts_changed_since_their_import_are_compared(configured):
+    seeded_run = _by_contract(reimport_main_contracts(company=1))
+    # Nothing changed in the ERP since the import: no validation ran, nothing was compared.
+    edge = edge_case_contracts(seeded_run.index)
+    regular = seeded_run.index.difference(list(edge.values()))
+    assert (seeded_run.loc[regular, "reasons"] == "no_updates").all()
+    assert (seeded_run.loc[regular, "items_unchanged"] > 0).all()
+    assert (seeded_run.loc[regular, "items_changed"] == 0).all()
+
+    # A line item deleted in the store is not seen by a normal run, and restored by a refresh.
+    victim = regular[0]
+    with configured.store.begin() as connection:
+        contract_id = connection.execute(
+            sa.select(s.main_contracts.c.id).where(
+                s.main_contracts.c.origin_id == victim, s.main_contracts.c.company_id == 1
+            )
+        ).scalar_one()
+        item_id = connection.execute(
+            sa.select(sa.func.min(s.line_items.c.id)).where(
+                s.line_items.c.contract_id == contract_id
+            )
+        ).scalar_one()
+        connection.execute(s.line_items.delete().where(s.line_items.c.id == item_id))
+    normal = _by_contract(reimport_main_contracts(company=1))
+    assert normal.loc[victim, "reasons"] == "no_updates"
+    refresh = _by_contract(reimport_main_contracts(company=1, full_refresh=True))
+    assert refresh.loc[victim, "outcome"] == "reimported"
+    assert refresh.loc[victim, "items_added"] == 1
+    others = regular.drop(victim)
+    assert (refresh.loc[others, "reasons"] == "no_updates").all()

@@ -7,96 +7,10 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from contract_sync.columns import (
-    CONTRACT_COLUMNS,
-    HEADER_FIELDS,
-    ITEM_COLUMNS,
-    ITEM_FIELDS,
-    conform,
-)
 from contract_sync.store.state import StoreState
 from tasks.compare import ConflictPolicy, compare
 from tasks.gate import REASONS, evaluate_gates
-
-
-def contracts_frame(*numbers: str) -> pd.DataFrame:
-    rows = [
-        {
-            "erp_company": 1,
-            "contract_no": no,
-            "job_no": f"J{no}",
-            "title": f"Contract {no}",
-            "erp_status": "open",
-            "customer": "Acme",
-            "retainage_pct": 1000,
-            "start_date": "2024-01-01",
-            "projected_completion": "2025-06-30",
-            "original_amount": 1_000_000,
-        }
-        for no in numbers
-    ]
-    return conform(pd.DataFrame(rows), CONTRACT_COLUMNS)
-
-
-def items_frame(*keys: tuple[str, str]) -> pd.DataFrame:
-    rows = [
-        {
-            "erp_company": 1,
-            "contract_no": contract_no,
-            "item_no": item_no,
-            "position": 1,
-            "description": f"Item {item_no}",
-            "cost_code": None,
-            "line_item_type": "labor",
-            "uom": "LS",
-            "quantity": 1000,
-            "unit_cost": 12_345_000,
-            "amount": 12_345,
-            "tax_code": "T1",
-        }
-        for contract_no, item_no in keys
-    ]
-    return conform(pd.DataFrame(rows), ITEM_COLUMNS)
-
-
-def as_loaded(frame: pd.DataFrame) -> pd.DataFrame:
-    """A frame as load_state builds it: rows of Python values, None for SQL NULL."""
-    columns = [[None if pd.isna(v) else v for v in frame[c].tolist()] for c in frame.columns]
-    return pd.DataFrame(list(zip(*columns, strict=True)), columns=list(frame.columns))
-
-
-def make_state(contracts: pd.DataFrame, items: pd.DataFrame) -> StoreState:
-    """The store right after importing these ERP frames, the actor admin everywhere.
-
-    The i-th contract (from 0) is store contract 101 + i in project 1 + i, its job synced.
-    """
-    n = len(contracts)
-    stored = contracts.assign(
-        contract_id=range(101, 101 + n), project_id=range(1, 1 + n), status="Approved", version=1
-    )
-    stored_items = items.merge(stored[["contract_no", "contract_id"]], on="contract_no")
-    stored_items["item_id"] = range(1, 1 + len(stored_items))
-    return StoreState(
-        company_id=1,
-        erp_type="viewpoint_vista",
-        integration_configured=True,
-        actor="admin",
-        erp_integrations_level="admin",
-        main_contracts_levels=as_loaded(stored[["project_id"]].assign(level="admin")),
-        synced_jobs=as_loaded(stored[["job_no", "project_id"]]),
-        contracts=as_loaded(
-            stored[
-                ["contract_id", "project_id", "contract_no", "status", "version", *HEADER_FIELDS]
-            ]
-        ),
-        items=as_loaded(
-            stored_items[["contract_id", "item_id", "contract_no", "item_no", *ITEM_FIELDS]]
-        ),
-        baselines=as_loaded(
-            stored.assign(erp_hash="0" * 16)[["contract_id", "erp_hash", *HEADER_FIELDS]]
-        ),
-        baseline_items=as_loaded(stored_items[["contract_id", "item_no", *ITEM_FIELDS]]),
-    )
+from tests.frames import contracts_frame, items_frame, make_state
 
 
 def where(frame: pd.DataFrame, column: str, value, **values) -> pd.DataFrame:
@@ -110,7 +24,7 @@ def where(frame: pd.DataFrame, column: str, value, **values) -> pd.DataFrame:
 
 
 CONTRACTS = contracts_frame("C1", "C2")
-IMPORTED = items_frame(("C1", "10"), ("C1", "20"), ("C2", "10"))
+IMPORTED = items_frame(("C1", "10"), ("C1", "20"), ("C2", "10"), position=1)
 UPDATED = IMPORTED.assign(amount=IMPORTED["amount"] + 1)  # every contract has an ERP update
 STATE = make_state(CONTRACTS, IMPORTED)
 

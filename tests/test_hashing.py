@@ -4,49 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from contract_sync.columns import CONTRACT_COLUMNS, ITEM_COLUMNS, conform
 from contract_sync.hashing import contract_hashes
-
-
-def contracts_frame(*numbers: str) -> pd.DataFrame:
-    rows = [
-        {
-            "erp_company": 1,
-            "contract_no": no,
-            "job_no": f"J{no}",
-            "title": f"Contract {no}",
-            "erp_status": "open",
-            "customer": "Acme",
-            "retainage_pct": 1000,
-            "start_date": "2024-01-01",
-            "projected_completion": "2025-06-30",
-            "original_amount": 1_000_000,
-        }
-        for no in numbers
-    ]
-    return conform(pd.DataFrame(rows), CONTRACT_COLUMNS)
-
-
-def items_frame(*keys: tuple[str, str]) -> pd.DataFrame:
-    rows = [
-        {
-            "erp_company": 1,
-            "contract_no": contract_no,
-            "item_no": item_no,
-            "position": position,
-            "description": f"Item {item_no}",
-            "cost_code": None,
-            "line_item_type": "labor",
-            "uom": "LS",
-            "quantity": 1000,
-            "unit_cost": 12_345_000,
-            "amount": 12_345,
-            "tax_code": "T1",
-        }
-        for position, (contract_no, item_no) in enumerate(keys)
-    ]
-    return conform(pd.DataFrame(rows), ITEM_COLUMNS)
-
+from tests.frames import contracts_frame, items_frame
 
 CONTRACTS = contracts_frame("C1", "C2", "C3")
 ITEMS = items_frame(("C1", "10"), ("C1", "20"), ("C1", "30"), ("C2", "10"), ("C2", "20"))

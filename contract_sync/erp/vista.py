@@ -90,14 +90,21 @@ def read_vista(
         sa.or_(*(_over_scale(c, s) for c, s in ITEM_NUMBERS.values())).label("bad_scale"),
     ).where(*_filters(JCCI, company, contract_nos, job_nos))
     with engine.connect() as connection:
-        contracts = pd.read_sql(contracts_query, connection, dtype_backend="numpy_nullable")
-        chunks = pd.read_sql(
-            items_query, connection, chunksize=CHUNK_ROWS, dtype_backend="numpy_nullable"
-        )
-        items = pd.concat(list(chunks), ignore_index=True)
+        contracts = _read_sql(contracts_query, connection)
+        items = pd.concat(list(_read_sql(items_query, connection, CHUNK_ROWS)), ignore_index=True)
         if contracts["bad_scale"].astype(bool).any() or items["bad_scale"].astype(bool).any():
             _raise_over_scale(connection, company, contract_nos, job_nos)
     return ErpFrames(_contracts_frame(contracts), _items_frame(items))
+
+
+def _read_sql(query: sa.Select, connection: sa.Connection, chunksize: int | None = None):
+    """pandas.read_sql, letting the database's own error through (pandas wraps it)."""
+    try:
+        return pd.read_sql(query, connection, chunksize=chunksize, dtype_backend="numpy_nullable")
+    except pd.errors.DatabaseError as error:
+        if isinstance(error.__cause__, sa.exc.DBAPIError):
+            raise error.__cause__ from None
+        raise
 
 
 def _raise_over_scale(connection: sa.Connection, company: int, contract_nos, job_nos) -> None:

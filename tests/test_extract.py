@@ -1,0 +1,183 @@
+"""Extraction: the Vista and files connectors, exact numbers, faults with clear messages."""
+
+from __future__ import annotations
+
+import socket
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from contract_sync.demo.export import write_files
+from contract_sync.erp.files import read_files
+from contract_sync.erp.frames import ErpDataError, ErpReadError, ErpTransientError
+from contract_sync.erp.read import classify, with_retries
+from contract_sync.erp.vista import read_vista
+from contract_sync.erp.vista_schema import JCCI
+from contract_sync.exact import NumberFormat, parse_scaled
+from contract_sync.hashing import contract_hashes
+from contract_sync.store.db import make_engine
+
+ACCOUNTING = NumberFormat(thousands=",", parentheses_negative=True, trailing_minus=True)
+
+
+def _same(left, right) -> None:
+    pd.testing.assert_frame_equal(left.contracts, right.contracts)
+    pd.testing.assert_frame_equal(left.items, right.items)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "encoding"), [("csv", "utf-8"), ("csv", "cp1252"), ("xlsx", "utf-8")]
+)
+def test_files_export_reads_back_as_the_same_frames(seeded, tmp_path, fmt, encoding):
+    vista = read_vista(seeded.erp, 1)
+    vista.items.loc[0, "description"] = "Façade – Level 2 (€)"  # cp1252 has all three
+    files = read_files(write_files(vista, tmp_path / "export", fmt, encoding), 1)
+    _same(vista, files)
+    assert contract_hashes(vista.contracts, vista.items).equals(
+        contract_hashes(files.contracts, files.items)
+    )
+
+
+def test_xlsx_with_numeric_cells_is_read_exactly(seeded, tmp_path):
+    vista = read_vista(seeded.erp, 1)
+    folder = write_files(vista, tmp_path / "export", "xlsx")
+    items = pd.read_excel(folder / "items.xlsx", dtype=str)
+    for column in ("OrigContractUnits", "OrigUnitPrice", "OrigContractAmt"):
+        text = items[column].str.replace(",", "").str.replace("(", "-").str.replace(")", "")
+        items[column] = text.astype(float)  # as a spreadsheet keeps them: binary floats
+    items.to_excel(folder / "items.xlsx", index=False)
+    _same(vista, read_files(folder, 1))
+
+
+def test_connectors_narrow_to_contracts_and_jobs(seeded, tmp_path):
+    vista = read_vista(seeded.erp, 1, contract_nos=["24003-", "24004-"])
+    assert set(vista.contracts["contract_no"]) == {"24003-", "24004-"}
+    assert set(vista.items["contract_no"]) == {"24003-", "24004-"}
+    by_job = read_vista(seeded.erp, 1, job_nos=["24004-001"])
+    assert list(by_job.contracts["contract_no"]) == ["24004-"]
+    folder = write_files(read_vista(seeded.erp, 1), tmp_path / "export")
+    _same(vista, read_files(folder, 1, contract_nos=["24003-", "24004-"]))
+    _same(by_job, read_files(folder, 1, job_nos=["24004-001"]))
+
+
+@pytest.mark.parametrize(
+    ("text", "scale", "expected"),
+    [
+        ("0.10", 2, 10),
+        ("0.20", 2, 20),
+        ("9,999,999.99", 2, 999_999_999),
+        ("(1,250.00)", 2, -125_000),
+        ("1,250.00-", 2, -125_000),
+        ("-0.01", 2, -1),
+        ("12.34567", 5, 1_234_567),
+        ("1.5", 2, 150),
+        ("1.500", 2, 150),
+        ("007", 3, 7_000),
+    ],
+)
+def test_numbers_are_parsed_exactly(text, scale, expected):
+    parsed = parse_scaled(pd.Series([text]), scale, ACCOUNTING)
+    assert parsed.problems.isna().all()
+    assert parsed.values[0] == expected
+
+
+def test_exact_sums_and_rejections():
+    tenths = parse_scaled(pd.Series(["0.10", "0.20"]), 2).values
+    assert tenths.sum() == parse_scaled(pd.Series(["0.30"]), 2).values[0]
+    bad = parse_scaled(pd.Series(["1.234", "12a", "1" * 20]), 2)
+    assert list(bad.problems) == ["has more than 2 decimals", "is not a number", "is too large"]
+    assert bad.values.isna().all()
+
+
+def _export(seeded, tmp_path):
+    return write_files(read_vista(seeded.erp, 1), tmp_path / "export")
+
+
+def test_a_value_with_too_many_decimals_names_file_contract_item_and_column(seeded, tmp_path):
+    folder = _export(seeded, tmp_path)
+    items = pd.read_csv(folder / "items.csv", dtype=str)
+    items.loc[1, "OrigContractAmt"] = "12.345"
+    items.to_csv(folder / "items.csv", index=False)
+    with pytest.raises(ErpDataError) as caught:
+        read_files(folder, 1)
+    message = str(caught.value)
+    assert "items.csv" in message and f"contract {items.loc[1, 'Contract']}" in message
+    assert f"item {items.loc[1, 'Item']}" in message and "OrigContractAmt" in message
+    assert "'12.345' has more than 2 decimals" in message
+
+
+def test_vista_value_with_too_many_decimals_is_an_error_not_a_rounding(seeded, backend):
+    if backend == "postgresql":
+        pytest.skip("PostgreSQL's NUMERIC(9,5) rounds on write: the ERP cannot hold the value")
+    with seeded.erp.begin() as connection:
+        connection.execute(
+            JCCI.update()
+            .where(JCCI.c.JCCo == 1, JCCI.c.Contract == "24009-")
+            .values(OrigUnitPrice=sa.literal(1.234567))
+        )
+    with pytest.raises(
+        ErpDataError, match=r"JCCI: contract 24009-, item \d+, column OrigUnitPrice"
+    ):
+        read_vista(seeded.erp, 1)
+
+
+def test_files_faults_name_what_is_wrong(seeded, tmp_path):
+    folder = _export(seeded, tmp_path)
+    (folder / "contracts.csv").write_bytes("Contract\n\xe9t\xe9\n".encode("cp1252"))
+    with pytest.raises(ErpReadError, match="contracts.csv is not utf-8 text"):
+        read_files(folder, 1)
+    (folder / "contracts.csv").write_text("Contract,Job\n24001-,24001-001\n")
+    with pytest.raises(ErpReadError, match="contracts.csv has no column JCCo, Description"):
+        read_files(folder, 1)
+    (folder / "items.csv").unlink()
+    (folder / "contracts.csv").unlink()
+    with pytest.raises(ErpReadError, match="contracts.csv does not exist"):
+        read_files(folder, 1)
+    (folder / "mapping.yaml").write_text("contracts: {file: c.csv, columns: {colour: X}}\n")
+    with pytest.raises(ErpReadError, match="mapping.yaml is not a valid mapping"):
+        read_files(folder, 1)
+
+
+def test_a_bad_date_names_the_contract_and_column(seeded, tmp_path):
+    folder = _export(seeded, tmp_path)
+    contracts = pd.read_csv(folder / "contracts.csv", dtype=str)
+    contracts.loc[2, "StartMonth"] = "31/31/2025"
+    contracts.to_csv(folder / "contracts.csv", index=False)
+    with pytest.raises(ErpDataError, match="contracts.csv: contract 24003-, column StartMonth"):
+        read_files(folder, 1)
+
+
+def test_a_missing_table_is_permanent(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.sqlite'}")
+    with pytest.raises(sa.exc.OperationalError) as caught:
+        read_vista(engine, 1)
+    error = classify(caught.value, "test")
+    assert type(error) is ErpReadError and "JCCM" in str(error)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_database_is_transient_and_retried():
+    engine = sa.create_engine(
+        f"postgresql+psycopg://nobody@127.0.0.1:{_closed_port()}/erp",
+        connect_args={"connect_timeout": 2},
+    )
+    attempts = []
+
+    def read():
+        attempts.append(1)
+        try:
+            return read_vista(engine, 1)
+        except sa.exc.DBAPIError as error:
+            raise classify(error, "127.0.0.1") from error
+
+    waits = []
+    with pytest.raises(ErpTransientError, match="not reachable"):
+        with_retries(read, delays=(0.1, 0.2), sleep=waits.append)
+    assert len(attempts) == 3
+    assert waits == [0.1, 0.2]
