@@ -9,6 +9,7 @@ CLI := $(BIN)/contract-sync
 export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
+export PREFECT_LOGGING_EXTRA_LOGGERS := contract_sync
 export GX_ANALYTICS_ENABLED := false
 
 .PHONY: install demo test lint clean

@@ -7,6 +7,7 @@ so `contract-sync --help` stays fast.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -99,6 +100,25 @@ def demo_edit_erp(
     )
 
 
+@demo_app.command("export-files")
+def demo_export_files(
+    to: Annotated[Path, typer.Option(help="Folder to write the export and mapping.yaml to.")],
+    company: Annotated[int, typer.Option(help="ERP company number.")] = 1,
+    file_format: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
+    encoding: Annotated[str, typer.Option(help="utf-8 or cp1252 (CSV).")] = "utf-8",
+) -> None:
+    """Export the demo ERP's contracts as files, for the `files` connector."""
+    from contract_sync.demo.export import write_files
+    from contract_sync.erp.vista import read_vista
+
+    erp, _ = _engines()
+    folder = write_files(read_vista(erp, company), to, file_format, encoding)
+    console.print(
+        f"wrote {folder} (set CONTRACT_SYNC_ERP_CONNECTOR=files "
+        f"CONTRACT_SYNC_ERP_FILES_DIR={folder} to sync from it)"
+    )
+
+
 @app.command("sync")
 def sync(
     company: Annotated[
@@ -109,10 +129,14 @@ def sync(
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Record would_reimport, write nothing.")] = False,
     policy: Annotated[str, typer.Option(help="erp_wins or block.")] = "erp_wins",
+    full_refresh: Annotated[
+        bool, typer.Option(help="Compare every contract, not only those changed in the ERP.")
+    ] = False,
 ) -> None:
     """Re-import every contract of the company that the gates let through."""
     import pandas as pd
 
+    from contract_sync.erp.frames import ErpReadError
     from contract_sync.store.db import StoreSchemaError
     from contract_sync.store.state import UnknownCompany, UnknownUser
     from flows.reimport import reimport_main_contracts
@@ -128,9 +152,10 @@ def sync(
                     requested_by=acting_user,
                     dry_run=dry_run,
                     policy=ConflictPolicy(policy),
+                    full_refresh=full_refresh,
                 )
             )
-    except (StoreSchemaError, UnknownCompany, UnknownUser, ValueError) as error:
+    except (StoreSchemaError, UnknownCompany, UnknownUser, ErpReadError, ValueError) as error:
         _fail(str(error))
     audit = pd.concat(results, ignore_index=True)
     console.print(outcome_table(audit))
