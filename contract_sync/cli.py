@@ -166,9 +166,9 @@ def sync(
         "(tables sync_runs, audit_contracts, audit_changes)"
     )
     for run_id in audit["run_id"].unique():
-        console.print(
-            f"  run {run_id}: validation report {settings.reports_path / run_id / 'index.html'}"
-        )
+        report = settings.reports_path / run_id / "index.html"
+        shown = report if report.exists() else "none (no contract changed since its import)"
+        console.print(f"  run {run_id}: validation report {shown}")
 
 
 def outcome_table(audit) -> Table:

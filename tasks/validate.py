@@ -19,6 +19,7 @@ from prefect.cache_policies import NO_CACHE
 
 from contract_sync.columns import LUMP_SUM_UOM, SCALES, to_decimal
 from contract_sync.erp.frames import ErpFrames
+from tasks.docs_offline import make_offline
 
 # suite file stem -> (frame it checks, key columns that name a failing row)
 SUITES = {
@@ -135,6 +136,7 @@ def validate(erp: ErpFrames, suites_dir: Path, docs_dir: Path | None) -> Validat
     docs_path = None
     if docs_dir is not None:
         context.build_data_docs(site_names=["contract_sync"])
+        make_offline(docs_dir)
         docs_path = docs_dir / "index.html"
     rows = pd.DataFrame(rows, columns=["contract_no", "detail"])
     grouped = rows.groupby("contract_no", dropna=False)["detail"].agg(list)

@@ -47,6 +47,10 @@ def test_sync_reimports_eligible_contracts_and_blocks_each_edge_case(configured)
         assert case in reasons[edge[case]], (case, audit.loc[edge[case], "reasons"])
     for case in ("invalid_unit_amount", "invalid_header_total"):
         assert reasons[edge[case]] == ["invalid_erp_data"]
+        row = audit.loc[edge[case]]
+        assert row["version_after"] == row["version_before"]  # quarantined: never applied
+        assert row["failed_expectations"][0]["expectation"].startswith("expect_")
+    assert audit.loc[edge["invalid_unit_amount"], "failed_expectations"][0]["item_no"]
     reimported = audit.index[audit["outcome"] == "reimported"]
     assert set(reimported) == set(edited.contracts)
     assert (
@@ -67,6 +71,11 @@ def test_sync_reimports_eligible_contracts_and_blocks_each_edge_case(configured)
         audit_rows = connection.execute(
             sa.select(sa.func.count()).select_from(s.audit_contracts)
         ).scalar()
+        stored_failures = connection.execute(
+            sa.select(s.audit_contracts.c.failed_expectations).where(
+                s.audit_contracts.c.contract_no == edge["invalid_header_total"]
+            )
+        ).scalar_one()
         overwritten = connection.execute(
             sa.select(sa.func.count())
             .select_from(s.audit_changes)
@@ -75,6 +84,7 @@ def test_sync_reimports_eligible_contracts_and_blocks_each_edge_case(configured)
     assert run.status == "completed" and run.trigger == "cli" and run.actor == "sync-service"
     assert run.finished_at is not None
     assert audit_rows == len(audit)
+    assert stored_failures[0]["suite"] == "contract_aggregates"
     assert overwritten > 0
 
     # Right after a finished run, what it re-imported shows no_updates and nothing is written.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -43,8 +44,12 @@ def test_generated_invalid_contracts_are_quarantined_with_details(seeded, tmp_pa
     assert unit["item_no"]
     [total] = details[edge["invalid_header_total"]]
     assert total["suite"] == "contract_aggregates"
-    assert (tmp_path / "docs" / "index.html").exists()
     assert result.docs_path == tmp_path / "docs" / "index.html"
+    pages = list((tmp_path / "docs").rglob("*.html"))
+    assert result.docs_path in pages and len(pages) >= 4
+    remote = re.compile(r'(src|href)="https?://[^"]+\.(css|js|png)|url\([\'"]?https?://')
+    for page in pages:  # renders offline: no stylesheet, script or image fetched from the web
+        assert not remote.search(page.read_text()), page
 
 
 # contract index -> (what is broken, the expectation that must catch it)
