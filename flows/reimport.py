@@ -6,41 +6,17 @@ import uuid
 from typing import Annotated
 
 import pandas as pd
-from prefect import flow, runtime, task
+from prefect import flow, runtime
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
-from contract_sync.erp.frames import ErpFrames
-from contract_sync.hashing import contract_hashes
 from contract_sync.settings import get_settings
 from contract_sync.store.db import make_engine, require_current_schema
-from contract_sync.store.state import StoreState, load_state, with_items
 from contract_sync.store.writes import finish_run, start_run
+from flows.pipeline import evaluate
 from tasks.apply import apply_task, plan
-from tasks.compare import (
-    ConflictPolicy,
-    compare_task,
-    single_store_contracts,
-    unchanged_contracts,
-)
-from tasks.extract import extract_task
-from tasks.gate import gate_task
-from tasks.validate import validate_task
-
-
-@task(name="load store state", cache_policy=NO_CACHE)
-def load_state_task(engine, company: int, actor: str, contracts: list[str] | None) -> StoreState:
-    return load_state(engine, company, actor, contracts)
-
-
-@task(name="load store items", cache_policy=NO_CACHE)
-def load_items_task(engine, state: StoreState, contract_nos: pd.Series) -> StoreState:
-    """Items of the store contracts that go to compare; the others' items are never read."""
-    single = single_store_contracts(state)
-    return with_items(
-        engine, state, single.loc[single["contract_no"].isin(contract_nos), "contract_id"]
-    )
+from tasks.compare import ConflictPolicy
+from tasks.state import load_state_task
 
 
 def _trigger(requested_by: str | None) -> str:
@@ -102,32 +78,32 @@ def reimport_main_contracts(
         },
     )
     try:
-        erp = extract_task(settings, company, contracts)
-        hashes = contract_hashes(erp.contracts, erp.items)
-        unchanged = unchanged_contracts(state, erp.contracts, hashes)
-        if full_refresh:
-            unchanged = pd.Series(False, index=erp.contracts.index)
-        changed = ErpFrames(
-            erp.contracts[~unchanged],
-            erp.items[erp.items["contract_no"].isin(erp.contracts.loc[~unchanged, "contract_no"])],
-        )
-        validation = validate_task(
-            changed, settings.expectations_dir, settings.reports_path / run_id
-        )
-        state = load_items_task(store, state, changed.contracts["contract_no"])
-        comparison = compare_task(state, changed.contracts, changed.items)
-        decisions = gate_task(
-            state, erp.contracts, validation.invalid_contracts, comparison, policy, unchanged
+        found = evaluate(
+            settings,
+            store,
+            state,
+            company,
+            contracts,
+            policy,
+            full_refresh,
+            settings.reports_path / run_id,
         )
         run_plan = plan(
-            erp, decisions, comparison, hashes, validation.failures, state, unchanged, dry_run
+            found.erp,
+            found.decisions,
+            found.comparison,
+            found.hashes,
+            found.validation.failures,
+            found.state,
+            found.unchanged,
+            dry_run,
         )
         audit = apply_task(store, run_id, run_plan)
     except BaseException:
         finish_run(store, run_id, "failed")
         raise
     finish_run(store, run_id, "completed")
-    _publish(audit, run_id, validation.docs_path)
+    _publish(audit, run_id, found.validation.docs_path)
     return audit.assign(run_id=run_id)
 
 

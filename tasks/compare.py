@@ -34,7 +34,8 @@ class ConflictPolicy(StrEnum):
 class Comparison:
     contracts: pd.DataFrame  # one row per diffable contract: counts, amounts, target header
     items: pd.DataFrame  # one row per item of a diffable contract: change and target values
-    changes: pd.DataFrame  # one row per written field or added/removed item, for the audit
+    # One row per written field, added or removed item (audited) and kept store edit (not).
+    changes: pd.DataFrame
 
 
 def _typed(frame: pd.DataFrame, fields: list[str], dtypes: dict[str, str]) -> pd.DataFrame:
@@ -49,12 +50,13 @@ def _same(left: pd.Series, right: pd.Series) -> pd.Series:
 
 def three_way(
     merged: pd.DataFrame, fields: list[str], in_store: pd.Series, has_base: pd.Series
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Per field: write (ERP changed it), conflict (store changed it too) and target value.
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per field: write (the ERP changed it), conflict (the store changed it too), kept (only
+    the store changed it) and the target value.
 
     `merged` holds each field three times: `f` (ERP), `f_store` and `f_base`.
     """
-    write, conflict, target = {}, {}, {}
+    write, conflict, kept, target = {}, {}, {}, {}
     for field in fields:
         erp, store, base = merged[field], merged[f"{field}_store"], merged[f"{field}_base"]
         differs = in_store & ~_same(erp, store)
@@ -62,34 +64,40 @@ def three_way(
         store_changed = has_base & ~_same(store, base)
         write[field] = differs & erp_changed
         conflict[field] = write[field] & store_changed
+        kept[field] = differs & ~erp_changed
         target[field] = erp.where(~in_store | write[field], store)
-    index = merged.index
-    return (
-        pd.DataFrame(write, index=index),
-        pd.DataFrame(conflict, index=index),
-        pd.DataFrame(target, index=index),
-    )
+    frames = (pd.DataFrame(d, index=merged.index) for d in (write, conflict, kept, target))
+    return tuple(frames)
 
 
 def _field_changes(
-    merged: pd.DataFrame, keys: list[str], write: pd.DataFrame, conflict: pd.DataFrame
+    merged: pd.DataFrame,
+    keys: list[str],
+    write: pd.DataFrame,
+    conflict: pd.DataFrame,
+    kept: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Long rows (keys, field, before, after, overwritten) for every written field."""
+    """Long rows (keys, change, field, before, after, overwritten) for every written field,
+    and a `kept` row for every store-side edit a re-import leaves alone (shown in previews,
+    not audited as a change)."""
     parts = []
     for field in write.columns:
-        rows = write[field].to_numpy()
-        if not rows.any():
-            continue
-        chosen = merged.loc[rows]
-        parts.append(
-            chosen[keys].assign(
-                change="changed",
-                field=field,
-                before=field_text(chosen[f"{field}_store"], field),
-                after=field_text(chosen[field], field),
-                overwritten=conflict.loc[rows, field].to_numpy(),
+        for change, rows in (
+            ("changed", write[field].to_numpy()),
+            ("kept", kept[field].to_numpy()),
+        ):
+            if not rows.any():
+                continue
+            chosen = merged.loc[rows]
+            parts.append(
+                chosen[keys].assign(
+                    change=change,
+                    field=field,
+                    before=field_text(chosen[f"{field}_store"], field),
+                    after=field_text(chosen[field], field),
+                    overwritten=conflict.loc[rows, field].to_numpy(),
+                )
             )
-        )
     return pd.concat(parts, ignore_index=True) if parts else _empty_changes(keys)
 
 
@@ -119,7 +127,7 @@ def diff_items(
     merged = merged.merge(base.assign(has_base=True), on=["contract_id", "item_no"], how="left")
     in_erp = merged["side"].ne("right_only")
     in_store = merged["side"].ne("left_only")
-    write, conflict, target = three_way(
+    write, conflict, kept, target = three_way(
         merged, ITEM_FIELDS, in_store, merged["has_base"].fillna(False).astype(bool)
     )
     # Presence is two-way: an item gone from the ERP is removed, store edits or not.
@@ -137,14 +145,10 @@ def diff_items(
         after=pd.NA,
         overwritten=False,
     )
+    both = in_erp & in_store
     changes = pd.concat(
         [
-            _field_changes(
-                merged[in_erp & in_store],
-                key,
-                write[in_erp & in_store],
-                conflict[in_erp & in_store],
-            ),
+            _field_changes(merged[both], key, write[both], conflict[both], kept[both]),
             presence,
         ],
         ignore_index=True,
@@ -169,7 +173,7 @@ def diff_headers(
         base.assign(has_base=True), on="contract_id", how="left"
     )
     in_store = pd.Series(True, index=merged.index)
-    write, conflict, target = three_way(
+    write, conflict, kept, target = three_way(
         merged, HEADER_FIELDS, in_store, merged["has_base"].fillna(False).astype(bool)
     )
     headers = pd.concat(
@@ -179,7 +183,7 @@ def diff_headers(
         header_conflicts=conflict.sum(axis=1),
         amount_before=merged["original_amount_store"],
     )
-    changes = _field_changes(merged, ["contract_no"], write, conflict).assign(item_no=pd.NA)
+    changes = _field_changes(merged, ["contract_no"], write, conflict, kept).assign(item_no=pd.NA)
     return headers, changes
 
 

@@ -116,7 +116,10 @@ def test_field_changed_only_in_the_store_is_kept():
     target = item_row(comparison, "C1", "20")
     assert target["change"] == "unchanged"
     assert target["cost_code"] == "01-100"
-    assert len(comparison.changes) == 0
+    # Shown as a kept store edit for the preview; not a change (the audit skips `kept`).
+    assert comparison.changes[["change", "field", "before"]].values.tolist() == [
+        ["kept", "cost_code", "01-100"]
+    ]
     contracts = summary(comparison)
     assert contracts.loc["C1", "items_unchanged"] == 3
     assert not contracts.loc["C1", "has_updates"]
@@ -131,7 +134,11 @@ def test_store_edit_is_kept_while_the_erp_changes_another_field_of_the_item():
         "01-100",
         60_000,
     )
-    assert change_rows(comparison, "C1")["field"].tolist() == ["amount"]
+    rows = change_rows(comparison, "C1")
+    assert sorted(rows[["change", "field"]].values.tolist()) == [
+        ["changed", "amount"],
+        ["kept", "cost_code"],
+    ]
 
 
 def test_field_changed_on_both_sides_is_a_conflict_the_erp_wins():

@@ -52,7 +52,9 @@ def insert_audit(
     insert_frame(connection, s.audit_contracts, rows)
     if changes is None:
         return
-    changes = changes[changes["contract_no"].isin(audit["contract_no"])]
+    changes = changes[
+        changes["contract_no"].isin(audit["contract_no"]) & changes["change"].ne("kept")
+    ]
     if changes.empty:
         return
     ids = dict(

@@ -1,0 +1,75 @@
+"""The stages every flow shares, from the ERP read to the gates' decisions.
+
+Inside a flow each stage runs as its Prefect task; called from the command line outside
+a flow (`contract-sync ready`, `diff`), the same stages run as plain functions, without
+starting a Prefect server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from prefect.context import FlowRunContext
+
+from contract_sync.erp.frames import ErpFrames
+from contract_sync.hashing import contract_hashes
+from contract_sync.settings import Settings
+from contract_sync.store.state import StoreState
+from tasks.compare import Comparison, ConflictPolicy, compare_task, unchanged_contracts
+from tasks.extract import extract_task
+from tasks.gate import gate_task
+from tasks.state import load_items_task
+from tasks.validate import Validation, validate_task
+
+
+def run(task, *args):  # noqa: ANN001, ANN201 - any task, its own result
+    """A task as a task run inside a flow, as its plain function outside one."""
+    return task(*args) if FlowRunContext.get() else task.fn(*args)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    state: StoreState  # with the items of the compared contracts
+    erp: ErpFrames  # every contract in scope
+    hashes: pd.Series
+    unchanged: pd.Series  # same content hash as at the last import: not compared
+    validation: Validation
+    comparison: Comparison
+    decisions: pd.DataFrame
+
+
+def evaluate(
+    settings: Settings,
+    store: sa.Engine,
+    state: StoreState,
+    company: int,
+    contracts: list[str] | None,
+    policy: ConflictPolicy,
+    full_refresh: bool,
+    docs_dir: Path | None,
+) -> Evaluation:
+    erp = run(extract_task, settings, company, contracts)
+    hashes = contract_hashes(erp.contracts, erp.items)
+    unchanged = unchanged_contracts(state, erp.contracts, hashes)
+    if full_refresh:
+        unchanged = pd.Series(False, index=erp.contracts.index)
+    changed_numbers = erp.contracts.loc[~unchanged, "contract_no"]
+    changed = ErpFrames(
+        erp.contracts[~unchanged], erp.items[erp.items["contract_no"].isin(changed_numbers)]
+    )
+    validation = run(validate_task, changed, settings.expectations_dir, docs_dir)
+    state = run(load_items_task, store, state, changed_numbers)
+    comparison = run(compare_task, state, changed.contracts, changed.items)
+    decisions = run(
+        gate_task,
+        state,
+        erp.contracts,
+        validation.invalid_contracts,
+        comparison,
+        policy,
+        unchanged,
+    )
+    return Evaluation(state, erp, hashes, unchanged, validation, comparison, decisions)
