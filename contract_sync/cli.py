@@ -171,6 +171,122 @@ def sync(
         console.print(f"  run {run_id}: validation report {shown}")
 
 
+@app.command("ready")
+def ready(
+    acting_user: Annotated[
+        str | None, typer.Option("--as", help="Whose permissions; the service user if unset.")
+    ] = None,
+    project: Annotated[str | None, typer.Option(help="Only this project (its number).")] = None,
+    company: Annotated[int | None, typer.Option(help="ERP company number.")] = None,
+) -> None:
+    """The ERP main contracts ready to be imported, and what stops the others."""
+    from flows.ready import company_ready_list
+    from tasks.ready import readable
+
+    settings = get_settings()
+    actor = acting_user or settings.service_user
+    table = _or_fail(lambda: company_ready_list(company or settings.company, actor, project))
+    view = Table(title=f"ERP main contracts ready to be imported (as {actor})")
+    for column in [
+        "contract",
+        "title",
+        "project",
+        "imported",
+        "re-import",
+        "reasons",
+        "items +/~/-",
+        "header",
+        "amount before",
+        "amount after",
+        "delta",
+    ]:
+        view.add_column(
+            column, justify="right" if column.startswith(("amount", "delta")) else "left"
+        )
+    for row in readable(table).itertuples():
+        view.add_row(
+            row.contract_no,
+            row.title,
+            row.project or "",
+            "yes" if row.imported else "no",
+            "[green]available[/]" if row.reimport_available else "[yellow]no[/]",
+            row.reasons,
+            f"+{row.items_added} ~{row.items_changed} -{row.items_removed}",
+            str(row.header_changes),
+            row.amount_before,
+            row.amount_after,
+            row.amount_delta,
+        )
+    console.print(view)
+
+
+@app.command("diff")
+def diff(
+    contract: Annotated[str, typer.Argument(help="ERP contract number.")],
+    acting_user: Annotated[
+        str | None, typer.Option("--as", help="Whose permissions; the service user if unset.")
+    ] = None,
+    company: Annotated[int | None, typer.Option(help="ERP company number.")] = None,
+    policy: Annotated[str, typer.Option(help="erp_wins or block.")] = "erp_wins",
+) -> None:
+    """What a re-import of one contract would do, line by line (nothing is written)."""
+    from flows.pipeline import load_and_evaluate
+    from tasks.compare import ConflictPolicy
+    from tasks.ready import preview
+
+    settings = get_settings()
+    actor = acting_user or settings.service_user
+    found = _or_fail(
+        lambda: load_and_evaluate(
+            settings,
+            company or settings.company,
+            actor,
+            [contract],
+            ConflictPolicy(policy),
+            full_refresh=True,
+        )
+    )
+    if found.erp.contracts.empty:
+        _fail(f"contract {contract} is not in the ERP for company {company or settings.company}")
+    lines = preview(contract, found.comparison, found.state)
+    view = Table(title=f"Re-import preview of contract {contract}")
+    for column in ["item", "change", "field", "store now", "after re-import", "note"]:
+        view.add_column(column)
+    for row in lines.itertuples():
+        after = row.before if row.change == "kept" else row.after
+        view.add_row(
+            row.item_no or "(header)",
+            row.change,
+            row.field or "",
+            row.before or "",
+            after or "",
+            row.note,
+        )
+    console.print(view)
+    decision = found.decisions.iloc[0]
+    verdict = "re-import available" if decision["eligible"] else f"blocked: {decision['reasons']}"
+    console.print(f"{contract} as {actor}: {verdict}")
+
+
+def _or_fail(action):  # noqa: ANN001, ANN202 - the action's own result
+    """Run an action; a known, user-facing failure becomes a one-line error."""
+    from contract_sync.erp.frames import ErpDataError, ErpReadError
+    from contract_sync.store.db import StoreSchemaError
+    from contract_sync.store.state import UnknownCompany, UnknownUser
+
+    try:
+        return action()
+    except (
+        StoreSchemaError,
+        UnknownCompany,
+        UnknownUser,
+        ErpReadError,
+        ErpDataError,
+        ValueError,
+    ) as error:
+        _fail(str(error))
+
+
 def outcome_table(audit) -> Table:
     from contract_sync.columns import display
 

@@ -17,11 +17,12 @@ from prefect.context import FlowRunContext
 from contract_sync.erp.frames import ErpFrames
 from contract_sync.hashing import contract_hashes
 from contract_sync.settings import Settings
+from contract_sync.store.db import make_engine, require_current_schema
 from contract_sync.store.state import StoreState
 from tasks.compare import Comparison, ConflictPolicy, compare_task, unchanged_contracts
 from tasks.extract import extract_task
 from tasks.gate import gate_task
-from tasks.state import load_items_task
+from tasks.state import load_items_task, load_state_task
 from tasks.validate import Validation, validate_task
 
 
@@ -39,6 +40,30 @@ class Evaluation:
     validation: Validation
     comparison: Comparison
     decisions: pd.DataFrame
+
+
+def open_store(settings: Settings) -> sa.Engine:
+    """The store's engine, refusing a schema that is not the current one."""
+    store = make_engine(settings.store_database_url)
+    require_current_schema(store)
+    return store
+
+
+def load_and_evaluate(
+    settings: Settings,
+    company: int,
+    actor: str,
+    contracts: list[str] | None = None,
+    policy: ConflictPolicy = ConflictPolicy.erp_wins,
+    full_refresh: bool = False,
+) -> Evaluation:
+    """A read-only evaluation (no validation report written): for previews and lists."""
+    store = open_store(settings)
+    try:
+        state = run(load_state_task, store, company, actor, contracts)
+        return evaluate(settings, store, state, company, contracts, policy, full_refresh, None)
+    finally:
+        store.dispose()
 
 
 def evaluate(

@@ -11,9 +11,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import Field
 
 from contract_sync.settings import get_settings
-from contract_sync.store.db import make_engine, require_current_schema
 from contract_sync.store.writes import finish_run, start_run
-from flows.pipeline import evaluate
+from flows.pipeline import evaluate, open_store
 from tasks.apply import apply_task, plan
 from tasks.compare import ConflictPolicy
 from tasks.state import load_state_task
@@ -56,8 +55,7 @@ def reimport_main_contracts(
     settings = get_settings()
     company = company or settings.company
     actor = requested_by or settings.service_user
-    store = make_engine(settings.store_database_url)
-    require_current_schema(store)
+    store = open_store(settings)
     state = load_state_task(store, company, actor, contracts)
     run_id = str(runtime.flow_run.id or uuid.uuid4())
     start_run(

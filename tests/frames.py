@@ -97,6 +97,9 @@ def make_state(contracts: pd.DataFrame, items: pd.DataFrame) -> StoreState:
         erp_integrations_level="admin",
         main_contracts_levels=as_loaded(stored[["project_id"]].assign(level="admin")),
         synced_jobs=as_loaded(stored[["job_no", "project_id"]]),
+        projects=as_loaded(
+            stored[["project_id"]].assign(project=stored["job_no"], project_name=stored["title"])
+        ),
         contracts=as_loaded(
             stored[
                 ["contract_id", "project_id", "contract_no", "status", "version", *HEADER_FIELDS]

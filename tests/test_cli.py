@@ -50,6 +50,15 @@ def test_demo_commands_end_to_end(tmp_path):
     assert again.returncode == 0 and "already seeded" in again.stdout
     assert _run(["demo", "edit-erp", "--fraction", "1"], env).returncode == 0
 
+    ready = _run(["ready", "--as", "admin"], env)
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    assert "available" in ready.stdout and "not_imported" in ready.stdout
+    preview = _run(["diff", "24008-"], env)
+    assert preview.returncode == 0, preview.stdout + preview.stderr
+    assert "Re-import preview of contract 24008-" in preview.stdout
+    assert "24008- as sync-service: re-import available" in preview.stdout
+    assert _run(["diff", "00000-"], env).returncode == 1
+
     synced = _run(["sync", "--company", "1", "--company", "2"], env)
     assert synced.returncode == 0, synced.stdout + synced.stderr
     for shown in (

@@ -29,6 +29,7 @@ class StoreState:
     erp_integrations_level: str
     main_contracts_levels: pd.DataFrame  # project_id, level
     synced_jobs: pd.DataFrame  # job_no, project_id
+    projects: pd.DataFrame  # project_id, project (its number), project_name
     contracts: pd.DataFrame  # contract_id, project_id, contract_no, status, version, header fields
     baselines: pd.DataFrame  # contract_id, erp_hash, header fields
     # Items are loaded only for the contracts that go to compare (see with_items).
@@ -91,6 +92,14 @@ def load_state(
                 *(s.import_baselines.c[f] for f in HEADER_FIELDS),
             ).where(s.import_baselines.c.contract_id.in_(in_scope)),
         )
+        projects = _frame(
+            connection,
+            sa.select(
+                s.projects.c.id.label("project_id"),
+                s.projects.c.number.label("project"),
+                s.projects.c.name.label("project_name"),
+            ).where(s.projects.c.company_id == company),
+        )
         synced = _frame(
             connection,
             sa.select(s.synced_jobs.c.erp_job_no.label("job_no"), s.synced_jobs.c.project_id).where(
@@ -108,6 +117,7 @@ def load_state(
             ["project_id", "level"]
         ].reset_index(drop=True),
         synced_jobs=synced,
+        projects=projects,
         contracts=contracts,
         items=_frame_of(ITEM_COLUMNS_LOADED),
         baselines=baselines,

@@ -1,0 +1,116 @@
+"""The "ERP Main Contracts Ready to be Imported" list, and a contract's line-level preview."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from contract_sync.columns import display, field_text
+from contract_sync.store.state import StoreState
+from tasks.compare import Comparison, single_store_contracts
+
+READY_COLUMNS = [
+    "contract_no",
+    "title",
+    "project",
+    "imported",
+    "reimport_available",
+    "reasons",
+    "items_added",
+    "items_changed",
+    "items_removed",
+    "header_changes",
+    "amount_before",
+    "amount_after",
+    "amount_delta",
+]
+
+
+def ready_list(
+    erp_contracts: pd.DataFrame,
+    state: StoreState,
+    decisions: pd.DataFrame,
+    comparison: Comparison,
+) -> pd.DataFrame:
+    """Every ERP contract: its project, whether imported, whether this user may re-import it
+    now (and every reason if not), and what a re-import would change."""
+    number = erp_contracts["contract_no"]
+    stored = single_store_contracts(state).set_index("contract_no")
+    summary = comparison.contracts.set_index("contract_no")
+    synced = erp_contracts["job_no"].map(state.synced_jobs.set_index("job_no")["project_id"])
+    project_id = number.map(stored["project_id"]).fillna(synced)
+    project = project_id.map(state.projects.set_index("project_id")["project"])
+    in_projects = state.contracts.groupby("contract_no")["project_id"].nunique()
+    several = number.map(in_projects).fillna(0) > 1
+    counts = {
+        c: number.map(summary[c]).fillna(0).astype("int64")
+        for c in ["items_added", "items_changed", "items_removed", "header_changes"]
+    }
+    before = number.map(stored["original_amount"]).astype("Int64")
+    after = erp_contracts["original_amount"].astype("Int64")
+    frame = pd.DataFrame(
+        {
+            "contract_no": number,
+            "title": erp_contracts["title"],
+            "project": project.astype("string").mask(several, "(several)"),
+            "imported": number.isin(state.contracts["contract_no"]),
+            "reimport_available": decisions["eligible"].to_numpy(),
+            "reasons": decisions["reasons"].to_numpy(),
+            **counts,
+            "amount_before": before,
+            "amount_after": after,
+            "amount_delta": (after - before).where(before.notna(), 0),
+        }
+    )
+    return frame[READY_COLUMNS].sort_values("contract_no").reset_index(drop=True)
+
+
+def preview(contract_no: str, comparison: Comparison, state: StoreState) -> pd.DataFrame:
+    """One contract's line-level preview: every change a re-import makes, and every store
+    edit it keeps, with conflicts marked. Added and removed items show their description
+    and amount."""
+    changes = comparison.changes[comparison.changes["contract_no"] == contract_no]
+    changes = changes.assign(item_no=changes["item_no"].astype("string"))
+    items = comparison.items[comparison.items["contract_no"] == contract_no]
+    stored_items = state.items[state.items["contract_no"] == contract_no].set_index("item_no")
+    added = items[items["change"] == "added"].set_index("item_no")
+    describe = {
+        "added": lambda i: _summary(added, i),
+        "removed": lambda i: _summary(stored_items, i),
+    }
+    presence = changes["field"].isna()
+    text = [
+        describe[c](i)
+        for c, i in zip(
+            changes.loc[presence, "change"], changes.loc[presence, "item_no"], strict=True
+        )
+    ]
+    changes = changes.copy()
+    changes.loc[presence, "after"] = pd.Series(text, index=changes.index[presence], dtype="string")
+    note = pd.Series("", index=changes.index, dtype="string")
+    note = note.mask(changes["change"].eq("kept"), "store edit kept")
+    note = note.mask(changes["overwritten"].astype(bool), "conflict: store edit overwritten")
+    order = changes["item_no"].fillna("")  # header fields first
+    return (
+        changes.assign(note=note, order=order)
+        .sort_values(["order", "field"], na_position="first")
+        .drop(columns=["order", "contract_no"])
+        .reset_index(drop=True)[["item_no", "change", "field", "before", "after", "note"]]
+        .astype("string")
+        .fillna("")
+    )
+
+
+def _summary(items: pd.DataFrame, item_no: str) -> str:
+    """'Unit Masonry - Level 2, 58,326.30' for an item (amount at scale 2)."""
+    row = items.loc[item_no]
+    return f"{row['description']}, {display(row['amount'], 'amount')}"
+
+
+AMOUNT_COLUMNS = ["amount_before", "amount_after", "amount_delta"]
+
+
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """Amounts as exact decimal text, for a person (terminal, Prefect artifact)."""
+    return table.assign(
+        **{c: field_text(table[c], "amount").fillna("") for c in AMOUNT_COLUMNS if c in table}
+    )

@@ -1,0 +1,80 @@
+"""The ready-to-be-imported list and the line-level preview."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from prefect.artifacts import Artifact
+
+from contract_sync.demo.edit import edit_erp
+from contract_sync.demo.generator import edge_case_contracts
+from contract_sync.settings import get_settings
+from flows.pipeline import load_and_evaluate
+from flows.ready import company_ready_list, ready_list_flow
+from tasks.compare import compare
+from tasks.ready import preview
+from tests.frames import contracts_frame, items_frame, make_state
+
+
+def test_ready_list_shows_every_case_for_the_user(configured):
+    edited = edit_erp(configured.erp, 1, 0.5, seed=8)
+    table = company_ready_list(1, "sync-service", None).set_index("contract_no")
+    edge = edge_case_contracts(table.index)
+
+    assert not table.loc[edge["not_imported"], "imported"]
+    assert table.loc[edge["contract_in_multiple_projects"], "project"] == "(several)"
+    for case in (
+        "contract_unapproved",
+        "job_not_synced",
+        "permission_denied",
+        "not_imported",
+        "contract_in_multiple_projects",
+    ):
+        assert case in table.loc[edge[case], "reasons"].split()
+        assert not table.loc[edge[case], "reimport_available"]
+    available = set(table.index[table["reimport_available"]])
+    assert available == set(edited.contracts)
+    for number in available:
+        row = table.loc[number]
+        assert row["amount_delta"] == row["amount_after"] - row["amount_before"]
+        assert row["items_added"] + row["items_changed"] + row["items_removed"] > 0
+    # Another user sees the permission edge case open up: the admin has Admin everywhere.
+    as_admin = company_ready_list(1, "admin", None).set_index("contract_no")
+    assert "permission_denied" not in as_admin.loc[edge["permission_denied"], "reasons"]
+    only = company_ready_list(1, "admin", as_admin.loc[edge["permission_denied"], "project"])
+    assert list(only["contract_no"]) == [edge["permission_denied"]]
+
+
+def test_preview_marks_kept_edits_conflicts_added_and_removed_items():
+    contracts = contracts_frame("C1")
+    items = items_frame(("C1", "10"), ("C1", "20"), ("C1", "30"))
+    state = make_state(contracts, items)
+    store_items = state.items.copy()
+    store_items.loc[store_items["item_no"] == "10", "cost_code"] = "03-3000"  # store-only edit
+    store_items.loc[store_items["item_no"] == "20", "description"] = "Store text"  # both sides
+    state = dataclasses.replace(state, items=store_items)
+    erp_items = items_frame(("C1", "10"), ("C1", "20"), ("C1", "40"))  # 30 gone, 40 new
+    erp_items.loc[erp_items["item_no"] == "20", "description"] = "ERP text"
+
+    lines = preview("C1", compare(state, contracts, erp_items), state)
+    by_item = {(r.item_no, r.change, r.field): r for r in lines.itertuples()}
+    assert by_item[("10", "kept", "cost_code")].note == "store edit kept"
+    conflict = by_item[("20", "changed", "description")]
+    assert (conflict.before, conflict.after) == ("Store text", "ERP text")
+    assert conflict.note == "conflict: store edit overwritten"
+    assert by_item[("30", "removed", "")].after.startswith("Item 30, ")
+    assert by_item[("40", "added", "")].after.startswith("Item 40, ")
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_ready_list_flow_publishes_the_table(configured):
+    edit_erp(configured.erp, 1, 0.5, seed=9)
+    table = ready_list_flow(company=1)
+    artifact = Artifact.get("ready-list-company-1")
+    rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    assert [r["contract_no"] for r in rows] == list(table["contract_no"])
+    assert {r["reasons"] for r in rows} >= {"not_imported", "invalid_erp_data"}
+    found = load_and_evaluate(get_settings(), 1, "sync-service")
+    assert len(rows) == len(found.erp.contracts)
