@@ -134,29 +134,72 @@ def sync(
     ] = False,
 ) -> None:
     """Re-import every contract of the company that the gates let through."""
-    import pandas as pd
-
-    from contract_sync.erp.frames import ErpReadError
-    from contract_sync.store.db import StoreSchemaError
-    from contract_sync.store.state import UnknownCompany, UnknownUser
     from flows.reimport import reimport_main_contracts
     from tasks.compare import ConflictPolicy
 
-    settings = get_settings()
-    results = []
-    try:
-        for number in company or [settings.company]:
-            results.append(
-                reimport_main_contracts(
-                    company=number,
+    numbers = company or [get_settings().company]
+    _print_outcomes(
+        [
+            _or_fail(
+                lambda n=number: reimport_main_contracts(
+                    company=n,
                     requested_by=acting_user,
                     dry_run=dry_run,
                     policy=ConflictPolicy(policy),
                     full_refresh=full_refresh,
                 )
             )
-    except (StoreSchemaError, UnknownCompany, UnknownUser, ErpReadError, ValueError) as error:
-        _fail(str(error))
+            for number in numbers
+        ]
+    )
+
+
+@app.command("reimport")
+def reimport(
+    contracts: Annotated[list[str], typer.Argument(help="ERP contract numbers.")],
+    acting_user: Annotated[str, typer.Option("--as", help="Store user to act as.")],
+    company: Annotated[int | None, typer.Option(help="ERP company number.")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Record would_reimport, write nothing.")] = False,
+    policy: Annotated[str, typer.Option(help="erp_wins or block.")] = "erp_wins",
+) -> None:
+    """Re-import these contracts (every one compared, changed in the ERP or not)."""
+    from flows.reimport import reimport_main_contracts
+    from tasks.compare import ConflictPolicy
+
+    audit = _or_fail(
+        lambda: reimport_main_contracts(
+            company=company,
+            contracts=contracts,
+            requested_by=acting_user,
+            dry_run=dry_run,
+            policy=ConflictPolicy(policy),
+            full_refresh=True,
+        )
+    )
+    missing = sorted(set(contracts) - set(audit["contract_no"]))
+    _print_outcomes([audit])
+    if missing:
+        _fail(f"not in the ERP: {', '.join(missing)}")
+
+
+@app.command("import")
+def first_import(
+    contract: Annotated[str, typer.Argument(help="ERP contract number.")],
+    acting_user: Annotated[str, typer.Option("--as", help="Store user to act as.")],
+    company: Annotated[int | None, typer.Option(help="ERP company number.")] = None,
+) -> None:
+    """Import an ERP contract that is not in the store yet, into its synced job's project."""
+    from flows.first_import import import_main_contract
+
+    _print_outcomes(
+        [_or_fail(lambda: import_main_contract(contract, acting_user, company=company))]
+    )
+
+
+def _print_outcomes(results: list) -> None:
+    import pandas as pd
+
+    settings = get_settings()
     audit = pd.concat(results, ignore_index=True)
     console.print(outcome_table(audit))
     counts = audit["outcome"].value_counts().sort_index()
@@ -304,6 +347,7 @@ def outcome_table(audit) -> Table:
         table.add_column(column, justify="right" if "amount" in column else "left")
     colours = {
         "reimported": "green",
+        "imported": "green",
         "would_reimport": "cyan",
         "blocked": "yellow",
         "failed": "red",

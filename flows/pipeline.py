@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
+from prefect import runtime
 from prefect.context import FlowRunContext
 
 from contract_sync.erp.frames import ErpFrames
@@ -24,6 +25,13 @@ from tasks.extract import extract_task
 from tasks.gate import gate_task
 from tasks.state import load_items_task, load_state_task
 from tasks.validate import Validation, validate_task
+
+
+def trigger_of(requested_by: str | None) -> str:
+    """How a run was started: from the CLI, by hand from the UI, or by its schedule."""
+    if runtime.deployment.id is None:
+        return "cli"
+    return "manual" if requested_by else "scheduled"
 
 
 def run(task, *args):  # noqa: ANN001, ANN201 - any task, its own result

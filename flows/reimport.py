@@ -12,16 +12,10 @@ from pydantic import Field
 
 from contract_sync.settings import get_settings
 from contract_sync.store.writes import finish_run, start_run
-from flows.pipeline import evaluate, open_store
+from flows.pipeline import evaluate, open_store, trigger_of
 from tasks.apply import apply_task, plan
 from tasks.compare import ConflictPolicy
 from tasks.state import load_state_task
-
-
-def _trigger(requested_by: str | None) -> str:
-    if runtime.deployment.id is None:
-        return "cli"
-    return "manual" if requested_by else "scheduled"
 
 
 @flow(name="reimport-main-contracts", log_prints=True)
@@ -63,7 +57,7 @@ def reimport_main_contracts(
         {
             "id": run_id,
             "company_id": state.company_id,
-            "trigger": _trigger(requested_by),
+            "trigger": trigger_of(requested_by),
             "actor": actor,
             "parameters": {
                 "company": company,

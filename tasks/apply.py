@@ -17,7 +17,13 @@ from prefect.cache_policies import NO_CACHE
 from contract_sync.columns import HEADER_FIELDS
 from contract_sync.erp.frames import ErpFrames
 from contract_sync.store.state import StoreState
-from contract_sync.store.writes import StaleContract, insert_audit, reimport_contract
+from contract_sync.store.writes import (
+    LockedContract,
+    StaleContract,
+    contract_transaction,
+    insert_audit,
+    reimport_contract,
+)
 from tasks.compare import Comparison, single_store_contracts
 
 COUNT_COLUMNS = [
@@ -114,7 +120,7 @@ def apply(
         header = pd.concat([targets.loc[contract_no], erp_headers.loc[contract_no]])
         header["contract_no"] = contract_no
         try:
-            with engine.begin() as connection:
+            with contract_transaction(engine, int(row["contract_id"])) as connection:
                 version = reimport_contract(
                     connection,
                     header,
@@ -124,10 +130,11 @@ def apply(
                 )
                 audit.loc[index, "version_after"] = version
                 insert_audit(connection, run_id, audit.loc[[index]], plan.comparison.changes)
-        except StaleContract:
+        except (StaleContract, LockedContract) as error:
+            reason = "stale" if isinstance(error, StaleContract) else "locked"
             audit.loc[index, ["outcome", "reasons", "version_after"]] = [
                 "blocked",
-                "stale",
+                reason,
                 row["version_before"],
             ]
             _record_failure(engine, run_id, audit.loc[[index]])

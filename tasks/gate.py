@@ -79,6 +79,42 @@ def evaluate_gates(
         },
         index=erp_contracts.index,
     )[REASONS]
+    return _decisions(contract_no, checks)
+
+
+IMPORT_REASONS = [
+    "permission_denied",
+    "integration_not_configured",
+    "integration_unsupported",
+    "already_imported",
+    "job_not_synced",
+    "invalid_erp_data",
+]
+IMPORTERS = {"standard", ADMIN}
+
+
+def evaluate_import_gates(
+    state: StoreState, erp_contracts: pd.DataFrame, invalid_contracts: pd.Series
+) -> pd.DataFrame:
+    """The first import ("Add to Procore"): Standard or Admin on ERP Integrations suffices;
+    the contract must not be in the store yet, and goes into the project of its synced job."""
+    contract_no = erp_contracts["contract_no"]
+    checks = pd.DataFrame(
+        {
+            "permission_denied": state.erp_integrations_level not in IMPORTERS,
+            "integration_not_configured": not state.integration_configured,
+            "integration_unsupported": state.integration_configured
+            and not ERP_TYPES.get(state.erp_type or "", False),
+            "already_imported": contract_no.isin(state.contracts["contract_no"]),
+            "job_not_synced": ~erp_contracts["job_no"].isin(state.synced_jobs["job_no"]),
+            "invalid_erp_data": contract_no.isin(invalid_contracts),
+        },
+        index=erp_contracts.index,
+    )[IMPORT_REASONS]
+    return _decisions(contract_no, checks)
+
+
+def _decisions(contract_no: pd.Series, checks: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "contract_no": contract_no,

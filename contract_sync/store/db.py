@@ -17,21 +17,34 @@ class StoreSchemaError(RuntimeError):
     """The store's schema is not the one this version of contract-sync expects."""
 
 
-def make_engine(url: str) -> sa.Engine:
-    """An engine for the store or the ERP; SQLite files get their folder and sane pragmas."""
+WRITE_LOCK = "write_lock"  # execution option: take SQLite's write lock when the transaction begins
+
+
+def make_engine(url: str, busy_timeout: float = 30) -> sa.Engine:
+    """An engine for the store or the ERP; SQLite files get their folder and sane pragmas.
+
+    On SQLite, a connection with the execution option `write_lock=True` begins its
+    transactions with BEGIN IMMEDIATE, so two writers never interleave.
+    """
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30})
+    engine = sa.create_engine(url, connect_args={"timeout": busy_timeout})
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection: sa.Connection) -> None:
+        immediate = connection.get_execution_options().get(WRITE_LOCK)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 

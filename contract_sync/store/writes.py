@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -10,6 +12,7 @@ import sqlalchemy as sa
 from contract_sync.bulk import insert_frame, records
 from contract_sync.columns import HEADER_FIELDS, ITEM_FIELDS
 from contract_sync.store import schema as s
+from contract_sync.store.db import WRITE_LOCK
 
 AUDIT_COLUMNS = [
     c.name for c in s.audit_contracts.columns if c.name not in ("id", "run_id", "recorded_at")
@@ -19,6 +22,38 @@ CHANGE_COLUMNS = ["item_no", "change", "field", "before", "after", "overwritten"
 
 class StaleContract(RuntimeError):
     """The store contract changed after it was compared."""
+
+
+class LockedContract(RuntimeError):
+    """Another run is writing this contract right now."""
+
+
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for FOR UPDATE NOWAIT on a locked row
+
+
+@contextmanager
+def contract_transaction(engine: sa.Engine, contract_id: int) -> Iterator[sa.Connection]:
+    """One contract's write transaction, holding its lock: the row lock on PostgreSQL (never
+    waited for), SQLite's write lock (taken at BEGIN). Raises LockedContract."""
+    try:
+        with (
+            engine.connect().execution_options(**{WRITE_LOCK: True}) as connection,
+            connection.begin(),
+        ):
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    sa.select(s.main_contracts.c.id)
+                    .where(s.main_contracts.c.id == contract_id)
+                    .with_for_update(nowait=True)
+                )
+            yield connection
+    except sa.exc.OperationalError as error:
+        sqlstate = getattr(error.orig, "sqlstate", None)
+        if sqlstate == LOCK_NOT_AVAILABLE or "database is locked" in str(error.orig):
+            raise LockedContract(
+                f"contract {contract_id} is being written by another run"
+            ) from error
+        raise
 
 
 def now() -> datetime:
@@ -134,3 +169,48 @@ def _replace_baseline(
         s.baseline_items,
         erp_items[["item_no", *ITEM_FIELDS]].assign(contract_id=contract_id),
     )
+
+
+# ERP contract status -> store status of a contract imported for the first time.
+IMPORTED_STATUS = {
+    "pending": "Draft",
+    "open": "Approved",
+    "soft_close": "Approved",
+    "hard_close": "Complete",
+}
+
+
+def import_contract(
+    connection: sa.Connection,
+    company_id: int,
+    project_id: int,
+    header: pd.Series,
+    erp_items: pd.DataFrame,
+    erp_hash: str,
+) -> int:
+    """Create the store contract of an ERP contract, its items and baseline; returns its id."""
+    values = {f: (None if pd.isna(header[f]) else header[f]) for f in HEADER_FIELDS}
+    contract_id = connection.execute(
+        s.main_contracts.insert().returning(s.main_contracts.c.id),
+        {
+            **values,
+            "company_id": company_id,
+            "project_id": project_id,
+            "origin_id": header["contract_no"],
+            "number": header["contract_no"],
+            "status": IMPORTED_STATUS.get(header["erp_status"], "Draft"),
+            "version": 1,
+            "updated_at": now(),
+        },
+    ).scalar_one()
+    insert_frame(
+        connection,
+        s.line_items,
+        erp_items[["item_no", *ITEM_FIELDS]]
+        .rename(columns={"item_no": "origin_id"})
+        .assign(contract_id=contract_id),
+    )
+    _replace_baseline(
+        connection, contract_id, header.rename(lambda f: f"erp_{f}"), erp_items, erp_hash
+    )
+    return contract_id

@@ -1,0 +1,119 @@
+"""First import, targeted re-import and the conflict policy, through the real flows."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from contract_sync.demo.generator import edge_case_contracts
+from contract_sync.erp.vista import read_vista
+from contract_sync.erp.vista_schema import JCCI
+from contract_sync.store import schema as s
+from flows.first_import import import_main_contract
+from flows.reimport import reimport_main_contracts
+from tasks.compare import ConflictPolicy
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def _edge(configured) -> dict[str, str]:
+    return edge_case_contracts(read_vista(configured.erp, 1).contracts["contract_no"])
+
+
+def test_first_import_needs_standard_on_erp_integrations_and_happens_once(configured):
+    contract = _edge(configured)["not_imported"]
+    refused = import_main_contract(contract, "viewer", company=1).iloc[0]
+    assert (refused["outcome"], refused["reasons"]) == ("blocked", "permission_denied")
+
+    done = import_main_contract(contract, "estimator", company=1).iloc[0]
+    assert done["outcome"] == "imported" and done["reasons"] == ""
+    with configured.store.connect() as connection:
+        stored = connection.execute(
+            sa.select(s.main_contracts, s.projects.c.number.label("project"))
+            .join(s.projects)
+            .where(s.main_contracts.c.origin_id == contract, s.main_contracts.c.company_id == 1)
+        ).one()
+        items = connection.execute(
+            sa.select(sa.func.count())
+            .select_from(s.line_items)
+            .where(s.line_items.c.contract_id == stored.id)
+        ).scalar()
+    erp = read_vista(configured.erp, 1, contract_nos=[contract])
+    assert stored.status == "Approved" and stored.version == 1
+    assert stored.project == erp.contracts.loc[0, "job_no"]  # the synced job's project
+    assert stored.original_amount == erp.contracts.loc[0, "original_amount"]
+    assert items == len(erp.items) == done["items_added"]
+
+    again = import_main_contract(contract, "estimator", company=1).iloc[0]
+    assert (again["outcome"], again["reasons"]) == ("blocked", "already_imported")
+    after = reimport_main_contracts(company=1, contracts=[contract], requested_by="admin")
+    assert after.loc[0, "reasons"] == "no_updates"
+
+
+def _conflict(configured, contract: str) -> str:
+    """The same item's description edited in the store and, differently, in the ERP."""
+    with configured.store.begin() as connection:
+        contract_id = connection.execute(
+            sa.select(s.main_contracts.c.id).where(
+                s.main_contracts.c.origin_id == contract, s.main_contracts.c.company_id == 1
+            )
+        ).scalar_one()
+        item_no = connection.execute(
+            sa.select(sa.func.min(s.line_items.c.origin_id)).where(
+                s.line_items.c.contract_id == contract_id
+            )
+        ).scalar_one()
+        connection.execute(
+            s.line_items.update()
+            .where(s.line_items.c.contract_id == contract_id, s.line_items.c.origin_id == item_no)
+            .values(description="Edited in the project")
+        )
+    with configured.erp.begin() as connection:
+        connection.execute(
+            JCCI.update()
+            .where(JCCI.c.JCCo == 1, JCCI.c.Contract == contract, JCCI.c.Item == item_no)
+            .values(Description="Edited in the ERP")
+        )
+    return item_no
+
+
+def test_a_conflict_blocks_under_block_and_is_overwritten_under_erp_wins(configured):
+    contract = "24010-"
+    item_no = _conflict(configured, contract)
+    blocked = reimport_main_contracts(
+        company=1, contracts=[contract], requested_by="admin", policy=ConflictPolicy.block
+    ).iloc[0]
+    assert (blocked["outcome"], blocked["reasons"]) == ("blocked", "conflict")
+
+    done = reimport_main_contracts(company=1, contracts=[contract], requested_by="admin")
+    assert done.loc[0, "outcome"] == "reimported"
+    with configured.store.connect() as connection:
+        change = connection.execute(
+            sa.select(s.audit_changes)
+            .join(s.audit_contracts)
+            .where(s.audit_contracts.c.run_id == done.loc[0, "run_id"])
+        ).one()
+    assert (change.item_no, change.field) == (item_no, "description")
+    assert (change.before, change.after) == ("Edited in the project", "Edited in the ERP")
+    assert change.overwritten
+
+
+def test_every_path_checks_the_acting_user(configured):
+    # A scheduled run acts as the service user, who lacks Admin on one project;
+    # the same contract is open to the admin, and closed to the viewer.
+    contract = _edge(configured)["permission_denied"]
+    with configured.erp.begin() as connection:  # give the contract something to re-import
+        connection.execute(
+            JCCI.update()
+            .where(JCCI.c.JCCo == 1, JCCI.c.Contract == contract)
+            .values(Description="Scope revised")
+        )
+    runs = {
+        user: reimport_main_contracts(
+            company=1, contracts=[contract], requested_by=user, dry_run=True
+        ).iloc[0]
+        for user in (None, "admin", "viewer")
+    }
+    assert "permission_denied" in runs[None]["reasons"]
+    assert runs["admin"]["outcome"] == "would_reimport"
+    assert "permission_denied" in runs["viewer"]["reasons"]
