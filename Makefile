@@ -13,7 +13,7 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := contract_sync
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint serve stop clean
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or make PYTHON=...)"; exit 1; }
@@ -34,6 +34,15 @@ demo: install
 test: install
 	$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$status
+
+# A local Prefect server (UI on http://127.0.0.1:4200), the deployments of prefect.yaml and
+# a worker; `make stop` ends them. PREFECT_PORT=... picks another port.
+serve: install
+	$(CLI) db upgrade
+	scripts/serve.sh
+
+stop:
+	scripts/stop.sh
 
 lint: install
 	$(BIN)/ruff check .

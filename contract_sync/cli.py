@@ -39,6 +39,20 @@ def _engines():
     return make_engine(settings.erp_database_url), make_engine(settings.store_database_url)
 
 
+@app.command("deploy-env")
+def deploy_env() -> None:
+    """Shell exports of the settings prefect.yaml reads when deploying (schedules)."""
+    import shlex
+
+    settings = get_settings()
+    for name, value in (
+        ("CONTRACT_SYNC_SYNC_CRON", settings.sync_cron),
+        ("CONTRACT_SYNC_SYNC_TIMEZONE", settings.sync_timezone),
+        ("CONTRACT_SYNC_REPORT_CRON", settings.report_cron),
+    ):
+        print(f"export {name}={shlex.quote(value)}")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the store's migrations up to the newest."""

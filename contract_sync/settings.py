@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     store_url: str | None = Field(None, description="SQLAlchemy URL of the project store.")
     company: int = Field(1, description="ERP company number (Vista JCCo) to sync.")
     service_user: str = Field("sync-service", description="User that scheduled runs act as.")
+    sync_cron: str = Field("0 6-18 * * 1-5", description="When scheduled syncs run (cron).")
+    sync_timezone: str = Field("America/Chicago", description="Time zone of the schedules.")
+    report_cron: str = Field("0 7 * * 1", description="When the weekly audit report runs.")
     expectations_dir: Path = Field(PROJECT_ROOT / "expectations")
     reports_dir: Path | None = Field(None, description="Where run reports are written.")
 

@@ -18,7 +18,7 @@ from contract_sync.store.writes import (
     insert_audit,
     start_run,
 )
-from flows.pipeline import open_store, run, trigger_of
+from flows.pipeline import open_store, run, run_record
 from tasks.extract import extract_task
 from tasks.gate import evaluate_import_gates
 from tasks.state import load_state_task
@@ -40,17 +40,8 @@ def import_main_contract(
     store = open_store(settings)
     state = load_state_task(store, company, requested_by, [contract])
     run_id = str(runtime.flow_run.id or uuid.uuid4())
-    start_run(
-        store,
-        {
-            "id": run_id,
-            "company_id": state.company_id,
-            "trigger": trigger_of(requested_by),
-            "actor": requested_by,
-            "parameters": {"company": company, "import": contract},
-            "dry_run": False,
-        },
-    )
+    parameters = {"company": company, "import": contract}
+    start_run(store, run_record(run_id, state.company_id, requested_by, parameters, False))
     try:
         erp = run(extract_task, settings, company, [contract])
         if erp.contracts.empty:

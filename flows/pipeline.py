@@ -27,11 +27,28 @@ from tasks.state import load_items_task, load_state_task
 from tasks.validate import Validation, validate_task
 
 
-def trigger_of(requested_by: str | None) -> str:
-    """How a run was started: from the CLI, by hand from the UI, or by its schedule."""
+def trigger_of() -> str:
+    """How a run was started: from the CLI, by hand (UI or API), or by its schedule."""
     if runtime.deployment.id is None:
         return "cli"
-    return "manual" if requested_by else "scheduled"
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(runtime.flow_run.id)
+    return "scheduled" if flow_run.auto_scheduled else "manual"
+
+
+def run_record(run_id: str, company_id: int, actor: str, parameters: dict, dry_run: bool) -> dict:
+    """The sync_runs row of this run, with where it came from."""
+    return {
+        "id": run_id,
+        "company_id": company_id,
+        "trigger": trigger_of(),
+        "deployment": runtime.deployment.name,
+        "actor": actor,
+        "parameters": parameters,
+        "dry_run": dry_run,
+    }
 
 
 def run(task, *args):  # noqa: ANN001, ANN201 - any task, its own result
@@ -50,11 +67,27 @@ class Evaluation:
     decisions: pd.DataFrame
 
 
+def in_project(erp: ErpFrames, state: StoreState, project: str) -> ErpFrames:
+    """The ERP contracts of one store project: imported there, or whose job is synced to it."""
+    ids = state.projects.loc[state.projects["project"] == project, "project_id"]
+    if ids.empty:
+        raise ValueError(f"project {project} does not exist in the project store")
+    stored = state.contracts.loc[state.contracts["project_id"].isin(ids), "contract_no"]
+    jobs = state.synced_jobs.loc[state.synced_jobs["project_id"].isin(ids), "job_no"]
+    keep = erp.contracts["contract_no"].isin(stored) | erp.contracts["job_no"].isin(jobs)
+    numbers = erp.contracts.loc[keep, "contract_no"]
+    return ErpFrames(erp.contracts[keep], erp.items[erp.items["contract_no"].isin(numbers)])
+
+
 def open_store(settings: Settings) -> sa.Engine:
     """The store's engine, refusing a schema that is not the current one."""
     store = make_engine(settings.store_database_url)
     require_current_schema(store)
     return store
+
+
+def safe_url(engine: sa.Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
 
 
 def load_and_evaluate(
@@ -83,8 +116,11 @@ def evaluate(
     policy: ConflictPolicy,
     full_refresh: bool,
     docs_dir: Path | None,
+    project: str | None = None,
 ) -> Evaluation:
     erp = run(extract_task, settings, company, contracts)
+    if project is not None:
+        erp = in_project(erp, state, project)
     hashes = contract_hashes(erp.contracts, erp.items)
     unchanged = unchanged_contracts(state, erp.contracts, hashes)
     if full_refresh:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
@@ -12,9 +13,10 @@ from pydantic import Field
 
 from contract_sync.settings import get_settings
 from contract_sync.store.writes import finish_run, start_run
-from flows.pipeline import evaluate, open_store, trigger_of
+from flows.pipeline import evaluate, open_store, run_record, safe_url
 from tasks.apply import apply_task, plan
 from tasks.compare import ConflictPolicy
+from tasks.report import outcome_rows, run_summary
 from tasks.state import load_state_task
 
 
@@ -26,6 +28,10 @@ def reimport_main_contracts(
     contracts: Annotated[
         list[str] | None,
         Field(description="ERP contract numbers to re-import; all of the company's when empty."),
+    ] = None,
+    project: Annotated[
+        str | None,
+        Field(description="Only the contracts of this project (its number in the store)."),
     ] = None,
     requested_by: Annotated[
         str | None,
@@ -52,23 +58,15 @@ def reimport_main_contracts(
     store = open_store(settings)
     state = load_state_task(store, company, actor, contracts)
     run_id = str(runtime.flow_run.id or uuid.uuid4())
-    start_run(
-        store,
-        {
-            "id": run_id,
-            "company_id": state.company_id,
-            "trigger": trigger_of(requested_by),
-            "actor": actor,
-            "parameters": {
-                "company": company,
-                "contracts": contracts,
-                "dry_run": dry_run,
-                "policy": str(policy),
-                "full_refresh": full_refresh,
-            },
-            "dry_run": dry_run,
-        },
-    )
+    parameters = {
+        "company": company,
+        "contracts": contracts,
+        "project": project,
+        "dry_run": dry_run,
+        "policy": str(policy),
+        "full_refresh": full_refresh,
+    }
+    start_run(store, run_record(run_id, state.company_id, actor, parameters, dry_run))
     try:
         found = evaluate(
             settings,
@@ -79,6 +77,7 @@ def reimport_main_contracts(
             policy,
             full_refresh,
             settings.reports_path / run_id,
+            project,
         )
         run_plan = plan(
             found.erp,
@@ -95,32 +94,19 @@ def reimport_main_contracts(
         finish_run(store, run_id, "failed")
         raise
     finish_run(store, run_id, "completed")
-    _publish(audit, run_id, found.validation.docs_path)
+    _publish(audit, run_id, found.validation.docs_path, safe_url(store))
     return audit.assign(run_id=run_id)
 
 
-def _publish(audit: pd.DataFrame, run_id: str, docs_path) -> None:
-    table = audit[
-        [
-            "contract_no",
-            "outcome",
-            "reasons",
-            "items_added",
-            "items_changed",
-            "items_removed",
-            "header_changes",
-        ]
-    ]
+def _publish(audit: pd.DataFrame, run_id: str, docs_path: Path | None, audit_log: str) -> None:
+    source = runtime.deployment.name or "cli"
     create_table_artifact(
-        key="reimport-outcomes",
-        table=table.astype(object).to_dict("records"),
+        key=f"{source}-outcomes",
+        table=outcome_rows(audit),
         description=f"Per-contract outcomes of run {run_id}",
     )
-    counts = audit.groupby(["outcome"]).size().to_dict()
-    lines = [f"- **{outcome}**: {count}" for outcome, count in sorted(counts.items())]
     create_markdown_artifact(
-        key="reimport-summary",
-        markdown="\n".join(
-            [f"# Re-import run {run_id}", *lines, "", f"Validation report: `{docs_path}`"]
-        ),
+        key=f"{source}-summary",
+        markdown=run_summary(audit, run_id, docs_path, audit_log),
+        description=f"Summary of run {run_id}",
     )

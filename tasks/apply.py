@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 from prefect import get_run_logger, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
 from contract_sync.columns import HEADER_FIELDS
@@ -161,10 +162,16 @@ def _record_failure(engine: sa.Engine, run_id: str, audit_row: pd.DataFrame) -> 
 
 @task(name="apply", cache_policy=NO_CACHE)
 def apply_task(engine: sa.Engine, run_id: str, plan: Plan) -> pd.DataFrame:
+    """Apply with a progress artifact that moves as contracts are written, and log lines."""
     logger = get_run_logger()
+    total = int((plan.audit["outcome"] == "reimported").sum())
+    artifact = create_progress_artifact(0.0, description=f"Contracts re-imported of {total}")
 
     def progress(done: int, total: int) -> None:
-        if done == total or done % 100 == 0:
+        if done == total or done % max(1, total // 20) == 0:
+            update_progress_artifact(artifact, 100.0 * done / total)
             logger.info("re-imported %d of %d contracts", done, total)
 
-    return apply(engine, run_id, plan, progress)
+    audit = apply(engine, run_id, plan, progress)
+    update_progress_artifact(artifact, 100.0)
+    return audit

@@ -167,6 +167,7 @@ sync_runs = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),  # the Prefect flow-run id when there is one
     sa.Column("company_id", sa.ForeignKey("companies.id")),
     sa.Column("trigger", sa.String(20), nullable=False),  # scheduled / manual / cli
+    sa.Column("deployment", sa.String(120)),  # the Prefect deployment, for scheduled and UI runs
     sa.Column("actor", sa.String(80), nullable=False),
     sa.Column("parameters", sa.JSON, nullable=False),
     sa.Column("dry_run", sa.Boolean, nullable=False),

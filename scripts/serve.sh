@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Starts a local Prefect server on loopback, a process work pool with every deployment of
+# prefect.yaml, and a worker; prints the UI address. scripts/stop.sh ends them.
+# Environment: PREFECT_PORT (4200), PREFECT_HOME (.prefect), CONTRACT_SYNC_RUN_DIR (.prefect/run);
+# the contract-sync settings (CONTRACT_SYNC_*) reach the flows through the worker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+project=$PWD
+bin=$project/.venv/bin
+port=${PREFECT_PORT:-4200}
+run_dir=${CONTRACT_SYNC_RUN_DIR:-$project/.prefect/run}
+export PREFECT_HOME=${PREFECT_HOME:-$project/.prefect}
+export PREFECT_API_URL="http://127.0.0.1:$port/api"
+export PREFECT_SERVER_ANALYTICS_ENABLED=false
+export PREFECT_UI_API_URL="$PREFECT_API_URL"
+export CONTRACT_SYNC_PROJECT_DIR=$project
+eval "$("$bin/contract-sync" deploy-env)"
+mkdir -p "$run_dir"
+
+running() { [ -f "$run_dir/$1.pid" ] && kill -0 "$(cat "$run_dir/$1.pid")" 2>/dev/null; }
+
+if running server; then
+  echo "Prefect server already running (pid $(cat "$run_dir/server.pid"))"
+else
+  setsid "$bin/prefect" server start --host 127.0.0.1 --port "$port" \
+    >"$run_dir/server.log" 2>&1 < /dev/null &
+  echo $! >"$run_dir/server.pid"
+fi
+for _ in $(seq 1 180); do
+  "$bin/python" - "$PREFECT_API_URL/health" <<'PY' && break
+import sys, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=2)
+except Exception:
+    sys.exit(1)
+PY
+  running server || { echo "the Prefect server stopped; see $run_dir/server.log"; exit 1; }
+  sleep 1
+done
+
+"$bin/prefect" work-pool create contract-sync --type process --overwrite >/dev/null
+"$bin/prefect" --no-prompt deploy --all >"$run_dir/deploy.log" 2>&1 \
+  || { cat "$run_dir/deploy.log"; exit 1; }
+
+if ! running worker; then
+  setsid "$bin/prefect" worker start --pool contract-sync --name contract-sync-local \
+    >"$run_dir/worker.log" 2>&1 < /dev/null &
+  echo $! >"$run_dir/worker.pid"
+fi
+echo "Prefect UI: http://127.0.0.1:$port  (deployments: $("$bin/prefect" deployment ls 2>/dev/null | grep -c '/' || true))"
+echo "logs in $run_dir; stop with: make stop"

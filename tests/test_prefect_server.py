@@ -1,0 +1,137 @@
+"""End to end on a real Prefect server: deploy prefect.yaml into a process work pool, start
+a worker, trigger a manual re-import through the API, read back the store and artifacts."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from contract_sync.demo.edit import edit_erp
+from contract_sync.store import schema as s
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _pids(run_dir: Path) -> list[int]:
+    return [int(p.read_text()) for p in run_dir.glob("*.pid")]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def served(configured, tmp_path):
+    """`scripts/serve.sh` on a free loopback port; `scripts/stop.sh` afterwards."""
+    port, run_dir = _free_port(), tmp_path / "run"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")},
+        "PREFECT_PORT": str(port),
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "CONTRACT_SYNC_RUN_DIR": str(run_dir),
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+    }
+    try:
+        started = subprocess.run(
+            [PROJECT / "scripts/serve.sh"], env=env, capture_output=True, text=True, timeout=400
+        )
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert f"Prefect UI: http://127.0.0.1:{port}" in started.stdout
+        pids = _pids(run_dir)
+        assert len(pids) == 2 and all(map(_alive, pids))
+        with temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{port}/api"}):
+            yield configured
+    finally:
+        pids = _pids(run_dir)
+        subprocess.run([PROJECT / "scripts/stop.sh"], env=env, timeout=60, check=True)
+        time.sleep(1)
+        assert not any(map(_alive, pids)), "a process the test started is still running"
+
+
+def _wait(client, flow_run_id, seconds: float = 300):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        flow_run = client.read_flow_run(flow_run_id)
+        if flow_run.state and flow_run.state.is_final():
+            return flow_run
+        time.sleep(1)
+    raise TimeoutError(f"flow run {flow_run_id} did not finish in {seconds} s")
+
+
+def test_manual_run_through_a_deployment(served):
+    edited = sorted(edit_erp(served.erp, 1, 0.5, seed=21).contracts)
+    with get_client(sync_client=True) as client:
+        deployments = {d.name for d in client.read_deployments()}
+        assert deployments == {"scheduled-sync", "reimport-contracts", "ready-list"}
+        deployment = client.read_deployment_by_name("reimport-main-contracts/reimport-contracts")
+        assert set(deployment.parameter_openapi_schema["properties"]) >= {
+            "contracts",
+            "project",
+            "requested_by",
+            "dry_run",
+            "policy",
+        }
+        with pytest.raises(Exception, match="policy"):
+            client.create_flow_run_from_deployment(deployment.id, parameters={"policy": "xyz"})
+
+        flow_run = client.create_flow_run_from_deployment(
+            deployment.id, parameters={"contracts": edited, "requested_by": "admin"}
+        )
+        finished = _wait(client, flow_run.id)
+        assert finished.state.is_completed(), finished.state
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]))
+        )
+    by_type = {a.type: a for a in artifacts}
+    assert {a.key for a in artifacts if a.key} == {
+        "reimport-contracts-outcomes",
+        "reimport-contracts-summary",
+    }
+    assert by_type["progress"].data == 100.0
+    assert "reimported" in by_type["markdown"].data
+    run_id = str(flow_run.id)
+    with served.store.connect() as connection:
+        run = connection.execute(sa.select(s.sync_runs).where(s.sync_runs.c.id == run_id)).one()
+        outcomes = dict(
+            connection.execute(
+                sa.select(s.audit_contracts.c.contract_no, s.audit_contracts.c.outcome).where(
+                    s.audit_contracts.c.run_id == run_id
+                )
+            ).all()
+        )
+        versions = (
+            connection.execute(
+                sa.select(s.main_contracts.c.version).where(
+                    s.main_contracts.c.company_id == 1, s.main_contracts.c.origin_id.in_(edited)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert (run.trigger, run.deployment, run.actor, run.status) == (
+        "manual",
+        "reimport-contracts",
+        "admin",
+        "completed",
+    )
+    assert outcomes == dict.fromkeys(edited, "reimported")
+    assert set(versions) == {2}
