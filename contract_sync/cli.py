@@ -21,8 +21,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The project store's schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Generated demo data for both sides.", no_args_is_help=True)
+audit_app = typer.Typer(help="The re-import audit log: reports and history.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+app.add_typer(audit_app, name="audit")
 # Wide enough for the outcome table when output goes to a file or a CI log.
 console = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -323,6 +325,158 @@ def diff(
     decision = found.decisions.iloc[0]
     verdict = "re-import available" if decision["eligible"] else f"blocked: {decision['reasons']}"
     console.print(f"{contract} as {actor}: {verdict}")
+
+
+@audit_app.command("report")
+def audit_report(
+    since: Annotated[str | None, typer.Option(help="From this date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Before this date (YYYY-MM-DD).")] = None,
+    project: Annotated[str | None, typer.Option(help="Project number.")] = None,
+    contract: Annotated[str | None, typer.Option(help="ERP contract number.")] = None,
+    actor: Annotated[str | None, typer.Option(help="User the runs acted as.")] = None,
+    outcome: Annotated[str | None, typer.Option(help="reimported, blocked, ...")] = None,
+    reason: Annotated[str | None, typer.Option(help="A reason code.")] = None,
+    company: Annotated[int | None, typer.Option(help="ERP company number.")] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, csv, html or markdown.")
+    ] = "table",
+    output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+) -> None:
+    """What changed, when, who did it, and what was blocked again and again."""
+    from contract_sync.store.audit_log import AuditFilter
+
+    report = _report(
+        AuditFilter(
+            since=_date(since),
+            until=_date(until),
+            project=project,
+            contract=contract,
+            actor=actor,
+            outcome=outcome,
+            reason=reason,
+        )
+    )
+    _emit(report, output_format, output)
+
+
+@audit_app.command("show")
+def audit_show(
+    run_id: Annotated[str, typer.Argument(help="Run id (Prefect flow-run id).")],
+) -> None:
+    """One run: every contract's outcome, and the fields it changed."""
+    from contract_sync.store.audit_log import AuditFilter
+
+    report = _report(AuditFilter(run_id=run_id))
+    if report.rows.empty:
+        _fail(f"no audit rows for run {run_id}")
+    _emit(report, "table", None, changes=True)
+
+
+@audit_app.command("contract")
+def audit_contract(
+    contract: Annotated[str, typer.Argument(help="ERP contract number.")],
+    company: Annotated[int | None, typer.Option(help="ERP company number.")] = None,
+) -> None:
+    """One contract's full history, with its line-level changes."""
+    from contract_sync.store.audit_log import AuditFilter
+
+    report = _report(AuditFilter(contract=contract, company=company or get_settings().company))
+    if report.rows.empty:
+        _fail(f"no audit rows for contract {contract}")
+    _emit(report, "table", None, changes=True)
+
+
+def _date(text: str | None):  # noqa: ANN202 - a datetime or None
+    from datetime import UTC, datetime
+
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        _fail(f"{text!r} is not a date (YYYY-MM-DD)")
+
+
+def _report(audit_filter):  # noqa: ANN001, ANN202
+    from contract_sync.store.audit_log import read_audit
+    from contract_sync.store.db import make_engine
+    from tasks.audit_report import build_report
+
+    store = make_engine(get_settings().store_database_url)
+    return build_report(*_or_fail(lambda: read_audit(store, audit_filter)))
+
+
+def _emit(report, output_format: str, output: Path | None, changes: bool = False) -> None:  # noqa: ANN001
+    from tasks import audit_report as render
+
+    if output_format == "table":
+        _print_audit(report, changes)
+        return
+    writers = {"csv": render.to_csv, "html": render.to_html, "markdown": render.to_markdown}
+    if output_format not in writers:
+        _fail(f"unknown format {output_format!r}: table, csv, html or markdown")
+    text = writers[output_format](report)
+    if output is None:
+        sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}")
+
+
+SHOWN_ROWS = 100
+
+
+def _print_audit(report, changes: bool) -> None:  # noqa: ANN001
+    """Summary, recurring blockers, then the rows; a report leaves out "nothing changed"
+    rows (they are counted in the summary) and shows the newest hundred."""
+    from contract_sync.columns import display
+
+    s = report.summary
+    console.print(
+        f"{s['runs']} runs, {s['contracts']} contracts, {s['rows']} audit rows; contract value "
+        f"changed by re-imports: {display(s['value_changed'], 'amount')}"
+    )
+    console.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in s["outcomes"].items()))
+    if s["reasons"]:
+        console.print("reasons: " + ", ".join(f"{k} {v}" for k, v in s["reasons"].items()))
+    if len(report.blockers):
+        blockers = Table(title="Recurring blockers (fix these in the ERP or the project)")
+        for column in ["contract", "reason", "times", "since", "last seen", "still blocked"]:
+            blockers.add_column(column)
+        for b in report.blockers.itertuples():
+            blockers.add_row(
+                b.contract_no,
+                b.reason,
+                str(b.times),
+                f"{b.since:%Y-%m-%d %H:%M}",
+                f"{b.last_seen:%Y-%m-%d %H:%M}",
+                "yes" if b.still_blocked else "no",
+            )
+        console.print(blockers)
+    rows = report.rows if changes else report.rows[report.rows["reasons"].ne("no_updates")]
+    table = Table(title=f"Audit rows ({min(len(rows), SHOWN_ROWS)} of {len(rows)} shown)")
+    for column in ["when", "run", "actor", "contract", "outcome", "reasons", "+/~/-", "changes"]:
+        table.add_column(column)
+    by_audit = report.changes.groupby("audit_id") if len(report.changes) else None
+    for row in rows.tail(SHOWN_ROWS).itertuples():
+        detail = ""
+        if changes and by_audit is not None and row.audit_id in by_audit.groups:
+            detail = "\n".join(
+                f"{c.item_no or '(header)'} {c.change} {c.field or ''} {c.before or ''} -> "
+                f"{c.after or ''}{' (store edit overwritten)' if c.overwritten else ''}"
+                for c in by_audit.get_group(row.audit_id).itertuples()
+            )
+        table.add_row(
+            f"{row.recorded_at:%Y-%m-%d %H:%M}",
+            row.run_id[:8],
+            str(row.actor),
+            row.contract_no,
+            row.outcome,
+            row.reasons or "",
+            f"+{row.items_added} ~{row.items_changed} -{row.items_removed}",
+            detail,
+        )
+    console.print(table)
 
 
 def _or_fail(action):  # noqa: ANN001, ANN202 - the action's own result

@@ -81,7 +81,7 @@ def test_manual_run_through_a_deployment(served):
     edited = sorted(edit_erp(served.erp, 1, 0.5, seed=21).contracts)
     with get_client(sync_client=True) as client:
         deployments = {d.name for d in client.read_deployments()}
-        assert deployments == {"scheduled-sync", "reimport-contracts", "ready-list"}
+        assert deployments == {"scheduled-sync", "reimport-contracts", "ready-list", "audit-report"}
         deployment = client.read_deployment_by_name("reimport-main-contracts/reimport-contracts")
         assert set(deployment.parameter_openapi_schema["properties"]) >= {
             "contracts",

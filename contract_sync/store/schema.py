@@ -203,6 +203,7 @@ audit_contracts = sa.Table(
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("run_id", "erp_company", "contract_no"),
     sa.Index("ix_audit_contracts_contract", "erp_company", "contract_no"),
+    sa.Index("ix_audit_contracts_recorded_at", "recorded_at"),
 )
 
 audit_changes = sa.Table(

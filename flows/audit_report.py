@@ -1,0 +1,56 @@
+"""The audit-report flow: the HTML and CSV report files, and a markdown artifact."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+from pydantic import Field
+
+from contract_sync.settings import get_settings
+from contract_sync.store.audit_log import AuditFilter, read_audit
+from flows.pipeline import open_store
+from tasks.audit_report import build_report, timeline_svg, to_csv, to_html, to_markdown
+
+
+@flow(name="audit-report", log_prints=True)
+def audit_report_flow(
+    days: Annotated[
+        int, Field(ge=1, le=3660, description="How many days back the report covers.")
+    ] = 7,
+    project: Annotated[str | None, Field(description="Only this project (its number).")] = None,
+    contract: Annotated[str | None, Field(description="Only this ERP contract.")] = None,
+) -> str:
+    """Returns the path of the HTML report."""
+    settings = get_settings()
+    store = open_store(settings)
+    until = datetime.now(UTC)
+    since = until - timedelta(days=days)
+    report = build_report(
+        *read_audit(store, AuditFilter(since=since, project=project, contract=contract))
+    )
+    folder = settings.reports_path / "audit"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"audit-{since:%Y%m%d}-{until:%Y%m%d-%H%M%S}"
+    html_path, csv_path = folder / f"{stem}.html", folder / f"{stem}.csv"
+    html_path.write_text(to_html(report, f"Re-import audit report, last {days} days"), "utf-8")
+    csv_path.write_text(to_csv(report), "utf-8")
+    chart = base64.b64encode(timeline_svg(report.timeline, standalone=True).encode()).decode()
+    create_markdown_artifact(
+        key="audit-report",
+        markdown="\n".join(
+            [
+                to_markdown(report),
+                "",
+                f"![re-imports per day](data:image/svg+xml;base64,{chart})",
+                "",
+                f"Full report: [{html_path}]({html_path.as_uri()}) (CSV: `{csv_path}`)",
+            ]
+        ),
+        description=f"Re-import audit, last {days} days",
+    )
+    print(f"audit report: {html_path}")
+    return str(html_path)

@@ -1,0 +1,168 @@
+"""Audit reports: figures equal counts taken straight from the audit tables."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from contract_sync.cli import app
+from contract_sync.demo.edit import edit_erp
+from contract_sync.demo.generator import edge_case_contracts
+from contract_sync.settings import get_settings
+from contract_sync.store.audit_log import AuditFilter, read_audit
+from contract_sync.store.writes import finish_run, start_run
+from flows.pipeline import load_and_evaluate
+from tasks.apply import apply, plan
+from tasks.audit_report import CSV_COLUMNS, build_report, to_csv, to_html
+
+
+def _run(sides, actor: str, dry_run: bool = False, break_one: bool = False) -> str:
+    """One run with the real stages, outside Prefect; `break_one` makes one contract fail."""
+    found = load_and_evaluate(get_settings(), 1, actor)
+    run_plan = plan(
+        found.erp,
+        found.decisions,
+        found.comparison,
+        found.hashes,
+        found.validation.failures,
+        found.state,
+        found.unchanged,
+        dry_run,
+    )
+    if break_one:
+        items = run_plan.comparison.items
+        applied = run_plan.audit.loc[run_plan.audit["outcome"] == "reimported", "contract_no"]
+        writable = items[
+            items["change"].isin(["changed", "added"]) & items["contract_no"].isin(applied)
+        ].index
+        items.loc[writable[0], "position"] = pd.NA
+    run_id = str(uuid.uuid4())
+    start_run(
+        sides.store,
+        {
+            "id": run_id,
+            "company_id": 1,
+            "trigger": "cli",
+            "actor": actor,
+            "parameters": {},
+            "dry_run": dry_run,
+        },
+    )
+    apply(sides.store, run_id, run_plan)
+    finish_run(sides.store, run_id, "completed")
+    return run_id
+
+
+@pytest.fixture
+def history(configured):
+    runs = [_run(configured, "sync-service")]
+    edit_erp(configured.erp, 1, 0.5, seed=31)
+    runs.append(_run(configured, "admin", dry_run=True))
+    runs.append(_run(configured, "admin", break_one=True))
+    runs.append(_run(configured, "sync-service"))
+    return configured, runs
+
+
+def _sql(sides, query: str) -> list:
+    with sides.store.connect() as connection:
+        return connection.execute(sa.text(query)).all()
+
+
+def test_report_figures_equal_the_audit_tables(history):
+    sides, runs = history
+    report = build_report(*read_audit(sides.store, AuditFilter()))
+    summary = report.summary
+    assert summary["runs"] == len(runs)
+    assert summary["rows"] == _sql(sides, "SELECT count(*) FROM audit_contracts")[0][0]
+    assert summary["outcomes"] == dict(
+        _sql(sides, "SELECT outcome, count(*) FROM audit_contracts GROUP BY outcome")
+    )
+    assert set(summary["outcomes"]) == {"blocked", "would_reimport", "reimported", "failed"}
+    for reason, count in summary["reasons"].items():
+        like = (
+            f"SELECT count(*) FROM audit_contracts WHERE ' ' || reasons || ' ' LIKE '% {reason} %'"
+        )
+        assert count == _sql(sides, like)[0][0], reason
+    rows = pd.DataFrame(
+        _sql(sides, "SELECT outcome, amount_before, amount_after FROM audit_contracts"),
+        columns=["outcome", "before", "after"],
+    )
+    applied = rows[rows["outcome"] == "reimported"]
+    assert summary["value_changed"] == int((applied["after"] - applied["before"].fillna(0)).sum())
+    assert int(report.timeline.to_numpy().sum()) == summary["rows"]
+
+    edge = edge_case_contracts(report.rows["contract_no"])
+    blockers = report.blockers.set_index(["contract_no", "reason"])
+    unapproved = blockers.loc[(edge["contract_unapproved"], "contract_unapproved")]
+    assert unapproved["times"] == len(runs) and unapproved["still_blocked"]
+    failed = report.rows[report.rows["outcome"] == "failed"]
+    assert len(failed) == 1 and failed["error"].iloc[0]
+
+
+def test_filters_combine(history):
+    sides, runs = history
+    edge = edge_case_contracts(read_audit(sides.store, AuditFilter())[0]["contract_no"])
+
+    def rows(**kwargs) -> pd.DataFrame:
+        return read_audit(sides.store, AuditFilter(**kwargs))[0]
+
+    unapproved = rows(outcome="blocked", reason="contract_unapproved")
+    assert set(unapproved["contract_no"]) == {edge["contract_unapproved"]}
+    assert len(unapproved) == len(runs)
+    by_admin = rows(actor="admin", outcome="reimported")
+    assert set(by_admin["run_id"]) == {runs[2]}
+    assert len(rows(contract=edge["not_imported"], actor="sync-service")) == 2
+    assert rows(since=datetime.now(UTC) + timedelta(days=1)).empty
+    assert len(rows(until=datetime.now(UTC) + timedelta(days=1))) == len(rows())
+    project = rows(contract=edge["permission_denied"])["project"].iloc[0]
+    assert set(rows(project=project)["contract_no"]) == {edge["permission_denied"]}
+    assert set(rows(run_id=runs[1])["outcome"]) >= {"would_reimport"}
+
+
+def test_csv_round_trips_and_html_is_self_contained(history):
+    sides, _ = history
+    report = build_report(*read_audit(sides.store, AuditFilter()))
+    back = pd.read_csv(io.StringIO(to_csv(report)), dtype=str, keep_default_na=False)
+    rows = report.rows[CSV_COLUMNS].astype(object)
+    expected = rows.where(rows.notna(), "").astype(str)
+    assert list(back.columns) == CSV_COLUMNS
+    pd.testing.assert_frame_equal(back, expected.reset_index(drop=True), check_dtype=False)
+    page = to_html(report)
+    assert "<svg" in page and page.count("<rect") >= 3
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert "store edit overwritten" in page or "changed" in page
+
+
+def test_audit_commands(history):
+    _, runs = history
+    runner = CliRunner()
+    shown = runner.invoke(app, ["audit", "show", runs[2]])
+    assert shown.exit_code == 0 and "failed" in shown.output and "reimported" in shown.output
+    markdown = runner.invoke(
+        app, ["audit", "report", "--format", "markdown", "--outcome", "blocked"]
+    )
+    assert markdown.exit_code == 0 and "| blocked |" in markdown.output
+    assert "| reimported |" not in markdown.output
+    unknown = runner.invoke(app, ["audit", "show", "no-such-run"])
+    assert unknown.exit_code == 1
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_audit_report_flow_writes_the_files_and_the_artifact(history):
+    from prefect.artifacts import Artifact
+
+    from flows.audit_report import audit_report_flow
+
+    html_path = Path(audit_report_flow(days=1))
+    assert html_path.exists() and html_path.with_suffix(".csv").exists()
+    assert "<svg" in html_path.read_text()
+    artifact = Artifact.get("audit-report")
+    assert "data:image/svg+xml;base64," in artifact.data
+    assert html_path.as_uri() in artifact.data
