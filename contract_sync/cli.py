@@ -366,7 +366,7 @@ def audit_show(
     """One run: every contract's outcome, and the fields it changed."""
     from contract_sync.store.audit_log import AuditFilter
 
-    report = _report(AuditFilter(run_id=run_id))
+    report = _report(AuditFilter(run_id=run_id), quiet=True)
     if report.rows.empty:
         _fail(f"no audit rows for run {run_id}")
     _emit(report, "table", None, changes=True)
@@ -380,7 +380,9 @@ def audit_contract(
     """One contract's full history, with its line-level changes."""
     from contract_sync.store.audit_log import AuditFilter
 
-    report = _report(AuditFilter(contract=contract, company=company or get_settings().company))
+    report = _report(
+        AuditFilter(contract=contract, company=company or get_settings().company), quiet=True
+    )
     if report.rows.empty:
         _fail(f"no audit rows for contract {contract}")
     _emit(report, "table", None, changes=True)
@@ -397,13 +399,12 @@ def _date(text: str | None):  # noqa: ANN202 - a datetime or None
         _fail(f"{text!r} is not a date (YYYY-MM-DD)")
 
 
-def _report(audit_filter):  # noqa: ANN001, ANN202
-    from contract_sync.store.audit_log import read_audit
+def _report(audit_filter, quiet: bool = False):  # noqa: ANN001, ANN202
     from contract_sync.store.db import make_engine
-    from tasks.audit_report import build_report
+    from tasks.audit_report import load_report
 
     store = make_engine(get_settings().store_database_url)
-    return build_report(*_or_fail(lambda: read_audit(store, audit_filter)))
+    return _or_fail(lambda: load_report(store, audit_filter, quiet))
 
 
 def _emit(report, output_format: str, output: Path | None, changes: bool = False) -> None:  # noqa: ANN001

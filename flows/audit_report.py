@@ -11,9 +11,9 @@ from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
 from contract_sync.settings import get_settings
-from contract_sync.store.audit_log import AuditFilter, read_audit
+from contract_sync.store.audit_log import AuditFilter
 from flows.pipeline import open_store
-from tasks.audit_report import build_report, timeline_svg, to_csv, to_html, to_markdown
+from tasks.audit_report import load_report, timeline_svg, to_csv, to_html, to_markdown
 
 
 @flow(name="audit-report", log_prints=True)
@@ -29,9 +29,7 @@ def audit_report_flow(
     store = open_store(settings)
     until = datetime.now(UTC)
     since = until - timedelta(days=days)
-    report = build_report(
-        *read_audit(store, AuditFilter(since=since, project=project, contract=contract))
-    )
+    report = load_report(store, AuditFilter(since=since, project=project, contract=contract))
     folder = settings.reports_path / "audit"
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"audit-{since:%Y%m%d}-{until:%Y%m%d-%H%M%S}"

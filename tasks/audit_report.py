@@ -7,8 +7,10 @@ import html
 from dataclasses import dataclass
 
 import pandas as pd
+import sqlalchemy as sa
 
 from contract_sync.columns import display
+from contract_sync.store.audit_log import AuditFilter, read_audit, read_counts
 
 OUTCOME_COLOURS = {
     "reimported": "#2e7d32",
@@ -47,21 +49,35 @@ class AuditReport:
     changes: pd.DataFrame  # their field changes
 
 
-def build_report(rows: pd.DataFrame, changes: pd.DataFrame) -> AuditReport:
-    applied = rows[rows["outcome"].isin(APPLIED)]
-    value = (applied["amount_after"].fillna(0) - applied["amount_before"].fillna(0)).sum()
-    reasons = rows["reasons"].str.split().explode().dropna()
+def build_report(
+    rows: pd.DataFrame, changes: pd.DataFrame, counts: pd.DataFrame, totals: dict
+) -> AuditReport:
+    """The report from counts made in the database (every row) and the rows it lists."""
+    reasons = counts.assign(reason=counts["reasons"].str.split()).explode("reason")
+    reasons = reasons.dropna(subset=["reason"]).groupby("reason")["rows"].sum().sort_index()
+    outcomes = counts.groupby("outcome")["rows"].sum().sort_index()
     summary = {
-        "runs": int(rows["run_id"].nunique()),
-        "contracts": int(rows[["erp_company", "contract_no"]].drop_duplicates().shape[0]),
-        "rows": len(rows),
-        "outcomes": {k: int(v) for k, v in rows["outcome"].value_counts().sort_index().items()},
-        "reasons": {k: int(v) for k, v in reasons.value_counts().sort_index().items()},
-        "value_changed": int(value),
+        **totals,
+        "rows": int(counts["rows"].sum()),
+        "outcomes": {k: int(v) for k, v in outcomes.items()},
+        "reasons": {k: int(v) for k, v in reasons.items()},
+        "value_changed": int(counts["value_changed"].fillna(0).sum()),
     }
-    days = rows["recorded_at"].dt.strftime("%Y-%m-%d") if len(rows) else pd.Series(dtype=str)
-    timeline = pd.crosstab(days, rows["outcome"]) if len(rows) else pd.DataFrame()
+    timeline = (
+        counts.pivot_table(
+            index="day", columns="outcome", values="rows", aggfunc="sum", fill_value=0
+        )
+        if len(counts)
+        else pd.DataFrame()
+    )
     return AuditReport(summary, timeline, recurring_blockers(rows), rows, changes)
+
+
+def load_report(engine: sa.Engine, audit_filter: AuditFilter, quiet: bool = False) -> AuditReport:
+    """Counts over every matching row; lists the rows (without the no_updates-only ones
+    unless `quiet`, which a year of hourly runs has by the million)."""
+    rows, changes = read_audit(engine, audit_filter, quiet)
+    return build_report(rows, changes, *read_counts(engine, audit_filter))
 
 
 def recurring_blockers(rows: pd.DataFrame) -> pd.DataFrame:

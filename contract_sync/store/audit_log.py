@@ -9,6 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from contract_sync.store import schema as s
+from contract_sync.store.types import Amount
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,59 @@ def _conditions(f: AuditFilter) -> list:
     return conditions
 
 
-def read_audit(engine: sa.Engine, f: AuditFilter) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(contract rows with their run's trigger and actor, field changes of those rows)."""
+def _scope(query: sa.Select) -> sa.Select:
+    a = s.audit_contracts
+    return query.select_from(
+        a.join(s.sync_runs, s.sync_runs.c.id == a.c.run_id).outerjoin(
+            s.projects, s.projects.c.id == a.c.project_id
+        )
+    )
+
+
+QUIET = "no_updates"  # a contract with nothing to re-import: counted, not listed
+
+
+def read_counts(engine: sa.Engine, f: AuditFilter) -> tuple[pd.DataFrame, dict]:
+    """Counted in the database: rows per day, outcome and reason set, with the contract
+    value re-imports changed; and the number of runs and of contracts."""
+    a = s.audit_contracts.c
+    applied = a.outcome.in_(["reimported", "imported"])
+    delta = sa.case((applied, a.amount_after - sa.func.coalesce(a.amount_before, 0)), else_=0)
+    day = sa.func.date(a.recorded_at)
+    grouped = (
+        _scope(
+            sa.select(
+                day.label("day"),
+                a.outcome,
+                a.reasons,
+                sa.func.count().label("rows"),
+                sa.type_coerce(sa.func.sum(delta), Amount()).label("value_changed"),
+            )
+        )
+        .where(*_conditions(f))
+        .group_by(day, a.outcome, a.reasons)
+    )
+    contract_key = sa.cast(a.erp_company, sa.String) + "/" + a.contract_no
+    totals = _scope(
+        sa.select(
+            sa.func.count(sa.distinct(a.run_id)).label("runs"),
+            sa.func.count(sa.distinct(contract_key)).label("contracts"),
+        )
+    ).where(*_conditions(f))
+    with engine.connect() as connection:
+        counts = _frame(connection, grouped)
+        runs, contracts = connection.execute(totals).one()
+    counts["day"] = counts["day"].astype(str)
+    return counts, {"runs": int(runs), "contracts": int(contracts)}
+
+
+def read_audit(
+    engine: sa.Engine, f: AuditFilter, quiet: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(contract rows with their run's trigger and actor, field changes of those rows);
+    without the rows whose only reason is no_updates unless `quiet`."""
     a, r = s.audit_contracts, s.sync_runs
+    conditions = _conditions(f) + ([] if quiet else [a.c.reasons != QUIET])
     rows_query = (
         sa.select(
             a.c.id.label("audit_id"),
@@ -82,7 +133,7 @@ def read_audit(engine: sa.Engine, f: AuditFilter) -> tuple[pd.DataFrame, pd.Data
         .select_from(
             a.join(r, r.c.id == a.c.run_id).outerjoin(s.projects, s.projects.c.id == a.c.project_id)
         )
-        .where(*_conditions(f))
+        .where(*conditions)
         .order_by(a.c.recorded_at, a.c.id)
     )
     with engine.connect() as connection:
