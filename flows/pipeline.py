@@ -20,6 +20,7 @@ from contract_sync.hashing import contract_hashes
 from contract_sync.settings import Settings
 from contract_sync.store.db import make_engine, require_current_schema
 from contract_sync.store.state import StoreState
+from tasks.apply import Plan, plan
 from tasks.compare import Comparison, ConflictPolicy, compare_task, unchanged_contracts
 from tasks.extract import extract_task
 from tasks.gate import gate_task
@@ -142,3 +143,17 @@ def evaluate(
         unchanged,
     )
     return Evaluation(state, erp, hashes, unchanged, validation, comparison, decisions)
+
+
+def plan_of(found: Evaluation, dry_run: bool) -> Plan:
+    """What apply will write for this evaluation."""
+    return plan(
+        found.erp,
+        found.decisions,
+        found.comparison,
+        found.hashes,
+        found.validation.failures,
+        found.state,
+        found.unchanged,
+        dry_run,
+    )

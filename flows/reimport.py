@@ -13,8 +13,8 @@ from pydantic import Field
 
 from contract_sync.settings import get_settings
 from contract_sync.store.writes import finish_run, start_run
-from flows.pipeline import evaluate, open_store, run_record, safe_url
-from tasks.apply import apply_task, plan
+from flows.pipeline import evaluate, open_store, plan_of, run_record, safe_url
+from tasks.apply import apply_task
 from tasks.compare import ConflictPolicy
 from tasks.report import outcome_rows, run_summary
 from tasks.state import load_state_task
@@ -79,16 +79,7 @@ def reimport_main_contracts(
             settings.reports_path / run_id,
             project,
         )
-        run_plan = plan(
-            found.erp,
-            found.decisions,
-            found.comparison,
-            found.hashes,
-            found.validation.failures,
-            found.state,
-            found.unchanged,
-            dry_run,
-        )
+        run_plan = plan_of(found, dry_run)
         audit = apply_task(store, run_id, run_plan)
     except BaseException:
         finish_run(store, run_id, "failed")

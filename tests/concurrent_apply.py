@@ -16,36 +16,17 @@ from pathlib import Path
 from contract_sync.settings import Settings
 from contract_sync.store.db import make_engine
 from contract_sync.store.writes import start_run
-from flows.pipeline import load_and_evaluate
-from tasks.apply import apply, plan
+from flows.pipeline import load_and_evaluate, plan_of, run_record
+from tasks.apply import apply
 
 
 def main(erp_url: str, store_url: str, folder: Path, name: str) -> None:
     settings = Settings(erp_url=erp_url, store_url=store_url)
     found = load_and_evaluate(settings, 1, "admin")
-    run_plan = plan(
-        found.erp,
-        found.decisions,
-        found.comparison,
-        found.hashes,
-        found.validation.failures,
-        found.state,
-        found.unchanged,
-        dry_run=False,
-    )
+    run_plan = plan_of(found, dry_run=False)
     store = make_engine(store_url)
     run_id = str(uuid.uuid4())
-    start_run(
-        store,
-        {
-            "id": run_id,
-            "company_id": 1,
-            "trigger": "cli",
-            "actor": "admin",
-            "parameters": {"name": name},
-            "dry_run": False,
-        },
-    )
+    start_run(store, run_record(run_id, 1, "admin", {"name": name}, False))
     (folder / f"{name}.ready").touch()
     deadline = time.monotonic() + 120
     while not (folder / "go").exists():

@@ -13,6 +13,7 @@ from contract_sync.hashing import contract_hashes
 from contract_sync.store import schema as s
 from contract_sync.store.state import load_state, with_items
 from contract_sync.store.writes import start_run
+from flows.pipeline import run_record
 from tasks.apply import apply, plan
 from tasks.compare import ConflictPolicy, compare
 from tasks.gate import evaluate_gates
@@ -34,17 +35,7 @@ def _plan(sides, dry_run=False):
 
 def _run(sides) -> str:
     run_id = str(uuid.uuid4())
-    start_run(
-        sides.store,
-        {
-            "id": run_id,
-            "company_id": 1,
-            "trigger": "cli",
-            "actor": "admin",
-            "parameters": {},
-            "dry_run": False,
-        },
-    )
+    start_run(sides.store, run_record(run_id, 1, "admin", {}, False))
     return run_id
 
 

@@ -19,24 +19,15 @@ from contract_sync.demo.generator import edge_case_contracts
 from contract_sync.settings import get_settings
 from contract_sync.store.audit_log import AuditFilter, read_audit
 from contract_sync.store.writes import finish_run, start_run
-from flows.pipeline import load_and_evaluate
-from tasks.apply import apply, plan
+from flows.pipeline import load_and_evaluate, plan_of, run_record
+from tasks.apply import apply
 from tasks.audit_report import CSV_COLUMNS, load_report, to_csv, to_html
 
 
 def _run(sides, actor: str, dry_run: bool = False, break_one: bool = False) -> str:
     """One run with the real stages, outside Prefect; `break_one` makes one contract fail."""
     found = load_and_evaluate(get_settings(), 1, actor)
-    run_plan = plan(
-        found.erp,
-        found.decisions,
-        found.comparison,
-        found.hashes,
-        found.validation.failures,
-        found.state,
-        found.unchanged,
-        dry_run,
-    )
+    run_plan = plan_of(found, dry_run)
     if break_one:
         items = run_plan.comparison.items
         applied = run_plan.audit.loc[run_plan.audit["outcome"] == "reimported", "contract_no"]
@@ -45,17 +36,7 @@ def _run(sides, actor: str, dry_run: bool = False, break_one: bool = False) -> s
         ].index
         items.loc[writable[0], "position"] = pd.NA
     run_id = str(uuid.uuid4())
-    start_run(
-        sides.store,
-        {
-            "id": run_id,
-            "company_id": 1,
-            "trigger": "cli",
-            "actor": actor,
-            "parameters": {},
-            "dry_run": dry_run,
-        },
-    )
+    start_run(sides.store, run_record(run_id, 1, actor, {}, dry_run))
     apply(sides.store, run_id, run_plan)
     finish_run(sides.store, run_id, "completed")
     return run_id
