@@ -13,7 +13,7 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := contract_sync
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test lint serve stop clean
+.PHONY: install demo test lint serve stop bench clean
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) on PATH (or make PYTHON=...)"; exit 1; }
@@ -43,6 +43,10 @@ serve: install
 
 stop:
 	scripts/stop.sh
+
+# Company scale: 5,000 contracts x 200 items on SQLite (BENCH_ARGS="--backend postgresql ...").
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

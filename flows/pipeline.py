@@ -7,6 +7,8 @@ starting a Prefect server.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,9 +77,7 @@ def in_project(erp: ErpFrames, state: StoreState, project: str) -> ErpFrames:
         raise ValueError(f"project {project} does not exist in the project store")
     stored = state.contracts.loc[state.contracts["project_id"].isin(ids), "contract_no"]
     jobs = state.synced_jobs.loc[state.synced_jobs["project_id"].isin(ids), "job_no"]
-    keep = erp.contracts["contract_no"].isin(stored) | erp.contracts["job_no"].isin(jobs)
-    numbers = erp.contracts.loc[keep, "contract_no"]
-    return ErpFrames(erp.contracts[keep], erp.items[erp.items["contract_no"].isin(numbers)])
+    return erp.only(erp.contracts["contract_no"].isin(stored) | erp.contracts["job_no"].isin(jobs))
 
 
 def open_store(settings: Settings) -> sa.Engine:
@@ -118,30 +118,36 @@ def evaluate(
     full_refresh: bool,
     docs_dir: Path | None,
     project: str | None = None,
+    timer: Callable[[str], AbstractContextManager] = lambda _stage: nullcontext(),
 ) -> Evaluation:
-    erp = run(extract_task, settings, company, contracts)
+    """Every stage up to the gates' decisions; `timer(stage)` wraps each (the benchmark
+    measures them with it)."""
+    with timer("extract"):
+        erp = run(extract_task, settings, company, contracts)
     if project is not None:
         erp = in_project(erp, state, project)
-    hashes = contract_hashes(erp.contracts, erp.items)
-    unchanged = unchanged_contracts(state, erp.contracts, hashes)
+    with timer("hash"):
+        hashes = contract_hashes(erp.contracts, erp.items)
+        unchanged = unchanged_contracts(state, erp.contracts, hashes)
     if full_refresh:
         unchanged = pd.Series(False, index=erp.contracts.index)
-    changed_numbers = erp.contracts.loc[~unchanged, "contract_no"]
-    changed = ErpFrames(
-        erp.contracts[~unchanged], erp.items[erp.items["contract_no"].isin(changed_numbers)]
-    )
-    validation = run(validate_task, changed, settings.expectations_dir, docs_dir)
-    state = run(load_items_task, store, state, changed_numbers)
-    comparison = run(compare_task, state, changed.contracts, changed.items)
-    decisions = run(
-        gate_task,
-        state,
-        erp.contracts,
-        validation.invalid_contracts,
-        comparison,
-        policy,
-        unchanged,
-    )
+    changed = erp.only(~unchanged)
+    with timer("validate"):
+        validation = run(validate_task, changed, settings.expectations_dir, docs_dir)
+    with timer("load items"):
+        state = run(load_items_task, store, state, changed.contracts["contract_no"])
+    with timer("compare"):
+        comparison = run(compare_task, state, changed.contracts, changed.items)
+    with timer("gate"):
+        decisions = run(
+            gate_task,
+            state,
+            erp.contracts,
+            validation.invalid_contracts,
+            comparison,
+            policy,
+            unchanged,
+        )
     return Evaluation(state, erp, hashes, unchanged, validation, comparison, decisions)
 
 

@@ -17,6 +17,11 @@ class ErpFrames:
     contracts: pd.DataFrame
     items: pd.DataFrame
 
+    def only(self, keep: pd.Series) -> ErpFrames:
+        """The contracts where `keep` (aligned with `contracts`) holds, with their items."""
+        numbers = self.contracts.loc[keep, "contract_no"]
+        return ErpFrames(self.contracts[keep], self.items[self.items["contract_no"].isin(numbers)])
+
 
 class ErpReadError(RuntimeError):
     """The ERP cannot be read: a missing table, column or file, bad credentials."""

@@ -1,0 +1,1 @@
+"""Benchmark of a company-scale sync (see bench/__main__.py)."""

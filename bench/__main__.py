@@ -1,0 +1,283 @@
+"""Benchmark at company scale: `python -m bench [--contracts N] [--items-per-contract M]
+[--backend sqlite|postgresql] [--repeat R]`, or `make bench` (5,000 x 200 = 1M items).
+
+Builds the company once with the data generator (ERP and an imported store), keeps a
+pristine copy, and for each scenario and repetition restores it, edits the ERP and runs
+one measured process (bench/once.py). Reports medians per stage against the read floor,
+end-to-end flow time with Prefect's start-up apart, rows per second and peak memory;
+writes JSON to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from rich.console import Console
+from rich.table import Table
+
+from contract_sync.demo.edit import edit_erp
+from contract_sync.demo.seed import seed
+from contract_sync.store.db import make_engine, upgrade
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = {  # name -> (fraction of contracts edited in the ERP, mode)
+    "a: 2% edited": (0.02, "changed"),
+    "b: nothing edited": (0.0, "changed"),
+    "c: 10% edited": (0.10, "changed"),
+    "d: full refresh": (0.02, "full_refresh"),
+}
+console = Console(width=None if sys.stdout.isatty() else 140)
+
+
+class Backend:
+    """Two databases (ERP, store) with a pristine copy to restore before every run."""
+
+    def __init__(self, kind: str, folder: Path, postgres_url: str | None) -> None:
+        self.kind, self.folder, self.admin_url = kind, folder, postgres_url
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def url(self, name: str) -> str:
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.folder / f'{name}.sqlite'}"
+        return (
+            sa.engine.make_url(self.admin_url)
+            .set(database=f"bench_{name}")
+            .render_as_string(hide_password=False)
+        )
+
+    def _admin(self, statements: list[str]) -> None:
+        engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            for statement in statements:
+                connection.execute(sa.text(statement))
+        engine.dispose()
+
+    def fresh(self) -> None:
+        for name in ("erp", "store"):
+            if self.kind == "sqlite":
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{self.folder / name}.sqlite{suffix}").unlink(missing_ok=True)
+            else:
+                self._admin(
+                    [
+                        f'DROP DATABASE IF EXISTS "bench_{name}" WITH (FORCE)',
+                        f'CREATE DATABASE "bench_{name}"',
+                    ]
+                )
+
+    def keep_pristine(self) -> None:
+        for name in ("erp", "store"):
+            if self.kind == "sqlite":
+                shutil.copyfile(self.folder / f"{name}.sqlite", self.folder / f"{name}.pristine")
+            else:
+                self._admin(
+                    [
+                        f'DROP DATABASE IF EXISTS "bench_{name}_pristine" WITH (FORCE)',
+                        f'CREATE DATABASE "bench_{name}_pristine" TEMPLATE "bench_{name}"',
+                    ]
+                )
+
+    def restore(self) -> None:
+        for name in ("erp", "store"):
+            if self.kind == "sqlite":
+                for suffix in ("-wal", "-shm"):
+                    Path(f"{self.folder / name}.sqlite{suffix}").unlink(missing_ok=True)
+                shutil.copyfile(self.folder / f"{name}.pristine", self.folder / f"{name}.sqlite")
+            else:
+                self._admin(
+                    [
+                        f'DROP DATABASE IF EXISTS "bench_{name}" WITH (FORCE)',
+                        f'CREATE DATABASE "bench_{name}" TEMPLATE "bench_{name}_pristine"',
+                    ]
+                )
+
+
+def build(backend: Backend, contracts: int, items: int) -> float:
+    started = time.perf_counter()
+    backend.fresh()
+    erp, store = make_engine(backend.url("erp")), make_engine(backend.url("store"))
+    upgrade(store)
+    seed(erp, store, companies=1, contracts=contracts, items_per_contract=items, seed=7)
+    erp.dispose()
+    store.dispose()
+    backend.keep_pristine()
+    return time.perf_counter() - started
+
+
+def measure(backend: Backend, mode: str) -> dict:
+    command = [sys.executable, "-m", "bench.once", backend.url("erp"), backend.url("store"), mode]
+    env = {**os.environ, "GX_ANALYTICS_ENABLED": "false"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=HERE.parent)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def prefect_overhead(backend: Backend) -> float:
+    """End-to-end flow time minus the same work without Prefect: one run, nothing edited."""
+    code = (
+        "import time, os; t = time.perf_counter();"
+        "from flows.reimport import reimport_main_contracts;"
+        "reimport_main_contracts(company=1, requested_by='admin');"
+        "print(time.perf_counter() - t)"
+    )
+    env = {
+        **os.environ,
+        "CONTRACT_SYNC_ERP_URL": backend.url("erp"),
+        "CONTRACT_SYNC_STORE_URL": backend.url("store"),
+        "PREFECT_HOME": str(backend.folder / "prefect"),
+        "GX_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    }
+    backend.restore()
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=HERE.parent
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    with_prefect = float(done.stdout.strip().splitlines()[-1])
+    backend.restore()
+    without = measure(backend, "changed")["total"]
+    return with_prefect - without
+
+
+def run(args: argparse.Namespace) -> dict:
+    folder = args.data_dir / f"{args.backend}-{args.contracts}x{args.items_per_contract}"
+    backend = Backend(args.backend, folder, args.postgres_url)
+    console.print(
+        f"building {args.contracts:,} contracts x {args.items_per_contract} items "
+        f"on {args.backend} ..."
+    )
+    build_seconds = build(backend, args.contracts, args.items_per_contract)
+    results = {"floor": [], **{name: [] for name in SCENARIOS}}
+    for _ in range(args.repeat):
+        backend.restore()
+        results["floor"].append(measure(backend, "floor"))
+        for name, (fraction, mode) in SCENARIOS.items():
+            backend.restore()
+            if fraction:
+                erp = make_engine(backend.url("erp"))
+                edit_erp(erp, 1, fraction, seed=11)
+                erp.dispose()
+            results[name].append(measure(backend, mode))
+    overhead = prefect_overhead(backend) if args.prefect else None
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "backend": args.backend,
+        "contracts": args.contracts,
+        "items_per_contract": args.items_per_contract,
+        "items": args.contracts * args.items_per_contract,
+        "repeat": args.repeat,
+        "build_seconds": build_seconds,
+        "prefect_overhead_seconds": overhead,
+        "runs": results,
+    }
+
+
+def median(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def stage_medians(runs: list[dict]) -> dict[str, float]:
+    names = {s for r in runs for s in r["stages"]}
+    return {s: statistics.median(r["stages"].get(s, 0.0) for r in runs) for s in sorted(names)}
+
+
+def report(result: dict) -> Table:
+    floor = median(result["runs"]["floor"], "total")
+    items = result["items"]
+    table = Table(
+        title=f"{result['contracts']:,} contracts x {result['items_per_contract']} "
+        f"items on {result['backend']} (medians of {result['repeat']})"
+    )
+    for column in [
+        "scenario",
+        "seconds",
+        "x floor",
+        "items/s",
+        "peak MB",
+        "compared",
+        "reimported",
+        "slowest stages",
+    ]:
+        table.add_column(
+            column, justify="left" if column in ("scenario", "slowest stages") else "right"
+        )
+    for name, runs in result["runs"].items():
+        total = median(runs, "total")
+        stages = sorted(stage_medians(runs).items(), key=lambda kv: -kv[1])[:4]
+        table.add_row(
+            name,
+            f"{total:.2f}",
+            f"{total / floor:.2f}",
+            f"{items / total:,.0f}",
+            f"{median(runs, 'peak_rss_mb'):,.0f}",
+            str(runs[0].get("compared_contracts", "")),
+            str(runs[0].get("outcomes", {}).get("reimported", "")),
+            ", ".join(f"{s} {t:.2f}" for s, t in stages),
+        )
+    return table
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--contracts", type=int, default=5000)
+    parser.add_argument("--items-per-contract", type=int, default=200)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("CONTRACT_SYNC_TEST_POSTGRES_URL"),
+        help="superuser URL for --backend postgresql",
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--data-dir", type=Path, default=HERE / "data", help="where the generated databases go"
+    )
+    parser.add_argument(
+        "--no-prefect",
+        dest="prefect",
+        action="store_false",
+        help="skip measuring Prefect's own start-up",
+    )
+    args = parser.parse_args(argv)
+    if args.backend == "postgresql" and not args.postgres_url:
+        parser.error(
+            "--backend postgresql needs --postgres-url (or CONTRACT_SYNC_TEST_POSTGRES_URL)"
+        )
+    return args
+
+
+def main() -> None:
+    args = parse()
+    result = run(args)
+    console.print(report(result))
+    if result["prefect_overhead_seconds"] is not None:
+        console.print(
+            f"Prefect's own cost for one flow run (start-up, task runs): "
+            f"{result['prefect_overhead_seconds']:.1f} s, not in the figures above"
+        )
+    out = (
+        HERE
+        / "results"
+        / (
+            f"{result['when'][:19].replace(':', '')}-{args.backend}-"
+            f"{args.contracts}x{args.items_per_contract}.json"
+        )
+    )
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    console.print(f"results: {out}")
+
+
+if __name__ == "__main__":
+    main()
