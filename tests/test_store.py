@@ -16,6 +16,7 @@ from contract_sync.store.db import (
     require_current_schema,
     upgrade,
 )
+from contract_sync.store.types import exact
 
 
 def test_upgrade_reaches_head_and_is_repeatable(database_url):
@@ -64,6 +65,9 @@ def test_money_round_trips_exactly(empty_sides):
         )
     assert stored == cents
     assert all(type(v) is int for v in stored)
+    bulk = sa.select(exact(s.main_contracts.c.original_amount, empty_sides.store.dialect.name))
+    with empty_sides.store.connect() as connection:  # the bulk read, computed by the database
+        assert connection.execute(bulk.order_by(s.main_contracts.c.id)).scalars().all() == cents
 
 
 def _audit_row(connection: sa.Connection) -> None:

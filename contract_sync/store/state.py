@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from contract_sync.columns import HEADER_FIELDS, ITEM_FIELDS
 from contract_sync.store import schema as s
+from contract_sync.store.types import exact
 
 
 class UnknownCompany(LookupError):
@@ -35,6 +36,15 @@ class StoreState:
     # Items are loaded only for the contracts that go to compare (see with_items).
     items: pd.DataFrame  # contract_id, item_id, contract_no, item_no, item fields
     baseline_items: pd.DataFrame  # contract_id, item_no, item fields
+
+
+BULK_CHUNK = 200_000
+
+
+def _bulk_frame(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
+    """Many rows: read by pandas in chunks, numbers as nullable integers."""
+    chunks = pd.read_sql(query, connection, chunksize=BULK_CHUNK, dtype_backend="numpy_nullable")
+    return pd.concat(list(chunks), ignore_index=True)
 
 
 def _frame(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
@@ -138,25 +148,26 @@ def with_items(engine: sa.Engine, state: StoreState, contract_ids: Sequence[int]
     ids = [int(i) for i in contract_ids]
     if not ids:
         return state
+    dialect = engine.dialect.name
     with engine.connect() as connection:
-        items = _frame(
+        items = _bulk_frame(
             connection,
             sa.select(
                 s.line_items.c.contract_id,
                 s.line_items.c.id.label("item_id"),
                 s.main_contracts.c.origin_id.label("contract_no"),
                 s.line_items.c.origin_id.label("item_no"),
-                *(s.line_items.c[f] for f in ITEM_FIELDS),
+                *(exact(s.line_items.c[f], dialect) for f in ITEM_FIELDS),
             )
             .join(s.main_contracts, s.main_contracts.c.id == s.line_items.c.contract_id)
             .where(s.line_items.c.contract_id.in_(ids), s.line_items.c.origin_id.is_not(None)),
         )
-        baseline_items = _frame(
+        baseline_items = _bulk_frame(
             connection,
             sa.select(
                 s.baseline_items.c.contract_id,
                 s.baseline_items.c.item_no,
-                *(s.baseline_items.c[f] for f in ITEM_FIELDS),
+                *(exact(s.baseline_items.c[f], dialect) for f in ITEM_FIELDS),
             ).where(s.baseline_items.c.contract_id.in_(ids)),
         )
     return replace(state, items=items, baseline_items=baseline_items)

@@ -55,3 +55,14 @@ def UnitCost() -> Scaled:  # noqa: N802
 
 def Percent() -> Scaled:  # noqa: N802
     return Scaled(5, 2)
+
+
+def exact(column: sa.Column, dialect: str) -> sa.ColumnElement:
+    """A column to read in bulk: a Scaled one as its scaled integer computed by the database,
+    so that no Python function runs per value; any other column as it is."""
+    if not isinstance(column.type, Scaled):
+        return column
+    if dialect == "sqlite":
+        return sa.type_coerce(column, sa.BigInteger).label(column.name)
+    numeric = sa.type_coerce(column, sa.Numeric())  # so the factor binds as a number
+    return sa.cast(numeric * 10**column.type.scale, sa.BigInteger).label(column.name)
