@@ -71,6 +71,7 @@ def plan(
         unchanged, number.map(erp_item_counts).fillna(0).astype("int64")
     )
     version = number.map(stored["version"]).astype("Int64")
+    before = number.map(stored["original_amount"]).astype("Int64")
     audit = pd.DataFrame(
         {
             "erp_company": contracts["erp_company"],
@@ -84,8 +85,10 @@ def plan(
             ),
             "error": pd.Series(pd.NA, index=contracts.index, dtype="string"),
             **counts,
-            "amount_before": number.map(stored["original_amount"]).astype("Int64"),
-            "amount_after": contracts["original_amount"],
+            "amount_before": before,
+            "amount_after": number.map(summary["amount_after"])
+            .astype("Int64")
+            .where(decisions["eligible"].to_numpy(), before),
             "erp_hash": hashes.to_numpy(),
             "version_before": version,
             "version_after": version,
@@ -103,8 +106,13 @@ def apply(
     """Write the plan; returns the audit rows as written (final outcome per contract)."""
     audit = plan.audit.copy()
     to_apply = audit["outcome"] == "reimported"
+    # The diff is recorded for what was (or, in a dry run, would be) written, not for refusals.
+    previewed = audit.loc[audit["outcome"] == "would_reimport", "contract_no"]
+    changes = plan.comparison.changes
     with engine.begin() as connection:
-        insert_audit(connection, run_id, audit[~to_apply], plan.comparison.changes)
+        insert_audit(
+            connection, run_id, audit[~to_apply], changes[changes["contract_no"].isin(previewed)]
+        )
     targets = plan.comparison.contracts.set_index("contract_no")
     erp_headers = plan.erp.contracts.set_index("contract_no")[HEADER_FIELDS].add_prefix("erp_")
     applying = audit.loc[to_apply, "contract_no"]

@@ -17,6 +17,8 @@ from contract_sync.erp.vista_schema import JCCI
 from contract_sync.exact import NumberFormat, parse_scaled
 from contract_sync.hashing import contract_hashes
 from contract_sync.store.db import make_engine
+from tasks.validate import validate
+from tests.test_validate import SUITES
 
 ACCOUNTING = NumberFormat(thousands=",", parentheses_negative=True, trailing_minus=True)
 
@@ -181,3 +183,22 @@ def test_an_unreachable_database_is_transient_and_retried():
         with_retries(read, delays=(0.1, 0.2), sleep=waits.append)
     assert len(attempts) == 3
     assert waits == [0.1, 0.2]
+
+
+def test_missing_vista_numbers_reach_validation_instead_of_failing_the_read(seeded):
+    with seeded.erp.begin() as connection:
+        connection.execute(
+            JCCI.update()
+            .where(JCCI.c.JCCo == 1, JCCI.c.Contract == "24010-")
+            .values(OrigContractAmt=None, OrigContractUnits=None, RetainPCT=None)
+        )
+    frames = read_vista(seeded.erp, 1)
+    items = frames.items[frames.items["contract_no"] == "24010-"]
+    assert items["amount"].isna().all() and (items["quantity"] == 0).all()
+    result = validate(frames, SUITES, None)
+    assert "24010-" in set(result.invalid_contracts)
+    found = {
+        d["expectation"]
+        for d in result.failures.set_index("contract_no").loc["24010-", "failed_expectations"]
+    }
+    assert "expect_column_values_to_not_be_null" in found

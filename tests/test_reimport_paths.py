@@ -84,6 +84,14 @@ def test_a_conflict_blocks_under_block_and_is_overwritten_under_erp_wins(configu
         company=1, contracts=[contract], requested_by="admin", policy=ConflictPolicy.block
     ).iloc[0]
     assert (blocked["outcome"], blocked["reasons"]) == ("blocked", "conflict")
+    assert blocked["amount_after"] == blocked["amount_before"]  # nothing was written
+    with configured.store.connect() as connection:
+        recorded = connection.execute(
+            sa.select(sa.func.count())
+            .select_from(s.audit_changes.join(s.audit_contracts))
+            .where(s.audit_contracts.c.run_id == blocked["run_id"])
+        ).scalar()
+    assert recorded == 0  # a refusal records its reason, not changes that were not made
 
     done = reimport_main_contracts(company=1, contracts=[contract], requested_by="admin")
     assert done.loc[0, "outcome"] == "reimported"

@@ -32,12 +32,18 @@ ITEM_NUMBERS = {
 
 def _scaled(column: sa.ColumnElement, scale: int) -> sa.ColumnElement:
     """An exact decimal column as a scaled integer, computed by the database."""
-    return sa.cast(sa.func.round(column * 10**scale), sa.BigInteger)
+    return sa.cast(sa.func.round(column * 10**scale, 0), sa.BigInteger)
 
 
 def _over_scale(column: sa.ColumnElement, scale: int) -> sa.ColumnElement:
     scaled = column * 10**scale
-    return sa.func.abs(scaled - sa.func.round(scaled)) > SCALE_TOLERANCE
+    return sa.func.abs(scaled - sa.func.round(scaled, 0)) > SCALE_TOLERANCE
+
+
+def _flag(conditions) -> sa.ColumnElement:  # noqa: ANN001 - boolean SQL expressions
+    """1 where any condition holds, else 0: never NULL (a missing number is not over scale),
+    and no boolean in the select list (SQL Server has none)."""
+    return sa.case((sa.or_(*conditions), 1), else_=0).label("bad_scale")
 
 
 def _filters(table: sa.Table, company: int, contract_nos, job_nos) -> list:
@@ -68,7 +74,7 @@ def read_vista(
             JCCM.c.StartMonth.label("start_date"),
             JCCM.c.ProjCloseDate.label("projected_completion"),
             *(_scaled(c, s).label(f) for f, (c, s) in HEADER_NUMBERS.items()),
-            sa.or_(*(_over_scale(c, s) for c, s in HEADER_NUMBERS.values())).label("bad_scale"),
+            _flag(_over_scale(c, s) for c, s in HEADER_NUMBERS.values()),
         )
         .select_from(
             JCCM.outerjoin(
@@ -87,12 +93,12 @@ def read_vista(
         JCCI.c.UM.label("uom"),
         JCCI.c.TaxCode.label("tax_code"),
         *(_scaled(c, s).label(f) for f, (c, s) in ITEM_NUMBERS.items()),
-        sa.or_(*(_over_scale(c, s) for c, s in ITEM_NUMBERS.values())).label("bad_scale"),
+        _flag(_over_scale(c, s) for c, s in ITEM_NUMBERS.values()),
     ).where(*_filters(JCCI, company, contract_nos, job_nos))
     with engine.connect() as connection:
         contracts = _read_sql(contracts_query, connection)
         items = pd.concat(list(_read_sql(items_query, connection, CHUNK_ROWS)), ignore_index=True)
-        if contracts["bad_scale"].astype(bool).any() or items["bad_scale"].astype(bool).any():
+        if contracts["bad_scale"].eq(1).any() or items["bad_scale"].eq(1).any():
             _raise_over_scale(connection, company, contract_nos, job_nos)
     return ErpFrames(_contracts_frame(contracts), _items_frame(items))
 

@@ -42,7 +42,7 @@ def _conditions(f: AuditFilter) -> list:
     if f.outcome is not None:
         conditions.append(a.outcome == f.outcome)
     if f.reason is not None:  # reasons are space-separated codes
-        conditions.append((" " + a.reasons + " ").like(f"% {f.reason} %"))
+        conditions.append((" " + a.reasons + " ").contains(f" {f.reason} ", autoescape=True))
     if f.actor is not None:
         conditions.append(r.actor == f.actor)
     if f.project is not None:
