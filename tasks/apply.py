@@ -24,6 +24,7 @@ from contract_sync.store.writes import (
     contract_transaction,
     insert_audit,
     reimport_contract,
+    settle_baseline,
 )
 from tasks.compare import Comparison, single_store_contracts
 
@@ -43,6 +44,8 @@ class Plan:
     audit: pd.DataFrame  # one row per contract in scope, outcome set where already known
     comparison: Comparison
     erp: ErpFrames
+    dry_run: bool
+    settle: pd.Series  # contracts with nothing to re-import whose ERP hash moved: see below
 
 
 def plan(
@@ -94,7 +97,11 @@ def plan(
             "version_after": version,
         }
     )
-    return Plan(audit, comparison, erp)
+    hash_by_id = state.baselines.set_index("contract_id")["erp_hash"]
+    stored_hash = number.map(stored["contract_id"]).map(hash_by_id)
+    moved = stored_hash.notna() & stored_hash.ne(pd.Series(hashes.to_numpy(), index=number.index))
+    settle = number[decisions["reasons"].eq("no_updates").to_numpy() & moved.fillna(False)]
+    return Plan(audit, comparison, erp, dry_run, settle)
 
 
 def apply(
@@ -156,7 +163,34 @@ def apply(
             _record_failure(engine, run_id, audit.loc[[index]])
         if progress:
             progress(done, len(indices))
+    if not plan.dry_run:
+        settle_baselines(engine, plan, erp_headers)
     return audit
+
+
+def settle_baselines(engine: sa.Engine, plan: Plan, erp_headers: pd.DataFrame) -> None:
+    """A contract whose ERP changed only to what the store already holds has nothing to
+    re-import; its baseline moves to the ERP's values, so that a later store-side edit is
+    seen as one (kept) and not as a conflict, and its hash stops sending it to compare."""
+    settled = plan.audit[plan.audit["contract_no"].isin(plan.settle)]
+    if settled.empty:
+        return
+    erp_items = plan.erp.items[plan.erp.items["contract_no"].isin(settled["contract_no"])]
+    items_by_contract = dict(tuple(erp_items.groupby("contract_no")))
+    for row in settled.itertuples():
+        header = erp_headers.loc[row.contract_no].copy()
+        header["contract_no"] = row.contract_no
+        try:
+            with contract_transaction(engine, int(row.contract_id)) as connection:
+                settle_baseline(
+                    connection,
+                    int(row.contract_id),
+                    header,
+                    items_by_contract.get(row.contract_no, _no_rows(plan.erp.items)),
+                    row.erp_hash,
+                )
+        except LockedContract:
+            continue  # another run holds it; the next run settles it
 
 
 def _no_rows(frame: pd.DataFrame) -> pd.DataFrame:

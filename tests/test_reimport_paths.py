@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from contract_sync.demo.generator import edge_case_contracts
 from contract_sync.erp.vista import read_vista
-from contract_sync.erp.vista_schema import JCCI
+from contract_sync.erp.vista_schema import JCCI, JCCM
 from contract_sync.store import schema as s
 from flows.first_import import import_main_contract
 from flows.reimport import reimport_main_contracts
@@ -125,3 +125,41 @@ def test_every_path_checks_the_acting_user(configured):
     assert "permission_denied" in runs[None]["reasons"]
     assert runs["admin"]["outcome"] == "would_reimport"
     assert "permission_denied" in runs["viewer"]["reasons"]
+
+
+def test_a_change_both_sides_agree_on_settles_the_baseline(configured):
+    """ERP and store both move the title to B: nothing to re-import, and the baseline moves
+    to B, so that a later store edit to C is kept, not taken for a conflict."""
+    contract = "24011-"
+    with configured.erp.begin() as connection:
+        connection.execute(
+            JCCM.update()
+            .where(JCCM.c.JCCo == 1, JCCM.c.Contract == contract)
+            .values(Description="Title B")
+        )
+
+    def store_title(title: str) -> None:
+        with configured.store.begin() as connection:
+            connection.execute(
+                s.main_contracts.update()
+                .where(s.main_contracts.c.origin_id == contract, s.main_contracts.c.company_id == 1)
+                .values(title=title)
+            )
+
+    store_title("Title B")
+    first = reimport_main_contracts(
+        company=1, contracts=[contract], requested_by="admin", policy=ConflictPolicy.block
+    ).iloc[0]
+    assert first["reasons"] == "no_updates"
+    store_title("Title C")
+    second = reimport_main_contracts(
+        company=1, contracts=[contract], requested_by="admin", policy=ConflictPolicy.block
+    ).iloc[0]
+    assert (second["outcome"], second["reasons"]) == ("blocked", "no_updates")
+    with configured.store.connect() as connection:
+        title = connection.execute(
+            sa.select(s.main_contracts.c.title).where(
+                s.main_contracts.c.origin_id == contract, s.main_contracts.c.company_id == 1
+            )
+        ).scalar_one()
+    assert title == "Title C"

@@ -144,6 +144,17 @@ def reimport_contract(
     return version + 1
 
 
+def settle_baseline(
+    connection: sa.Connection,
+    contract_id: int,
+    erp_header: pd.Series,
+    erp_items: pd.DataFrame,
+    erp_hash: str,
+) -> None:
+    """The baseline becomes the ERP's current values (the store already matches them)."""
+    _replace_baseline(connection, contract_id, erp_header, erp_items, erp_hash)
+
+
 def _replace_baseline(
     connection: sa.Connection,
     contract_id: int,
