@@ -31,3 +31,19 @@ def reset_id_sequences(connection: sa.Connection, tables: list[sa.Table]) -> Non
                 f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
             )
         )
+
+
+BULK_CHUNK = 200_000
+
+
+def read_frame(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
+    """A small result as a frame, values as the column types process them."""
+    result = connection.execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def read_bulk(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
+    """Many rows: read by pandas in chunks, numbers as nullable integers (select scaled
+    columns through contract_sync.store.types.exact)."""
+    chunks = pd.read_sql(query, connection, chunksize=BULK_CHUNK, dtype_backend="numpy_nullable")
+    return pd.concat(list(chunks), ignore_index=True)

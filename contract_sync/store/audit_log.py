@@ -8,6 +8,7 @@ from datetime import datetime
 import pandas as pd
 import sqlalchemy as sa
 
+from contract_sync.bulk import read_frame
 from contract_sync.store import schema as s
 from contract_sync.store.types import Amount
 
@@ -23,11 +24,6 @@ class AuditFilter:
     reason: str | None = None
     run_id: str | None = None
     company: int | None = None  # ERP company number
-
-
-def _frame(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
-    result = connection.execute(query)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
 
 def _conditions(f: AuditFilter) -> list:
@@ -94,7 +90,7 @@ def read_counts(engine: sa.Engine, f: AuditFilter) -> tuple[pd.DataFrame, dict]:
         )
     ).where(*_conditions(f))
     with engine.connect() as connection:
-        counts = _frame(connection, grouped)
+        counts = read_frame(connection, grouped)
         runs, contracts = connection.execute(totals).one()
     counts["day"] = counts["day"].astype(str)
     return counts, {"runs": int(runs), "contracts": int(contracts)}
@@ -137,8 +133,8 @@ def read_audit(
         .order_by(a.c.recorded_at, a.c.id)
     )
     with engine.connect() as connection:
-        rows = _frame(connection, rows_query)
-        changes = _frame(
+        rows = read_frame(connection, rows_query)
+        changes = read_frame(
             connection,
             sa.select(
                 s.audit_changes.c.audit_id,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 import sqlalchemy as sa
 
+from contract_sync.bulk import read_bulk, read_frame
 from contract_sync.columns import HEADER_FIELDS, ITEM_FIELDS
 from contract_sync.store import schema as s
 from contract_sync.store.types import exact
@@ -38,20 +39,6 @@ class StoreState:
     baseline_items: pd.DataFrame  # contract_id, item_no, item fields
 
 
-BULK_CHUNK = 200_000
-
-
-def _bulk_frame(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
-    """Many rows: read by pandas in chunks, numbers as nullable integers."""
-    chunks = pd.read_sql(query, connection, chunksize=BULK_CHUNK, dtype_backend="numpy_nullable")
-    return pd.concat(list(chunks), ignore_index=True)
-
-
-def _frame(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
-    result = connection.execute(query)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-
-
 def load_state(
     engine: sa.Engine, erp_company: int, actor: str, contract_nos: Sequence[str] | None = None
 ) -> StoreState:
@@ -70,7 +57,7 @@ def load_state(
         integration = connection.execute(
             sa.select(s.erp_integrations).where(s.erp_integrations.c.company_id == company)
         ).first()
-        permissions = _frame(
+        permissions = read_frame(
             connection,
             sa.select(
                 s.tool_permissions.c.tool,
@@ -93,8 +80,8 @@ def load_state(
                 s.main_contracts.c.origin_id.in_(list(contract_nos))
             )
         in_scope = contracts_query.with_only_columns(s.main_contracts.c.id).scalar_subquery()
-        contracts = _frame(connection, contracts_query)
-        baselines = _frame(
+        contracts = read_frame(connection, contracts_query)
+        baselines = read_frame(
             connection,
             sa.select(
                 s.import_baselines.c.contract_id,
@@ -102,7 +89,7 @@ def load_state(
                 *(s.import_baselines.c[f] for f in HEADER_FIELDS),
             ).where(s.import_baselines.c.contract_id.in_(in_scope)),
         )
-        projects = _frame(
+        projects = read_frame(
             connection,
             sa.select(
                 s.projects.c.id.label("project_id"),
@@ -110,7 +97,7 @@ def load_state(
                 s.projects.c.name.label("project_name"),
             ).where(s.projects.c.company_id == company),
         )
-        synced = _frame(
+        synced = read_frame(
             connection,
             sa.select(s.synced_jobs.c.erp_job_no.label("job_no"), s.synced_jobs.c.project_id).where(
                 s.synced_jobs.c.company_id == company
@@ -150,7 +137,7 @@ def with_items(engine: sa.Engine, state: StoreState, contract_ids: Sequence[int]
         return state
     dialect = engine.dialect.name
     with engine.connect() as connection:
-        items = _bulk_frame(
+        items = read_bulk(
             connection,
             sa.select(
                 s.line_items.c.contract_id,
@@ -162,7 +149,7 @@ def with_items(engine: sa.Engine, state: StoreState, contract_ids: Sequence[int]
             .join(s.main_contracts, s.main_contracts.c.id == s.line_items.c.contract_id)
             .where(s.line_items.c.contract_id.in_(ids), s.line_items.c.origin_id.is_not(None)),
         )
-        baseline_items = _bulk_frame(
+        baseline_items = read_bulk(
             connection,
             sa.select(
                 s.baseline_items.c.contract_id,
