@@ -58,6 +58,9 @@ HEADER_FIELDS = [
 ]
 ITEM_FIELDS = [c for c in ITEM_COLUMNS if c not in ITEM_KEY]
 
+# What a re-import changes, counted per contract (the audit, previews and reports).
+CHANGE_COUNTS = ["items_added", "items_changed", "items_removed", "header_changes"]
+
 SCALES = {
     "retainage_pct": PERCENT_SCALE,
     "original_amount": AMOUNT_SCALE,

@@ -15,7 +15,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
-from contract_sync.columns import HEADER_FIELDS
+from contract_sync.columns import CHANGE_COUNTS, HEADER_FIELDS
 from contract_sync.erp.frames import ErpFrames
 from contract_sync.store.state import StoreState
 from contract_sync.store.writes import (
@@ -28,13 +28,7 @@ from contract_sync.store.writes import (
 )
 from tasks.compare import Comparison, single_store_contracts
 
-COUNT_COLUMNS = [
-    "items_added",
-    "items_changed",
-    "items_removed",
-    "items_unchanged",
-    "header_changes",
-]
+COUNT_COLUMNS = [*CHANGE_COUNTS, "items_unchanged"]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.columns import display
+from contract_sync.columns import CHANGE_COUNTS, display
 from contract_sync.store.audit_log import AuditFilter, read_audit, read_counts
 
 OUTCOME_COLOURS = {
@@ -30,10 +30,7 @@ CSV_COLUMNS = [
     "project",
     "outcome",
     "reasons",
-    "items_added",
-    "items_changed",
-    "items_removed",
-    "header_changes",
+    *CHANGE_COUNTS,
     "amount_before",
     "amount_after",
     "error",

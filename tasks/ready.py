@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from contract_sync.columns import display, field_text
+from contract_sync.columns import CHANGE_COUNTS, display, field_text
 from contract_sync.store.state import StoreState
 from tasks.compare import Comparison, single_store_contracts
 
@@ -15,10 +15,7 @@ READY_COLUMNS = [
     "imported",
     "reimport_available",
     "reasons",
-    "items_added",
-    "items_changed",
-    "items_removed",
-    "header_changes",
+    *CHANGE_COUNTS,
     "amount_before",
     "amount_after",
     "amount_delta",
@@ -41,10 +38,7 @@ def ready_list(
     project = project_id.map(state.projects.set_index("project_id")["project"])
     in_projects = state.contracts.groupby("contract_no")["project_id"].nunique()
     several = number.map(in_projects).fillna(0) > 1
-    counts = {
-        c: number.map(summary[c]).fillna(0).astype("int64")
-        for c in ["items_added", "items_changed", "items_removed", "header_changes"]
-    }
+    counts = {c: number.map(summary[c]).fillna(0).astype("int64") for c in CHANGE_COUNTS}
     before = number.map(stored["original_amount"]).astype("Int64")
     after = erp_contracts["original_amount"].astype("Int64")
     frame = pd.DataFrame(

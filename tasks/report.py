@@ -6,17 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from contract_sync.columns import display
+from contract_sync.columns import CHANGE_COUNTS, display
 
-OUTCOME_COLUMNS = [
-    "contract_no",
-    "outcome",
-    "reasons",
-    "items_added",
-    "items_changed",
-    "items_removed",
-    "header_changes",
-]
+OUTCOME_COLUMNS = ["contract_no", "outcome", "reasons", *CHANGE_COUNTS]
 
 
 def outcome_rows(audit: pd.DataFrame) -> list[dict]:

@@ -14,7 +14,9 @@ from contract_sync.settings import get_settings
 from contract_sync.store import schema as s
 from contract_sync.store.state import UnknownUser, load_state, with_items
 from flows.reimport import reimport_main_contracts
+from tasks.apply import COUNT_COLUMNS
 from tasks.compare import compare
+from tests.store_rows import contract_id, first_item
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -123,18 +125,7 @@ def test_an_unknown_user_is_refused_before_anything_is_written(configured):
 
 
 def _outcomes(audit: pd.DataFrame) -> pd.DataFrame:
-    columns = [
-        "contract_no",
-        "outcome",
-        "reasons",
-        "items_added",
-        "items_changed",
-        "items_removed",
-        "items_unchanged",
-        "header_changes",
-        "amount_after",
-        "erp_hash",
-    ]
+    columns = ["contract_no", "outcome", "reasons", *COUNT_COLUMNS, "amount_after", "erp_hash"]
     return audit[columns].sort_values("contract_no").reset_index(drop=True)
 
 
@@ -164,16 +155,7 @@ def test_only_contracts_changed_since_their_import_are_compared(configured):
     # A line item deleted in the store is not seen by a normal run, and restored by a refresh.
     victim = regular[0]
     with configured.store.begin() as connection:
-        contract_id = connection.execute(
-            sa.select(s.main_contracts.c.id).where(
-                s.main_contracts.c.origin_id == victim, s.main_contracts.c.company_id == 1
-            )
-        ).scalar_one()
-        item_id = connection.execute(
-            sa.select(sa.func.min(s.line_items.c.id)).where(
-                s.line_items.c.contract_id == contract_id
-            )
-        ).scalar_one()
+        item_id = first_item(connection, contract_id(connection, victim), s.line_items.c.id)
         connection.execute(s.line_items.delete().where(s.line_items.c.id == item_id))
     normal = _by_contract(reimport_main_contracts(company=1))
     assert normal.loc[victim, "reasons"] == "no_updates"

@@ -12,6 +12,7 @@ from contract_sync.store import schema as s
 from flows.first_import import import_main_contract
 from flows.reimport import reimport_main_contracts
 from tasks.compare import ConflictPolicy
+from tests.store_rows import contract_id, first_item
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -53,19 +54,11 @@ def test_first_import_needs_standard_on_erp_integrations_and_happens_once(config
 def _conflict(configured, contract: str) -> str:
     """The same item's description edited in the store and, differently, in the ERP."""
     with configured.store.begin() as connection:
-        contract_id = connection.execute(
-            sa.select(s.main_contracts.c.id).where(
-                s.main_contracts.c.origin_id == contract, s.main_contracts.c.company_id == 1
-            )
-        ).scalar_one()
-        item_no = connection.execute(
-            sa.select(sa.func.min(s.line_items.c.origin_id)).where(
-                s.line_items.c.contract_id == contract_id
-            )
-        ).scalar_one()
+        store_id = contract_id(connection, contract)
+        item_no = first_item(connection, store_id, s.line_items.c.origin_id)
         connection.execute(
             s.line_items.update()
-            .where(s.line_items.c.contract_id == contract_id, s.line_items.c.origin_id == item_no)
+            .where(s.line_items.c.contract_id == store_id, s.line_items.c.origin_id == item_no)
             .values(description="Edited in the project")
         )
     with configured.erp.begin() as connection:
