@@ -135,6 +135,7 @@ def prefect_overhead(backend: Backend) -> float:
         **os.environ,
         "CONTRACT_SYNC_ERP_URL": backend.url("erp"),
         "CONTRACT_SYNC_STORE_URL": backend.url("store"),
+        "CONTRACT_SYNC_DATA_DOCS": "false",  # as in the measured runs
         "PREFECT_HOME": str(backend.folder / "prefect"),
         "GX_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",

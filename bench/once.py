@@ -10,17 +10,14 @@ import json
 import resource
 import sys
 import time
-import uuid
 from contextlib import contextmanager
 
 from contract_sync.erp.read import read_erp
+from contract_sync.run import Hooks, Request, reimport
 from contract_sync.settings import Settings
 from contract_sync.store.db import make_engine
 from contract_sync.store.state import load_state, with_items
-from contract_sync.store.writes import finish_run, start_run
-from flows.pipeline import evaluate, plan_of, run_record
-from tasks.apply import apply
-from tasks.compare import ConflictPolicy
+from contract_sync.vocabulary import Outcome
 
 ACTOR = "admin"
 
@@ -48,40 +45,22 @@ def floor(settings: Settings) -> dict:
 
 
 def sync(settings: Settings, full_refresh: bool) -> dict:
-    """The re-import flow's stages, as the flow runs them, each timed (without Prefect)."""
+    """A re-import run through the run API, each stage timed (without Prefect)."""
     watch = Stopwatch()
-    store = make_engine(settings.store_database_url)
-    with watch.stage("load state"):
-        state = load_state(store, 1, ACTOR)
-    found = evaluate(
-        settings,
-        store,
-        state,
-        1,
-        None,
-        ConflictPolicy.erp_wins,
-        full_refresh,
-        None,
-        timer=watch.stage,
-    )
-    with watch.stage("plan"):
-        run_plan = plan_of(found, dry_run=False)
-    run_id = str(uuid.uuid4())
-    start_run(store, run_record(run_id, state.company_id, ACTOR, {"bench": True}, False))
-    with watch.stage("apply"):
-        audit = apply(store, run_id, run_plan)
-    finish_run(store, run_id, "completed")
+    request = Request(company=1, actor=ACTOR, full_refresh=full_refresh)
+    result = reimport(settings, request, hooks=Hooks(timer=watch.stage))
+    audit, found = result.audit, result.evaluation
     return {
         "stages": watch.stages,
         "erp_items": len(found.erp.items),
         "compared_contracts": int((~found.unchanged).sum()),
         "outcomes": {k: int(v) for k, v in audit["outcome"].value_counts().items()},
-        "reimported": sorted(audit.loc[audit["outcome"] == "reimported", "contract_no"]),
+        "reimported": sorted(audit.loc[audit["outcome"] == Outcome.reimported, "contract_no"]),
     }
 
 
 def main(erp_url: str, store_url: str, scenario: str) -> None:
-    settings = Settings(erp_url=erp_url, store_url=store_url)
+    settings = Settings(erp_url=erp_url, store_url=store_url, data_docs=False)
     started = time.perf_counter()
     result = floor(settings) if scenario == "floor" else sync(settings, scenario == "full_refresh")
     result["total"] = time.perf_counter() - started

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contract_sync.settings import get_settings
+from contract_sync.vocabulary import OUTCOME_COLOURS, UNCHANGED_REASONS, ConflictPolicy
 
 app = typer.Typer(
     help="Keep ERP main contracts in step with the project store.", no_args_is_help=True
@@ -25,6 +26,7 @@ audit_app = typer.Typer(help="The re-import audit log: reports and history.", no
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(audit_app, name="audit")
+POLICY_HELP = "A field changed in both the ERP and the store: erp_wins writes it, block stops."
 # Wide enough for the outcome table when output goes to a file or a CI log.
 console = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -144,30 +146,32 @@ def sync(
         str | None, typer.Option("--as", help="Store user to act as; the service user if unset.")
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Record would_reimport, write nothing.")] = False,
-    policy: Annotated[str, typer.Option(help="erp_wins or block.")] = "erp_wins",
+    policy: Annotated[ConflictPolicy, typer.Option(help=POLICY_HELP)] = ConflictPolicy.erp_wins,
     full_refresh: Annotated[
         bool, typer.Option(help="Compare every contract, not only those changed in the ERP.")
     ] = False,
 ) -> None:
     """Re-import every contract of the company that the gates let through."""
-    from flows.reimport import reimport_main_contracts
-    from tasks.compare import ConflictPolicy
+    from contract_sync.run import Request, reimport
 
-    numbers = company or [get_settings().company]
-    _print_outcomes(
-        [
-            _or_fail(
-                lambda n=number: reimport_main_contracts(
+    settings = get_settings()
+    actor = acting_user or settings.service_user
+    results = [
+        _or_fail(
+            lambda n=number: reimport(
+                settings,
+                Request(
                     company=n,
-                    requested_by=acting_user,
+                    actor=actor,
                     dry_run=dry_run,
-                    policy=ConflictPolicy(policy),
+                    policy=policy,
                     full_refresh=full_refresh,
-                )
+                ),
             )
-            for number in numbers
-        ]
-    )
+        )
+        for number in company or [settings.company]
+    ]
+    _print_outcomes(results)
 
 
 @app.command("reimport")
@@ -176,24 +180,24 @@ def reimport(
     acting_user: Annotated[str, typer.Option("--as", help="Store user to act as.")],
     company: Annotated[int | None, typer.Option(help="ERP company number.")] = None,
     dry_run: Annotated[bool, typer.Option(help="Record would_reimport, write nothing.")] = False,
-    policy: Annotated[str, typer.Option(help="erp_wins or block.")] = "erp_wins",
+    policy: Annotated[ConflictPolicy, typer.Option(help=POLICY_HELP)] = ConflictPolicy.erp_wins,
 ) -> None:
     """Re-import these contracts (every one compared, changed in the ERP or not)."""
-    from flows.reimport import reimport_main_contracts
-    from tasks.compare import ConflictPolicy
+    from contract_sync.run import Request
+    from contract_sync.run import reimport as reimport_run
 
-    audit = _or_fail(
-        lambda: reimport_main_contracts(
-            company=company,
-            contracts=contracts,
-            requested_by=acting_user,
-            dry_run=dry_run,
-            policy=ConflictPolicy(policy),
-            full_refresh=True,
-        )
+    settings = get_settings()
+    request = Request(
+        company=company or settings.company,
+        actor=acting_user,
+        contracts=contracts,
+        dry_run=dry_run,
+        policy=policy,
+        full_refresh=True,
     )
-    missing = sorted(set(contracts) - set(audit["contract_no"]))
-    _print_outcomes([audit])
+    result = _or_fail(lambda: reimport_run(settings, request))
+    missing = sorted(set(contracts) - set(result.audit["contract_no"]))
+    _print_outcomes([result])
     if missing:
         _fail(f"not in the ERP: {', '.join(missing)}")
 
@@ -205,23 +209,26 @@ def first_import(
     company: Annotated[int | None, typer.Option(help="ERP company number.")] = None,
 ) -> None:
     """Import an ERP contract that is not in the store yet, into its synced job's project."""
-    from flows.first_import import import_main_contract
-
-    _print_outcomes(
-        [_or_fail(lambda: import_main_contract(contract, acting_user, company=company))]
-    )
-
-
-def _print_outcomes(results: list) -> None:
-    import pandas as pd
+    from contract_sync.run import Request
+    from contract_sync.run import first_import as first_import_run
 
     settings = get_settings()
-    audit = pd.concat(results, ignore_index=True)
+    request = Request(company=company or settings.company, actor=acting_user, contracts=[contract])
+    _print_outcomes([_or_fail(lambda: first_import_run(settings, request))])
+
+
+def _print_outcomes(results: list) -> None:  # list of contract_sync.run.RunResult
+    import pandas as pd
+
+    from contract_sync.store.db import safe_url
+
+    settings = get_settings()
+    audit = pd.concat([r.audit.assign(run_id=r.run_id) for r in results], ignore_index=True)
     console.print(outcome_table(audit))
     counts = audit["outcome"].value_counts().sort_index()
     console.print("outcomes: " + ", ".join(f"{n} {outcome}" for outcome, n in counts.items()))
     console.print(
-        f"audit log: {settings.store_database_url} "
+        f"audit log: {safe_url(settings.store_database_url)} "
         "(tables sync_runs, audit_contracts, audit_changes)"
     )
     for run_id in audit["run_id"].unique():
@@ -239,12 +246,13 @@ def ready(
     company: Annotated[int | None, typer.Option(help="ERP company number.")] = None,
 ) -> None:
     """The ERP main contracts ready to be imported, and what stops the others."""
-    from flows.ready import company_ready_list
-    from tasks.ready import readable
+    from contract_sync.run import Request, company_ready_list
+    from contract_sync.stages.ready import readable
 
     settings = get_settings()
     actor = acting_user or settings.service_user
-    table = _or_fail(lambda: company_ready_list(company or settings.company, actor, project))
+    request = Request(company=company or settings.company, actor=actor, project=project)
+    table = _or_fail(lambda: company_ready_list(settings, request))
     view = Table(title=f"ERP main contracts ready to be imported (as {actor})")
     for column in [
         "contract",
@@ -286,28 +294,22 @@ def diff(
         str | None, typer.Option("--as", help="Whose permissions; the service user if unset.")
     ] = None,
     company: Annotated[int | None, typer.Option(help="ERP company number.")] = None,
-    policy: Annotated[str, typer.Option(help="erp_wins or block.")] = "erp_wins",
+    policy: Annotated[ConflictPolicy, typer.Option(help=POLICY_HELP)] = ConflictPolicy.erp_wins,
 ) -> None:
     """What a re-import of one contract would do, line by line (nothing is written)."""
-    from flows.pipeline import load_and_evaluate
-    from tasks.compare import ConflictPolicy
-    from tasks.ready import preview
+    from contract_sync.run import Request, preview
+    from contract_sync.stages.ready import line_preview
 
     settings = get_settings()
     actor = acting_user or settings.service_user
-    found = _or_fail(
-        lambda: load_and_evaluate(
-            settings,
-            company or settings.company,
-            actor,
-            [contract],
-            ConflictPolicy(policy),
-            full_refresh=True,
-        )
+    company = company or settings.company
+    request = Request(
+        company=company, actor=actor, contracts=[contract], policy=policy, full_refresh=True
     )
+    found = _or_fail(lambda: preview(settings, request))
     if found.erp.contracts.empty:
-        _fail(f"contract {contract} is not in the ERP for company {company or settings.company}")
-    lines = preview(contract, found.comparison, found.state)
+        _fail(f"contract {contract} is not in the ERP for company {company}")
+    lines = line_preview(contract, found.comparison, found.state)
     view = Table(title=f"Re-import preview of contract {contract}")
     for column in ["item", "change", "field", "store now", "after re-import", "note"]:
         view.add_column(column)
@@ -354,6 +356,7 @@ def audit_report(
             actor=actor,
             outcome=outcome,
             reason=reason,
+            company=company,
         )
     )
     _emit(report, output_format, output)
@@ -366,7 +369,7 @@ def audit_show(
     """One run: every contract's outcome, and the fields it changed."""
     from contract_sync.store.audit_log import AuditFilter
 
-    report = _report(AuditFilter(run_id=run_id), quiet=True)
+    report = _report(AuditFilter(run_id=run_id), include_unchanged=True)
     if report.rows.empty:
         _fail(f"no audit rows for run {run_id}")
     _emit(report, "table", None, changes=True)
@@ -381,7 +384,8 @@ def audit_contract(
     from contract_sync.store.audit_log import AuditFilter
 
     report = _report(
-        AuditFilter(contract=contract, company=company or get_settings().company), quiet=True
+        AuditFilter(contract=contract, company=company or get_settings().company),
+        include_unchanged=True,
     )
     if report.rows.empty:
         _fail(f"no audit rows for contract {contract}")
@@ -399,16 +403,17 @@ def _date(text: str | None):  # noqa: ANN202 - a datetime or None
         _fail(f"{text!r} is not a date (YYYY-MM-DD)")
 
 
-def _report(audit_filter, quiet: bool = False):  # noqa: ANN001, ANN202
-    from contract_sync.store.db import make_engine
-    from tasks.audit_report import load_report
+def _report(audit_filter, include_unchanged: bool = False):  # noqa: ANN001, ANN202
+    from contract_sync.reports.audit import load_report
+    from contract_sync.run import open_store
 
-    store = make_engine(get_settings().store_database_url)
-    return _or_fail(lambda: load_report(store, audit_filter, quiet))
+    return _or_fail(
+        lambda: load_report(open_store(get_settings()), audit_filter, include_unchanged)
+    )
 
 
 def _emit(report, output_format: str, output: Path | None, changes: bool = False) -> None:  # noqa: ANN001
-    from tasks import audit_report as render
+    from contract_sync.reports import audit as render
 
     if output_format == "table":
         _print_audit(report, changes)
@@ -454,7 +459,7 @@ def _print_audit(report, changes: bool) -> None:  # noqa: ANN001
                 "yes" if b.still_blocked else "no",
             )
         console.print(blockers)
-    rows = report.rows if changes else report.rows[report.rows["reasons"].ne("no_updates")]
+    rows = report.rows if changes else report.rows[report.rows["reasons"].ne(UNCHANGED_REASONS)]
     table = Table(title=f"Audit rows ({min(len(rows), SHOWN_ROWS)} of {len(rows)} shown)")
     for column in ["when", "run", "actor", "contract", "outcome", "reasons", "+/~/-", "changes"]:
         table.add_column(column)
@@ -481,21 +486,12 @@ def _print_audit(report, changes: bool) -> None:  # noqa: ANN001
 
 
 def _or_fail(action):  # noqa: ANN001, ANN202 - the action's own result
-    """Run an action; a known, user-facing failure becomes a one-line error."""
-    from contract_sync.erp.frames import ErpDataError, ErpReadError
-    from contract_sync.store.db import StoreSchemaError
-    from contract_sync.store.state import UnknownCompany, UnknownUser
+    """Run an action; a failure the user can act on becomes a one-line error."""
+    from contract_sync.errors import UserError
 
     try:
         return action()
-    except (
-        StoreSchemaError,
-        UnknownCompany,
-        UnknownUser,
-        ErpReadError,
-        ErpDataError,
-        ValueError,
-    ) as error:
+    except UserError as error:
         _fail(str(error))
 
 
@@ -514,18 +510,11 @@ def outcome_table(audit) -> Table:
         "amount after",
     ]:
         table.add_column(column, justify="right" if "amount" in column else "left")
-    colours = {
-        "reimported": "green",
-        "imported": "green",
-        "would_reimport": "cyan",
-        "blocked": "yellow",
-        "failed": "red",
-    }
     for row in audit.itertuples():
         table.add_row(
             str(row.erp_company),
             row.contract_no,
-            f"[{colours.get(row.outcome, 'white')}]{row.outcome}[/]",
+            f"[{OUTCOME_COLOURS.get(row.outcome, 'white')}]{row.outcome}[/]",
             row.reasons or "",
             f"+{row.items_added} ~{row.items_changed} -{row.items_removed}",
             str(row.header_changes),

@@ -11,10 +11,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-AMOUNT_SCALE = 2
-QUANTITY_SCALE = 3
-UNIT_COST_SCALE = 5
-PERCENT_SCALE = 2
+from contract_sync.vocabulary import SCALES
 
 CONTRACT_KEY = ["erp_company", "contract_no"]
 ITEM_KEY = ["erp_company", "contract_no", "item_no"]
@@ -60,17 +57,6 @@ ITEM_FIELDS = [c for c in ITEM_COLUMNS if c not in ITEM_KEY]
 
 # What a re-import changes, counted per contract (the audit, previews and reports).
 CHANGE_COUNTS = ["items_added", "items_changed", "items_removed", "header_changes"]
-
-SCALES = {
-    "retainage_pct": PERCENT_SCALE,
-    "original_amount": AMOUNT_SCALE,
-    "amount": AMOUNT_SCALE,
-    "quantity": QUANTITY_SCALE,
-    "unit_cost": UNIT_COST_SCALE,
-}
-
-ERP_STATUSES = {0: "pending", 1: "open", 2: "soft_close", 3: "hard_close"}
-LUMP_SUM_UOM = "LS"
 
 
 def conform(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     report_cron: str = Field("0 7 * * 1", description="When the weekly audit report runs.")
     expectations_dir: Path = Field(PROJECT_ROOT / "expectations")
     reports_dir: Path | None = Field(None, description="Where run reports are written.")
+    data_docs: bool = Field(True, description="Write each run's validation report (Data Docs).")
 
     @property
     def erp_database_url(self) -> str:

@@ -10,10 +10,10 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
+from contract_sync.reports.audit import load_report, timeline_svg, to_csv, to_html, to_markdown
+from contract_sync.run import open_store
 from contract_sync.settings import get_settings
 from contract_sync.store.audit_log import AuditFilter
-from flows.pipeline import open_store
-from tasks.audit_report import load_report, timeline_svg, to_csv, to_html, to_markdown
 
 
 @flow(name="audit-report", log_prints=True)

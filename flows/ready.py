@@ -9,17 +9,10 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 from pydantic import Field
 
+from contract_sync.run import Request, company_ready_list
 from contract_sync.settings import get_settings
-from flows.pipeline import load_and_evaluate
-from tasks.ready import readable, ready_list
-
-
-def company_ready_list(company: int, actor: str, project: str | None) -> pd.DataFrame:
-    found = load_and_evaluate(get_settings(), company, actor)
-    table = ready_list(found.erp.contracts, found.state, found.decisions, found.comparison)
-    if project is not None:
-        table = table[table["project"] == project].reset_index(drop=True)
-    return table
+from contract_sync.stages.ready import readable
+from flows.prefect_run import prefect_hooks
 
 
 @flow(name="ready-list", log_prints=True)
@@ -36,7 +29,8 @@ def ready_list_flow(
     settings = get_settings()
     company = company or settings.company
     actor = requested_by or settings.service_user
-    table = company_ready_list(company, actor, project)
+    request = Request(company=company, actor=actor, project=project)
+    table = company_ready_list(settings, request, hooks=prefect_hooks())
     create_table_artifact(
         key=f"ready-list-company-{company}",
         table=readable(table).astype(object).to_dict("records"),

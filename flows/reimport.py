@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -11,13 +10,12 @@ from prefect import flow, runtime
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import Field
 
+from contract_sync.reports.run_summary import outcome_rows, run_summary
+from contract_sync.run import Request, reimport
 from contract_sync.settings import get_settings
-from contract_sync.store.writes import finish_run, start_run
-from flows.pipeline import evaluate, open_store, plan_of, run_record, safe_url
-from tasks.apply import apply_task
-from tasks.compare import ConflictPolicy
-from tasks.report import outcome_rows, run_summary
-from tasks.state import load_state_task
+from contract_sync.store.db import safe_url
+from contract_sync.vocabulary import ConflictPolicy
+from flows.prefect_run import ProgressArtifact, origin, prefect_hooks
 
 
 @flow(name="reimport-main-contracts", log_prints=True)
@@ -53,43 +51,24 @@ def reimport_main_contracts(
     ] = False,
 ) -> pd.DataFrame:
     settings = get_settings()
-    company = company or settings.company
-    actor = requested_by or settings.service_user
-    store = open_store(settings)
-    state = load_state_task(store, company, actor, contracts)
-    run_id = str(runtime.flow_run.id or uuid.uuid4())
-    parameters = {
-        "company": company,
-        "contracts": contracts,
-        "project": project,
-        "dry_run": dry_run,
-        "policy": str(policy),
-        "full_refresh": full_refresh,
-    }
-    start_run(store, run_record(run_id, state.company_id, actor, parameters, dry_run))
-    try:
-        found = evaluate(
-            settings,
-            store,
-            state,
-            company,
-            contracts,
-            policy,
-            full_refresh,
-            settings.reports_path / run_id,
-            project,
-        )
-        run_plan = plan_of(found, dry_run)
-        audit = apply_task(store, run_id, run_plan)
-    except BaseException:
-        finish_run(store, run_id, "failed")
-        raise
-    finish_run(store, run_id, "completed")
-    _publish(audit, run_id, found.validation.docs_path, safe_url(store))
-    return audit.assign(run_id=run_id)
+    request = Request(
+        company=company or settings.company,
+        actor=requested_by or settings.service_user,
+        contracts=contracts,
+        project=project,
+        dry_run=dry_run,
+        policy=policy,
+        full_refresh=full_refresh,
+    )
+    progress = ProgressArtifact()
+    result = reimport(settings, request, origin=origin(), hooks=prefect_hooks(progress))
+    progress.finish()
+    docs = result.evaluation.validation.docs_path
+    _publish(result.audit, result.run_id, docs, settings.store_database_url)
+    return result.audit.assign(run_id=result.run_id)
 
 
-def _publish(audit: pd.DataFrame, run_id: str, docs_path: Path | None, audit_log: str) -> None:
+def _publish(audit: pd.DataFrame, run_id: str, docs_path: Path | None, store_url: str) -> None:
     source = runtime.deployment.name or "cli"
     create_table_artifact(
         key=f"{source}-outcomes",
@@ -98,6 +77,6 @@ def _publish(audit: pd.DataFrame, run_id: str, docs_path: Path | None, audit_log
     )
     create_markdown_artifact(
         key=f"{source}-summary",
-        markdown=run_summary(audit, run_id, docs_path, audit_log),
+        markdown=run_summary(audit, run_id, docs_path, safe_url(store_url)),
         description=f"Summary of run {run_id}",
     )

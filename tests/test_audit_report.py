@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -16,30 +15,27 @@ from typer.testing import CliRunner
 from contract_sync.cli import app
 from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.generator import edge_case_contracts
+from contract_sync.reports.audit import CSV_COLUMNS, load_report, to_csv, to_html
+from contract_sync.run import Hooks, Request, reimport
 from contract_sync.settings import get_settings
+from contract_sync.stages.plan import Plan
 from contract_sync.store.audit_log import AuditFilter, read_audit
-from contract_sync.store.writes import finish_run, start_run
-from flows.pipeline import load_and_evaluate, plan_of, run_record
-from tasks.apply import apply
-from tasks.audit_report import CSV_COLUMNS, load_report, to_csv, to_html
 
 
 def _run(sides, actor: str, dry_run: bool = False, break_one: bool = False) -> str:
     """One run with the real stages, outside Prefect; `break_one` makes one contract fail."""
-    found = load_and_evaluate(get_settings(), 1, actor)
-    run_plan = plan_of(found, dry_run)
-    if break_one:
-        items = run_plan.comparison.items
-        applied = run_plan.audit.loc[run_plan.audit["outcome"] == "reimported", "contract_no"]
+
+    def break_first(plan: Plan) -> None:
+        items = plan.comparison.items
+        applied = plan.audit.loc[plan.audit["outcome"] == "reimported", "contract_no"]
         writable = items[
             items["change"].isin(["changed", "added"]) & items["contract_no"].isin(applied)
         ].index
         items.loc[writable[0], "position"] = pd.NA
-    run_id = str(uuid.uuid4())
-    start_run(sides.store, run_record(run_id, 1, actor, {}, dry_run))
-    apply(sides.store, run_id, run_plan)
-    finish_run(sides.store, run_id, "completed")
-    return run_id
+
+    request = Request(company=1, actor=actor, dry_run=dry_run)
+    hooks = Hooks(planned=break_first if break_one else None)
+    return reimport(get_settings(), request, hooks=hooks).run_id
 
 
 @pytest.fixture
@@ -59,14 +55,20 @@ def _sql(sides, query: str) -> list:
 
 def test_report_figures_equal_the_audit_tables(history):
     sides, runs = history
-    report = load_report(sides.store, AuditFilter(), quiet=True)
+    report = load_report(sides.store, AuditFilter(), include_unchanged=True)
     summary = report.summary
     assert summary["runs"] == len(runs)
     assert summary["rows"] == _sql(sides, "SELECT count(*) FROM audit_contracts")[0][0]
     assert summary["outcomes"] == dict(
         _sql(sides, "SELECT outcome, count(*) FROM audit_contracts GROUP BY outcome")
     )
-    assert set(summary["outcomes"]) == {"blocked", "would_reimport", "reimported", "failed"}
+    assert set(summary["outcomes"]) == {
+        "blocked",
+        "up_to_date",
+        "would_reimport",
+        "reimported",
+        "failed",
+    }
     for reason, count in summary["reasons"].items():
         like = (
             f"SELECT count(*) FROM audit_contracts WHERE ' ' || reasons || ' ' LIKE '% {reason} %'"
@@ -117,7 +119,7 @@ def test_filters_combine(history):
 
 def test_csv_round_trips_and_html_is_self_contained(history):
     sides, _ = history
-    report = load_report(sides.store, AuditFilter(), quiet=True)
+    report = load_report(sides.store, AuditFilter(), include_unchanged=True)
     back = pd.read_csv(io.StringIO(to_csv(report)), dtype=str, keep_default_na=False)
     rows = report.rows[CSV_COLUMNS].astype(object)
     expected = rows.where(rows.notna(), "").astype(str)

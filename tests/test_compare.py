@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract_sync.columns import ITEM_FIELDS
-from tasks.compare import compare
+from contract_sync.stages.compare import compare
 from tests.frames import contracts_frame, item, items_frame, make_state
 
 COUNTS = ["items_added", "items_changed", "items_removed", "items_unchanged", "header_changes"]

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 
 from contract_sync.demo.edit import edit_erp
 from contract_sync.erp.vista import read_vista
+from contract_sync.stages.compare import compare
 from contract_sync.store import schema as s
 from contract_sync.store.state import load_state, with_items
-from tasks.compare import compare
 
 PROJECT = Path(__file__).resolve().parent.parent
 

@@ -16,8 +16,8 @@ from contract_sync.erp.vista import read_vista
 from contract_sync.erp.vista_schema import JCCI
 from contract_sync.exact import NumberFormat, parse_scaled
 from contract_sync.hashing import contract_hashes
+from contract_sync.stages.validate import validate
 from contract_sync.store.db import make_engine
-from tasks.validate import validate
 from tests.test_validate import SUITES
 
 ACCOUNTING = NumberFormat(thousands=",", parentheses_negative=True, trailing_minus=True)

@@ -1,4 +1,4 @@
-"""evaluate_gates: every reason a re-import is refused, all of them, in REASONS order."""
+"""evaluate_gates: every reason a re-import is refused, all of them, in REIMPORT_GATES order."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import dataclasses
 import pandas as pd
 import pytest
 
+from contract_sync.stages.compare import compare
+from contract_sync.stages.gate import evaluate_gates
 from contract_sync.store.state import StoreState
-from tasks.compare import ConflictPolicy, compare
-from tasks.gate import REASONS, evaluate_gates
+from contract_sync.vocabulary import REIMPORT_GATES, ConflictPolicy
 from tests.frames import contracts_frame, items_frame, make_state
 
 
@@ -206,7 +207,7 @@ def test_all_failing_reasons_are_listed_in_reasons_order():
     ]
     found = reasons(state, invalid=("C1",))
     assert found["C1"] == " ".join(expected)
-    assert found["C1"].split() == [r for r in REASONS if r in expected]
+    assert found["C1"].split() == [r for r in REIMPORT_GATES if r in expected]
     assert found["C2"] == "permission_denied integration_unsupported"
 
 

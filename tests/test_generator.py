@@ -6,12 +6,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from contract_sync.columns import CONTRACT_COLUMNS, ITEM_COLUMNS, LUMP_SUM_UOM
+from contract_sync.columns import CONTRACT_COLUMNS, ITEM_COLUMNS
 from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.generator import EDGE_CASES, edge_case_contracts, generate_company
 from contract_sync.demo.seed import AlreadySeeded, seed
 from contract_sync.erp.vista import read_vista
 from contract_sync.store import schema as s
+from contract_sync.vocabulary import LUMP_SUM_UOM
 from tests.conftest import SMALL
 
 

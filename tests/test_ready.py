@@ -10,17 +10,20 @@ from prefect.artifacts import Artifact
 
 from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.generator import edge_case_contracts
+from contract_sync.run import Request, company_ready_list, preview
 from contract_sync.settings import get_settings
-from flows.pipeline import load_and_evaluate
-from flows.ready import company_ready_list, ready_list_flow
-from tasks.compare import compare
-from tasks.ready import preview
+from contract_sync.stages.compare import compare
+from contract_sync.stages.ready import line_preview
 from tests.frames import contracts_frame, items_frame, make_state
+
+
+def _ready(actor: str, project: str | None = None):
+    return company_ready_list(get_settings(), Request(company=1, actor=actor, project=project))
 
 
 def test_ready_list_shows_every_case_for_the_user(configured):
     edited = edit_erp(configured.erp, 1, 0.5, seed=8)
-    table = company_ready_list(1, "sync-service", None).set_index("contract_no")
+    table = _ready("sync-service").set_index("contract_no")
     edge = edge_case_contracts(table.index)
 
     assert not table.loc[edge["not_imported"], "imported"]
@@ -41,9 +44,9 @@ def test_ready_list_shows_every_case_for_the_user(configured):
         assert row["amount_delta"] == row["amount_after"] - row["amount_before"]
         assert row["items_added"] + row["items_changed"] + row["items_removed"] > 0
     # Another user sees the permission edge case open up: the admin has Admin everywhere.
-    as_admin = company_ready_list(1, "admin", None).set_index("contract_no")
+    as_admin = _ready("admin").set_index("contract_no")
     assert "permission_denied" not in as_admin.loc[edge["permission_denied"], "reasons"]
-    only = company_ready_list(1, "admin", as_admin.loc[edge["permission_denied"], "project"])
+    only = _ready("admin", as_admin.loc[edge["permission_denied"], "project"])
     assert list(only["contract_no"]) == [edge["permission_denied"]]
 
 
@@ -58,7 +61,7 @@ def test_preview_marks_kept_edits_conflicts_added_and_removed_items():
     erp_items = items_frame(("C1", "10"), ("C1", "20"), ("C1", "40"))  # 30 gone, 40 new
     erp_items.loc[erp_items["item_no"] == "20", "description"] = "ERP text"
 
-    lines = preview("C1", compare(state, contracts, erp_items), state)
+    lines = line_preview("C1", compare(state, contracts, erp_items), state)
     by_item = {(r.item_no, r.change, r.field): r for r in lines.itertuples()}
     assert by_item[("10", "kept", "cost_code")].note == "store edit kept"
     conflict = by_item[("20", "changed", "description")]
@@ -71,10 +74,12 @@ def test_preview_marks_kept_edits_conflicts_added_and_removed_items():
 @pytest.mark.usefixtures("prefect_harness")
 def test_the_ready_list_flow_publishes_the_table(configured):
     edit_erp(configured.erp, 1, 0.5, seed=9)
+    from flows.ready import ready_list_flow
+
     table = ready_list_flow(company=1)
     artifact = Artifact.get("ready-list-company-1")
     rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
     assert [r["contract_no"] for r in rows] == list(table["contract_no"])
     assert {r["reasons"] for r in rows} >= {"not_imported", "invalid_erp_data"}
-    found = load_and_evaluate(get_settings(), 1, "sync-service")
+    found = preview(get_settings(), Request(company=1, actor="sync-service"))
     assert len(rows) == len(found.erp.contracts)

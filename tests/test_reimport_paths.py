@@ -9,9 +9,9 @@ from contract_sync.demo.generator import edge_case_contracts
 from contract_sync.erp.vista import read_vista
 from contract_sync.erp.vista_schema import JCCI, JCCM
 from contract_sync.store import schema as s
+from contract_sync.vocabulary import ConflictPolicy
 from flows.first_import import import_main_contract
 from flows.reimport import reimport_main_contracts
-from tasks.compare import ConflictPolicy
 from tests.store_rows import contract_id, first_item
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -148,7 +148,7 @@ def test_a_change_both_sides_agree_on_settles_the_baseline(configured):
     second = reimport_main_contracts(
         company=1, contracts=[contract], requested_by="admin", policy=ConflictPolicy.block
     ).iloc[0]
-    assert (second["outcome"], second["reasons"]) == ("blocked", "no_updates")
+    assert (second["outcome"], second["reasons"]) == ("up_to_date", "no_updates")
     with configured.store.connect() as connection:
         title = connection.execute(
             sa.select(s.main_contracts.c.title).where(

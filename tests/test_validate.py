@@ -13,7 +13,7 @@ import pytest
 from contract_sync.demo.generator import edge_case_contracts, generate_company
 from contract_sync.erp.frames import ErpFrames
 from contract_sync.erp.vista import read_vista
-from tasks.validate import SuiteFileError, validate
+from contract_sync.stages.validate import SuiteFileError, validate
 
 SUITES = Path(__file__).resolve().parent.parent / "expectations"
 

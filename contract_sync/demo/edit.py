@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.columns import LUMP_SUM_UOM
 from contract_sync.demo.catalog import BUILDINGS, PLACES
 from contract_sync.demo.generator import EDGE_COMPANY, _items, edge_case_contracts
 from contract_sync.erp.vista import read_vista
 from contract_sync.erp.vista_write import write_vista
+from contract_sync.vocabulary import LUMP_SUM_UOM
 
 
 @dataclass(frozen=True)

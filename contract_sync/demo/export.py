@@ -10,10 +10,11 @@ from typing import Literal
 import pandas as pd
 import yaml
 
-from contract_sync.columns import ERP_STATUSES, SCALES, scaled_text
+from contract_sync.columns import scaled_text
 from contract_sync.erp.files import MAPPING_FILE
 from contract_sync.erp.frames import ErpFrames
 from contract_sync.erp.vista_schema import BILL_TYPES
+from contract_sync.vocabulary import ERP_STATUSES, RETAINAGE_FRACTION_SCALE, SCALES
 
 CONTRACT_FIELDS = {
     "erp_company": "JCCo",
@@ -76,7 +77,7 @@ def accounting(values: pd.Series, scale: int) -> pd.Series:
 def _export_frame(frame: pd.DataFrame, fields: dict[str, str]) -> pd.DataFrame:
     out = frame[list(fields)].copy()
     for field in out.columns.intersection(list(SCALES)):
-        scale = 4 if field == "retainage_pct" else SCALES[field]  # Vista keeps a fraction
+        scale = RETAINAGE_FRACTION_SCALE if field == "retainage_pct" else SCALES[field]
         out[field] = accounting(out[field], scale)
     for field in out.columns.intersection(["start_date", "projected_completion"]):
         out[field] = pd.to_datetime(out[field]).dt.strftime(DATE_FORMAT)

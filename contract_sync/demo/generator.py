@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from contract_sync.columns import CONTRACT_COLUMNS, ITEM_COLUMNS, LUMP_SUM_UOM, conform
+from contract_sync.columns import CONTRACT_COLUMNS, ITEM_COLUMNS, conform
 from contract_sync.demo.catalog import AREAS, BUILDINGS, OWNERS, PLACES, SECTIONS
+from contract_sync.vocabulary import LUMP_SUM_UOM
 
 # Edge cases, in the order they take company 1's first contracts.
 EDGE_CASES = [

@@ -20,6 +20,7 @@ from contract_sync.demo.generator import (
 )
 from contract_sync.erp.vista_schema import JCCM
 from contract_sync.erp.vista_write import create_vista_tables, write_vista
+from contract_sync.errors import UserError
 from contract_sync.hashing import contract_hashes
 from contract_sync.store import schema as s
 
@@ -33,7 +34,7 @@ USERS = {
 }
 
 
-class AlreadySeeded(RuntimeError):
+class AlreadySeeded(UserError, RuntimeError):
     pass
 
 

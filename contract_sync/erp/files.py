@@ -14,7 +14,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from contract_sync.columns import CONTRACT_COLUMNS, ITEM_COLUMNS, SCALES, conform
+from contract_sync.columns import CONTRACT_COLUMNS, ITEM_COLUMNS, conform
 from contract_sync.erp.frames import (
     ErpDataError,
     ErpFrames,
@@ -24,6 +24,7 @@ from contract_sync.erp.frames import (
     place,
 )
 from contract_sync.exact import NumberFormat
+from contract_sync.vocabulary import RETAINAGE_FRACTION_SCALE, SCALES
 
 MAPPING_FILE = "mapping.yaml"
 REQUIRED = {
@@ -161,7 +162,7 @@ def _numbers(
     for field in NUMBERS[name]:
         scale = SCALES[field]
         if field == "retainage_pct" and mapping.retainage == "fraction":
-            scale = 4  # 0.1000 at scale 4 is the same integer as 10.00 percent at scale 2
+            scale = RETAINAGE_FRACTION_SCALE
         if field in table.columns:
             columns[field] = (table.columns[field], scale)
     parsed = parse_numbers(table.file, frame, columns, fmt)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from contract_sync.columns import ITEM_COLUMNS, conform
+from contract_sync.errors import UserError
 from contract_sync.exact import PLAIN, NumberFormat, parse_scaled
 
 MAX_LISTED = 10
@@ -23,7 +24,7 @@ class ErpFrames:
         return ErpFrames(self.contracts[keep], self.items[self.items["contract_no"].isin(numbers)])
 
 
-class ErpReadError(RuntimeError):
+class ErpReadError(UserError, RuntimeError):
     """The ERP cannot be read: a missing table, column or file, bad credentials."""
 
 
@@ -31,7 +32,7 @@ class ErpTransientError(ErpReadError):
     """The ERP could not be reached this time; the same read may succeed later."""
 
 
-class ErpDataError(ValueError):
+class ErpDataError(UserError, ValueError):
     """ERP values that cannot be taken exactly; the message names every place."""
 
 

@@ -11,16 +11,17 @@ from collections.abc import Sequence
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.columns import CONTRACT_COLUMNS, ERP_STATUSES, conform
+from contract_sync.columns import CONTRACT_COLUMNS, conform
 from contract_sync.erp.frames import ErpDataError, ErpFrames, finish_items
 from contract_sync.erp.vista_schema import BILL_TYPES, JCCI, JCCM, JCJM
+from contract_sync.vocabulary import ERP_STATUSES, RETAINAGE_FRACTION_SCALE
 
 CHUNK_ROWS = 200_000
 # A value this far from a whole number of its smallest unit has more decimals than its scale
 # (SQLite keeps NUMERIC as a float, so an exact test would see 12.34 * 100 != 1234).
 SCALE_TOLERANCE = 1e-6
 HEADER_NUMBERS = {
-    "retainage_pct": (JCCM.c.RetainagePCT, 4),
+    "retainage_pct": (JCCM.c.RetainagePCT, RETAINAGE_FRACTION_SCALE),
     "original_amount": (JCCM.c.OrigContractAmt, 2),
 }
 ITEM_NUMBERS = {

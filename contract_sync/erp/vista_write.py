@@ -9,8 +9,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from contract_sync.bulk import insert_frame
-from contract_sync.columns import ERP_STATUSES
 from contract_sync.erp.vista_schema import BILL_TYPES, JCCI, JCCM, JCJM, metadata
+from contract_sync.vocabulary import ERP_STATUSES, RETAINAGE_FRACTION_SCALE
 
 _STATUS_CODES = {name: code for code, name in ERP_STATUSES.items()}
 _BILL_CODES = {name: code for code, name in BILL_TYPES.items()}
@@ -55,7 +55,7 @@ def write_vista(
             "Customer": contracts["customer"],
             "StartMonth": _dates(contracts["start_date"]),
             "ProjCloseDate": _dates(contracts["projected_completion"]),
-            "RetainagePCT": _decimals(contracts["retainage_pct"], 4),
+            "RetainagePCT": _decimals(contracts["retainage_pct"], RETAINAGE_FRACTION_SCALE),
             "OrigContractAmt": _decimals(contracts["original_amount"], 2),
         }
     )

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from contract_sync.bulk import read_frame
 from contract_sync.store import schema as s
 from contract_sync.store.types import Amount
+from contract_sync.vocabulary import APPLIED, UNCHANGED_REASONS
 
 
 @dataclass(frozen=True)
@@ -59,14 +60,11 @@ def _scope(query: sa.Select) -> sa.Select:
     )
 
 
-QUIET = "no_updates"  # a contract with nothing to re-import: counted, not listed
-
-
 def read_counts(engine: sa.Engine, f: AuditFilter) -> tuple[pd.DataFrame, dict]:
     """Counted in the database: rows per day, outcome and reason set, with the contract
     value re-imports changed; and the number of runs and of contracts."""
     a = s.audit_contracts.c
-    applied = a.outcome.in_(["reimported", "imported"])
+    applied = a.outcome.in_(list(APPLIED))
     delta = sa.case((applied, a.amount_after - sa.func.coalesce(a.amount_before, 0)), else_=0)
     day = sa.func.date(a.recorded_at)
     grouped = (
@@ -97,12 +95,13 @@ def read_counts(engine: sa.Engine, f: AuditFilter) -> tuple[pd.DataFrame, dict]:
 
 
 def read_audit(
-    engine: sa.Engine, f: AuditFilter, quiet: bool = True
+    engine: sa.Engine, f: AuditFilter, include_unchanged: bool = True
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(contract rows with their run's trigger and actor, field changes of those rows);
-    without the rows whose only reason is no_updates unless `quiet`."""
+    without the rows of up-to-date contracts unless `include_unchanged`."""
     a, r = s.audit_contracts, s.sync_runs
-    conditions = _conditions(f) + ([] if quiet else [a.c.reasons != QUIET])
+    unchanged = a.c.reasons == UNCHANGED_REASONS
+    conditions = _conditions(f) + ([] if include_unchanged else [~unchanged])
     rows_query = (
         sa.select(
             a.c.id.label("audit_id"),

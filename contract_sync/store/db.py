@@ -10,10 +10,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from contract_sync.errors import UserError
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-class StoreSchemaError(RuntimeError):
+class StoreSchemaError(UserError, RuntimeError):
     """The store's schema is not the one this version of contract-sync expects."""
 
 
@@ -82,3 +84,8 @@ def require_current_schema(engine: sa.Engine) -> None:
             f"the project store at {where} is {found}, this version needs {head}: "
             "run `contract-sync db upgrade`"
         )
+
+
+def safe_url(url: str) -> str:
+    """A database URL as it may be shown: without its password."""
+    return sa.engine.make_url(url).render_as_string(hide_password=True)

@@ -16,23 +16,6 @@ metadata = sa.MetaData(
     }
 )
 
-PERMISSION_LEVELS = ["none", "read_only", "standard", "admin"]
-CONTRACT_STATUSES = [
-    "Draft",
-    "Out For Bid",
-    "Out For Signature",
-    "Approved",
-    "Complete",
-    "Terminated",
-]
-ERP_TYPES = {
-    "sage_300_cre": True,
-    "viewpoint_vista": True,
-    "cmic": True,
-    "viewpoint_spectrum": True,
-    "quickbooks_online": False,
-    "quickbooks_desktop": False,
-}  # ERP type -> syncs main contracts
 
 companies = sa.Table(
     "companies",

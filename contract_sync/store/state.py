@@ -10,15 +10,17 @@ import sqlalchemy as sa
 
 from contract_sync.bulk import read_bulk, read_frame
 from contract_sync.columns import HEADER_FIELDS, ITEM_FIELDS
+from contract_sync.errors import UserError
 from contract_sync.store import schema as s
 from contract_sync.store.types import exact
+from contract_sync.vocabulary import PermissionLevel, Tool
 
 
-class UnknownCompany(LookupError):
+class UnknownCompany(UserError, LookupError):
     pass
 
 
-class UnknownUser(LookupError):
+class UnknownUser(UserError, LookupError):
     pass
 
 
@@ -37,6 +39,16 @@ class StoreState:
     # Items are loaded only for the contracts that go to compare (see with_items).
     items: pd.DataFrame  # contract_id, item_id, contract_no, item_no, item fields
     baseline_items: pd.DataFrame  # contract_id, item_no, item fields
+
+    def single_contracts(self) -> pd.DataFrame:
+        """Store contracts whose origin is attached to one project only: the ones a diff is
+        for (the others are blocked as contract_in_multiple_projects)."""
+        return self.contracts[~self.contracts["contract_no"].duplicated(keep=False)]
+
+    def contract_ids(self, contract_nos: pd.Series) -> pd.Series:
+        """Store ids of these ERP contracts, where each is in one project only."""
+        single = self.single_contracts()
+        return single.loc[single["contract_no"].isin(contract_nos), "contract_id"]
 
 
 def load_state(
@@ -103,14 +115,16 @@ def load_state(
                 s.synced_jobs.c.company_id == company
             ),
         )
-    company_level = permissions[permissions["tool"] == "erp_integrations"]["level"]
+    company_level = permissions[permissions["tool"] == Tool.erp_integrations]["level"]
     return StoreState(
         company_id=company,
         erp_type=integration.erp_type if integration else None,
         integration_configured=bool(integration and integration.configured),
         actor=actor,
-        erp_integrations_level=company_level.iloc[0] if len(company_level) else "none",
-        main_contracts_levels=permissions[permissions["tool"] == "main_contracts"][
+        erp_integrations_level=(
+            company_level.iloc[0] if len(company_level) else PermissionLevel.none
+        ),
+        main_contracts_levels=permissions[permissions["tool"] == Tool.main_contracts][
             ["project_id", "level"]
         ].reset_index(drop=True),
         synced_jobs=synced,

@@ -13,6 +13,7 @@ from contract_sync.bulk import insert_frame, records
 from contract_sync.columns import HEADER_FIELDS, ITEM_FIELDS
 from contract_sync.store import schema as s
 from contract_sync.store.db import WRITE_LOCK
+from contract_sync.vocabulary import IMPORTED_STATUS, RunStatus
 
 AUDIT_COLUMNS = [
     c.name for c in s.audit_contracts.columns if c.name not in ("id", "run_id", "recorded_at")
@@ -62,7 +63,9 @@ def now() -> datetime:
 
 def start_run(engine: sa.Engine, run: dict) -> None:
     with engine.begin() as connection:
-        connection.execute(s.sync_runs.insert(), {**run, "status": "running", "started_at": now()})
+        connection.execute(
+            s.sync_runs.insert(), {**run, "status": RunStatus.running, "started_at": now()}
+        )
 
 
 def finish_run(engine: sa.Engine, run_id: str, status: str) -> None:
@@ -180,15 +183,6 @@ def _replace_baseline(
         s.baseline_items,
         erp_items[["item_no", *ITEM_FIELDS]].assign(contract_id=contract_id),
     )
-
-
-# ERP contract status -> store status of a contract imported for the first time.
-IMPORTED_STATUS = {
-    "pending": "Draft",
-    "open": "Approved",
-    "soft_close": "Approved",
-    "hard_close": "Complete",
-}
 
 
 def import_contract(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from contract_sync.columns import CHANGE_COUNTS, display, field_text
+from contract_sync.stages.compare import Comparison
 from contract_sync.store.state import StoreState
-from tasks.compare import Comparison, single_store_contracts
 
 READY_COLUMNS = [
     "contract_no",
@@ -31,7 +31,7 @@ def ready_list(
     """Every ERP contract: its project, whether imported, whether this user may re-import it
     now (and every reason if not), and what a re-import would change."""
     number = erp_contracts["contract_no"]
-    stored = single_store_contracts(state).set_index("contract_no")
+    stored = state.single_contracts().set_index("contract_no")
     summary = comparison.contracts.set_index("contract_no")
     synced = erp_contracts["job_no"].map(state.synced_jobs.set_index("job_no")["project_id"])
     project_id = number.map(stored["project_id"]).fillna(synced)
@@ -58,7 +58,7 @@ def ready_list(
     return frame[READY_COLUMNS].sort_values("contract_no").reset_index(drop=True)
 
 
-def preview(contract_no: str, comparison: Comparison, state: StoreState) -> pd.DataFrame:
+def line_preview(contract_no: str, comparison: Comparison, state: StoreState) -> pd.DataFrame:
     """One contract's line-level preview: every change a re-import makes, and every store
     edit it keeps, with conflicts marked. Added and removed items show their description
     and amount."""

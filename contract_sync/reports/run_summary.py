@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from contract_sync.columns import CHANGE_COUNTS, display
+from contract_sync.vocabulary import APPLIED
 
 OUTCOME_COLUMNS = ["contract_no", "outcome", "reasons", *CHANGE_COUNTS]
 
@@ -25,7 +26,7 @@ def run_summary(audit: pd.DataFrame, run_id: str, docs_path: Path | None, audit_
     """Markdown: counts per outcome and per reason, contract value changed, where to look."""
     outcomes = audit["outcome"].value_counts().sort_index()
     reasons = audit["reasons"].str.split().explode().dropna().value_counts().sort_index()
-    applied = audit[audit["outcome"].isin(["reimported", "imported"])]
+    applied = audit[audit["outcome"].isin(APPLIED)]
     changed = (applied["amount_after"].fillna(0) - applied["amount_before"].fillna(0)).sum()
     lines = [f"# Re-import run `{run_id}`", "", "| outcome | contracts |", "|---|---:|"]
     lines += [f"| {outcome} | {count} |" for outcome, count in outcomes.items()]

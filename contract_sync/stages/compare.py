@@ -9,11 +9,8 @@ ERP are added, items gone from it are removed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 import pandas as pd
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from contract_sync.columns import (
     CONTRACT_COLUMNS,
@@ -23,11 +20,6 @@ from contract_sync.columns import (
     field_text,
 )
 from contract_sync.store.state import StoreState
-
-
-class ConflictPolicy(StrEnum):
-    erp_wins = "erp_wins"
-    block = "block"
 
 
 @dataclass(frozen=True)
@@ -187,16 +179,11 @@ def diff_headers(
     return headers, changes
 
 
-def single_store_contracts(state: StoreState) -> pd.DataFrame:
-    """Store contracts whose origin is attached to one project only: the ones a diff is for."""
-    return state.contracts[~state.contracts["contract_no"].duplicated(keep=False)]
-
-
 def unchanged_contracts(
     state: StoreState, erp_contracts: pd.DataFrame, hashes: pd.Series
 ) -> pd.Series:
     """Per ERP contract: its content hash equals the one stored at its last import."""
-    stored = single_store_contracts(state).merge(state.baselines, on="contract_id")
+    stored = state.single_contracts().merge(state.baselines, on="contract_id")
     stored_hash = stored.set_index("contract_no")["erp_hash"]
     previous = erp_contracts["contract_no"].map(stored_hash)
     return previous.eq(hashes).fillna(False).astype(bool)
@@ -207,7 +194,7 @@ def compare(state: StoreState, erp_contracts: pd.DataFrame, erp_items: pd.DataFr
 
     `state` must hold the items of those contracts (contract_sync.store.state.with_items).
     """
-    single = single_store_contracts(state)
+    single = state.single_contracts()
     single = single[single["contract_no"].isin(erp_contracts["contract_no"])]
     in_scope = erp_contracts[erp_contracts["contract_no"].isin(single["contract_no"])]
     headers, header_changes = diff_headers(single, state.baselines, in_scope)
@@ -232,10 +219,3 @@ def compare(state: StoreState, erp_contracts: pd.DataFrame, erp_items: pd.DataFr
     )
     changes = pd.concat([header_changes, item_changes], ignore_index=True)
     return Comparison(contracts.reset_index(drop=True), items, changes)
-
-
-@task(name="compare", cache_policy=NO_CACHE)
-def compare_task(
-    state: StoreState, erp_contracts: pd.DataFrame, erp_items: pd.DataFrame
-) -> Comparison:
-    return compare(state, erp_contracts, erp_items)

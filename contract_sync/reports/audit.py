@@ -11,15 +11,8 @@ import sqlalchemy as sa
 
 from contract_sync.columns import CHANGE_COUNTS, display
 from contract_sync.store.audit_log import AuditFilter, read_audit, read_counts
+from contract_sync.vocabulary import OUTCOME_COLOURS, UNCHANGED_REASONS, Outcome, Reason
 
-OUTCOME_COLOURS = {
-    "reimported": "#2e7d32",
-    "imported": "#66bb6a",
-    "would_reimport": "#0288d1",
-    "blocked": "#f9a825",
-    "failed": "#c62828",
-}
-APPLIED = ["reimported", "imported"]
 CSV_COLUMNS = [
     "recorded_at",
     "run_id",
@@ -70,10 +63,12 @@ def build_report(
     return AuditReport(summary, timeline, recurring_blockers(rows), rows, changes)
 
 
-def load_report(engine: sa.Engine, audit_filter: AuditFilter, quiet: bool = False) -> AuditReport:
-    """Counts over every matching row; lists the rows (without the no_updates-only ones
-    unless `quiet`, which a year of hourly runs has by the million)."""
-    rows, changes = read_audit(engine, audit_filter, quiet)
+def load_report(
+    engine: sa.Engine, audit_filter: AuditFilter, include_unchanged: bool = False
+) -> AuditReport:
+    """Counts over every matching row; lists the rows, without those of up-to-date contracts
+    (a year of hourly runs has them by the million) unless `include_unchanged`."""
+    rows, changes = read_audit(engine, audit_filter, include_unchanged)
     return build_report(rows, changes, *read_counts(engine, audit_filter))
 
 
@@ -88,11 +83,11 @@ def recurring_blockers(rows: pd.DataFrame) -> pd.DataFrame:
         "last_seen",
         "still_blocked",
     ]
-    blocked = rows[rows["outcome"] == "blocked"]
+    blocked = rows[rows["outcome"] == Outcome.blocked]
     if blocked.empty:
         return pd.DataFrame(columns=columns)
     exploded = blocked.assign(reason=blocked["reasons"].str.split()).explode("reason")
-    exploded = exploded[exploded["reason"].ne("no_updates") & exploded["reason"].notna()]
+    exploded = exploded[exploded["reason"].ne(Reason.no_updates) & exploded["reason"].notna()]
     grouped = (
         exploded.groupby(["erp_company", "contract_no", "reason"])["recorded_at"]
         .agg(times="size", since="min", last_seen="max")
@@ -218,7 +213,7 @@ def to_html(report: AuditReport, title: str = "Re-import audit report") -> str:
     history = []
     changes = report.changes.groupby("audit_id") if len(report.changes) else None
     # Each contract's re-imports and refusals; the many "nothing changed" rows are counted only.
-    eventful = report.rows[report.rows["reasons"].ne("no_updates")]
+    eventful = report.rows[report.rows["reasons"].ne(UNCHANGED_REASONS)]
     for contract_no, rows in eventful.groupby("contract_no", sort=True):
         entries = []
         for row in rows.itertuples():

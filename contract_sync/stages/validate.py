@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
-from contract_sync.columns import LUMP_SUM_UOM, SCALES, to_decimal
+from contract_sync.columns import to_decimal
 from contract_sync.erp.frames import ErpFrames
-from tasks.docs_offline import make_offline
+from contract_sync.errors import UserError
+from contract_sync.stages.docs_offline import make_offline
+from contract_sync.vocabulary import LUMP_SUM_UOM, SCALES
 
 # suite file stem -> (frame it checks, key columns that name a failing row)
 SUITES = {
@@ -30,7 +30,7 @@ SUITES = {
 }
 
 
-class SuiteFileError(ValueError):
+class SuiteFileError(UserError, ValueError):
     """A suite file that is not a valid Great Expectations 1.x suite."""
 
 
@@ -182,8 +182,3 @@ def _plain(value: object, column: str) -> object:
     if scale_field in SCALES:
         return str(to_decimal(value, scale_field))
     return value.item() if isinstance(value, np.generic) else value
-
-
-@task(name="validate", cache_policy=NO_CACHE)
-def validate_task(erp: ErpFrames, suites_dir: Path, docs_dir: Path | None) -> Validation:
-    return validate(erp, suites_dir, docs_dir)

@@ -1,0 +1,116 @@
+"""Gate: every rule of a re-import, evaluated for all contracts at once.
+
+Every failing reason is recorded, not only the first.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from contract_sync.stages.compare import Comparison
+from contract_sync.store.state import StoreState
+from contract_sync.vocabulary import (
+    APPROVED,
+    IMPORT_GATES,
+    IMPORTERS,
+    REIMPORT_GATES,
+    REIMPORTERS,
+    ConflictPolicy,
+    Reason,
+    syncs_main_contracts,
+)
+
+
+def _project_levels(state: StoreState, erp_contracts: pd.DataFrame) -> pd.Series:
+    """Per contract: whether the actor is Admin on Main Contracts of every project it touches."""
+    stored = state.contracts[["contract_no", "project_id"]]
+    synced = erp_contracts[["contract_no", "job_no"]].merge(state.synced_jobs, on="job_no")
+    touched = pd.concat([stored, synced[["contract_no", "project_id"]]], ignore_index=True)
+    levels = touched.merge(state.main_contracts_levels, on="project_id", how="left")
+    not_admin = (~levels["level"].isin(REIMPORTERS)).groupby(levels["contract_no"]).any()
+    return erp_contracts["contract_no"].isin(not_admin.index[not_admin])
+
+
+def evaluate_gates(
+    state: StoreState,
+    erp_contracts: pd.DataFrame,
+    invalid_contracts: pd.Series,
+    comparison: Comparison,
+    policy: ConflictPolicy,
+    unchanged: pd.Series | None = None,
+) -> pd.DataFrame:
+    """One row per ERP contract: contract_no, reasons (space-separated codes), eligible.
+
+    `unchanged` marks contracts whose ERP content hash equals the last import's: they were
+    not compared and have nothing to re-import.
+    """
+    if unchanged is None:
+        unchanged = pd.Series(False, index=erp_contracts.index)
+    contract_no = erp_contracts["contract_no"]
+    stored = (
+        state.contracts.assign(unapproved=state.contracts["status"] != APPROVED)
+        .groupby("contract_no")
+        .agg(projects=("project_id", "nunique"), unapproved=("unapproved", "any"))
+    )
+    summary = comparison.contracts.set_index("contract_no")
+    checks = {
+        Reason.permission_denied: (state.erp_integrations_level not in REIMPORTERS)
+        | _project_levels(state, erp_contracts),
+        **_integration_checks(state),
+        Reason.not_imported: ~contract_no.isin(stored.index),
+        Reason.contract_unapproved: contract_no.isin(stored.index[stored["unapproved"]]),
+        Reason.job_not_synced: ~erp_contracts["job_no"].isin(state.synced_jobs["job_no"]),
+        Reason.contract_in_multiple_projects: contract_no.map(stored["projects"]).fillna(0) > 1,
+        Reason.invalid_erp_data: contract_no.isin(invalid_contracts),
+        Reason.no_updates: (unchanged | contract_no.isin(summary.index[~summary["has_updates"]]))
+        & ~contract_no.isin(invalid_contracts),
+        Reason.conflict: (policy == ConflictPolicy.block)
+        & (contract_no.map(summary["conflicts"]).fillna(0) > 0),
+    }
+    return _decisions(contract_no, checks, REIMPORT_GATES)
+
+
+def _integration_checks(state: StoreState) -> dict[Reason, bool]:
+    return {
+        Reason.integration_not_configured: not state.integration_configured,
+        Reason.integration_unsupported: state.integration_configured
+        and not syncs_main_contracts(state.erp_type),
+    }
+
+
+def evaluate_import_gates(
+    state: StoreState, erp_contracts: pd.DataFrame, invalid_contracts: pd.Series
+) -> pd.DataFrame:
+    """The first import ("Add to Procore"): Standard or Admin on ERP Integrations suffices;
+    the contract must not be in the store yet, and goes into the project of its synced job."""
+    contract_no = erp_contracts["contract_no"]
+    checks = {
+        Reason.permission_denied: state.erp_integrations_level not in IMPORTERS,
+        **_integration_checks(state),
+        Reason.already_imported: contract_no.isin(state.contracts["contract_no"]),
+        Reason.job_not_synced: ~erp_contracts["job_no"].isin(state.synced_jobs["job_no"]),
+        Reason.invalid_erp_data: contract_no.isin(invalid_contracts),
+    }
+    return _decisions(contract_no, checks, IMPORT_GATES)
+
+
+def _decisions(
+    contract_no: pd.Series, checks: dict[Reason, pd.Series | bool], gates: list[Reason]
+) -> pd.DataFrame:
+    """One row per contract: the codes of every failing gate, in the gates' order."""
+    checks = pd.DataFrame(checks, index=contract_no.index)[gates]
+    return pd.DataFrame(
+        {
+            "contract_no": contract_no,
+            "reasons": reason_text(checks),
+            "eligible": ~checks.any(axis=1),
+        }
+    )
+
+
+def reason_text(checks: pd.DataFrame) -> pd.Series:
+    """Space-separated codes of the true columns, per row, in column order."""
+    text = pd.Series("", index=checks.index, dtype="string")
+    for reason in checks.columns:
+        text = text + checks[reason].map({True: reason + " ", False: ""}).astype("string")
+    return text.str.strip()

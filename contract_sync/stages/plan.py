@@ -1,0 +1,145 @@
+"""Plan: the audit row of every contract in scope, and what apply will write, before
+anything is written. Re-imports and first imports share one audit-row shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from contract_sync.columns import CHANGE_COUNTS
+from contract_sync.erp.frames import ErpFrames
+from contract_sync.stages.compare import Comparison
+from contract_sync.vocabulary import UNCHANGED_REASONS, Outcome
+
+if TYPE_CHECKING:
+    from contract_sync.run import Evaluation
+
+COUNT_COLUMNS = [*CHANGE_COUNTS, "items_unchanged"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything apply needs, computed before anything is written."""
+
+    audit: pd.DataFrame  # one row per contract in scope, outcome set where already known
+    comparison: Comparison | None  # None for a first import
+    erp: ErpFrames
+    company_id: int
+    dry_run: bool
+    settle: pd.Series  # contracts with nothing to re-import whose ERP hash moved: see apply
+
+
+def outcomes(decisions: pd.DataFrame, when_eligible: Outcome) -> pd.Series:
+    """`when_eligible` for a contract every gate lets through, up_to_date for one with
+    nothing to re-import and no other reason, blocked for the rest."""
+    outcome = pd.Series(Outcome.blocked, index=decisions.index, dtype="string")
+    outcome = outcome.mask(decisions["reasons"].eq(UNCHANGED_REASONS), Outcome.up_to_date)
+    return outcome.mask(decisions["eligible"], when_eligible)
+
+
+def audit_rows(
+    erp: ErpFrames,
+    decisions: pd.DataFrame,
+    outcome: pd.Series,
+    failures: pd.DataFrame,
+    hashes: pd.Series,
+    *,
+    project_id: pd.Series,
+    contract_id: pd.Series,
+    counts: dict[str, pd.Series],
+    amount_before: pd.Series,
+    amount_if_written: pd.Series,
+    version: pd.Series,
+) -> pd.DataFrame:
+    """The audit row of every ERP contract, aligned with `erp.contracts`; the amount after
+    is the one written for an eligible contract and stays `amount_before` for the rest."""
+    contracts = erp.contracts
+    number = contracts["contract_no"]
+    eligible = decisions["eligible"].to_numpy()
+    return pd.DataFrame(
+        {
+            "erp_company": contracts["erp_company"],
+            "contract_no": number,
+            "project_id": project_id.astype("Int64"),
+            "contract_id": contract_id.astype("Int64"),
+            "outcome": outcome,
+            "reasons": decisions["reasons"].to_numpy(),
+            "failed_expectations": number.map(
+                failures.set_index("contract_no")["failed_expectations"]
+            ),
+            "error": pd.Series(pd.NA, index=contracts.index, dtype="string"),
+            **{c: counts[c].fillna(0).astype("int64") for c in COUNT_COLUMNS},
+            "amount_before": amount_before.astype("Int64"),
+            "amount_after": amount_if_written.astype("Int64").where(eligible, amount_before),
+            "erp_hash": hashes.to_numpy(),
+            "version_before": version.astype("Int64"),
+            "version_after": version.astype("Int64"),
+        }
+    )
+
+
+def plan_reimport(found: Evaluation, dry_run: bool) -> Plan:
+    """Eligible contracts get `reimported` (or `would_reimport` in a dry run)."""
+    erp, state, decisions = found.erp, found.state, found.decisions
+    number = erp.contracts["contract_no"]
+    summary = found.comparison.contracts.set_index("contract_no")
+    stored = state.single_contracts().set_index("contract_no")
+    synced_project = erp.contracts["job_no"].map(
+        state.synced_jobs.set_index("job_no")["project_id"]
+    )
+    counts = {c: number.map(summary[c]) for c in COUNT_COLUMNS}
+    # A contract unchanged since its last import was not compared: all its items are unchanged.
+    counts["items_unchanged"] = counts["items_unchanged"].mask(
+        found.unchanged, number.map(erp.items.groupby("contract_no").size())
+    )
+    audit = audit_rows(
+        erp,
+        decisions,
+        outcomes(decisions, Outcome.would_reimport if dry_run else Outcome.reimported),
+        found.validation.failures,
+        found.hashes,
+        project_id=number.map(stored["project_id"]).fillna(synced_project),
+        contract_id=number.map(stored["contract_id"]),
+        counts=counts,
+        amount_before=number.map(stored["original_amount"]),
+        amount_if_written=number.map(summary["amount_after"]),
+        version=number.map(stored["version"]),
+    )
+    stored_hash = number.map(stored["contract_id"]).map(
+        state.baselines.set_index("contract_id")["erp_hash"]
+    )
+    moved = stored_hash.notna() & stored_hash.ne(pd.Series(found.hashes.to_numpy(), number.index))
+    settle = number[decisions["reasons"].eq(UNCHANGED_REASONS).to_numpy() & moved.fillna(False)]
+    return Plan(audit, found.comparison, erp, state.company_id, dry_run, settle)
+
+
+def plan_first_import(found: Evaluation, dry_run: bool) -> Plan:
+    """Eligible contracts get `imported`, with all their items added, into the project of
+    their synced job."""
+    erp, state, decisions = found.erp, found.state, found.decisions
+    number = erp.contracts["contract_no"]
+    item_counts = number.map(erp.items.groupby("contract_no").size()).fillna(0)
+    nothing = pd.Series(0, index=number.index)
+    missing = pd.Series(pd.NA, index=number.index, dtype="Int64")
+    audit = audit_rows(
+        erp,
+        decisions,
+        outcomes(decisions, Outcome.would_reimport if dry_run else Outcome.imported),
+        found.validation.failures,
+        found.hashes,
+        project_id=erp.contracts["job_no"].map(state.synced_jobs.set_index("job_no")["project_id"]),
+        contract_id=missing,
+        counts={
+            "items_added": item_counts.where(decisions["eligible"], 0),
+            "items_changed": nothing,
+            "items_removed": nothing,
+            "items_unchanged": nothing,
+            "header_changes": nothing,
+        },
+        amount_before=missing,
+        amount_if_written=erp.contracts["original_amount"],
+        version=missing,
+    )
+    return Plan(audit, None, erp, state.company_id, dry_run, number.iloc[0:0])

@@ -1,0 +1,182 @@
+"""The domain vocabulary, in one place: outcomes, reasons, conflict policies, permission
+levels, statuses, the ERP capability matrix and Vista's scales.
+
+Every other module names these members; none spells the codes as strings of its own.
+The enums are StrEnums, so a member is also the plain text stored in the audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """What a run did with one contract (one audit row each)."""
+
+    reimported = "reimported"
+    would_reimport = "would_reimport"  # a dry run's re-import
+    imported = "imported"  # a first import
+    up_to_date = "up_to_date"  # nothing to re-import (reason no_updates and no other)
+    blocked = "blocked"  # any other reason
+    failed = "failed"  # an unexpected error, with its message
+
+
+# Outcomes that wrote the store; "contract value changed" sums them.
+APPLIED = (Outcome.reimported, Outcome.imported)
+
+
+class Reason(StrEnum):
+    """Why a contract was not (re-)imported; an audit row lists every reason that holds."""
+
+    permission_denied = "permission_denied"
+    integration_not_configured = "integration_not_configured"
+    integration_unsupported = "integration_unsupported"
+    not_imported = "not_imported"
+    already_imported = "already_imported"
+    contract_unapproved = "contract_unapproved"
+    job_not_synced = "job_not_synced"
+    contract_in_multiple_projects = "contract_in_multiple_projects"
+    invalid_erp_data = "invalid_erp_data"
+    no_updates = "no_updates"
+    conflict = "conflict"
+    stale = "stale"
+    locked = "locked"
+
+
+# The gates of a re-import and of a first import, in the order their reasons are listed.
+REIMPORT_GATES = [
+    Reason.permission_denied,
+    Reason.integration_not_configured,
+    Reason.integration_unsupported,
+    Reason.not_imported,
+    Reason.contract_unapproved,
+    Reason.job_not_synced,
+    Reason.contract_in_multiple_projects,
+    Reason.invalid_erp_data,
+    Reason.no_updates,
+    Reason.conflict,
+]
+IMPORT_GATES = [
+    Reason.permission_denied,
+    Reason.integration_not_configured,
+    Reason.integration_unsupported,
+    Reason.already_imported,
+    Reason.job_not_synced,
+    Reason.invalid_erp_data,
+]
+
+# The reasons text of an up-to-date contract. A year of hourly runs records millions of
+# them, so reports count these rows and list only the others (unless asked to include them).
+UNCHANGED_REASONS = str(Reason.no_updates)
+
+
+class ConflictPolicy(StrEnum):
+    """A field changed on both sides since the last import."""
+
+    erp_wins = "erp_wins"  # written, recorded as an overwritten store edit
+    block = "block"  # the contract is blocked with reason `conflict`
+
+
+class PermissionLevel(StrEnum):
+    none = "none"
+    read_only = "read_only"
+    standard = "standard"
+    admin = "admin"
+
+
+PERMISSION_LEVELS = list(PermissionLevel)  # lowest first
+# Who may re-import (Admin on both tools) and who may import for the first time.
+REIMPORTERS = {PermissionLevel.admin}
+IMPORTERS = {PermissionLevel.standard, PermissionLevel.admin}
+
+
+class Tool(StrEnum):
+    erp_integrations = "erp_integrations"  # company level
+    main_contracts = "main_contracts"  # per project
+
+
+class RunStatus(StrEnum):
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+
+
+class Trigger(StrEnum):
+    scheduled = "scheduled"
+    manual = "manual"  # a deployment run started by hand (UI or API)
+    cli = "cli"
+
+
+# Store statuses of a main contract; only an Approved contract may be re-imported.
+CONTRACT_STATUSES = [
+    "Draft",
+    "Out For Bid",
+    "Out For Signature",
+    "Approved",
+    "Complete",
+    "Terminated",
+]
+APPROVED = "Approved"
+
+# Vista's JCCM.ContractStatus codes, and the store status a first import gives each.
+ERP_STATUSES = {0: "pending", 1: "open", 2: "soft_close", 3: "hard_close"}
+IMPORTED_STATUS = {
+    "pending": "Draft",
+    "open": "Approved",
+    "soft_close": "Approved",
+    "hard_close": "Complete",
+}
+
+
+@dataclass(frozen=True)
+class ErpType:
+    label: str
+    main_contracts: bool  # syncs main contracts at all
+    note: str = ""
+
+
+# The ERP capability matrix: the key is what a company's integration records.
+ERP_TYPES = {
+    "sage_300_cre": ErpType("Sage 300 CRE", True),
+    "viewpoint_vista": ErpType("Viewpoint Vista", True),
+    "cmic": ErpType("CMiC", True),
+    "viewpoint_spectrum": ErpType(
+        "Viewpoint Spectrum", True, "one contract per project, no unit-price contracts"
+    ),
+    "quickbooks_online": ErpType("QuickBooks Online", False),
+    "quickbooks_desktop": ErpType("QuickBooks Desktop", False),
+}
+
+
+def syncs_main_contracts(erp_type: str | None) -> bool:
+    known = ERP_TYPES.get(erp_type or "")
+    return bool(known and known.main_contracts)
+
+
+# Exact numbers travel as scaled integers at Vista's scales: amounts in cents, quantities
+# in thousandths, unit costs in 1/100000, retainage as percent in hundredths.
+AMOUNT_SCALE = 2
+QUANTITY_SCALE = 3
+UNIT_COST_SCALE = 5
+PERCENT_SCALE = 2
+SCALES = {
+    "retainage_pct": PERCENT_SCALE,
+    "original_amount": AMOUNT_SCALE,
+    "amount": AMOUNT_SCALE,
+    "quantity": QUANTITY_SCALE,
+    "unit_cost": UNIT_COST_SCALE,
+}
+# Vista keeps retainage as a fraction at scale 4 (0.1000): the same integer as 10.00 percent.
+RETAINAGE_FRACTION_SCALE = 4
+LUMP_SUM_UOM = "LS"
+
+# Colours of the outcomes wherever a person sees them (terminal, HTML, charts).
+OUTCOME_COLOURS = {
+    Outcome.reimported: "#2e7d32",
+    Outcome.imported: "#66bb6a",
+    Outcome.would_reimport: "#0288d1",
+    Outcome.up_to_date: "#90a4ae",
+    Outcome.blocked: "#f9a825",
+    Outcome.failed: "#c62828",
+}

@@ -1,0 +1,58 @@
+"""The run API's hooks inside a Prefect flow: stages as tasks, progress as an artifact,
+and the run's origin (flow-run id, deployment, scheduled or manual) from Prefect's runtime."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from prefect import get_run_logger, runtime
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+from contract_sync.run import Hooks, Origin
+from contract_sync.vocabulary import Trigger
+from tasks.stages import TASKS
+
+
+def as_task(_name: str, function: Any, /, **arguments: Any) -> Any:
+    """A stage as its Prefect task run."""
+    return TASKS[function](**arguments)
+
+
+class ProgressArtifact:
+    """A progress artifact that moves, with a log line, as contracts are written."""
+
+    def __init__(self) -> None:
+        self.artifact = create_progress_artifact(0.0, description="Contracts written")
+
+    def __call__(self, done: int, total: int) -> None:
+        if done == total or done % max(1, total // 20) == 0:
+            update_progress_artifact(self.artifact, 100.0 * done / total)
+            get_run_logger().info("written %d of %d contracts", done, total)
+
+    def finish(self) -> None:
+        update_progress_artifact(self.artifact, 100.0)
+
+
+def prefect_hooks(progress: ProgressArtifact | None = None) -> Hooks:
+    return Hooks(run_stage=as_task, progress=progress)
+
+
+def trigger() -> Trigger:
+    """How this flow run was started: from the CLI, by hand (UI or API), or by its schedule."""
+    if runtime.deployment.id is None:
+        return Trigger.cli
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(runtime.flow_run.id)
+    return Trigger.scheduled if flow_run.auto_scheduled else Trigger.manual
+
+
+def origin() -> Origin:
+    """This flow run as the origin of a run record: its id is the run id."""
+    return Origin(
+        trigger=trigger(),
+        deployment=runtime.deployment.name,
+        run_id=str(runtime.flow_run.id or uuid.uuid4()),
+    )

@@ -1,0 +1,55 @@
+"""One thin Prefect task per stage of the run API: names, retries and cache policy here,
+the logic in the core (contract_sync.run and contract_sync.stages)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from contract_sync.erp.read import read_erp
+from contract_sync.hashing import contract_hashes
+from contract_sync.stages.apply import apply
+from contract_sync.stages.compare import compare
+from contract_sync.stages.gate import evaluate_gates, evaluate_import_gates
+from contract_sync.stages.plan import plan_first_import, plan_reimport
+from contract_sync.stages.validate import validate
+from contract_sync.store.state import load_state, with_items
+
+
+def _task(function: Any, name: str) -> Any:
+    # Frames, engines and settings are no cache keys: every run reads its own state.
+    return task(function, name=name, cache_policy=NO_CACHE)
+
+
+load_state_task = _task(load_state, "load store state")
+# Transient ERP faults are retried inside read_erp; permanent ones fail the run at once.
+extract_task = _task(read_erp, "extract")
+hash_task = _task(contract_hashes, "hash")
+validate_task = _task(validate, "validate")
+load_items_task = _task(with_items, "load store items")
+compare_task = _task(compare, "compare")
+gate_task = _task(evaluate_gates, "gate")
+import_gate_task = _task(evaluate_import_gates, "gate first import")
+plan_task = _task(plan_reimport, "plan")
+import_plan_task = _task(plan_first_import, "plan first import")
+apply_task = _task(apply, "apply")
+
+# The task that runs each core stage function inside a flow.
+TASKS = {
+    t.fn: t
+    for t in (
+        load_state_task,
+        extract_task,
+        hash_task,
+        validate_task,
+        load_items_task,
+        compare_task,
+        gate_task,
+        import_gate_task,
+        plan_task,
+        import_plan_task,
+        apply_task,
+    )
+}
