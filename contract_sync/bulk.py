@@ -33,9 +33,6 @@ def reset_id_sequences(connection: sa.Connection, tables: list[sa.Table]) -> Non
         )
 
 
-BULK_CHUNK = 200_000
-
-
 def read_frame(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
     """A small result as a frame, values as the column types process them."""
     result = connection.execute(query)
@@ -43,7 +40,7 @@ def read_frame(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
 
 
 def read_bulk(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
-    """Many rows: read by pandas in chunks, numbers as nullable integers (select scaled
-    columns through contract_sync.store.types.exact)."""
-    chunks = pd.read_sql(query, connection, chunksize=BULK_CHUNK, dtype_backend="numpy_nullable")
-    return pd.concat(list(chunks), ignore_index=True)
+    """Many rows in one frame, numbers as nullable integers (select scaled columns through
+    contract_sync.store.types.exact). Read whole: chunks concatenated at the end would only
+    hold the rows twice; bounding memory means working through contracts in groups."""
+    return pd.read_sql(query, connection, dtype_backend="numpy_nullable")

@@ -16,7 +16,6 @@ from contract_sync.erp.frames import ErpDataError, ErpFrames, finish_items
 from contract_sync.erp.vista_schema import BILL_TYPES, JCCI, JCCM, JCJM
 from contract_sync.vocabulary import ERP_STATUSES, RETAINAGE_FRACTION_SCALE
 
-CHUNK_ROWS = 200_000
 # A value this far from a whole number of its smallest unit has more decimals than its scale
 # (SQLite keeps NUMERIC as a float, so an exact test would see 12.34 * 100 != 1234).
 SCALE_TOLERANCE = 1e-6
@@ -98,16 +97,16 @@ def read_vista(
     ).where(*_filters(JCCI, company, contract_nos, job_nos))
     with engine.connect() as connection:
         contracts = _read_sql(contracts_query, connection)
-        items = pd.concat(list(_read_sql(items_query, connection, CHUNK_ROWS)), ignore_index=True)
+        items = _read_sql(items_query, connection)
         if contracts["bad_scale"].eq(1).any() or items["bad_scale"].eq(1).any():
             _raise_over_scale(connection, company, contract_nos, job_nos)
     return ErpFrames(_contracts_frame(contracts), _items_frame(items))
 
 
-def _read_sql(query: sa.Select, connection: sa.Connection, chunksize: int | None = None):
+def _read_sql(query: sa.Select, connection: sa.Connection) -> pd.DataFrame:
     """pandas.read_sql, letting the database's own error through (pandas wraps it)."""
     try:
-        return pd.read_sql(query, connection, chunksize=chunksize, dtype_backend="numpy_nullable")
+        return pd.read_sql(query, connection, dtype_backend="numpy_nullable")
     except pd.errors.DatabaseError as error:
         if isinstance(error.__cause__, sa.exc.DBAPIError):
             raise error.__cause__ from None

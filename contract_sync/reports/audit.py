@@ -3,8 +3,9 @@ blockers; rendered as markdown, CSV or one self-contained HTML file with its cha
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -141,63 +142,72 @@ def to_markdown(report: AuditReport) -> str:
     return "\n".join(lines)
 
 
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@lru_cache
+def _templates():  # -> jinja2.Environment
+    """Report templates, autoescaped: every value from the audit log is text, never markup."""
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+    )
+    environment.filters["blank"] = lambda v: "" if v is None or pd.isna(v) else v
+    return environment
+
+
 def timeline_svg(timeline: pd.DataFrame, standalone: bool = False) -> str:
     """Stacked bars of audit rows per day by outcome, as SVG (no scripts, no fonts); inline
     in HTML unless `standalone` (an SVG file or data URI needs its namespace)."""
-    namespace = ' xmlns="http://www.w3.org/2000/svg"' if standalone else ""
     if timeline.empty:
-        return f'<svg{namespace} width="400" height="40"></svg>'
-    days, height, bar, gap, left, top = len(timeline), 220, 18, 6, 40, 20
-    width = left + days * (bar + gap) + 160
+        return _render("timeline.svg.j2", standalone=standalone, width=400, height=40, days=[])
+    height, bar, gap, left, top = 220, 18, 6, 40, 20
     peak = max(int(timeline.sum(axis=1).max()), 1)
-    parts = [
-        f'<svg{namespace} width="{width}" height="{height + 60}" '
-        f'role="img" aria-label="Audit rows per day by outcome">',
-        f'<text x="{left}" y="12" font-size="11">rows per day (max {peak})</text>',
-        f'<line x1="{left}" y1="{top + height}" x2="{left + days * (bar + gap)}" '
-        f'y2="{top + height}" stroke="#555"/>',
-    ]
+    days = []
     for i, (day, counts) in enumerate(timeline.iterrows()):
-        x, y = left + i * (bar + gap), top + height
-        for outcome, count in counts.items():
-            if not count:
-                continue
+        y, bars = top + height, []
+        for outcome, count in counts[counts > 0].items():
             h = height * int(count) / peak
             y -= h
-            colour = OUTCOME_COLOURS.get(outcome, "#888")
-            parts.append(
-                f'<rect x="{x}" y="{y:.1f}" width="{bar}" height="{h:.1f}" fill="{colour}">'
-                f"<title>{html.escape(str(day))} {html.escape(outcome)}: {count}</title></rect>"
-            )
-        parts.append(
-            f'<text x="{x}" y="{top + height + 14}" font-size="9" '
-            f'transform="rotate(45 {x} {top + height + 14})">{html.escape(str(day)[5:])}</text>'
-        )
-    for j, outcome in enumerate(timeline.columns):
-        y = top + 14 * j
-        colour = OUTCOME_COLOURS.get(outcome, "#888")
-        lx = left + days * (bar + gap) + 20
-        parts.append(f'<rect x="{lx}" y="{y}" width="10" height="10" fill="{colour}"/>')
-        parts.append(
-            f'<text x="{lx + 14}" y="{y + 9}" font-size="11">{html.escape(outcome)}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _table(frame: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td>{html.escape('' if pd.isna(v) else str(v))}</td>" for v in row)
-        + "</tr>"
-        for row in frame.itertuples(index=False)
+            bars.append(
+                {"outcome": outcome, "count": int(count), "y": y, "height": h,
+                 "colour": OUTCOME_COLOURS.get(outcome, "#888")}
+            )  # fmt: skip
+        days.append({"x": left + i * (bar + gap), "label": str(day), "bars": bars})
+    axis_end = left + len(days) * (bar + gap)
+    legend = [
+        {"outcome": outcome, "y": top + 14 * j, "colour": OUTCOME_COLOURS.get(outcome, "#888")}
+        for j, outcome in enumerate(timeline.columns)
+    ]
+    return _render(
+        "timeline.svg.j2",
+        standalone=standalone,
+        width=axis_end + 160,
+        height=height + 60,
+        days=days,
+        legend=legend,
+        legend_x=axis_end + 20,
+        left=left,
+        baseline=top + height,
+        axis_end=axis_end,
+        bar_width=bar,
+        peak=peak,
+        ink="#555",
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _render(template: str, **values: object) -> str:
+    return _templates().get_template(template).render(**values)
 
 
 def to_html(report: AuditReport, title: str = "Re-import audit report") -> str:
     """One self-contained page: inline CSS and SVG, no script, no external URL."""
+    from markupsafe import Markup
+
     s = report.summary
     summary = pd.DataFrame(
         [
@@ -210,50 +220,32 @@ def to_html(report: AuditReport, title: str = "Re-import audit report") -> str:
         ],
         columns=["figure", "value"],
     )
-    history = []
-    changes = report.changes.groupby("audit_id") if len(report.changes) else None
+    changes = dict(tuple(report.changes.groupby("audit_id"))) if len(report.changes) else {}
+    marked = {
+        audit_id: frame.assign(
+            overwritten=frame["overwritten"].map({True: "store edit overwritten", False: ""})
+        )[["item_no", "change", "field", "before", "after", "overwritten"]]
+        for audit_id, frame in changes.items()
+    }
     # Each contract's re-imports and refusals; the many "nothing changed" rows are counted only.
     eventful = report.rows[report.rows["reasons"].ne(UNCHANGED_REASONS)]
-    for contract_no, rows in eventful.groupby("contract_no", sort=True):
-        entries = []
-        for row in rows.itertuples():
-            mine = (
-                changes.get_group(row.audit_id)
-                if changes is not None and row.audit_id in changes.groups
-                else pd.DataFrame()
-            )
-            lines = ""
-            if len(mine):
-                marked = mine.assign(
-                    overwritten=mine["overwritten"].map({True: "store edit overwritten", False: ""})
-                )[["item_no", "change", "field", "before", "after", "overwritten"]]
-                lines = _table(marked)
-            entries.append(
-                f"<li><b>{row.recorded_at:%Y-%m-%d %H:%M}</b> {html.escape(row.outcome)} "
-                f"{html.escape(row.reasons or '')} by {html.escape(str(row.actor))} "
-                f"({html.escape(str(row.trigger))}) +{row.items_added} ~{row.items_changed} "
-                f"-{row.items_removed}{lines}</li>"
-            )
-        history.append(
-            f"<details><summary>{html.escape(contract_no)} ({len(rows)} rows)</summary>"
-            f"<ul>{''.join(entries)}</ul></details>"
+    history = [
+        {
+            "company": company,
+            "contract_no": contract_no,
+            "entries": [
+                {"row": row, "changes": marked.get(row.audit_id)} for row in rows.itertuples()
+            ],
+        }
+        for (company, contract_no), rows in eventful.groupby(
+            ["erp_company", "contract_no"], sort=True
         )
-    style = (
-        "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}"
-        "table{border-collapse:collapse;margin:.5rem 0 1rem}"
-        "th,td{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}"
-        "th{background:#f3f3f3}details{margin:.2rem 0}"
-    )
-    blockers = (
-        _table(report.blockers)
-        if len(report.blockers)
-        else "<p>No contract was blocked more than once for the same reason.</p>"
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
-        f"<h2>Summary</h2>{_table(summary)}"
-        f"<h2>Re-imports per day</h2>{timeline_svg(report.timeline)}"
-        f"<h2>Recurring blockers</h2>{blockers}"
-        f"<h2>Per-contract history</h2>{''.join(history)}</body></html>"
+    ]
+    return _render(
+        "audit_report.html.j2",
+        title=title,
+        summary=summary,
+        chart=Markup(timeline_svg(report.timeline)),
+        blockers=report.blockers,
+        history=history,
     )
