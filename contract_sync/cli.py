@@ -247,44 +247,13 @@ def ready(
 ) -> None:
     """The ERP main contracts ready to be imported, and what stops the others."""
     from contract_sync.run import Request, company_ready_list
-    from contract_sync.stages.ready import readable
+    from contract_sync.terminal import ready_view
 
     settings = get_settings()
     actor = acting_user or settings.service_user
     request = Request(company=company or settings.company, actor=actor, project=project)
     table = _or_fail(lambda: company_ready_list(settings, request))
-    view = Table(title=f"ERP main contracts ready to be imported (as {actor})")
-    for column in [
-        "contract",
-        "title",
-        "project",
-        "imported",
-        "re-import",
-        "reasons",
-        "items +/~/-",
-        "header",
-        "amount before",
-        "amount after",
-        "delta",
-    ]:
-        view.add_column(
-            column, justify="right" if column.startswith(("amount", "delta")) else "left"
-        )
-    for row in readable(table).itertuples():
-        view.add_row(
-            row.contract_no,
-            row.title,
-            row.project or "",
-            "yes" if row.imported else "no",
-            "[green]available[/]" if row.reimport_available else "[yellow]no[/]",
-            row.reasons,
-            f"+{row.items_added} ~{row.items_changed} -{row.items_removed}",
-            str(row.header_changes),
-            row.amount_before,
-            row.amount_after,
-            row.amount_delta,
-        )
-    console.print(view)
+    console.print(ready_view(table, actor))
 
 
 @app.command("diff")
