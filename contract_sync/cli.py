@@ -7,6 +7,7 @@ so `contract-sync --help` stays fast.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -204,16 +205,38 @@ def reimport(
 
 @app.command("import")
 def first_import(
-    contract: Annotated[str, typer.Argument(help="ERP contract number.")],
-    acting_user: Annotated[str, typer.Option("--as", help="Store user to act as.")],
+    contracts: Annotated[
+        list[str] | None, typer.Argument(help="ERP contract numbers (or --project / --all).")
+    ] = None,
+    acting_user: Annotated[str | None, typer.Option("--as", help="Store user to act as.")] = None,
+    project: Annotated[
+        str | None, typer.Option(help="Every contract importable into this project.")
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every contract the ready list shows as importable.")
+    ] = False,
     company: Annotated[int | None, typer.Option(help="ERP company number.")] = None,
 ) -> None:
-    """Import an ERP contract that is not in the store yet, into its synced job's project."""
-    from contract_sync.run import Request
+    """Import ERP contracts that are not in the store yet, each into its synced job's project
+    (needs Standard or Admin on ERP Integrations and Admin on that project's Main Contracts).
+    Each contract is written in a transaction of its own, with its audit row."""
+    from contract_sync.run import Request, company_ready_list
     from contract_sync.run import first_import as first_import_run
 
     settings = get_settings()
-    request = Request(company=company or settings.company, actor=acting_user, contracts=[contract])
+    if acting_user is None:
+        _fail("name the store user to act as: --as LOGIN")
+    if not contracts and project is None and not every:
+        _fail("name the contracts to import, or use --project P or --all")
+    request = Request(company=company or settings.company, actor=acting_user, project=project)
+    if project is not None or every:
+        ready = _or_fail(lambda: company_ready_list(settings, request))
+        importable = ready.loc[ready["import_available"], "contract_no"].tolist()
+        contracts = [c for c in importable if not contracts or c in contracts]
+        if not contracts:
+            console.print(f"nothing to import for {acting_user}: see `contract-sync ready`")
+            return
+    request = replace(request, contracts=list(contracts), project=None)
     _print_outcomes([_or_fail(lambda: first_import_run(settings, request))])
 
 

@@ -222,7 +222,12 @@ def company_ready_list(
     """The "ERP Main Contracts Ready to be Imported" list as the request's actor sees it,
     for one project when the request names one."""
     found = preview(settings, replace(request, project=None), hooks)
-    table = ready_list(found.erp.contracts, found.state, found.decisions, found.comparison)
+    importable = evaluate_import_gates(
+        found.state, found.erp.contracts, found.validation.invalid_contracts
+    )
+    table = ready_list(
+        found.erp.contracts, found.state, found.decisions, found.comparison, importable
+    )
     if request.project is not None:
         table = table[table["project"] == request.project].reset_index(drop=True)
     return table

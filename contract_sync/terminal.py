@@ -12,6 +12,7 @@ READY_HEADINGS = [
     "title",
     "project",
     "imported",
+    "import",
     "re-import",
     "reasons",
     "items +/~/-",
@@ -35,7 +36,8 @@ def ready_view(table: pd.DataFrame, actor: str) -> Table:
             words.title,
             words.project,
             "yes" if row.imported else "no",
-            "[green]available[/]" if row.reimport_available else "[yellow]no[/]",
+            _available(row.import_available),
+            _available(row.reimport_available),
             words.reasons,
             f"+{row.items_added} ~{row.items_changed} -{row.items_removed}",
             str(row.header_changes),
@@ -44,3 +46,7 @@ def ready_view(table: pd.DataFrame, actor: str) -> Table:
             row.amount_delta,
         )
     return view
+
+
+def _available(available: bool) -> str:
+    return "[green]available[/]" if available else "[yellow]no[/]"

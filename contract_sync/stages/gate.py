@@ -21,11 +21,16 @@ from contract_sync.vocabulary import (
 )
 
 
-def _project_levels(state: StoreState, erp_contracts: pd.DataFrame) -> pd.Series:
-    """Per contract: whether the actor is Admin on Main Contracts of every project it touches."""
-    stored = state.contracts[["contract_no", "project_id"]]
+def _project_levels(
+    state: StoreState, erp_contracts: pd.DataFrame, stored_too: bool = True
+) -> pd.Series:
+    """Per contract: whether the actor lacks Admin on Main Contracts of a project it touches:
+    its synced job's project, and (`stored_too`) every project that holds it."""
     synced = erp_contracts[["contract_no", "job_no"]].merge(state.synced_jobs, on="job_no")
-    touched = pd.concat([stored, synced[["contract_no", "project_id"]]], ignore_index=True)
+    touched = synced[["contract_no", "project_id"]]
+    if stored_too:
+        stored = state.contracts[["contract_no", "project_id"]]
+        touched = pd.concat([stored, touched], ignore_index=True)
     levels = touched.merge(state.main_contracts_levels, on="project_id", how="left")
     not_admin = (~levels["level"].isin(REIMPORTERS)).groupby(levels["contract_no"]).any()
     return erp_contracts["contract_no"].isin(not_admin.index[not_admin])
@@ -81,11 +86,13 @@ def _integration_checks(state: StoreState) -> dict[Reason, bool]:
 def evaluate_import_gates(
     state: StoreState, erp_contracts: pd.DataFrame, invalid_contracts: pd.Series
 ) -> pd.DataFrame:
-    """The first import ("Add to Procore"): Standard or Admin on ERP Integrations suffices;
-    the contract must not be in the store yet, and goes into the project of its synced job."""
+    """The first import ("Add to Procore"): Standard or Admin on ERP Integrations and Admin on
+    the Main Contracts of the project it goes into, the project of its synced job; the
+    contract must not be in the store yet."""
     contract_no = erp_contracts["contract_no"]
     checks = {
-        Reason.permission_denied: state.erp_integrations_level not in IMPORTERS,
+        Reason.permission_denied: (state.erp_integrations_level not in IMPORTERS)
+        | _project_levels(state, erp_contracts, stored_too=False),
         **_integration_checks(state),
         Reason.already_imported: contract_no.isin(state.contracts["contract_no"]),
         Reason.job_not_synced: ~erp_contracts["job_no"].isin(state.synced_jobs["job_no"]),

@@ -13,6 +13,7 @@ READY_COLUMNS = [
     "title",
     "project",
     "imported",
+    "import_available",
     "reimport_available",
     "reasons",
     *CHANGE_COUNTS,
@@ -27,9 +28,11 @@ def ready_list(
     state: StoreState,
     decisions: pd.DataFrame,
     comparison: Comparison,
+    import_decisions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Every ERP contract: its project, whether imported, whether this user may re-import it
-    now (and every reason if not), and what a re-import would change."""
+    """Every ERP contract: its project, whether imported, whether this user may import it
+    (`import_decisions`: the first-import gates) or re-import it now (and every reason if
+    not), and what a re-import would change."""
     number = erp_contracts["contract_no"]
     stored = state.single_contracts().set_index("contract_no")
     summary = comparison.contracts.set_index("contract_no")
@@ -47,6 +50,9 @@ def ready_list(
             "title": erp_contracts["title"],
             "project": project.astype("string").mask(several, "(several)"),
             "imported": number.isin(state.contracts["contract_no"]),
+            "import_available": False
+            if import_decisions is None
+            else import_decisions["eligible"].to_numpy(),
             "reimport_available": decisions["eligible"].to_numpy(),
             "reasons": decisions["reasons"].to_numpy(),
             **counts,

@@ -1,0 +1,98 @@
+"""First imports in bulk: the rights they need, one transaction and audit row each."""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from contract_sync.cli import app
+from contract_sync.demo.generator import edge_case_contracts
+from contract_sync.erp.vista import read_vista
+from contract_sync.run import Hooks, Request, first_import
+from contract_sync.settings import get_settings
+from contract_sync.stages.plan import Plan
+from contract_sync.store import schema as s
+
+
+def _not_imported(configured) -> str:
+    return edge_case_contracts(read_vista(configured.erp, 1).contracts["contract_no"])[
+        "not_imported"
+    ]
+
+
+def _set_project_level(configured, login: str, contract_no: str, level: str) -> None:
+    """The user's Main Contracts level on the project the contract's job is synced to."""
+    job = read_vista(configured.erp, 1, contract_nos=[contract_no]).contracts.loc[0, "job_no"]
+    with configured.store.begin() as connection:
+        project = connection.execute(
+            sa.select(s.synced_jobs.c.project_id).where(s.synced_jobs.c.erp_job_no == job)
+        ).scalar_one()
+        user = connection.execute(sa.select(s.users.c.id).where(s.users.c.login == login))
+        connection.execute(
+            s.tool_permissions.update()
+            .where(
+                s.tool_permissions.c.user_id == user.scalar_one(),
+                s.tool_permissions.c.tool == "main_contracts",
+                s.tool_permissions.c.project_id == project,
+            )
+            .values(level=level)
+        )
+
+
+def _stored(configured, contract_no: str) -> int:
+    with configured.store.connect() as connection:
+        return connection.execute(
+            sa.select(sa.func.count())
+            .select_from(s.main_contracts)
+            .where(s.main_contracts.c.origin_id == contract_no)
+        ).scalar()
+
+
+def test_a_first_import_needs_admin_on_the_target_projects_main_contracts(configured):
+    contract = _not_imported(configured)
+    _set_project_level(configured, "estimator", contract, "standard")
+    request = Request(company=1, actor="estimator", contracts=[contract])
+    refused = first_import(get_settings(), request).audit.iloc[0]
+    assert (refused["outcome"], refused["reasons"]) == ("blocked", "permission_denied")
+    assert pd.isna(refused["amount_after"])  # nothing was written
+    assert _stored(configured, contract) == 0
+
+    _set_project_level(configured, "estimator", contract, "admin")
+    done = first_import(get_settings(), request).audit.iloc[0]
+    assert done["outcome"] == "imported" and _stored(configured, contract) == 1
+
+
+def test_a_contract_failing_mid_import_leaves_nothing_but_its_audit_row(configured):
+    contract = _not_imported(configured)
+
+    def break_an_item(plan: Plan) -> None:  # a value the database refuses, mid-writes
+        plan.erp.items.loc[plan.erp.items.index[-1], "position"] = pd.NA
+
+    request = Request(company=1, actor="estimator", contracts=[contract])
+    result = first_import(get_settings(), request, hooks=Hooks(planned=break_an_item))
+    row = result.audit.iloc[0]
+    assert row["outcome"] == "failed" and "position" in row["error"].lower()
+    assert _stored(configured, contract) == 0
+    with configured.store.connect() as connection:
+        recorded = connection.execute(
+            sa.select(s.audit_contracts.c.outcome).where(
+                s.audit_contracts.c.run_id == result.run_id
+            )
+        ).scalar_one()
+    assert recorded == "failed"
+
+
+def test_import_all_takes_what_the_ready_list_shows_as_importable(configured):
+    runner = CliRunner()
+    contract = _not_imported(configured)
+    none = runner.invoke(app, ["import", "--all", "--as", "viewer"])
+    assert none.exit_code == 0 and "nothing to import for viewer" in none.output
+    done = runner.invoke(app, ["import", "--all", "--as", "estimator"], env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    assert contract in done.output and "1 imported" in done.output
+    assert _stored(configured, contract) == 1
+    again = runner.invoke(app, ["import", "--all", "--as", "estimator"])
+    assert again.exit_code == 0 and "nothing to import" in again.output
+    missing = runner.invoke(app, ["import", "--as", "estimator"])
+    assert missing.exit_code == 1 and "--all" in missing.output
