@@ -4,13 +4,31 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+# In the source checkout (make install) the data stays in the project folder; an installed
+# copy has no project folder and uses data/ of the folder it runs from.
+IN_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file()
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data" if IN_CHECKOUT else Path("data")
+
+
+def packaged_expectations_dir() -> Path:
+    """The Great Expectations suites that ship with the package.
+
+    The wheel holds the top-level expectations/ folder as contract_sync/expectations
+    (pyproject: package-dir). An editable install cannot import that mapped folder
+    (setuptools' editable finder does not resolve a namespace subpackage kept outside its
+    parent's folder), so in a source checkout the folder itself is used.
+    """
+    packaged = resources.files("contract_sync") / "expectations"
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
+    return PROJECT_ROOT / "expectations"
 
 
 class ErpConnector(StrEnum):
@@ -31,9 +49,17 @@ class Settings(BaseSettings):
     sync_cron: str = Field("0 6-18 * * 1-5", description="When scheduled syncs run (cron).")
     sync_timezone: str = Field("America/Chicago", description="Time zone of the schedules.")
     report_cron: str = Field("0 7 * * 1", description="When the weekly audit report runs.")
-    expectations_dir: Path = Field(PROJECT_ROOT / "expectations")
+    expectations_dir: Path = Field(
+        default_factory=packaged_expectations_dir,
+        description="Folder of the validation suites; default: the ones shipped in the package.",
+    )
     reports_dir: Path | None = Field(None, description="Where run reports are written.")
     data_docs: bool = Field(True, description="Write each run's validation report (Data Docs).")
+
+    @field_validator("expectations_dir", mode="before")
+    @classmethod
+    def _packaged_when_blank(cls, value: object) -> object:
+        return packaged_expectations_dir() if value in (None, "") else value
 
     @property
     def erp_database_url(self) -> str:

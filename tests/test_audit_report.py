@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from markupsafe import escape
 from typer.testing import CliRunner
 
 from contract_sync.cli import app
@@ -20,6 +21,8 @@ from contract_sync.run import Hooks, Request, reimport
 from contract_sync.settings import get_settings
 from contract_sync.stages.plan import Plan
 from contract_sync.store.audit_log import AuditFilter, read_audit
+from tests.conftest import kept_as_is, seeded_sides, settings_for
+from tests.test_reimport_paths import _conflict
 
 
 def _run(sides, actor: str, dry_run: bool = False, break_one: bool = False) -> str:
@@ -38,14 +41,19 @@ def _run(sides, actor: str, dry_run: bool = False, break_one: bool = False) -> s
     return reimport(get_settings(), request, hooks=hooks).run_id
 
 
-@pytest.fixture
-def history(configured):
-    runs = [_run(configured, "sync-service")]
-    edit_erp(configured.erp, 1, 0.5, seed=31)
-    runs.append(_run(configured, "admin", dry_run=True))
-    runs.append(_run(configured, "admin", break_one=True))
-    runs.append(_run(configured, "sync-service"))
-    return configured, runs
+@pytest.fixture(scope="module")
+def history(backend, tmp_path_factory):
+    """Four runs, built once per backend: every test here only reads them."""
+    folder = tmp_path_factory.mktemp("history")
+    with seeded_sides(backend, folder) as sides, settings_for(sides, folder / "reports"):
+        runs = [_run(sides, "sync-service")]
+        edit_erp(sides.erp, 1, 0.5, seed=31)
+        runs.append(_run(sides, "admin", dry_run=True))
+        runs.append(_run(sides, "admin", break_one=True))
+        _conflict(sides, "24010-")  # the last run overwrites a store edit
+        runs.append(_run(sides, "sync-service"))
+        with kept_as_is(sides):
+            yield sides, runs
 
 
 def _sql(sides, query: str) -> list:
@@ -128,7 +136,28 @@ def test_csv_round_trips_and_html_is_self_contained(history):
     page = to_html(report)
     assert "<svg" in page and page.count("<rect") >= 3
     assert "http://" not in page and "https://" not in page and "<script" not in page
-    assert "store edit overwritten" in page or "changed" in page
+
+    # The per-contract history lists every field change of the audit log, each under its
+    # contract, the overwritten store edits marked (and only those).
+    history = page.split("<h2>Per-contract history</h2>", 1)[1]
+    changes = _sql(
+        sides,
+        "SELECT a.erp_company, a.contract_no, c.item_no, c.change, c.field, c.before,"
+        " c.after, c.overwritten FROM audit_changes c JOIN audit_contracts a"
+        " ON a.id = c.audit_id ORDER BY c.id",
+    )
+    overwritten = [c for c in changes if c.overwritten]
+    assert overwritten and len(overwritten) < len(changes)
+    assert history.count("<tr><td>") == len(changes)
+    assert history.count("<td>store edit overwritten</td>") == len(overwritten)
+    for change in (overwritten[0], next(c for c in changes if not c.overwritten)):
+        summary = f"<summary>{change.erp_company} / {escape(change.contract_no)} ("
+        assert page.count(summary) == 1, summary
+        listed = history.split(summary, 1)[1].split("</details>", 1)[0]
+        cells = [change.item_no, change.change, change.field, change.before, change.after]
+        cells.append("store edit overwritten" if change.overwritten else "")
+        row = "".join(f"<td>{escape(v if v is not None else '')}</td>" for v in cells)
+        assert f"<tr>{row}</tr>" in listed, (change, listed)
 
 
 def test_audit_commands(history):

@@ -1,40 +1,97 @@
-"""The benchmark at a small scale, so it cannot rot: outcome counts, not timings."""
+"""The benchmark at a small scale, so it cannot rot: outcome counts, every stage timed, the
+figures of its table consistent with the runs, its JSON file."""
 
 from __future__ import annotations
 
+import json
 import math
+import sys
+from pathlib import Path
 
-from bench.__main__ import SCENARIOS, parse, report, run
+import pytest
+
+import bench.__main__ as bench_main
+from bench.__main__ import SCENARIOS, report
 from contract_sync.demo.generator import EDGE_CASES
 
+pytestmark = pytest.mark.slow
 
-def test_benchmark_runs_every_scenario_with_the_right_outcomes(tmp_path):
-    contracts = 60
-    args = parse(
-        [
-            "--contracts",
-            str(contracts),
-            "--items-per-contract",
-            "5",
-            "--repeat",
-            "1",
-            "--no-prefect",
-            "--data-dir",
-            str(tmp_path),
-        ]
-    )
-    result = run(args)
+PROJECT = Path(__file__).resolve().parent.parent
+# The stages the run API times (contract_sync/run.py) and bench/once.py's read floor.
+SYNC_STAGES = {
+    "load state",
+    "extract",
+    "hash",
+    "validate",
+    "load items",
+    "compare",
+    "gate",
+    "plan",
+    "apply",
+}
+FLOOR_STAGES = {"read ERP", "read store"}
+
+
+def test_benchmark_runs_every_scenario_with_the_right_outcomes(tmp_path, monkeypatch):
+    contracts, items_per_contract = 60, 5
+    argv = ["--contracts", str(contracts), "--items-per-contract", str(items_per_contract)]
+    argv += ["--repeat", "1", "--no-prefect", "--data-dir", str(tmp_path / "data")]
+    monkeypatch.setattr(sys, "argv", ["bench", *argv])
+    # main() writes its JSON to HERE/results and starts each measured process in HERE's
+    # parent: both in tmp_path here, the processes importing bench from the project.
+    monkeypatch.setattr(bench_main, "HERE", tmp_path / "bench")
+    (tmp_path / "bench").mkdir()
+    monkeypatch.setenv("PYTHONPATH", str(PROJECT))
+    results = []
+
+    def run(args):  # the real run, its result kept to compare with the file
+        results.append(real_run(args))
+        return results[-1]
+
+    real_run = bench_main.run
+    monkeypatch.setattr(bench_main, "run", run)
+    bench_main.main()
+
+    [result] = results
+    [written] = (tmp_path / "bench" / "results").glob("*.json")
+    stamp = result["when"][:19].replace(":", "")
+    assert written.name == f"{stamp}-sqlite-{contracts}x{items_per_contract}.json"
+    assert json.loads(written.read_text()) == result
+
     runs = {name: r[0] for name, r in result["runs"].items()}
-    assert runs["floor"]["erp_items"] == contracts * 5
+    assert list(runs) == ["floor", *SCENARIOS]
+    assert result["items"] == contracts * items_per_contract
+    assert runs["floor"]["erp_items"] == contracts * items_per_contract
     # one contract never imported (-5 items), one imported into two projects (+5)
-    assert runs["floor"]["store_items"] == contracts * 5
+    assert runs["floor"]["store_items"] == contracts * items_per_contract
     regular = contracts - len(EDGE_CASES)
     for name, (fraction, _) in SCENARIOS.items():
         edited = math.ceil(fraction * regular)
         assert runs[name]["outcomes"].get("reimported", 0) == edited, name
         assert sum(runs[name]["outcomes"].values()) == contracts
-        assert runs[name]["peak_rss_mb"] > 0 and runs[name]["total"] > 0
+        assert len(runs[name]["reimported"]) == edited
     single = contracts - 2  # the never-imported contract and the one in two projects
     assert runs["d: full refresh"]["compared_contracts"] >= single
     assert runs["b: nothing edited"]["compared_contracts"] < 10
-    assert report(result).row_count == len(SCENARIOS) + 1
+
+    # Every stage timed, within the run's total.
+    for name, measured in runs.items():
+        stages = measured["stages"]
+        assert set(stages) == (FLOOR_STAGES if name == "floor" else SYNC_STAGES), name
+        assert all(seconds > 0 for seconds in stages.values()), (name, stages)
+        assert sum(stages.values()) <= measured["total"], (name, stages, measured["total"])
+        assert measured["peak_rss_mb"] > 0
+
+    # The table: one row per scenario, its figures those of the runs.
+    table = report(result)
+    assert table.row_count == len(SCENARIOS) + 1
+    cells = {column.header: list(column.cells) for column in table.columns}
+    assert cells["scenario"] == list(runs)
+    for row, name in enumerate(cells["scenario"]):
+        total = runs[name]["total"]
+        assert float(cells["seconds"][row]) == pytest.approx(total, abs=0.005)
+        per_second = float(cells["items/s"][row].replace(",", ""))
+        assert per_second == pytest.approx(result["items"] / total, abs=0.5), name
+        times_floor = total / runs["floor"]["total"]
+        assert float(cells["x floor"][row]) == pytest.approx(times_floor, abs=0.005), name
+    assert cells["x floor"][0] == "1.00"

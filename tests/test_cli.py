@@ -1,4 +1,5 @@
-"""The command line, run as a user runs it: a real process on real files."""
+"""The command line on real files: the commands in-process (typer's CliRunner), and one
+smoke test of the real console entry in a process of its own."""
 
 from __future__ import annotations
 
@@ -7,51 +8,57 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from prefect.flows import Flow, load_flow_from_entrypoint
+from typer.testing import CliRunner
+
+from contract_sync.cli import app
+from contract_sync.settings import get_settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "contract_sync.cli"]
 
 
-def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*CLI, *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300
-    )
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch) -> Path:
+    """The settings' data folder in tmp_path: the embedded databases and reports go there."""
+    monkeypatch.setenv("CONTRACT_SYNC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COLUMNS", "200")  # tables unwrapped, should the console be a terminal
+    for name in ("ERP_URL", "STORE_URL", "REPORTS_DIR", "ERP_CONNECTOR", "ERP_FILES_DIR"):
+        monkeypatch.delenv(f"CONTRACT_SYNC_{name}", raising=False)
+    get_settings.cache_clear()
+    yield tmp_path / "data"
+    get_settings.cache_clear()
 
 
-def test_demo_commands_end_to_end(tmp_path):
-    env = {
-        **os.environ,
-        "CONTRACT_SYNC_DATA_DIR": str(tmp_path / "data"),
-        "PREFECT_HOME": str(tmp_path / "prefect"),
-        "COLUMNS": "200",
-    }
-    env.pop("CONTRACT_SYNC_ERP_URL", None)
-    env.pop("CONTRACT_SYNC_STORE_URL", None)
+def _run(args: list[str]):
+    return CliRunner().invoke(app, args)
 
-    refused = _run(["demo", "seed", "--contracts", "10", "--items-per-contract", "4"], env)
-    assert refused.returncode == 1
+
+def test_demo_commands_end_to_end(data_dir):
+    refused = _run(["demo", "seed", "--contracts", "10", "--items-per-contract", "4"])
+    assert refused.exit_code == 1
     assert "contract-sync db upgrade" in refused.stdout
 
-    assert _run(["db", "upgrade"], env).returncode == 0
-    seeded = _run(["demo", "seed", "--contracts", "10", "--items-per-contract", "4"], env)
-    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
-    again = _run(["demo", "seed", "--skip-existing"], env)
-    assert again.returncode == 0 and "already seeded" in again.stdout
-    assert _run(["demo", "edit-erp", "--fraction", "1"], env).returncode == 0
+    assert _run(["db", "upgrade"]).exit_code == 0
+    seeded = _run(["demo", "seed", "--contracts", "10", "--items-per-contract", "4"])
+    assert seeded.exit_code == 0, seeded.output
+    again = _run(["demo", "seed", "--skip-existing"])
+    assert again.exit_code == 0 and "already seeded" in again.stdout
+    assert _run(["demo", "edit-erp", "--fraction", "1"]).exit_code == 0
 
-    ready = _run(["ready", "--as", "admin"], env)
-    assert ready.returncode == 0, ready.stdout + ready.stderr
+    ready = _run(["ready", "--as", "admin"])
+    assert ready.exit_code == 0, ready.output
     assert "available" in ready.stdout and "not_imported" in ready.stdout
-    preview = _run(["diff", "24008-"], env)
-    assert preview.returncode == 0, preview.stdout + preview.stderr
+    preview = _run(["diff", "24008-"])
+    assert preview.exit_code == 0, preview.output
     assert "Re-import preview of contract 24008-" in preview.stdout
     assert "24008- as sync-service: re-import available" in preview.stdout
-    assert _run(["diff", "00000-"], env).returncode == 1
+    assert _run(["diff", "00000-"]).exit_code == 1
 
-    synced = _run(["sync", "--company", "1", "--company", "2"], env)
-    assert synced.returncode == 0, synced.stdout + synced.stderr
+    synced = _run(["sync", "--company", "1", "--company", "2"])
+    assert synced.exit_code == 0, synced.output
     for shown in (
         "reimported",
         "contract_unapproved",
@@ -64,11 +71,34 @@ def test_demo_commands_end_to_end(tmp_path):
         "audit log",
     ):
         assert shown in synced.stdout, shown
-    assert (tmp_path / "data" / "store.sqlite").exists()
-    assert list((tmp_path / "data" / "reports").glob("*/index.html"))
+    assert (data_dir / "store.sqlite").exists()
+    assert list((data_dir / "reports").glob("*/index.html"))
 
-    unknown = _run(["sync", "--as", "nobody"], env)
-    assert unknown.returncode == 1 and "nobody" in unknown.stdout
+    unknown = _run(["sync", "--as", "nobody"])
+    assert unknown.exit_code == 1 and "nobody" in unknown.stdout
+
+
+def test_the_console_entry_runs_in_a_process_of_its_own(tmp_path):
+    """`python -m contract_sync.cli`, as the `contract-sync` script runs it: help, and one
+    command that writes a store."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CONTRACT_SYNC_")},
+        "CONTRACT_SYNC_DATA_DIR": str(tmp_path / "data"),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+    }
+
+    def run(args: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*CLI, *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300
+        )
+
+    shown = run(["--help"])
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "sync" in shown.stdout and "demo" in shown.stdout
+    upgraded = run(["db", "upgrade"])
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    assert "store schema: empty -> " in upgraded.stdout
+    assert (tmp_path / "data" / "store.sqlite").exists()
 
 
 def test_every_deployment_entrypoint_loads_a_flow():

@@ -343,7 +343,8 @@ def frame_of(items: dict) -> pd.DataFrame:
 
 
 ERP_CONTRACTS = contracts_frame(*NUMBERS)
-PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# How many examples: the Hypothesis profile, ci or dev (tests/conftest.py).
+PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTY

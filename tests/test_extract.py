@@ -31,8 +31,8 @@ def _same(left, right) -> None:
 @pytest.mark.parametrize(
     ("fmt", "encoding"), [("csv", "utf-8"), ("csv", "cp1252"), ("xlsx", "utf-8")]
 )
-def test_files_export_reads_back_as_the_same_frames(seeded, tmp_path, fmt, encoding):
-    vista = read_vista(seeded.erp, 1)
+def test_files_export_reads_back_as_the_same_frames(shared_seeded, tmp_path, fmt, encoding):
+    vista = read_vista(shared_seeded.erp, 1)
     vista.items.loc[0, "description"] = "Façade – Level 2 (€)"  # cp1252 has all three
     files = read_files(write_files(vista, tmp_path / "export", fmt, encoding), 1)
     _same(vista, files)
@@ -41,8 +41,8 @@ def test_files_export_reads_back_as_the_same_frames(seeded, tmp_path, fmt, encod
     )
 
 
-def test_xlsx_with_numeric_cells_is_read_exactly(seeded, tmp_path):
-    vista = read_vista(seeded.erp, 1)
+def test_xlsx_with_numeric_cells_is_read_exactly(shared_seeded, tmp_path):
+    vista = read_vista(shared_seeded.erp, 1)
     folder = write_files(vista, tmp_path / "export", "xlsx")
     items = pd.read_excel(folder / "items.xlsx", dtype=str)
     for column in ("OrigContractUnits", "OrigUnitPrice", "OrigContractAmt"):
@@ -52,13 +52,13 @@ def test_xlsx_with_numeric_cells_is_read_exactly(seeded, tmp_path):
     _same(vista, read_files(folder, 1))
 
 
-def test_connectors_narrow_to_contracts_and_jobs(seeded, tmp_path):
-    vista = read_vista(seeded.erp, 1, contract_nos=["24003-", "24004-"])
+def test_connectors_narrow_to_contracts_and_jobs(shared_seeded, tmp_path):
+    vista = read_vista(shared_seeded.erp, 1, contract_nos=["24003-", "24004-"])
     assert set(vista.contracts["contract_no"]) == {"24003-", "24004-"}
     assert set(vista.items["contract_no"]) == {"24003-", "24004-"}
-    by_job = read_vista(seeded.erp, 1, job_nos=["24004-001"])
+    by_job = read_vista(shared_seeded.erp, 1, job_nos=["24004-001"])
     assert list(by_job.contracts["contract_no"]) == ["24004-"]
-    folder = write_files(read_vista(seeded.erp, 1), tmp_path / "export")
+    folder = write_files(read_vista(shared_seeded.erp, 1), tmp_path / "export")
     _same(vista, read_files(folder, 1, contract_nos=["24003-", "24004-"]))
     _same(by_job, read_files(folder, 1, job_nos=["24004-001"]))
 
@@ -92,12 +92,14 @@ def test_exact_sums_and_rejections():
     assert bad.values.isna().all()
 
 
-def _export(seeded, tmp_path):
-    return write_files(read_vista(seeded.erp, 1), tmp_path / "export")
+def _export(sides, tmp_path):
+    return write_files(read_vista(sides.erp, 1), tmp_path / "export")
 
 
-def test_a_value_with_too_many_decimals_names_file_contract_item_and_column(seeded, tmp_path):
-    folder = _export(seeded, tmp_path)
+def test_a_value_with_too_many_decimals_names_file_contract_item_and_column(
+    shared_seeded, tmp_path
+):
+    folder = _export(shared_seeded, tmp_path)
     items = pd.read_csv(folder / "items.csv", dtype=str)
     items.loc[1, "OrigContractAmt"] = "12.345"
     items.to_csv(folder / "items.csv", index=False)
@@ -124,8 +126,8 @@ def test_vista_value_with_too_many_decimals_is_an_error_not_a_rounding(seeded, b
         read_vista(seeded.erp, 1)
 
 
-def test_files_faults_name_what_is_wrong(seeded, tmp_path):
-    folder = _export(seeded, tmp_path)
+def test_files_faults_name_what_is_wrong(shared_seeded, tmp_path):
+    folder = _export(shared_seeded, tmp_path)
     (folder / "contracts.csv").write_bytes("Contract\n\xe9t\xe9\n".encode("cp1252"))
     with pytest.raises(ErpReadError, match="contracts.csv is not utf-8 text"):
         read_files(folder, 1)
@@ -141,8 +143,8 @@ def test_files_faults_name_what_is_wrong(seeded, tmp_path):
         read_files(folder, 1)
 
 
-def test_a_bad_date_names_the_contract_and_column(seeded, tmp_path):
-    folder = _export(seeded, tmp_path)
+def test_a_bad_date_names_the_contract_and_column(shared_seeded, tmp_path):
+    folder = _export(shared_seeded, tmp_path)
     contracts = pd.read_csv(folder / "contracts.csv", dtype=str)
     contracts.loc[2, "StartMonth"] = "31/31/2025"
     contracts.to_csv(folder / "contracts.csv", index=False)

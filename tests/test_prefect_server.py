@@ -12,11 +12,19 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    DeploymentFilter,
+    DeploymentFilterId,
+)
+from prefect.exceptions import PrefectHTTPStatusError
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from contract_sync.demo.edit import edit_erp
 from contract_sync.store import schema as s
+
+pytestmark = pytest.mark.slow
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -90,8 +98,13 @@ def test_manual_run_through_a_deployment(served):
             "dry_run",
             "policy",
         }
-        with pytest.raises(Exception, match="policy"):
+        # The server checks the parameters against the deployment's schema: 409, no run.
+        with pytest.raises(PrefectHTTPStatusError, match="policy") as refused:
             client.create_flow_run_from_deployment(deployment.id, parameters={"policy": "xyz"})
+        assert refused.value.response.status_code == 409
+        assert "'xyz' is not one of" in refused.value.response.json()["detail"]
+        of_deployment = DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+        assert client.read_flow_runs(deployment_filter=of_deployment) == []
 
         flow_run = client.create_flow_run_from_deployment(
             deployment.id, parameters={"contracts": edited, "requested_by": "admin"}

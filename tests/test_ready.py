@@ -14,6 +14,7 @@ from contract_sync.run import Request, company_ready_list, preview
 from contract_sync.settings import get_settings
 from contract_sync.stages.compare import compare
 from contract_sync.stages.ready import line_preview
+from tests.conftest import kept_as_is, seeded_sides, settings_for
 from tests.frames import contracts_frame, items_frame, make_state
 
 
@@ -21,8 +22,18 @@ def _ready(actor: str, project: str | None = None):
     return company_ready_list(get_settings(), Request(company=1, actor=actor, project=project))
 
 
-def test_ready_list_shows_every_case_for_the_user(configured):
-    edited = edit_erp(configured.erp, 1, 0.5, seed=8)
+@pytest.fixture(scope="module")
+def edited(backend, tmp_path_factory):
+    """Seeded, half of company 1's contracts then edited in the ERP, the settings pointing
+    there: built once per backend, as the ready list and the preview write nothing."""
+    folder = tmp_path_factory.mktemp("ready")
+    with seeded_sides(backend, folder) as sides, settings_for(sides, folder / "reports"):
+        summary = edit_erp(sides.erp, 1, 0.5, seed=8)
+        with kept_as_is(sides):
+            yield summary
+
+
+def test_ready_list_shows_every_case_for_the_user(edited):
     table = _ready("sync-service").set_index("contract_no")
     edge = edge_case_contracts(table.index)
 
@@ -71,9 +82,8 @@ def test_preview_marks_kept_edits_conflicts_added_and_removed_items():
     assert by_item[("40", "added", "")].after.startswith("Item 40, ")
 
 
-@pytest.mark.usefixtures("prefect_harness")
-def test_the_ready_list_flow_publishes_the_table(configured):
-    edit_erp(configured.erp, 1, 0.5, seed=9)
+@pytest.mark.usefixtures("prefect_harness", "edited")
+def test_the_ready_list_flow_publishes_the_table():
     from flows.ready import ready_list_flow
 
     table = ready_list_flow(company=1)

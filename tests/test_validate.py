@@ -29,8 +29,8 @@ def test_good_data_passes():
     assert result.failures.empty
 
 
-def test_generated_invalid_contracts_are_quarantined_with_details(seeded, tmp_path):
-    frames = read_vista(seeded.erp, 1)
+def test_generated_invalid_contracts_are_quarantined_with_details(shared_seeded, tmp_path):
+    frames = read_vista(shared_seeded.erp, 1)
     edge = edge_case_contracts(frames.contracts["contract_no"])
     result = validate(frames, SUITES, tmp_path / "docs")
     assert set(result.invalid_contracts) == {
