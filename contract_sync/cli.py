@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from contract_sync.settings import get_settings
@@ -27,6 +28,11 @@ audit_app = typer.Typer(help="The re-import audit log: reports and history.", no
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(audit_app, name="audit")
+directory_app = typer.Typer(
+    help="The company directory (companies, projects, jobs, users, permissions) as a file.",
+    no_args_is_help=True,
+)
+app.add_typer(directory_app, name="directory")
 POLICY_HELP = "A field changed in both the ERP and the store: erp_wins writes it, block stops."
 # Wide enough for the outcome table when output goes to a file or a CI log.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -138,6 +144,63 @@ def demo_export_files(
     )
 
 
+@directory_app.command("apply")
+def directory_apply(
+    file: Annotated[Path, typer.Argument(help="The directory file (YAML).")],
+    check: Annotated[
+        bool, typer.Option("--check", help="Print what would change; write nothing.")
+    ] = False,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who applies it, for the change log; the OS user.")
+    ] = None,
+) -> None:
+    """Create and update companies, ERP integrations, projects, synced jobs, users and
+    permissions as FILE says: all of it in one transaction, or nothing."""
+    from contract_sync.directory import apply_file, default_actor
+
+    actor = by or default_actor()
+    plan = _directory(lambda store: apply_file(store, file, actor, check=check))
+    console.print(
+        f"plan for {file} (--check: nothing written):" if check else f"applied {file} as {actor}:",
+        markup=False,
+    )
+    colours = {"added": "green", "changed": "yellow", "removed": "red"}
+    for change in plan.changes:
+        console.print(f"  [{colours[change.action]}]{escape(change.describe())}[/]")
+    logged = "" if check or not plan.changes else " (recorded in the table directory_changes)"
+    console.print(f"{plan.summary}{logged}", markup=False)
+
+
+@directory_app.command("export")
+def directory_export(
+    output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+) -> None:
+    """The store's directory in the file format of `directory apply`."""
+    from contract_sync.directory import export_text
+
+    text = _directory(export_text)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}", markup=False)
+
+
+def _directory(action):  # noqa: ANN001, ANN202 - the action's own result
+    """Run an action on the store; a failure the user can act on is shown as is."""
+    from contract_sync.errors import UserError
+    from contract_sync.store.db import make_engine, require_current_schema
+
+    store = make_engine(get_settings().store_database_url)
+    try:
+        require_current_schema(store)
+        return action(store)
+    except UserError as error:
+        _fail(escape(str(error)))
+    finally:
+        store.dispose()
+
+
 @app.command("sync")
 def sync(
     company: Annotated[
@@ -184,7 +247,7 @@ def reimport(
     policy: Annotated[ConflictPolicy, typer.Option(help=POLICY_HELP)] = ConflictPolicy.erp_wins,
 ) -> None:
     """Re-import these contracts (every one compared, changed in the ERP or not)."""
-    from contract_sync.run import Request
+    from contract_sync.run import Request, require_known
     from contract_sync.run import reimport as reimport_run
 
     settings = get_settings()
@@ -197,10 +260,9 @@ def reimport(
         full_refresh=True,
     )
     result = _or_fail(lambda: reimport_run(settings, request))
-    missing = sorted(set(contracts) - set(result.audit["contract_no"]))
+    _say_resolved(contracts, result.evaluation.erp.contracts)
     _print_outcomes([result])
-    if missing:
-        _fail(f"not in the ERP: {', '.join(missing)}")
+    _or_fail(lambda: require_known(settings, request, result.evaluation.erp.contracts))
 
 
 @app.command("import")
@@ -228,16 +290,29 @@ def first_import(
         _fail("name the store user to act as: --as LOGIN")
     if not contracts and project is None and not every:
         _fail("name the contracts to import, or use --project P or --all")
+    typed = list(contracts or [])
     request = Request(company=company or settings.company, actor=acting_user, project=project)
     if project is not None or every:
         ready = _or_fail(lambda: company_ready_list(settings, request))
         importable = ready.loc[ready["import_available"], "contract_no"].tolist()
-        contracts = [c for c in importable if not contracts or c in contracts]
+        wanted = {c.strip() for c in contracts or []}
+        contracts = [c for c in importable if not wanted or c in wanted]
         if not contracts:
             console.print(f"nothing to import for {acting_user}: see `contract-sync ready`")
             return
     request = replace(request, contracts=list(contracts), project=None)
-    _print_outcomes([_or_fail(lambda: first_import_run(settings, request))])
+    result = _or_fail(lambda: first_import_run(settings, request))
+    _say_resolved(typed, result.evaluation.erp.contracts)
+    _print_outcomes([result])
+
+
+def _say_resolved(asked: list[str], erp_contracts) -> None:  # noqa: ANN001 - a frame
+    """Name the ERP's exact code where the one typed differs (padding, say)."""
+    codes = dict(zip(erp_contracts["contract_no"], erp_contracts["contract_code"], strict=True))
+    for typed in asked:
+        code = codes.get(typed.strip())
+        if code is not None and code != typed:
+            console.print(f"{typed!r} is ERP contract {code!r}")
 
 
 def _print_outcomes(results: list) -> None:  # list of contract_sync.run.RunResult
@@ -289,7 +364,7 @@ def diff(
     policy: Annotated[ConflictPolicy, typer.Option(help=POLICY_HELP)] = ConflictPolicy.erp_wins,
 ) -> None:
     """What a re-import of one contract would do, line by line (nothing is written)."""
-    from contract_sync.run import Request, preview
+    from contract_sync.run import Request, preview, require_known
     from contract_sync.stages.ready import line_preview
 
     settings = get_settings()
@@ -299,8 +374,9 @@ def diff(
         company=company, actor=actor, contracts=[contract], policy=policy, full_refresh=True
     )
     found = _or_fail(lambda: preview(settings, request))
-    if found.erp.contracts.empty:
-        _fail(f"contract {contract} is not in the ERP for company {company}")
+    _or_fail(lambda: require_known(settings, request, found.erp.contracts))
+    _say_resolved([contract], found.erp.contracts)
+    contract = request.contracts[0]
     lines = line_preview(contract, found.comparison, found.state)
     view = Table(title=f"Re-import preview of contract {contract}")
     for column in ["item", "change", "field", "store now", "after re-import", "note"]:

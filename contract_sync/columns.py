@@ -18,7 +18,8 @@ ITEM_KEY = ["erp_company", "contract_no", "item_no"]
 
 CONTRACT_COLUMNS = {
     "erp_company": "int64",
-    "contract_no": "string",
+    "contract_no": "string",  # normal form: see normal_code
+    "contract_code": "string",  # the ERP's exact text, padding included
     "job_no": "string",
     "title": "string",
     "erp_status": "string",
@@ -32,7 +33,8 @@ CONTRACT_COLUMNS = {
 ITEM_COLUMNS = {
     "erp_company": "int64",
     "contract_no": "string",
-    "item_no": "string",
+    "item_no": "string",  # normal form
+    "item_code": "string",  # the ERP's exact text, padding included
     "position": "int64",
     "description": "string",
     "cost_code": "string",
@@ -53,14 +55,45 @@ HEADER_FIELDS = [
     "projected_completion",
     "original_amount",
 ]
-ITEM_FIELDS = [c for c in ITEM_COLUMNS if c not in ITEM_KEY]
+# The ERP's exact text of a key: shown and written to the store's origin_id, never matched on.
+CODE_COLUMNS = ["contract_code", "item_code"]
+ITEM_FIELDS = [c for c in ITEM_COLUMNS if c not in ITEM_KEY and c not in CODE_COLUMNS]
 
 # What a re-import changes, counted per contract (the audit, previews and reports).
 CHANGE_COUNTS = ["items_added", "items_changed", "items_removed", "header_changes"]
 
 
+def normal_code(codes: pd.Series) -> pd.Series:
+    """The normal form ERP codes (contracts, jobs, items) are matched on: surrounding spaces
+    removed. Vista pads codes with its input masks (' 1001-', items right-justified in 16
+    characters); exports and people trim them."""
+    return codes.astype("string").str.strip()
+
+
+def item_order(items: pd.DataFrame) -> pd.DataFrame:
+    """Items in the order Vista lists them: right-justified codes sort as (length, text) of
+    their normal form, so a padded database and a trimmed export agree."""
+    return (
+        items.assign(_length=items["item_no"].str.len())
+        .sort_values(["erp_company", "contract_no", "_length", "item_no"], kind="stable")
+        .drop(columns="_length")
+    )
+
+
 def conform(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
-    """Select and type a frame's columns in canonical order."""
+    """Select and type a frame's columns in canonical order; keys in their normal form, the
+    exact text kept beside them (the key itself where a source gives no other)."""
+    keys = {"contract_code": "contract_no", "item_code": "item_no"}
+    frame = frame.assign(
+        **{code: frame[key] for code, key in keys.items() if code in columns and code not in frame}
+    )
+    frame = frame.assign(
+        **{
+            key: normal_code(frame[key])
+            for key in ("contract_no", "job_no", "item_no")
+            if key in frame
+        }
+    )
     return frame.loc[:, list(columns)].astype(columns).reset_index(drop=True)
 
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from contract_sync.columns import CONTRACT_COLUMNS, CONTRACT_KEY, ITEM_COLUMNS
+from contract_sync.columns import CODE_COLUMNS, CONTRACT_COLUMNS, CONTRACT_KEY, ITEM_COLUMNS
+
+# The exact text of the keys is left out: a padded database and a trimmed export hash alike.
+HASHED_CONTRACT_COLUMNS = [c for c in CONTRACT_COLUMNS if c not in CODE_COLUMNS]
+HASHED_ITEM_COLUMNS = [c for c in ITEM_COLUMNS if c not in CODE_COLUMNS]
 
 
 def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
@@ -18,7 +22,7 @@ def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
 
 def contract_hashes(contracts: pd.DataFrame, items: pd.DataFrame) -> pd.Series:
     """Hex digest per contract, aligned with `contracts`' rows."""
-    item_hashes = pd.Series(_row_hashes(items[list(ITEM_COLUMNS)]), dtype="uint64")
+    item_hashes = pd.Series(_row_hashes(items[HASHED_ITEM_COLUMNS]), dtype="uint64")
     codes = pd.MultiIndex.from_frame(contracts[CONTRACT_KEY]).get_indexer(
         pd.MultiIndex.from_frame(items[CONTRACT_KEY])
     )
@@ -30,6 +34,6 @@ def contract_hashes(contracts: pd.DataFrame, items: pd.DataFrame) -> pd.Series:
         xored = np.bitwise_xor.reduceat(item_hashes.to_numpy()[order], starts)
         known = sorted_codes[starts] >= 0
         combined[sorted_codes[starts][known]] = xored[known]
-    header = _row_hashes(contracts[list(CONTRACT_COLUMNS)])
+    header = _row_hashes(contracts[HASHED_CONTRACT_COLUMNS])
     digest = _row_hashes(pd.DataFrame({"header": header, "items": combined}))
     return pd.Series(np.char.mod("%016x", digest), index=contracts.index, dtype="string")

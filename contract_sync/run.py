@@ -8,6 +8,7 @@ tasks, the benchmark under a stopwatch, a test with a look at the plan before it
 
 from __future__ import annotations
 
+import difflib
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -19,7 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from contract_sync.erp.frames import ErpFrames
-from contract_sync.erp.read import read_erp
+from contract_sync.erp.read import read_contract_numbers, read_erp
 from contract_sync.errors import UserError
 from contract_sync.hashing import contract_hashes
 from contract_sync.settings import Settings
@@ -60,7 +61,8 @@ class Hooks:
 
 @dataclass(frozen=True)
 class Request:
-    """What a run is asked to do."""
+    """What a run is asked to do. Contract numbers are taken in any padding and kept in
+    their normal form (contract_sync.columns.normal_code)."""
 
     company: int
     actor: str
@@ -69,6 +71,11 @@ class Request:
     dry_run: bool = False
     policy: ConflictPolicy = ConflictPolicy.erp_wins
     full_refresh: bool = False  # compare also the contracts unchanged since their last import
+
+    def __post_init__(self) -> None:
+        if self.contracts is not None:
+            normal = list(dict.fromkeys(str(c).strip() for c in self.contracts))
+            object.__setattr__(self, "contracts", normal)
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,16 @@ def _store(settings: Settings) -> Iterator[sa.Engine]:
         store.dispose()
 
 
+def _extract(settings: Settings, request: Request, hooks: Hooks) -> ErpFrames:
+    return hooks.stage(
+        "extract",
+        read_erp,
+        settings=settings,
+        company=request.company,
+        contract_nos=request.contracts,
+    )
+
+
 def evaluate(
     settings: Settings,
     store: sa.Engine,
@@ -124,13 +141,7 @@ def evaluate(
     hooks: Hooks = Hooks(),
 ) -> Evaluation:
     """Every stage of a re-import up to the gates' decisions; nothing is written."""
-    erp = hooks.stage(
-        "extract",
-        read_erp,
-        settings=settings,
-        company=request.company,
-        contract_nos=request.contracts,
-    )
+    erp = _extract(settings, request, hooks)
     if request.project is not None:
         erp = in_project(erp, state, request.project)
     hashes = hooks.stage("hash", contract_hashes, contracts=erp.contracts, items=erp.items)
@@ -173,16 +184,8 @@ def evaluate_first_import(
     hooks: Hooks = Hooks(),
 ) -> Evaluation:
     """The stages of a first import up to its gates: extract, hash, validate, gate."""
-    erp = hooks.stage(
-        "extract",
-        read_erp,
-        settings=settings,
-        company=request.company,
-        contract_nos=request.contracts,
-    )
-    missing = sorted(set(request.contracts or []) - set(erp.contracts["contract_no"]))
-    if missing:
-        raise UnknownContract(f"not in the ERP for company {request.company}: {', '.join(missing)}")
+    erp = _extract(settings, request, hooks)
+    require_known(settings, request, erp.contracts)
     hashes = hooks.stage("hash", contract_hashes, contracts=erp.contracts, items=erp.items)
     validation = hooks.stage(
         "validate", validate, erp=erp, suites_dir=settings.expectations_dir, docs_dir=docs_dir
@@ -200,6 +203,21 @@ def evaluate_first_import(
 
 class UnknownContract(UserError, LookupError):
     """A contract asked for by number that the ERP does not hold."""
+
+
+def require_known(settings: Settings, request: Request, erp_contracts: pd.DataFrame) -> None:
+    """Every contract the request names is in the ERP; else the error lists the nearest
+    numbers the ERP holds for each one that is not."""
+    missing = sorted(set(request.contracts or []) - set(erp_contracts["contract_no"]))
+    if not missing:
+        return
+    known = read_contract_numbers(settings, request.company)
+    lines = []
+    for number in missing:
+        nearest = difflib.get_close_matches(number, known, n=3, cutoff=0.5)
+        hint = f" (nearest: {', '.join(nearest)})" if nearest else ""
+        lines.append(f"{number!r}{hint}")
+    raise UnknownContract(f"not in the ERP for company {request.company}: {'; '.join(lines)}")
 
 
 def preview(settings: Settings, request: Request, hooks: Hooks = Hooks()) -> Evaluation:

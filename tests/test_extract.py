@@ -113,7 +113,7 @@ def test_a_value_with_too_many_decimals_names_file_contract_item_and_column(
 
 def test_vista_value_with_too_many_decimals_is_an_error_not_a_rounding(seeded, backend):
     if backend == "postgresql":
-        pytest.skip("PostgreSQL's NUMERIC(9,5) rounds on write: the ERP cannot hold the value")
+        pytest.skip("PostgreSQL's NUMERIC(16,5) rounds on write: the ERP cannot hold the value")
     with seeded.erp.begin() as connection:
         connection.execute(
             JCCI.update()

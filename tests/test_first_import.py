@@ -28,15 +28,29 @@ def _set_project_level(configured, login: str, contract_no: str, level: str) -> 
         project = connection.execute(
             sa.select(s.synced_jobs.c.project_id).where(s.synced_jobs.c.erp_job_no == job)
         ).scalar_one()
-        user = connection.execute(sa.select(s.users.c.id).where(s.users.c.login == login))
+        user = connection.execute(
+            sa.select(s.users.c.id).where(s.users.c.login == login)
+        ).scalar_one()
+        company = connection.execute(
+            sa.select(s.projects.c.company_id).where(s.projects.c.id == project)
+        ).scalar_one()
+        permission = s.tool_permissions.c
         connection.execute(
-            s.tool_permissions.update()
-            .where(
-                s.tool_permissions.c.user_id == user.scalar_one(),
-                s.tool_permissions.c.tool == "main_contracts",
-                s.tool_permissions.c.project_id == project,
+            s.tool_permissions.delete().where(
+                permission.user_id == user,
+                permission.tool == "main_contracts",
+                permission.project_id == project,
             )
-            .values(level=level)
+        )
+        connection.execute(
+            s.tool_permissions.insert(),
+            {
+                "user_id": user,
+                "company_id": company,
+                "tool": "main_contracts",
+                "project_id": project,
+                "level": level,
+            },
         )
 
 

@@ -14,7 +14,13 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from contract_sync.columns import CONTRACT_COLUMNS, ITEM_COLUMNS, conform
+from contract_sync.columns import (
+    CODE_COLUMNS,
+    CONTRACT_COLUMNS,
+    ITEM_COLUMNS,
+    conform,
+    normal_code,
+)
 from contract_sync.erp.frames import (
     ErpDataError,
     ErpFrames,
@@ -98,16 +104,21 @@ def read_files(
     contracts = _table(folder, mapping, mapping.contracts, company)
     items = _table(folder, mapping, mapping.items, company)
     if job_nos is not None:
-        contracts = contracts[contracts["job_no"].isin(job_nos)]
+        contracts = contracts[normal_code(contracts["job_no"]).isin(_normal(job_nos))]
     if contract_nos is not None:
-        contracts = contracts[contracts["contract_no"].isin(contract_nos)]
+        contracts = contracts[normal_code(contracts["contract_no"]).isin(_normal(contract_nos))]
     if contract_nos is not None or job_nos is not None:
-        items = items[items["contract_no"].isin(contracts["contract_no"])]
+        wanted = normal_code(contracts["contract_no"])
+        items = items[normal_code(items["contract_no"]).isin(wanted)]
     fmt = NumberFormat(**mapping.numbers.model_dump())
     contracts = _numbers(contracts, mapping, mapping.contracts, "contracts", fmt)
     items = _numbers(items, mapping, mapping.items, "items", fmt)
     contracts = _dates(contracts, mapping)
-    return ErpFrames(conform(contracts, CONTRACT_COLUMNS), finish_items(items.assign(position=0)))
+    return ErpFrames(conform(contracts, CONTRACT_COLUMNS), finish_items(items))
+
+
+def _normal(codes: Sequence[str]) -> list[str]:
+    return [str(c).strip() for c in codes]
 
 
 def _table(folder: Path, mapping: FilesMapping, table: TableMapping, company: int) -> pd.DataFrame:
@@ -126,7 +137,8 @@ def _table(folder: Path, mapping: FilesMapping, table: TableMapping, company: in
     frame = frame.assign(erp_company=company)
     for field, values in table.values.items():
         frame[field] = frame[field].replace(values)
-    for field in set(ITEM_COLUMNS if "item_no" in frame else CONTRACT_COLUMNS) - set(frame):
+    unmapped = set(ITEM_COLUMNS if "item_no" in frame else CONTRACT_COLUMNS) - set(frame)
+    for field in unmapped - set(CODE_COLUMNS):  # an unmapped code is the key's own text
         frame[field] = pd.NA
     return frame.reset_index(drop=True)
 

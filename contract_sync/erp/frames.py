@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from contract_sync.columns import ITEM_COLUMNS, conform
+from contract_sync.columns import ITEM_COLUMNS, conform, item_order
 from contract_sync.errors import UserError
 from contract_sync.exact import PLAIN, NumberFormat, parse_scaled
 
@@ -37,9 +37,9 @@ class ErpDataError(UserError, ValueError):
 
 
 def finish_items(raw: pd.DataFrame) -> pd.DataFrame:
-    """Canonical items: ordered by item number, position counted within each contract."""
-    raw = raw.sort_values(["erp_company", "contract_no", "item_no"], kind="stable")
-    return conform(raw.assign(position=raw.groupby("contract_no").cumcount() + 1), ITEM_COLUMNS)
+    """Canonical items in Vista's order, position counted within each contract."""
+    items = item_order(conform(raw.assign(position=0), ITEM_COLUMNS))
+    return items.assign(position=items.groupby("contract_no").cumcount() + 1).reset_index(drop=True)
 
 
 def parse_numbers(

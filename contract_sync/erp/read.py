@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from contract_sync.erp.files import read_files
 from contract_sync.erp.frames import ErpFrames, ErpReadError, ErpTransientError
 from contract_sync.erp.vista import read_vista
+from contract_sync.erp.vista_schema import JCCM
 from contract_sync.settings import ErpConnector, Settings
 from contract_sync.store.db import make_engine
 
@@ -73,5 +74,22 @@ def read_erp(
 
     try:
         return with_retries(read)
+    finally:
+        engine.dispose()
+
+
+def read_contract_numbers(settings: Settings, company: int) -> list[str]:
+    """Every contract number of the company, in normal form (to suggest the nearest ones)."""
+    if settings.erp_connector is ErpConnector.files:
+        return read_files(settings.erp_files_path, company).contracts["contract_no"].tolist()
+    engine = make_engine(settings.erp_database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(sa.func.trim(JCCM.c.Contract)).where(JCCM.c.JCCo == company)
+            ).scalars()
+            return sorted(rows)
+    except sa.exc.DBAPIError as error:
+        raise classify(error, engine.url.render_as_string(hide_password=True)) from error
     finally:
         engine.dispose()

@@ -41,9 +41,10 @@ JCCI = sa.Table(
     sa.Column("UM", sa.String(3)),
     sa.Column("TaxCode", sa.String(10)),
     sa.Column("RetainPCT", sa.Numeric(6, 4)),
-    sa.Column("OrigContractAmt", sa.Numeric(9, 2)),
-    sa.Column("OrigContractUnits", sa.Numeric(9, 3)),
-    sa.Column("OrigUnitPrice", sa.Numeric(9, 5)),
+    # Vista's datatypes: bDollar numeric(12,2), bUnits numeric(12,3), bUnitCost numeric(16,5).
+    sa.Column("OrigContractAmt", sa.Numeric(12, 2)),
+    sa.Column("OrigContractUnits", sa.Numeric(12, 3)),
+    sa.Column("OrigUnitPrice", sa.Numeric(16, 5)),
     sa.Column("BillType", sa.String(1)),
 )
 

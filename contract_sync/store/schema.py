@@ -202,4 +202,25 @@ audit_changes = sa.Table(
     sa.Column("overwritten", sa.Boolean, nullable=False),  # a store-side edit was overwritten
 )
 
-APPEND_ONLY_TABLES = ["audit_contracts", "audit_changes"]
+# Every change `contract-sync directory apply` made to the directory (companies, ERP
+# integrations, projects, synced jobs, users, permissions): append-only like the audit log
+# (see migration 0004); permission changes are marked as security events.
+directory_changes = sa.Table(
+    "directory_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("change_set", sa.String(36), nullable=False),  # one apply of one file
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(80), nullable=False),  # who applied it (--by)
+    sa.Column("source", sa.Text),  # the file applied
+    sa.Column("erp_company", sa.Integer),  # null for a user (logins are global)
+    sa.Column("entry", sa.String(400), nullable=False),  # company 1 / user jdoe / main_contracts P
+    sa.Column("kind", sa.String(20), nullable=False),  # company, integration, project, job, ...
+    sa.Column("action", sa.String(10), nullable=False),  # added / changed / removed
+    sa.Column("before", sa.JSON(none_as_null=True)),  # null: the entry was added
+    sa.Column("after", sa.JSON(none_as_null=True)),  # null: the entry was removed
+    sa.Column("security_event", sa.Boolean, nullable=False),
+    sa.Index("ix_directory_changes_recorded_at", "recorded_at"),
+)
+
+APPEND_ONLY_TABLES = ["audit_contracts", "audit_changes", "directory_changes"]

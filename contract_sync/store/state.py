@@ -13,7 +13,7 @@ from contract_sync.columns import HEADER_FIELDS, ITEM_FIELDS
 from contract_sync.errors import UserError
 from contract_sync.store import schema as s
 from contract_sync.store.types import exact
-from contract_sync.vocabulary import PermissionLevel, Tool
+from contract_sync.vocabulary import PERMISSION_LEVELS, PermissionLevel, Tool
 
 
 class UnknownCompany(UserError, LookupError):
@@ -82,14 +82,14 @@ def load_state(
         contracts_query = sa.select(
             s.main_contracts.c.id.label("contract_id"),
             s.main_contracts.c.project_id,
-            s.main_contracts.c.origin_id.label("contract_no"),
+            sa.func.trim(s.main_contracts.c.origin_id).label("contract_no"),
             s.main_contracts.c.status,
             s.main_contracts.c.version,
             *(s.main_contracts.c[f] for f in HEADER_FIELDS),
         ).where(s.main_contracts.c.company_id == company, s.main_contracts.c.origin_id.is_not(None))
         if contract_nos is not None:
             contracts_query = contracts_query.where(
-                s.main_contracts.c.origin_id.in_(list(contract_nos))
+                sa.func.trim(s.main_contracts.c.origin_id).in_([c.strip() for c in contract_nos])
             )
         in_scope = contracts_query.with_only_columns(s.main_contracts.c.id).scalar_subquery()
         contracts = read_frame(connection, contracts_query)
@@ -111,9 +111,9 @@ def load_state(
         )
         synced = read_frame(
             connection,
-            sa.select(s.synced_jobs.c.erp_job_no.label("job_no"), s.synced_jobs.c.project_id).where(
-                s.synced_jobs.c.company_id == company
-            ),
+            sa.select(
+                sa.func.trim(s.synced_jobs.c.erp_job_no).label("job_no"), s.synced_jobs.c.project_id
+            ).where(s.synced_jobs.c.company_id == company),
         )
     company_level = permissions[permissions["tool"] == Tool.erp_integrations]["level"]
     return StoreState(
@@ -124,9 +124,9 @@ def load_state(
         erp_integrations_level=(
             company_level.iloc[0] if len(company_level) else PermissionLevel.none
         ),
-        main_contracts_levels=permissions[permissions["tool"] == Tool.main_contracts][
-            ["project_id", "level"]
-        ].reset_index(drop=True),
+        main_contracts_levels=_project_levels(
+            permissions[permissions["tool"] == Tool.main_contracts], projects
+        ),
         synced_jobs=synced,
         projects=projects,
         contracts=contracts,
@@ -134,6 +134,26 @@ def load_state(
         baselines=baselines,
         baseline_items=_frame_of(BASELINE_ITEM_COLUMNS),
     )
+
+
+def _project_levels(rows: pd.DataFrame, projects: pd.DataFrame) -> pd.DataFrame:
+    """One row per project of the company (project_id, level): the actor's row for that
+    project if there is one, else its row for every project (project_id null, written "*"
+    in the directory file), else no row (no permission). Of several rows for one project,
+    the lowest level counts."""
+    rank = {level: i for i, level in enumerate(PERMISSION_LEVELS)}
+    rows = rows.assign(rank=rows["level"].map(rank))
+    everywhere = rows[rows["project_id"].isna()]
+    specific = (
+        rows[rows["project_id"].notna()]
+        .astype({"project_id": "int64"})
+        .sort_values("rank")
+        .drop_duplicates("project_id")
+    )
+    levels = projects[["project_id"]].merge(specific[["project_id", "level"]], how="left")
+    if len(everywhere):
+        levels["level"] = levels["level"].fillna(everywhere.sort_values("rank")["level"].iloc[0])
+    return levels.dropna(subset=["level"]).reset_index(drop=True)
 
 
 ITEM_COLUMNS_LOADED = ["contract_id", "item_id", "contract_no", "item_no", *ITEM_FIELDS]
@@ -156,8 +176,8 @@ def with_items(engine: sa.Engine, state: StoreState, contract_ids: Sequence[int]
             sa.select(
                 s.line_items.c.contract_id,
                 s.line_items.c.id.label("item_id"),
-                s.main_contracts.c.origin_id.label("contract_no"),
-                s.line_items.c.origin_id.label("item_no"),
+                sa.func.trim(s.main_contracts.c.origin_id).label("contract_no"),
+                sa.func.trim(s.line_items.c.origin_id).label("item_no"),
                 *(exact(s.line_items.c[f], dialect) for f in ITEM_FIELDS),
             )
             .join(s.main_contracts, s.main_contracts.c.id == s.line_items.c.contract_id)
@@ -167,7 +187,7 @@ def with_items(engine: sa.Engine, state: StoreState, contract_ids: Sequence[int]
             connection,
             sa.select(
                 s.baseline_items.c.contract_id,
-                s.baseline_items.c.item_no,
+                sa.func.trim(s.baseline_items.c.item_no).label("item_no"),
                 *(exact(s.baseline_items.c[f], dialect) for f in ITEM_FIELDS),
             ).where(s.baseline_items.c.contract_id.in_(ids)),
         )

@@ -136,11 +136,14 @@ def reimport_contract(
             records(changed[["item_id", *ITEM_FIELDS]]),
         )
     added = items[items["change"] == "added"]
+    added = added.assign(
+        item_code=added["item_no"].map(erp_items.set_index("item_no")["item_code"])
+    )
     insert_frame(
         connection,
         s.line_items,
-        added[["item_no", *ITEM_FIELDS]]
-        .rename(columns={"item_no": "origin_id"})
+        added[["item_code", *ITEM_FIELDS]]
+        .rename(columns={"item_code": "origin_id"})
         .assign(contract_id=contract_id),
     )
     _replace_baseline(connection, contract_id, header, erp_items, erp_hash)
@@ -201,7 +204,7 @@ def import_contract(
             **values,
             "company_id": company_id,
             "project_id": project_id,
-            "origin_id": header["contract_no"],
+            "origin_id": header["contract_code"],
             "number": header["contract_no"],
             "status": IMPORTED_STATUS.get(header["erp_status"], "Draft"),
             "version": 1,
@@ -211,8 +214,8 @@ def import_contract(
     insert_frame(
         connection,
         s.line_items,
-        erp_items[["item_no", *ITEM_FIELDS]]
-        .rename(columns={"item_no": "origin_id"})
+        erp_items[["item_code", *ITEM_FIELDS]]
+        .rename(columns={"item_code": "origin_id"})
         .assign(contract_id=contract_id),
     )
     _replace_baseline(

@@ -1,0 +1,71 @@
+"""The command line's wall time on the demo, as a person meets it: `python -m bench.cli`
+(or `make bench-cli`). Each command is a fresh process, timed from start to exit;
+medians of --repeat runs. Targets: `ready` and `reimport ONE` 3 s or less, the steps of
+`make demo` on an existing demo 15 s or less."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CLI = [sys.executable, "-m", "contract_sync.cli"]
+DEMO = [  # the steps of `make demo`, on data that is already there
+    ["db", "upgrade"],
+    ["demo", "seed", "--contracts", "16", "--items-per-contract", "12", "--skip-existing"],
+    ["demo", "edit-erp", "--fraction", "0.4"],
+    ["sync", "--company", "1", "--company", "2"],
+]
+
+
+def timed(args: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run([*CLI, *args], env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"contract-sync {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return seconds
+
+
+def run(repeat: int) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix="contract-sync-bench-cli-"))
+    env = {**os.environ, "CONTRACT_SYNC_DATA_DIR": str(folder), "COLUMNS": "200"}
+    for key in ("CONTRACT_SYNC_ERP_URL", "CONTRACT_SYNC_STORE_URL", "PREFECT_API_URL"):
+        env.pop(key, None)
+    for step in DEMO:  # the first demo: not measured
+        timed(step, env)
+    figures: dict[str, list[float]] = {"ready": [], "reimport one": [], "make demo again": []}
+    for _ in range(repeat):
+        figures["ready"].append(timed(["ready"], env))
+        figures["reimport one"].append(timed(["reimport", "24008-", "--as", "admin"], env))
+        figures["make demo again"].append(sum(timed(step, env) for step in DEMO))
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "repeat": repeat,
+        "seconds": figures,
+        "medians": {name: statistics.median(runs) for name, runs in figures.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.cli", description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    result = run(parser.parse_args().repeat)
+    for name, seconds in result["medians"].items():
+        print(f"{name:16} {seconds:6.2f} s (median of {result['repeat']})")
+    out = HERE / "results" / f"{result['when'][:19].replace(':', '')}-cli.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"results: {out}")
+
+
+if __name__ == "__main__":
+    main()

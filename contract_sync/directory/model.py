@@ -1,0 +1,130 @@
+"""The directory file's entries as pydantic models: what each key may hold.
+
+An entry states what its company, project or user should be; a collection inside an entry
+(a project's jobs, a user's permissions) is partial: what it does not mention stays as it
+is. Nothing is removed unless the file says so: `remove: true` on an entry (which then
+holds only its key), `remove_jobs:` on a project, `remove` in place of a permission level.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from contract_sync.vocabulary import ERP_TYPES, PERMISSION_LEVELS
+
+REMOVE = "remove"  # in place of a permission level: delete the permission
+ALL_PROJECTS = "*"  # a main_contracts key: every project of the company, later ones too
+
+
+def _known_level(value: str) -> str:
+    if value != REMOVE and value not in PERMISSION_LEVELS:
+        levels = ", ".join(PERMISSION_LEVELS)
+        raise ValueError(
+            f"unknown permission level {value!r}: the levels are {levels} "
+            f"(or {REMOVE}, to delete the permission)"
+        )
+    return value
+
+
+def _known_erp(value: str) -> str:
+    if value not in ERP_TYPES:
+        raise ValueError(f"unknown ERP type {value!r}: the known types are {', '.join(ERP_TYPES)}")
+    return value
+
+
+def _text(max_length: int) -> type[str]:
+    return Annotated[str, StringConstraints(min_length=1, max_length=max_length)]
+
+
+Login = _text(80)
+Name = _text(120)
+ProjectNumber = _text(40)  # also "*" as a main_contracts key
+JobCode = _text(20)
+Level = Annotated[str, AfterValidator(_known_level)]
+ErpType = Annotated[str, AfterValidator(_known_erp)]
+
+
+class Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    KEY: ClassVar[str] = ""  # the field that names the entry
+    KIND: ClassVar[str] = ""
+    remove: bool = False
+
+    def _complete(self) -> Entry:
+        given = self.model_fields_set - {self.KEY, "remove"}
+        if self.remove and given:
+            raise ValueError(
+                f"an entry with remove: true holds only its {self.KEY}; "
+                f"drop {', '.join(sorted(given))}"
+            )
+        if not self.remove and getattr(self, "name", None) is None:
+            raise ValueError(f"name is required (or remove: true, to remove the {self.KIND})")
+        return self
+
+
+class ProjectEntry(Entry):
+    KEY: ClassVar[str] = "number"
+    KIND: ClassVar[str] = "project"
+    number: ProjectNumber
+    name: Name | None = None
+    jobs: list[JobCode] = Field(default_factory=list)  # ERP job codes, exactly as the ERP writes
+    remove_jobs: list[JobCode] = Field(default_factory=list)  # links to delete
+
+    @model_validator(mode="after")
+    def _check(self) -> ProjectEntry:
+        return self._complete()
+
+
+class UserEntry(Entry):
+    KEY: ClassVar[str] = "login"
+    KIND: ClassVar[str] = "user"
+    login: Login
+    name: Name | None = None
+    erp_integrations: Level | None = None  # the company-level tool
+    main_contracts: dict[ProjectNumber, Level] = Field(default_factory=dict)  # project or "*"
+
+    @model_validator(mode="after")
+    def _check(self) -> UserEntry:
+        return self._complete()
+
+
+class CompanyEntry(Entry):
+    KEY: ClassVar[str] = "erp_company"
+    KIND: ClassVar[str] = "company"
+    erp_company: int
+    name: Name | None = None
+    erp: ErpType | None = None  # a key of the ERP capability matrix
+    integration_configured: bool | None = None
+    projects: list[ProjectEntry] = Field(default_factory=list)
+    users: list[UserEntry] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> CompanyEntry:
+        self._complete()
+        if (self.erp is None) != (self.integration_configured is None):
+            raise ValueError("erp and integration_configured go together: give both or neither")
+        return self
+
+
+class Directory(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    companies: list[CompanyEntry] = Field(default_factory=list)
+
+
+# The model of an entry list's items, by the key that holds the list (for messages).
+ENTRY_LISTS: dict[str, type[Entry]] = {
+    "companies": CompanyEntry,
+    "projects": ProjectEntry,
+    "users": UserEntry,
+}

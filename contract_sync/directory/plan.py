@@ -1,0 +1,479 @@
+"""The plan: what applying a directory file changes in the store, entry by entry.
+
+`read_snapshot` reads the directory rows the store holds now (a fixed number of queries);
+`make_plan` is a pure diff of the parsed file against that snapshot. Entries are matched on
+their natural keys (ERP company number, project number, job code, login), never on ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from contract_sync.directory.model import ALL_PROJECTS, REMOVE, CompanyEntry
+from contract_sync.directory.parse import DirectoryError, Location, ParsedDirectory
+from contract_sync.store import schema as s
+from contract_sync.vocabulary import PERMISSION_LEVELS, Tool
+
+COMPANY_LEVEL = ""  # the project part of a company-level permission's key
+
+# A permission's natural key: login, ERP company, tool, project number ("*" for every
+# project, COMPANY_LEVEL for a company-level tool).
+PermissionKey = tuple[str, int, str, str]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The directory rows of the store, by natural key (dicts keep the rows' id order)."""
+
+    companies: dict[int, str] = field(default_factory=dict)  # erp_company -> name
+    integrations: dict[int, tuple[str, bool]] = field(default_factory=dict)  # type, configured
+    projects: dict[tuple[int, str], str] = field(default_factory=dict)  # (company, number) -> name
+    jobs: dict[tuple[int, str], str] = field(default_factory=dict)  # (company, job) -> project
+    users: dict[str, str] = field(default_factory=dict)  # login -> name
+    permissions: dict[PermissionKey, list[str]] = field(default_factory=dict)  # -> row levels
+    contracts: dict[tuple[int, str], int] = field(default_factory=dict)  # per project
+    company_history: dict[int, str] = field(default_factory=dict)  # what keeps a company
+
+
+def read_snapshot(connection: sa.Connection) -> Snapshot:
+    companies = {
+        r.id: (r.erp_company, r.name)
+        for r in connection.execute(sa.select(s.companies).order_by(s.companies.c.id))
+    }
+    erp = {company_id: number for company_id, (number, _) in companies.items()}
+    projects = {
+        r.id: (erp[r.company_id], r.number, r.name)
+        for r in connection.execute(sa.select(s.projects).order_by(s.projects.c.id))
+    }
+    users = {
+        r.id: (r.login, r.name)
+        for r in connection.execute(sa.select(s.users).order_by(s.users.c.id))
+    }
+    permissions: dict[PermissionKey, list[str]] = {}
+    for r in connection.execute(sa.select(s.tool_permissions).order_by(s.tool_permissions.c.id)):
+        if r.project_id is None:
+            where = ALL_PROJECTS if r.tool == Tool.main_contracts else COMPANY_LEVEL
+        else:
+            where = projects[r.project_id][1]
+        key = (users[r.user_id][0], erp[r.company_id], r.tool, where)
+        permissions.setdefault(key, []).append(r.level)
+    contracts = connection.execute(
+        sa.select(s.main_contracts.c.project_id, sa.func.count()).group_by(
+            s.main_contracts.c.project_id
+        )
+    )
+    history: dict[int, list[str]] = {}
+    for table, what in ((s.main_contracts, "main contract"), (s.sync_runs, "sync run")):
+        counted = connection.execute(
+            sa.select(table.c.company_id, sa.func.count())
+            .where(table.c.company_id.is_not(None))
+            .group_by(table.c.company_id)
+        )
+        for company_id, n in counted:
+            history.setdefault(erp[company_id], []).append(f"{n} {what}" + "s" * (n != 1))
+    return Snapshot(
+        companies=dict(companies.values()),
+        integrations={
+            erp[r.company_id]: (r.erp_type, r.configured)
+            for r in connection.execute(sa.select(s.erp_integrations))
+        },
+        projects={(c, number): name for c, number, name in projects.values()},
+        jobs={
+            (erp[r.company_id], r.erp_job_no): projects[r.project_id][1]
+            for r in connection.execute(sa.select(s.synced_jobs).order_by(s.synced_jobs.c.id))
+        },
+        users=dict(users.values()),
+        permissions=permissions,
+        contracts={projects[p][:2]: n for p, n in contracts},
+        company_history={c: " and ".join(what) for c, what in history.items()},
+    )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row the apply adds, changes or removes, named as people name it."""
+
+    action: str  # added / changed / removed
+    kind: str  # company, integration, project, job, user, permission
+    entry: str  # company 1 / user jdoe / main_contracts 1001-001
+    erp_company: int | None
+    key: tuple  # the natural key the apply finds the row by
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    note: str = ""
+
+    @property
+    def security_event(self) -> bool:
+        return self.kind == "permission"
+
+    def describe(self) -> str:
+        if self.action == "added":
+            what = _values(self.after)
+        elif self.action == "changed":
+            what = ", ".join(
+                f"{k} {_value(self.before.get(k))} -> {_value(v)}"
+                for k, v in self.after.items()
+                if self.before.get(k) != v
+            )
+        else:
+            what = f"was {_values(self.before)}"
+        note = f" ({self.note})" if self.note else ""
+        return f"{self.action:<8} {self.entry}: {what}{note}"
+
+
+def _values(values: dict[str, Any] | None) -> str:
+    return ", ".join(f"{k} {_value(v)}" for k, v in (values or {}).items())
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list):
+        return "/".join(map(str, value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@dataclass(frozen=True)
+class Plan:
+    source: str
+    changes: list[Change]
+
+    def count(self, action: str) -> int:
+        return sum(c.action == action for c in self.changes)
+
+    @property
+    def summary(self) -> str:
+        if not self.changes:
+            return "no change"
+        return ", ".join(f"{self.count(a)} {a}" for a in ("added", "changed", "removed"))
+
+    def lines(self) -> list[str]:
+        return [c.describe() for c in self.changes]
+
+
+def make_plan(parsed: ParsedDirectory, snapshot: Snapshot) -> Plan:
+    """The changes that bring the store to what the file says (pure: no database)."""
+    planner = _Planner(parsed, snapshot)
+    for c, company in enumerate(parsed.model.companies):
+        planner.company(("companies", c), company)
+    planner.users_left()
+    if planner.found:
+        raise DirectoryError(parsed.source.problems(planner.found))
+    return Plan(parsed.source.name, planner.changes)
+
+
+class _Planner:
+    def __init__(self, parsed: ParsedDirectory, snapshot: Snapshot) -> None:
+        self.parsed = parsed
+        self.store = snapshot
+        self.changes: list[Change] = []
+        self.found: list[tuple[Location, str]] = []
+        self.users_seen: set[str] = set()
+        self.users_kept: set[str] = set()  # listed without remove: true somewhere
+        self.users_removed: set[str] = set()
+        self.permissions_after = {k: list(v) for k, v in snapshot.permissions.items()}
+
+    def change(
+        self,
+        action: str,
+        kind: str,
+        entry: str,
+        company: int | None,
+        key: tuple,
+        before: dict | None,
+        after: dict | None,
+        note: str = "",
+    ) -> None:
+        self.changes.append(Change(action, kind, entry, company, key, before, after, note))
+        if kind == "permission":
+            if action == "removed":
+                self.permissions_after.pop(key, None)
+            else:
+                self.permissions_after[key] = [after["level"]]
+
+    def diff(
+        self,
+        kind: str,
+        entry: str,
+        company: int | None,
+        key: tuple,
+        before: dict | None,
+        after: dict,
+    ) -> None:
+        if before is None:
+            self.change("added", kind, entry, company, key, None, after)
+        elif before != after:
+            self.change("changed", kind, entry, company, key, before, after)
+
+    def company(self, at: Location, entry: CompanyEntry) -> None:
+        n = entry.erp_company
+        name = f"company {n}"
+        if entry.remove:
+            self.remove_company(at, n)
+            return
+        before = self.store.companies.get(n)
+        self.diff(
+            "company",
+            name,
+            n,
+            (n,),
+            None if before is None else {"name": before},
+            {"name": entry.name},
+        )
+        if entry.erp is not None:
+            integration = self.store.integrations.get(n)
+            self.diff(
+                "integration",
+                f"{name} / erp integration",
+                n,
+                (n,),
+                _integration(integration),
+                {"erp": entry.erp, "configured": entry.integration_configured},
+            )
+        removed = {p.number for p in entry.projects if p.remove}
+        for p, project in enumerate(entry.projects):
+            project_at = (*at, "projects", p)
+            key = (n, project.number)
+            if project.remove:
+                self.remove_project(project_at, n, project.number)
+                continue
+            before = self.store.projects.get(key)
+            self.diff(
+                "project",
+                f"{name} / project {project.number}",
+                n,
+                key,
+                None if before is None else {"name": before},
+                {"name": project.name},
+            )
+        self.jobs(entry, removed)
+        known = {p.number for p in entry.projects} | {
+            number for c, number in self.store.projects if c == n
+        }
+        for u, user in enumerate(entry.users):
+            user_at = (*at, "users", u)
+            if user.remove:
+                self.users_removed.add(user.login)
+                for key, levels in list(self.permissions_after.items()):
+                    if key[:2] == (user.login, n):
+                        self.remove_permission(key, levels, "user removed from the company")
+                continue
+            self.user(user.login, user.name)
+            if user.erp_integrations is not None:
+                self.permission(
+                    (user.login, n, Tool.erp_integrations, COMPANY_LEVEL), user.erp_integrations
+                )
+            for project, level in user.main_contracts.items():
+                if project != ALL_PROJECTS and (project not in known or project in removed):
+                    if project in removed and level == REMOVE:
+                        continue  # its permissions go with the project
+                    self.found.append(
+                        ((*user_at, "main_contracts", project), _unknown(project, n, removed))
+                    )
+                    continue
+                self.permission((user.login, n, Tool.main_contracts, project), level)
+
+    def jobs(self, entry: CompanyEntry, removed: set[str]) -> None:
+        """Job links: those listed are linked (moved if linked elsewhere); a link goes when
+        its project's remove_jobs names it or its project is removed, and no project lists it."""
+        n = entry.erp_company
+        listed = {job: p.number for p in entry.projects if not p.remove for job in p.jobs}
+        unlinked = {(job, p.number) for p in entry.projects for job in p.remove_jobs}
+        now = {job: project for (c, job), project in self.store.jobs.items() if c == n}
+        for job, project in now.items():
+            if job in listed:
+                continue
+            if project in removed or (job, project) in unlinked:
+                note = "project removed" if project in removed else "remove_jobs"
+                self.change(
+                    "removed",
+                    "job",
+                    f"company {n} / job {job}",
+                    n,
+                    (n, job),
+                    {"project": project},
+                    None,
+                    note,
+                )
+        for job, project in listed.items():
+            before = now.get(job)
+            self.diff(
+                "job",
+                f"company {n} / job {job}",
+                n,
+                (n, job),
+                None if before is None else {"project": before},
+                {"project": project},
+            )
+
+    def user(self, login: str, name: str) -> None:
+        self.users_kept.add(login)
+        if login in self.users_seen:
+            return
+        self.users_seen.add(login)
+        before = self.store.users.get(login)
+        self.diff(
+            "user",
+            f"user {login}",
+            None,
+            (login,),
+            None if before is None else {"name": before},
+            {"name": name},
+        )
+
+    def permission(self, key: PermissionKey, level: str) -> None:
+        before = self.permissions_after.get(key)
+        if level == REMOVE:
+            if before is not None:
+                self.remove_permission(key, before)
+            return
+        if before is not None and set(before) == {level}:
+            return  # rows written twice by hand, at the same level, are left as they are
+        self.change(
+            "added" if before is None else "changed",
+            "permission",
+            _permission_entry(key),
+            key[1],
+            key,
+            None if before is None else _levels(before),
+            {"level": level},
+        )
+
+    def remove_permission(self, key: PermissionKey, levels: list[str], note: str = "") -> None:
+        self.change(
+            "removed",
+            "permission",
+            _permission_entry(key),
+            key[1],
+            key,
+            _levels(levels),
+            None,
+            note,
+        )
+
+    def remove_project(self, at: Location, n: int, number: str) -> None:
+        key = (n, number)
+        if key not in self.store.projects:
+            return
+        contracts = self.store.contracts.get(key, 0)
+        if contracts:
+            held = f"{contracts} main contract" + ("s" if contracts > 1 else "")
+            them = "them" if contracts > 1 else "it"
+            self.found.append(
+                (
+                    at,
+                    f"cannot remove project {number}: it holds {held} (move or delete {them} "
+                    "in the project store first)",
+                )
+            )
+            return
+        for permission, levels in list(self.permissions_after.items()):
+            if permission[1:] == (n, Tool.main_contracts, number):
+                self.remove_permission(permission, levels, "project removed")
+        self.change(
+            "removed",
+            "project",
+            f"company {n} / project {number}",
+            n,
+            key,
+            {"name": self.store.projects[key]},
+            None,
+        )
+
+    def remove_company(self, at: Location, n: int) -> None:
+        if n not in self.store.companies:
+            return
+        history = self.store.company_history.get(n)
+        if history:
+            self.found.append(
+                (
+                    at,
+                    f"cannot remove company {n}: it holds {history} (the audit log refers to it)",
+                )
+            )
+            return
+        note = "company removed"
+        for key, levels in list(self.permissions_after.items()):
+            if key[1] == n:
+                self.remove_permission(key, levels, note)
+        for (c, job), project in self.store.jobs.items():
+            if c == n:
+                self.change(
+                    "removed",
+                    "job",
+                    f"company {n} / job {job}",
+                    n,
+                    (n, job),
+                    {"project": project},
+                    None,
+                    note,
+                )
+        for (c, number), name in self.store.projects.items():
+            if c == n:
+                self.change(
+                    "removed",
+                    "project",
+                    f"company {n} / project {number}",
+                    n,
+                    (n, number),
+                    {"name": name},
+                    None,
+                    note,
+                )
+        if n in self.store.integrations:
+            erp_type, configured = self.store.integrations[n]
+            self.change(
+                "removed",
+                "integration",
+                f"company {n} / erp integration",
+                n,
+                (n,),
+                {"erp": erp_type, "configured": configured},
+                None,
+                note,
+            )
+        self.change(
+            "removed", "company", f"company {n}", n, (n,), {"name": self.store.companies[n]}, None
+        )
+
+    def users_left(self) -> None:
+        """A login goes when an entry removes it and it then holds no permission anywhere."""
+        holding = {key[0] for key in self.permissions_after}
+        for login in sorted(self.users_removed - self.users_kept - holding):
+            if login in self.store.users:
+                self.change(
+                    "removed",
+                    "user",
+                    f"user {login}",
+                    None,
+                    (login,),
+                    {"name": self.store.users[login]},
+                    None,
+                    "no permission left in any company",
+                )
+
+
+def _unknown(project: str, n: int, removed: Iterable[str]) -> str:
+    if project in removed:
+        return f"project {project} is removed by this file"
+    return (
+        f"unknown project {project!r}: company {n} has no such project in this file or the "
+        f"store (use {ALL_PROJECTS!r} for every project)"
+    )
+
+
+def _permission_entry(key: PermissionKey) -> str:
+    login, n, tool, project = key
+    return f"company {n} / user {login} / {tool}" + (f" {project}" if project else "")
+
+
+def _levels(levels: list[str]) -> dict[str, Any]:
+    if len(levels) == 1:
+        return {"level": levels[0]}
+    return {"level": sorted(levels, key=PERMISSION_LEVELS.index)}
+
+
+def _integration(row: tuple[str, bool] | None) -> dict[str, Any] | None:
+    return None if row is None else {"erp": row[0], "configured": row[1]}
