@@ -39,7 +39,7 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {message}", soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -333,6 +333,12 @@ def _print_outcomes(results: list) -> None:  # list of contract_sync.run.RunResu
         report = settings.reports_path / run_id / "index.html"
         shown = report if report.exists() else "none (no contract changed since its import)"
         console.print(f"  run {run_id}: validation report {shown}")
+    for result in results:
+        if not result.evaluation.state.actor_known:
+            _fail(
+                f"{result.evaluation.state.actor!r} is not a user of the project store "
+                "(logins match exactly): every contract was refused and the refusal recorded"
+            )
 
 
 @app.command("ready")
@@ -560,7 +566,16 @@ def _or_fail(action):  # noqa: ANN001, ANN202 - the action's own result
     try:
         return action()
     except UserError as error:
+        if _debugging():
+            raise
         _fail(str(error))
+
+
+def _debugging() -> bool:
+    """--debug or CONTRACT_SYNC_DEBUG=1: failures keep their traceback."""
+    import os
+
+    return "--debug" in sys.argv[1:] or os.environ.get("CONTRACT_SYNC_DEBUG") == "1"
 
 
 def outcome_table(audit) -> Table:
@@ -592,5 +607,38 @@ def outcome_table(audit) -> Table:
     return table
 
 
+def main() -> None:
+    """The console command: a failure is one line naming the problem and the fix, and a
+    non-zero exit; the traceback only with --debug or CONTRACT_SYNC_DEBUG=1."""
+    from contract_sync.errors import UserError
+
+    # typer carries its own click: its usage errors derive from TyperException.
+    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+    debug = _debugging()
+    try:
+        code = app(args=[a for a in sys.argv[1:] if a != "--debug"], standalone_mode=False)
+    except usage_error as error:  # a bad option or argument: the usage and one line
+        error.show()
+        code = error.exit_code
+    except typer.Abort:
+        code = 130
+    except UserError as error:
+        if debug:
+            raise
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        code = 1
+    except Exception as error:  # noqa: BLE001 - shown as one line unless debugging
+        if debug:
+            raise
+        console.print(
+            f"[red]error:[/red] unexpected {type(error).__name__}: {error} "
+            "(run with --debug or CONTRACT_SYNC_DEBUG=1 for the traceback)",
+            soft_wrap=True,
+        )
+        code = 2
+    sys.exit(code if isinstance(code, int) else 0)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -31,7 +31,7 @@ from contract_sync.stages.plan import Plan, plan_first_import, plan_reimport
 from contract_sync.stages.ready import ready_list
 from contract_sync.stages.scope import in_project
 from contract_sync.stages.validate import Validation, validate
-from contract_sync.store.db import make_engine, require_current_schema
+from contract_sync.store.db import check_reachable, make_engine, require_current_schema
 from contract_sync.store.state import StoreState, load_state, with_items
 from contract_sync.store.writes import finish_run, start_run
 from contract_sync.vocabulary import ConflictPolicy, RunStatus, Trigger
@@ -107,7 +107,8 @@ class RunResult:
 
 def open_store(settings: Settings) -> sa.Engine:
     """The store's engine, refusing a schema that is not the current one."""
-    store = make_engine(settings.store_database_url)
+    store = make_engine(settings.store_database_url, must_exist=True)
+    check_reachable(store, "project store")
     require_current_schema(store)
     return store
 

@@ -7,8 +7,10 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contract_sync.errors import UserError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # In the source checkout (make install) the data stays in the project folder; an installed
@@ -80,4 +82,16 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings; a bad value is a one-line error naming the variable and what it takes."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"CONTRACT_SYNC_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise SettingsError(f"bad setting: {problems}") from None
+
+
+class SettingsError(UserError, ValueError):
+    """A setting (environment variable or .env line) with a value it cannot take."""

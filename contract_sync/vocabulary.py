@@ -29,6 +29,7 @@ APPLIED = (Outcome.reimported, Outcome.imported)
 class Reason(StrEnum):
     """Why a contract was not (re-)imported; an audit row lists every reason that holds."""
 
+    unknown_user = "unknown_user"
     permission_denied = "permission_denied"
     integration_not_configured = "integration_not_configured"
     integration_unsupported = "integration_unsupported"
@@ -46,6 +47,7 @@ class Reason(StrEnum):
 
 # The gates of a re-import and of a first import, in the order their reasons are listed.
 REIMPORT_GATES = [
+    Reason.unknown_user,
     Reason.permission_denied,
     Reason.integration_not_configured,
     Reason.integration_unsupported,
@@ -58,6 +60,7 @@ REIMPORT_GATES = [
     Reason.conflict,
 ]
 IMPORT_GATES = [
+    Reason.unknown_user,
     Reason.permission_denied,
     Reason.integration_not_configured,
     Reason.integration_unsupported,

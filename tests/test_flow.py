@@ -14,7 +14,7 @@ from contract_sync.settings import get_settings
 from contract_sync.stages.compare import compare
 from contract_sync.stages.plan import COUNT_COLUMNS
 from contract_sync.store import schema as s
-from contract_sync.store.state import UnknownUser, load_state, with_items
+from contract_sync.store.state import load_state, with_items
 from flows.reimport import reimport_main_contracts
 from tests.store_rows import contract_id, first_item
 
@@ -117,11 +117,23 @@ def test_dry_run_records_would_reimport_and_writes_nothing_else(configured):
     assert changes > 0
 
 
-def test_an_unknown_user_is_refused_before_anything_is_written(configured):
-    with pytest.raises(UnknownUser, match="nobody"):
-        reimport_main_contracts(company=1, requested_by="nobody")
+@pytest.mark.parametrize("login", ["nobody", "ADMIN", " admin", "\u0430dmin"])  # Cyrillic a
+def test_an_unknown_user_is_a_recorded_refusal_that_writes_nothing(configured, login):
+    edit_erp(configured.erp, 1, 0.5, seed=12)
+    before = _store_snapshot(configured.store)
+    audit = reimport_main_contracts(company=1, requested_by=login)
+    assert set(audit["outcome"]) == {"blocked"}
+    assert audit["reasons"].str.split().map(lambda r: r[0] == "unknown_user").all()
+    assert _store_snapshot(configured.store) == before
     with configured.store.connect() as connection:
-        assert connection.execute(sa.select(sa.func.count()).select_from(s.sync_runs)).scalar() == 0
+        run = connection.execute(sa.select(s.sync_runs)).one()
+        refused = connection.execute(
+            sa.select(sa.func.count())
+            .select_from(s.audit_contracts)
+            .where(s.audit_contracts.c.reasons.like("unknown_user%"))
+        ).scalar()
+    assert (run.actor, run.status) == (login, "completed")
+    assert refused == len(audit)
 
 
 def _outcomes(audit: pd.DataFrame) -> pd.DataFrame:

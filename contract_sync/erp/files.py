@@ -6,6 +6,7 @@ Every value is read as text and numbers are parsed exactly from it, never throug
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -22,6 +23,7 @@ from contract_sync.columns import (
     normal_code,
 )
 from contract_sync.erp.frames import (
+    MAX_LISTED,
     ErpDataError,
     ErpFrames,
     ErpReadError,
@@ -103,6 +105,8 @@ def read_files(
     mapping = load_mapping(folder)
     contracts = _table(folder, mapping, mapping.contracts, company)
     items = _table(folder, mapping, mapping.items, company)
+    _require_keys(mapping.contracts, contracts, ["contract_no"])
+    _require_keys(mapping.items, items, ["contract_no", "item_no"])
     if job_nos is not None:
         contracts = contracts[normal_code(contracts["job_no"]).isin(_normal(job_nos))]
     if contract_nos is not None:
@@ -132,6 +136,7 @@ def _table(folder: Path, mapping: FilesMapping, table: TableMapping, company: in
             f"(its columns: {', '.join(map(str, raw.columns))})"
         )
     frame = raw[list(table.columns.values())].set_axis(list(table.columns), axis=1)
+    frame["_line"] = raw.index + 2  # the header is line 1 (row 1 of a sheet)
     if "erp_company" in frame:
         frame = frame[frame["erp_company"].str.strip() == str(company)]
     frame = frame.assign(erp_company=company)
@@ -143,10 +148,47 @@ def _table(folder: Path, mapping: FilesMapping, table: TableMapping, company: in
     return frame.reset_index(drop=True)
 
 
+def _require_keys(table: TableMapping, frame: pd.DataFrame, keys: list[str]) -> None:
+    """Every row names its contract (and item); a contract is given once. A row that
+    breaks this cannot even be quarantined: the run is refused, naming file and line."""
+    problems = []
+    for key in keys:
+        blank = normal_code(frame[key]).fillna("").eq("")
+        problems += [
+            f"{table.file} line {line}: column {table.columns[key]} is blank"
+            for line in frame.loc[blank, "_line"].head(MAX_LISTED)
+        ]
+    if keys == ["contract_no"]:
+        numbers = normal_code(frame["contract_no"])
+        twice = numbers.duplicated(keep=False) & numbers.fillna("").ne("")
+        for number, lines in frame.loc[twice, "_line"].groupby(numbers[twice]):
+            problems.append(
+                f"{table.file} lines {', '.join(map(str, lines))}: contract {number} is given "
+                f"{len(lines)} times"
+            )
+    if problems:
+        raise ErpDataError("\n".join(problems[:MAX_LISTED]))
+
+
+def _field_counts(path: Path, mapping: FilesMapping) -> None:
+    """A CSV row with more or fewer fields than its header is an error naming its line
+    (pandas would fill a short row with blanks silently)."""
+    with path.open(newline="", encoding=mapping.encoding) as text:
+        rows = csv.reader(text, delimiter=mapping.delimiter)
+        header = len(next(rows, []))
+        for line, row in enumerate(rows, start=2):
+            if row and len(row) != header:
+                raise ErpDataError(
+                    f"{path.name} line {line}: {len(row)} fields, the header has {header}"
+                )
+
+
 def _read_text_table(path: Path, mapping: FilesMapping, sheet: str | None) -> pd.DataFrame:
+    spreadsheet = path.suffix.lower() in (".xlsx", ".xlsm")
     try:
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
+        if spreadsheet:
             return pd.read_excel(path, sheet_name=sheet or 0, dtype=str)
+        _field_counts(path, mapping)
         return pd.read_csv(
             path,
             dtype=str,
@@ -162,6 +204,8 @@ def _read_text_table(path: Path, mapping: FilesMapping, sheet: str | None) -> pd
             f"files connector: {path} is not {mapping.encoding} text "
             f"(byte {error.object[error.start]:#x} at offset {error.start})"
         ) from error
+    except ErpDataError:
+        raise
     except (ValueError, OSError) as error:
         raise ErpReadError(f"files connector: cannot read {path}: {error}") from error
 

@@ -63,7 +63,7 @@ def read_erp(
 ) -> ErpFrames:
     if settings.erp_connector is ErpConnector.files:
         return read_files(settings.erp_files_path, company, contract_nos, job_nos)
-    engine = make_engine(settings.erp_database_url)
+    engine = make_engine(settings.erp_database_url, must_exist=True)
     where = engine.url.render_as_string(hide_password=True)
 
     def read() -> ErpFrames:
@@ -82,7 +82,7 @@ def read_contract_numbers(settings: Settings, company: int) -> list[str]:
     """Every contract number of the company, in normal form (to suggest the nearest ones)."""
     if settings.erp_connector is ErpConnector.files:
         return read_files(settings.erp_files_path, company).contracts["contract_no"].tolist()
-    engine = make_engine(settings.erp_database_url)
+    engine = make_engine(settings.erp_database_url, must_exist=True)
     try:
         with engine.connect() as connection:
             rows = connection.execute(

@@ -12,7 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from contract_sync.columns import CONTRACT_COLUMNS, conform
-from contract_sync.erp.frames import ErpDataError, ErpFrames, finish_items
+from contract_sync.erp.frames import MAX_LISTED, ErpDataError, ErpFrames, finish_items
 from contract_sync.erp.vista_schema import BILL_TYPES, JCCI, JCCM, JCJM
 from contract_sync.vocabulary import ERP_STATUSES, RETAINAGE_FRACTION_SCALE
 
@@ -147,13 +147,22 @@ def _contracts_frame(raw: pd.DataFrame) -> pd.DataFrame:
         start_date=_iso_dates(raw["start_date"]),
         projected_completion=_iso_dates(raw["projected_completion"]),
     )
-    return conform(frame, CONTRACT_COLUMNS)
+    frame = conform(frame, CONTRACT_COLUMNS)
+    twice = frame[frame["contract_no"].duplicated(keep=False)]
+    if len(twice):  # ' 1001-' and '1001-': one contract to anyone reading them
+        codes = twice.groupby("contract_no")["contract_code"].agg(lambda c: ", ".join(map(repr, c)))
+        raise ErpDataError(
+            "JCCM: "
+            + "; ".join(f"contracts {c} differ only in spaces" for c in codes.head(MAX_LISTED))
+        )
+    return frame
 
 
 def _items_frame(raw: pd.DataFrame) -> pd.DataFrame:
     return finish_items(
         raw.assign(
-            line_item_type=raw["bill_type"].map(BILL_TYPES),
+            # An unknown code stays as it is, so that validation names it.
+            line_item_type=raw["bill_type"].map(BILL_TYPES).fillna(raw["bill_type"]),
             quantity=raw["quantity"].fillna(0),
             unit_cost=raw["unit_cost"].fillna(0),
         )

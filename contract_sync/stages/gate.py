@@ -59,6 +59,7 @@ def evaluate_gates(
     )
     summary = comparison.contracts.set_index("contract_no")
     checks = {
+        Reason.unknown_user: not state.actor_known,
         Reason.permission_denied: (state.erp_integrations_level not in REIMPORTERS)
         | _project_levels(state, erp_contracts),
         **_integration_checks(state),
@@ -91,6 +92,7 @@ def evaluate_import_gates(
     contract must not be in the store yet."""
     contract_no = erp_contracts["contract_no"]
     checks = {
+        Reason.unknown_user: not state.actor_known,
         Reason.permission_denied: (state.erp_integrations_level not in IMPORTERS)
         | _project_levels(state, erp_contracts, stored_too=False),
         **_integration_checks(state),

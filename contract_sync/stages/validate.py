@@ -20,6 +20,7 @@ from contract_sync.columns import to_decimal
 from contract_sync.erp.frames import ErpFrames
 from contract_sync.errors import UserError
 from contract_sync.stages.docs_offline import make_offline
+from contract_sync.stages.store_limits import store_expectations
 from contract_sync.vocabulary import LUMP_SUM_UOM, SCALES
 
 # suite file stem -> (frame it checks, key columns that name a failing row)
@@ -55,16 +56,24 @@ def validation_frames(erp: ErpFrames) -> dict[str, pd.DataFrame]:
         items_total=erp.contracts["contract_no"].map(totals).fillna(0).astype("Int64")
     )
     frames = {"contracts": erp.contracts, "items": items, "aggregates": aggregates}
-    return {name: _plain_strings(frame) for name, frame in frames.items()}
+    return {name: _plain_values(frame) for name, frame in frames.items()}
 
 
-def _plain_strings(frame: pd.DataFrame) -> pd.DataFrame:
+def _plain_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """Values GX compares without tripping on pandas' NA: text as `str`, exact numbers as
+    Python ints with None where missing (pd.NA makes GX's pair and set checks raise inside,
+    and a check that raised reports no failing row)."""
     strings = frame.select_dtypes(include=["string"]).columns
-    return frame.astype(dict.fromkeys(strings, "str"))
+    numbers = frame.select_dtypes(include=["Int64"]).columns
+    plain = frame.astype(dict.fromkeys(strings, "str"))
+    return plain.assign(
+        **{c: plain[c].astype(object).where(plain[c].notna(), None) for c in numbers}
+    )
 
 
-def load_suite(path: Path):  # -> great_expectations.ExpectationSuite
-    """A suite from its JSON file; every expectation is checked, unknown types included."""
+def load_suite(path: Path, extra: list[dict] = ()):  # -> great_expectations.ExpectationSuite
+    """A suite from its JSON file, with `extra` expectations (the store's limits); every
+    expectation is checked, unknown types included."""
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
@@ -73,7 +82,8 @@ def load_suite(path: Path):  # -> great_expectations.ExpectationSuite
     try:
         document = json.loads(path.read_text())
         expectations = [
-            ExpectationConfiguration(**e).to_domain_obj() for e in document.get("expectations", [])
+            ExpectationConfiguration(**e).to_domain_obj()
+            for e in [*document.get("expectations", []), *extra]
         ]
         return gx.ExpectationSuite(**{**document, "expectations": expectations})
     except Exception as error:
@@ -116,7 +126,10 @@ def validate(erp: ErpFrames, suites_dir: Path, docs_dir: Path | None) -> Validat
         return Validation(pd.Series([], dtype="string"), no_failures, None)
     import great_expectations as gx
 
-    suites = {stem: load_suite(suites_dir / f"{stem}.json") for stem in SUITES}
+    suites = {
+        stem: load_suite(suites_dir / f"{stem}.json", store_expectations(frame))
+        for stem, (frame, _keys) in SUITES.items()
+    }
     context = _context(docs_dir)
     source = context.data_sources.add_pandas(name="erp")
     frames = validation_frames(erp)
@@ -160,18 +173,30 @@ def _failed_rows(suite: str, result) -> list[tuple[str, dict]]:
         config = outcome.expectation_config
         columns = [c for k in ("column", "column_A", "column_B") if (c := config.kwargs.get(k))]
         columns += list(config.kwargs.get("column_list") or [])
-        if outcome.exception_info.get("raised_exception"):
+        if error := _raised(outcome.exception_info):
+            raise RuntimeError(f"expectation {config.type} in suite {suite} could not run: {error}")
+        failing = outcome.result.get("unexpected_index_list")
+        if not failing:  # failed, yet names no row: never let that pass silently
             raise RuntimeError(
-                f"expectation {config.type} in suite {suite} could not run: "
-                f"{outcome.exception_info.get('exception_message')}"
+                f"expectation {config.type} in suite {suite} failed without naming a row"
             )
-        for entry in outcome.result.get("unexpected_index_list") or []:
+        for entry in failing:
             detail = {"suite": suite, "expectation": config.type}
             if entry.get("item_no") is not None:
                 detail["item_no"] = entry["item_no"]
             detail["values"] = {c: _plain(entry.get(c), c) for c in columns if c in entry}
             rows.append((entry.get("contract_no"), detail))
     return rows
+
+
+def _raised(info: dict) -> str | None:
+    """The message of an exception GX caught while checking, at the top or per metric."""
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))
+    for nested in info.values():
+        if isinstance(nested, dict) and nested.get("raised_exception"):
+            return str(nested.get("exception_message"))
+    return None
 
 
 def _plain(value: object, column: str) -> object:

@@ -22,16 +22,32 @@ class StoreSchemaError(UserError, RuntimeError):
 WRITE_LOCK = "write_lock"  # execution option: take SQLite's write lock when the transaction begins
 
 
-def make_engine(url: str, busy_timeout: float = 30) -> sa.Engine:
-    """An engine for the store or the ERP; SQLite files get their folder and sane pragmas.
+class DatabaseUrlError(UserError, ValueError):
+    """A database URL that cannot be used: unparsable, an unknown or missing driver, or a
+    SQLite file that is not there."""
+
+
+def make_engine(url: str, busy_timeout: float = 30, must_exist: bool = False) -> sa.Engine:
+    """An engine for the store or the ERP; SQLite files get their folder and sane pragmas,
+    unless `must_exist` (a database to read: a wrong path must not leave an empty file).
 
     On SQLite, a connection with the execution option `write_lock=True` begins its
     transactions with BEGIN IMMEDIATE, so two writers never interleave.
     """
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
+    try:
+        parsed = sa.engine.make_url(url)
+        if parsed.get_backend_name() != "sqlite":
+            return sa.create_engine(url, pool_pre_ping=True)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DatabaseUrlError(f"cannot use the database URL {_shown(url)}: {first}") from None
+    on_disk = parsed.database and parsed.database != ":memory:"
+    if on_disk and must_exist and not Path(parsed.database).is_file():
+        raise DatabaseUrlError(
+            f"no database file at {parsed.database}: check the URL (CONTRACT_SYNC_ERP_URL, "
+            "CONTRACT_SYNC_STORE_URL), or create the project store with `contract-sync db upgrade`"
+        )
+    if on_disk:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, connect_args={"timeout": busy_timeout})
 
@@ -89,3 +105,26 @@ def require_current_schema(engine: sa.Engine) -> None:
 def safe_url(url: str) -> str:
     """A database URL as it may be shown: without its password."""
     return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+def _shown(url: str) -> str:
+    try:
+        return safe_url(url)
+    except sa.exc.ArgumentError:
+        return repr(url.split("@")[-1])  # unparsable: at least no credentials
+
+
+class StoreUnreachable(UserError, ConnectionError):
+    """The project store does not answer (down, wrong host or port, no such database)."""
+
+
+def check_reachable(engine: sa.Engine, what: str) -> None:
+    """Connect once, so that an unreachable database is one clear line, not a traceback."""
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.DBAPIError as error:
+        first = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise StoreUnreachable(
+            f"cannot reach the {what} at {safe_url(str(engine.url))}: {first}"
+        ) from None

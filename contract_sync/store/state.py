@@ -20,16 +20,13 @@ class UnknownCompany(UserError, LookupError):
     pass
 
 
-class UnknownUser(UserError, LookupError):
-    pass
-
-
 @dataclass(frozen=True)
 class StoreState:
     company_id: int
     erp_type: str | None
     integration_configured: bool
     actor: str
+    actor_known: bool  # the actor is a store user (logins are matched exactly)
     erp_integrations_level: str
     main_contracts_levels: pd.DataFrame  # project_id, level
     synced_jobs: pd.DataFrame  # job_no, project_id
@@ -64,8 +61,8 @@ def load_state(
         user_id = connection.execute(
             sa.select(s.users.c.id).where(s.users.c.login == actor)
         ).scalar()
-        if user_id is None:
-            raise UnknownUser(f"user {actor!r} does not exist in the project store")
+        # An unknown actor is refused by the gates (unknown_user), recorded, not a crash:
+        # with no user row it holds no permission (user id None matches no row).
         integration = connection.execute(
             sa.select(s.erp_integrations).where(s.erp_integrations.c.company_id == company)
         ).first()
@@ -121,6 +118,7 @@ def load_state(
         erp_type=integration.erp_type if integration else None,
         integration_configured=bool(integration and integration.configured),
         actor=actor,
+        actor_known=user_id is not None,
         erp_integrations_level=(
             company_level.iloc[0] if len(company_level) else PermissionLevel.none
         ),
