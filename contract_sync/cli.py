@@ -514,7 +514,8 @@ def _print_audit(report, changes: bool) -> None:  # noqa: ANN001
     s = report.summary
     console.print(
         f"{s['runs']} runs, {s['contracts']} contracts, {s['rows']} audit rows; contract value "
-        f"changed by re-imports: {display(s['value_changed'], 'amount')}"
+        f"changed by re-imports: {display(s['value_changed'], 'amount')}, brought in by first "
+        f"imports: {display(s['value_imported'], 'amount')}"
     )
     console.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in s["outcomes"].items()))
     if s["reasons"]:

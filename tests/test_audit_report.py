@@ -131,7 +131,13 @@ def test_csv_round_trips_and_html_is_self_contained(history):
     back = pd.read_csv(io.StringIO(to_csv(report)), dtype=str, keep_default_na=False)
     rows = report.rows[CSV_COLUMNS].astype(object)
     expected = rows.where(rows.notna(), "").astype(str)
+    for column in ("amount_before", "amount_after"):  # exact decimals, never cents or floats
+        expected[column] = [
+            "" if pd.isna(v) else str(Decimal(int(v)).scaleb(-2)) for v in rows[column]
+        ]
     assert list(back.columns) == CSV_COLUMNS
+    shown = back.loc[back["amount_after"].ne(""), "amount_after"]
+    assert len(shown) and shown.str.fullmatch(r"-?\d+\.\d{2}").all()
     pd.testing.assert_frame_equal(back, expected.reset_index(drop=True), check_dtype=False)
     page = to_html(report)
     assert "<svg" in page and page.count("<rect") >= 3

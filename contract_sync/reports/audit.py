@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.columns import CHANGE_COUNTS, display
+from contract_sync.columns import CHANGE_COUNTS, display, field_text
 from contract_sync.store.audit_log import AuditFilter, read_audit, read_counts
 from contract_sync.vocabulary import OUTCOME_COLOURS, UNCHANGED_REASONS, Outcome, Reason
 
@@ -52,7 +52,9 @@ def build_report(
         "rows": int(counts["rows"].sum()),
         "outcomes": {k: int(v) for k, v in outcomes.items()},
         "reasons": {k: int(v) for k, v in reasons.items()},
-        "value_changed": int(counts["value_changed"].fillna(0).sum()),
+        # Counted per outcome: re-imports change a contract's value, first imports bring it in.
+        "value_changed": _value_of(counts, Outcome.reimported),
+        "value_imported": _value_of(counts, Outcome.imported),
     }
     timeline = (
         counts.pivot_table(
@@ -62,6 +64,10 @@ def build_report(
         else pd.DataFrame()
     )
     return AuditReport(summary, timeline, recurring_blockers(rows), rows, changes)
+
+
+def _value_of(counts: pd.DataFrame, outcome: Outcome) -> int:
+    return int(counts.loc[counts["outcome"] == outcome, "value_changed"].fillna(0).sum())
 
 
 def load_report(
@@ -108,7 +114,10 @@ def recurring_blockers(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv(report: AuditReport) -> str:
-    return report.rows[CSV_COLUMNS].to_csv(index=False)
+    """One line per audit row; amounts as exact decimal text (12.34, never cents or floats)."""
+    rows = report.rows[CSV_COLUMNS]
+    amounts = {c: field_text(rows[c], "amount") for c in ("amount_before", "amount_after")}
+    return rows.assign(**amounts).to_csv(index=False)
 
 
 def to_markdown(report: AuditReport) -> str:
@@ -118,6 +127,7 @@ def to_markdown(report: AuditReport) -> str:
         "",
         f"- runs: **{s['runs']}**, contracts: **{s['contracts']}**, audit rows: {s['rows']}",
         f"- contract value changed by re-imports: **{display(s['value_changed'], 'amount')}**",
+        f"- contract value brought in by first imports: {display(s['value_imported'], 'amount')}",
         "",
         "| outcome | rows |",
         "|---|---:|",
@@ -214,7 +224,8 @@ def to_html(report: AuditReport, title: str = "Re-import audit report") -> str:
             ("runs", s["runs"]),
             ("contracts", s["contracts"]),
             ("audit rows", s["rows"]),
-            ("contract value changed", display(s["value_changed"], "amount")),
+            ("contract value changed by re-imports", display(s["value_changed"], "amount")),
+            ("contract value of first imports", display(s["value_imported"], "amount")),
             *((f"outcome: {k}", v) for k, v in s["outcomes"].items()),
             *((f"reason: {k}", v) for k, v in s["reasons"].items()),
         ],

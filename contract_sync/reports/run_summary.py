@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from contract_sync.columns import CHANGE_COUNTS, display
-from contract_sync.vocabulary import APPLIED
+from contract_sync.vocabulary import Outcome
 
 OUTCOME_COLUMNS = ["contract_no", "outcome", "reasons", *CHANGE_COUNTS]
 
@@ -26,8 +26,9 @@ def run_summary(audit: pd.DataFrame, run_id: str, docs_path: Path | None, audit_
     """Markdown: counts per outcome and per reason, contract value changed, where to look."""
     outcomes = audit["outcome"].value_counts().sort_index()
     reasons = audit["reasons"].str.split().explode().dropna().value_counts().sort_index()
-    applied = audit[audit["outcome"].isin(APPLIED)]
+    applied = audit[audit["outcome"] == Outcome.reimported]
     changed = (applied["amount_after"].fillna(0) - applied["amount_before"].fillna(0)).sum()
+    imported = audit.loc[audit["outcome"] == Outcome.imported, "amount_after"].fillna(0).sum()
     lines = [f"# Re-import run `{run_id}`", "", "| outcome | contracts |", "|---|---:|"]
     lines += [f"| {outcome} | {count} |" for outcome, count in outcomes.items()]
     if len(reasons):
@@ -36,6 +37,7 @@ def run_summary(audit: pd.DataFrame, run_id: str, docs_path: Path | None, audit_
     lines += [
         "",
         f"Contract value changed by re-imports: **{display(int(changed), 'amount')}**",
+        f"Contract value brought in by first imports: {display(int(imported), 'amount')}",
         "",
     ]
     if docs_path is not None:
