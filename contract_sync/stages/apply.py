@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from contract_sync.columns import HEADER_FIELDS
 from contract_sync.stages.plan import Plan
+from contract_sync.store.state import current_items_digest
 from contract_sync.store.writes import (
     LockedContract,
     StaleContract,
@@ -87,12 +88,17 @@ class _Reimport:
         self.targets = plan.comparison.contracts.set_index("contract_no")
         self.erp_headers = _erp_headers(plan)
         self.no_items, self.no_erp_items = _no_rows(items), _no_rows(plan.erp.items)
+        self.digests = plan.store_digests
 
     def transaction(self, engine: sa.Engine, row: pd.Series):  # noqa: ANN201 - a context
         return contract_transaction(engine, int(row["contract_id"]))
 
     def write(self, connection: sa.Connection, row: pd.Series) -> list[int]:
         contract_no = row["contract_no"]
+        if current_items_digest(connection, int(row["contract_id"])) != self.digests[contract_no]:
+            raise StaleContract(
+                f"contract {contract_no}: its items changed in the store since compare"
+            )
         header = pd.concat([self.targets.loc[contract_no], self.erp_headers.loc[contract_no]])
         header["contract_no"] = contract_no
         version = reimport_contract(

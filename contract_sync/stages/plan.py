@@ -3,7 +3,7 @@ anything is written. Re-imports and first imports share one audit-row shape."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -11,6 +11,7 @@ import pandas as pd
 from contract_sync.columns import CHANGE_COUNTS
 from contract_sync.erp.frames import ErpFrames
 from contract_sync.stages.compare import Comparison
+from contract_sync.store.state import items_digest
 from contract_sync.vocabulary import UNCHANGED_REASONS, Outcome
 
 if TYPE_CHECKING:
@@ -29,6 +30,9 @@ class Plan:
     company_id: int
     dry_run: bool
     settle: pd.Series  # contracts with nothing to re-import whose ERP hash moved: see apply
+    # Per contract to re-import: the digest of its store items as compare saw them; apply
+    # refuses (stale) a contract whose items changed since, version bumped or not.
+    store_digests: dict[str, str] = field(default_factory=dict)
 
 
 def outcomes(decisions: pd.DataFrame, when_eligible: Outcome) -> pd.Series:
@@ -112,7 +116,12 @@ def plan_reimport(found: Evaluation, dry_run: bool) -> Plan:
     )
     moved = stored_hash.notna() & stored_hash.ne(pd.Series(found.hashes.to_numpy(), number.index))
     settle = number[decisions["reasons"].eq(UNCHANGED_REASONS).to_numpy() & moved.fillna(False)]
-    return Plan(audit, found.comparison, erp, state.company_id, dry_run, settle)
+    eligible = number[decisions["eligible"].to_numpy()]
+    items = state.items[state.items["contract_no"].isin(eligible)]
+    digests = {n: items_digest(rows) for n, rows in items.groupby("contract_no")}
+    empty = items_digest(state.items.iloc[0:0])
+    digests = {n: digests.get(n, empty) for n in eligible}
+    return Plan(audit, found.comparison, erp, state.company_id, dry_run, settle, digests)
 
 
 def plan_first_import(found: Evaluation, dry_run: bool) -> Plan:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -162,6 +163,35 @@ def _frame_of(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
 
+def _items_query(contract_ids: list[int], dialect: str) -> sa.Select:
+    return (
+        sa.select(
+            s.line_items.c.contract_id,
+            s.line_items.c.id.label("item_id"),
+            sa.func.trim(s.main_contracts.c.origin_id).label("contract_no"),
+            sa.func.trim(s.line_items.c.origin_id).label("item_no"),
+            *(exact(s.line_items.c[f], dialect) for f in ITEM_FIELDS),
+        )
+        .join(s.main_contracts, s.main_contracts.c.id == s.line_items.c.contract_id)
+        .where(s.line_items.c.contract_id.in_(contract_ids), s.line_items.c.origin_id.is_not(None))
+    )
+
+
+def items_digest(items: pd.DataFrame) -> str:
+    """A digest of one contract's store items as read: any edit to any of them changes it."""
+    rows = items[["item_no", *ITEM_FIELDS]].astype("string").fillna("\\N").sort_values("item_no")
+    return hashlib.sha256(rows.to_csv(index=False).encode()).hexdigest()
+
+
+def current_items_digest(connection: sa.Connection, contract_id: int) -> str:
+    """The digest of the contract's store items now, inside the writing transaction; on
+    PostgreSQL the rows stay locked until it ends (SQLite's write lock covers them)."""
+    query = _items_query([contract_id], connection.dialect.name)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(of=s.line_items)
+    return items_digest(read_bulk(connection, query))
+
+
 def with_items(engine: sa.Engine, state: StoreState, contract_ids: Sequence[int]) -> StoreState:
     """The state with the items and baseline items of these store contracts (two queries)."""
     ids = [int(i) for i in contract_ids]
@@ -169,18 +199,7 @@ def with_items(engine: sa.Engine, state: StoreState, contract_ids: Sequence[int]
         return state
     dialect = engine.dialect.name
     with engine.connect() as connection:
-        items = read_bulk(
-            connection,
-            sa.select(
-                s.line_items.c.contract_id,
-                s.line_items.c.id.label("item_id"),
-                sa.func.trim(s.main_contracts.c.origin_id).label("contract_no"),
-                sa.func.trim(s.line_items.c.origin_id).label("item_no"),
-                *(exact(s.line_items.c[f], dialect) for f in ITEM_FIELDS),
-            )
-            .join(s.main_contracts, s.main_contracts.c.id == s.line_items.c.contract_id)
-            .where(s.line_items.c.contract_id.in_(ids), s.line_items.c.origin_id.is_not(None)),
-        )
+        items = read_bulk(connection, _items_query(ids, dialect))
         baseline_items = read_bulk(
             connection,
             sa.select(
