@@ -8,6 +8,7 @@ ERP are added, items gone from it are removed.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pandas as pd
@@ -123,30 +124,53 @@ def diff_items(
         merged, ITEM_FIELDS, in_store, merged["has_base"].fillna(False).astype(bool)
     )
     # Presence is two-way: an item gone from the ERP is removed, store edits or not.
-    conflict = conflict & (in_erp & in_store).to_numpy()[:, None]
-    changed = in_erp & in_store & write.any(axis=1)
+    both = in_erp & in_store
+    conflict = conflict & both.to_numpy()[:, None]
+    # A position that moved only because an item was added or removed before it is written
+    # but is no change of its own: neither counted nor logged ("renumbered").
+    content = [f for f in ITEM_FIELDS if f != "position"]
+    write, conflict, kept = write[content], conflict[content], kept[content]
+    changed = both & write.any(axis=1)
+    renumbered = both & ~changed & target["position"].ne(merged["position_store"]).fillna(False)
     change = pd.Series("unchanged", index=merged.index, dtype="string")
-    change = change.mask(changed, "changed").mask(~in_store, "added").mask(~in_erp, "removed")
+    change = change.mask(renumbered, "renumbered").mask(changed, "changed")
+    change = change.mask(~in_store, "added").mask(~in_erp, "removed")
     items = pd.concat(
         [merged[[*key, "contract_id", "item_id"]], change.rename("change"), target], axis=1
     )
-    presence = merged.loc[~(in_erp & in_store), key].assign(
-        change=change[~(in_erp & in_store)],
-        field=pd.NA,
-        before=pd.NA,
-        after=pd.NA,
-        overwritten=False,
-    )
-    both = in_erp & in_store
     changes = pd.concat(
         [
             _field_changes(merged[both], key, write[both], conflict[both], kept[both]),
-            presence,
+            _presence_changes(merged, key, in_erp, in_store),
         ],
         ignore_index=True,
     )
     counts = conflict.sum(axis=1).groupby(merged["contract_no"]).sum().rename("item_conflicts")
     return items.assign(conflicts=items["contract_no"].map(counts).fillna(0)), changes
+
+
+def _presence_changes(
+    merged: pd.DataFrame, key: list[str], in_erp: pd.Series, in_store: pd.Series
+) -> pd.DataFrame:
+    """An added item with all its ERP values (after), a removed one with all its store
+    values (before), each as a JSON object of exact text."""
+    rows = []
+    for change, where, suffix in (("added", ~in_store, ""), ("removed", ~in_erp, "_store")):
+        chosen = merged[where]
+        values = pd.DataFrame(
+            {f: field_text(chosen[f"{f}{suffix}"], f) for f in ITEM_FIELDS}, index=chosen.index
+        )
+        text = [
+            json.dumps({k: v for k, v in r.items() if pd.notna(v)}, ensure_ascii=False)
+            for r in values.to_dict("records")
+        ]
+        side = "after" if change == "added" else "before"
+        rows.append(
+            chosen[key]
+            .assign(change=change, field=pd.NA, before=pd.NA, after=pd.NA, overwritten=False)
+            .assign(**{side: pd.Series(text, index=chosen.index, dtype="string")})
+        )
+    return pd.concat(rows) if rows else _empty_changes(key)
 
 
 def diff_headers(
@@ -203,7 +227,7 @@ def compare(state: StoreState, erp_contracts: pd.DataFrame, erp_items: pd.DataFr
     store_items = state.items[state.items["contract_id"].isin(single["contract_id"])]
     items, item_changes = diff_items(store_items, state.baseline_items, erp_items)
     counts = (
-        pd.crosstab(items["contract_no"], items["change"])
+        pd.crosstab(items["contract_no"], items["change"].replace("renumbered", "unchanged"))
         .reindex(columns=["added", "changed", "removed", "unchanged"], fill_value=0)
         .add_prefix("items_")
     )

@@ -86,6 +86,7 @@ def line_preview(contract_no: str, comparison: Comparison, state: StoreState) ->
     ]
     changes = changes.copy()
     changes.loc[presence, "after"] = pd.Series(text, index=changes.index[presence], dtype="string")
+    changes.loc[presence, "before"] = pd.NA  # the audit's full values; the summary says it
     note = pd.Series("", index=changes.index, dtype="string")
     note = note.mask(changes["change"].eq("kept"), "store edit kept")
     note = note.mask(changes["overwritten"].astype(bool), "conflict: store edit overwritten")

@@ -127,7 +127,7 @@ def reimport_contract(
     removed = items.loc[items["change"] == "removed", "item_id"].astype(int).tolist()
     if removed:
         connection.execute(s.line_items.delete().where(s.line_items.c.id.in_(removed)))
-    changed = items[items["change"] == "changed"]
+    changed = items[items["change"].isin(["changed", "renumbered"])]
     if not changed.empty:
         connection.execute(
             s.line_items.update()
