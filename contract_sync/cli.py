@@ -295,7 +295,7 @@ def first_import(
     if project is not None or every:
         ready = _or_fail(lambda: company_ready_list(settings, request))
         importable = ready.loc[ready["import_available"], "contract_no"].tolist()
-        wanted = {c.strip() for c in contracts or []}
+        wanted = {c.strip(" ") for c in contracts or []}
         contracts = [c for c in importable if not wanted or c in wanted]
         if not contracts:
             console.print(f"nothing to import for {acting_user}: see `contract-sync ready`")
@@ -310,7 +310,7 @@ def _say_resolved(asked: list[str], erp_contracts) -> None:  # noqa: ANN001 - a 
     """Name the ERP's exact code where the one typed differs (padding, say)."""
     codes = dict(zip(erp_contracts["contract_no"], erp_contracts["contract_code"], strict=True))
     for typed in asked:
-        code = codes.get(typed.strip())
+        code = codes.get(typed.strip(" "))
         if code is not None and code != typed:
             console.print(f"{typed!r} is ERP contract {code!r}")
 

@@ -65,9 +65,10 @@ CHANGE_COUNTS = ["items_added", "items_changed", "items_removed", "header_change
 
 def normal_code(codes: pd.Series) -> pd.Series:
     """The normal form ERP codes (contracts, jobs, items) are matched on: surrounding spaces
-    removed. Vista pads codes with its input masks (' 1001-', items right-justified in 16
+    removed (spaces only, as SQL's TRIM does; other blanks in a code fail validation).
+    Vista pads codes with its input masks (' 1001-', items right-justified in 16
     characters); exports and people trim them."""
-    return codes.astype("string").str.strip()
+    return codes.astype("string").str.strip(" ")
 
 
 def item_order(items: pd.DataFrame) -> pd.DataFrame:

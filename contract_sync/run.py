@@ -29,7 +29,7 @@ from contract_sync.stages.compare import Comparison, compare, unchanged_contract
 from contract_sync.stages.gate import evaluate_gates, evaluate_import_gates
 from contract_sync.stages.plan import Plan, plan_first_import, plan_reimport
 from contract_sync.stages.ready import ready_list
-from contract_sync.stages.scope import in_project
+from contract_sync.stages.scope import UnknownProject, in_project
 from contract_sync.stages.validate import Validation, validate
 from contract_sync.store.db import check_reachable, make_engine, require_current_schema
 from contract_sync.store.state import StoreState, load_state, with_items
@@ -74,7 +74,7 @@ class Request:
 
     def __post_init__(self) -> None:
         if self.contracts is not None:
-            normal = list(dict.fromkeys(str(c).strip() for c in self.contracts))
+            normal = list(dict.fromkeys(str(c).strip(" ") for c in self.contracts))
             object.__setattr__(self, "contracts", normal)
 
 
@@ -202,6 +202,10 @@ def evaluate_first_import(
     return Evaluation(state, erp, hashes, unchanged, validation, None, decisions)
 
 
+class UnknownUser(UserError, LookupError):
+    """A login the store does not know, asked for a view (a run records it as a refusal)."""
+
+
 class UnknownContract(UserError, LookupError):
     """A contract asked for by number that the ERP does not hold."""
 
@@ -241,6 +245,10 @@ def company_ready_list(
     """The "ERP Main Contracts Ready to be Imported" list as the request's actor sees it,
     for one project when the request names one."""
     found = preview(settings, replace(request, project=None), hooks)
+    if not found.state.actor_known:
+        raise UnknownUser(f"{request.actor!r} is not a user of the project store")
+    if request.project is not None and request.project not in set(found.state.projects["project"]):
+        raise UnknownProject(f"project {request.project} does not exist in the project store")
     importable = evaluate_import_gates(
         found.state, found.erp.contracts, found.validation.invalid_contracts
     )

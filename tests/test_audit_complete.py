@@ -38,3 +38,15 @@ def test_an_added_item_is_recorded_with_all_its_values():
     after = json.loads(row["after"])
     assert after["amount"] == "48210.75" and after["description"] == "Façade – level 2"
     assert after["quantity"] == "1.000" and after["unit_cost"] == "123.45000"
+
+
+def test_positions_that_only_moved_are_still_written():
+    contracts = contracts_frame("C1")
+    state = make_state(contracts, items_frame(("C1", "01"), ("C1", "02"), ("C1", "03")))
+    now = items_frame(*(item("C1", f"0{n}", position=n + 4) for n in (1, 2, 3)))
+    comparison = compare(state, contracts, now)
+
+    summary = comparison.contracts.iloc[0]
+    assert summary["has_updates"] and summary["items_changed"] == 0
+    assert comparison.items["change"].eq("renumbered").all()
+    assert comparison.changes[comparison.changes["change"] != "kept"].empty

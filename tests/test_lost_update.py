@@ -35,6 +35,7 @@ def test_an_item_edited_mid_apply_is_kept_and_its_contract_stale(seeded):
 
     target = edit["target"]
     assert (audit.loc[target, "outcome"], audit.loc[target, "reasons"]) == ("blocked", "stale")
+    assert audit.loc[target, "amount_after"] == audit.loc[target, "amount_before"]  # unwritten
     with seeded.store.connect() as connection:
         kept = connection.execute(
             sa.select(s.line_items.c.description).where(s.line_items.c.id == edit["item"])

@@ -27,6 +27,8 @@ SUITE_DIR = Path(__file__).resolve().parent.parent / "expectations"
         ("contracts", {"title": "Bell\x07"}),
         ("contracts", {"customer": "C" * 121}),
         ("contracts", {"job_no": "J" * 21}),
+        ("items", {"item_code": "10\t"}),  # a tab would match differently in Python and SQL
+        ("contracts", {"contract_code": "BAD\xa0"}),  # so would a no-break space
     ],
 )
 def test_a_value_the_store_cannot_hold_quarantines_its_contract(frame, change):

@@ -232,7 +232,7 @@ def _jobs(connection: sa.Connection, action: str, changes: list[Change], ids: _I
         ]
         connection.execute(t.insert(), values)
         return
-    found = (t.c.company_id == _b("company")) & (t.c.erp_job_no == _b("job"))
+    found = (t.c.company_id == _b("company")) & (sa.func.trim(t.c.erp_job_no) == _b("job"))
     if action == "changed":
         connection.execute(t.update().where(found).values(project_id=_b("project")), rows)
     else:

@@ -48,7 +48,9 @@ def _text(max_length: int) -> type[str]:
 Login = _text(80)
 Name = _text(120)
 ProjectNumber = _text(40)  # also "*" as a main_contracts key
-JobCode = _text(20)
+# Job codes in their normal form (surrounding spaces trimmed), as every match is made on it:
+# '  1001-001' as Vista writes it and '1001-001' as a person types it are one job.
+JobCode = Annotated[_text(20), AfterValidator(lambda code: code.strip(" "))]
 Level = Annotated[str, AfterValidator(_known_level)]
 ErpType = Annotated[str, AfterValidator(_known_erp)]
 
@@ -77,7 +79,7 @@ class ProjectEntry(Entry):
     KIND: ClassVar[str] = "project"
     number: ProjectNumber
     name: Name | None = None
-    jobs: list[JobCode] = Field(default_factory=list)  # ERP job codes, exactly as the ERP writes
+    jobs: list[JobCode] = Field(default_factory=list)  # ERP job codes, in any padding
     remove_jobs: list[JobCode] = Field(default_factory=list)  # links to delete
 
     @model_validator(mode="after")

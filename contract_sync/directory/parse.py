@@ -260,7 +260,7 @@ def _cross_check(model: Directory) -> list[tuple[Location, str]]:
             if project.remove:
                 removed.add(project.number)
             for j, job in enumerate(project.jobs):
-                code = job.strip()  # jobs are matched on their normal form, padding aside
+                code = job.strip(" ")  # jobs are matched on their normal form, padding aside
                 if code in jobs:
                     where = "twice" if jobs[code] == project.number else "to two projects"
                     found.append(

@@ -83,7 +83,7 @@ def read_snapshot(connection: sa.Connection) -> Snapshot:
         },
         projects={(c, number): name for c, number, name in projects.values()},
         jobs={
-            (erp[r.company_id], r.erp_job_no): projects[r.project_id][1]
+            (erp[r.company_id], r.erp_job_no.strip(" ")): projects[r.project_id][1]
             for r in connection.execute(sa.select(s.synced_jobs).order_by(s.synced_jobs.c.id))
         },
         users=dict(users.values()),

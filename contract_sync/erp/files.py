@@ -117,12 +117,16 @@ def read_files(
     fmt = NumberFormat(**mapping.numbers.model_dump())
     contracts = _numbers(contracts, mapping, mapping.contracts, "contracts", fmt)
     items = _numbers(items, mapping, mapping.items, "items", fmt)
+    # As Vista does: a blank quantity or unit cost is zero (a lump sum has neither).
+    items = items.assign(
+        quantity=items["quantity"].fillna(0), unit_cost=items["unit_cost"].fillna(0)
+    )
     contracts = _dates(contracts, mapping)
     return ErpFrames(conform(contracts, CONTRACT_COLUMNS), finish_items(items))
 
 
 def _normal(codes: Sequence[str]) -> list[str]:
-    return [str(c).strip() for c in codes]
+    return [str(c).strip(" ") for c in codes]
 
 
 def _table(folder: Path, mapping: FilesMapping, table: TableMapping, company: int) -> pd.DataFrame:

@@ -50,11 +50,12 @@ def _filters(table: sa.Table, company: int, contract_nos, job_nos) -> list:
     """Codes are asked for in their normal form and matched on it (Vista pads them)."""
     conditions = [table.c.JCCo == company]
     if contract_nos is not None:
-        wanted = [str(c).strip() for c in contract_nos]
+        wanted = [str(c).strip(" ") for c in contract_nos]
         conditions.append(sa.func.trim(table.c.Contract).in_(wanted))
     if job_nos is not None:
         jobs = sa.select(JCJM.c.Contract).where(
-            JCJM.c.JCCo == company, sa.func.trim(JCJM.c.Job).in_([str(j).strip() for j in job_nos])
+            JCJM.c.JCCo == company,
+            sa.func.trim(JCJM.c.Job).in_([str(j).strip(" ") for j in job_nos]),
         )
         conditions.append(table.c.Contract.in_(jobs))
     return conditions

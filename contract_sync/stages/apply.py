@@ -55,17 +55,21 @@ def apply(
                 insert_audit(connection, run_id, audit.loc[[index]], changes)
         except (StaleContract, LockedContract) as error:
             reason = Reason.stale if isinstance(error, StaleContract) else Reason.locked
-            audit.loc[index, ["outcome", "reasons", "version_after"]] = [
+            audit.loc[index, ["outcome", "reasons", "amount_after", "version_after"]] = [
                 Outcome.blocked,
                 reason,
+                row["amount_before"],  # nothing was written
                 row["version_before"],
             ]
             _record_failure(engine, run_id, audit.loc[[index]])
         except Exception as error:  # noqa: BLE001 - recorded, and the run goes on
-            audit.loc[index, ["outcome", "error", "contract_id", "version_after"]] = [
+            audit.loc[
+                index, ["outcome", "error", "contract_id", "amount_after", "version_after"]
+            ] = [
                 Outcome.failed,
                 f"{type(error).__name__}: {error}",
                 row["contract_id"],
+                row["amount_before"],  # rolled back: nothing was written
                 row["version_before"],
             ]
             _record_failure(engine, run_id, audit.loc[[index]])

@@ -237,9 +237,11 @@ def compare(state: StoreState, erp_contracts: pd.DataFrame, erp_items: pd.DataFr
         conflicts=lambda f: f["header_conflicts"] + f["contract_no"].map(conflicts).fillna(0),
         amount_after=lambda f: f["original_amount"],
     )
+    # Positions that only moved count as no change, but are written all the same.
+    renumbered = items.loc[items["change"] == "renumbered", "contract_no"].value_counts()
     contracts["has_updates"] = (
         contracts[["items_added", "items_changed", "items_removed", "header_changes"]].sum(axis=1)
         > 0
-    )
+    ) | (contracts["contract_no"].map(renumbered).fillna(0) > 0)
     changes = pd.concat([header_changes, item_changes], ignore_index=True)
     return Comparison(contracts.reset_index(drop=True), items, changes)

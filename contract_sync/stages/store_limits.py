@@ -12,6 +12,10 @@ from contract_sync.store import schema as s
 
 # Control characters (tab, line feed and carriage return are text): NUL and the like.
 CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+# In a code no blank but the space: a tab or a no-break space would make two codes that
+# read alike match differently in Python and in SQL.
+CODE_CHARACTERS = r"[\x00-\x1f\x7f\x85\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]"
+CODES = {"contract_no", "contract_code", "job_no", "item_no", "item_code"}
 
 # frame -> canonical column -> the store column it is written to
 WRITTEN_TO: dict[str, dict[str, sa.Column]] = {
@@ -50,7 +54,10 @@ def store_expectations(frame: str) -> list[dict]:
         found.append(
             {
                 "type": "expect_column_values_to_not_match_regex",
-                "kwargs": {"column": column, "regex": CONTROL_CHARACTERS},
+                "kwargs": {
+                    "column": column,
+                    "regex": CODE_CHARACTERS if column in CODES else CONTROL_CHARACTERS,
+                },
                 "meta": where,
             }
         )

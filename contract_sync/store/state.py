@@ -87,7 +87,7 @@ def load_state(
         ).where(s.main_contracts.c.company_id == company, s.main_contracts.c.origin_id.is_not(None))
         if contract_nos is not None:
             contracts_query = contracts_query.where(
-                sa.func.trim(s.main_contracts.c.origin_id).in_([c.strip() for c in contract_nos])
+                sa.func.trim(s.main_contracts.c.origin_id).in_([c.strip(" ") for c in contract_nos])
             )
         in_scope = contracts_query.with_only_columns(s.main_contracts.c.id).scalar_subquery()
         contracts = read_frame(connection, contracts_query)
@@ -178,8 +178,10 @@ def _items_query(contract_ids: list[int], dialect: str) -> sa.Select:
 
 
 def items_digest(items: pd.DataFrame) -> str:
-    """A digest of one contract's store items as read: any edit to any of them changes it."""
-    rows = items[["item_no", *ITEM_FIELDS]].astype("string").fillna("\\N").sort_values("item_no")
+    """A digest of one contract's store items as read: any edit to any of them changes it,
+    and so does an item deleted and made again (its id changes)."""
+    columns = ["item_id", "item_no", *ITEM_FIELDS]
+    rows = items[columns].astype("string").fillna("\\N").sort_values(["item_id"])
     return hashlib.sha256(rows.to_csv(index=False).encode()).hexdigest()
 
 
