@@ -86,10 +86,13 @@ def demo_seed(
     ] = False,
 ) -> None:
     """Generate an ERP (Vista) database and the store it was imported into."""
+    from contract_sync.demo.generator import MIN_CONTRACTS
     from contract_sync.demo.seed import AlreadySeeded
     from contract_sync.demo.seed import seed as seed_data
     from contract_sync.store.db import StoreSchemaError, require_current_schema
 
+    if contracts < MIN_CONTRACTS:  # before anything is opened or written
+        _fail(f"company 1 needs at least {MIN_CONTRACTS} contracts for its edge cases")
     erp, store = _engines()
     try:
         require_current_schema(store)
@@ -189,11 +192,13 @@ def directory_export(
 def _directory(action):  # noqa: ANN001, ANN202 - the action's own result
     """Run an action on the store; a failure the user can act on is shown as is."""
     from contract_sync.errors import UserError
-    from contract_sync.store.db import make_engine, require_current_schema
+    from contract_sync.run import open_store
 
-    store = make_engine(get_settings().store_database_url)
     try:
-        require_current_schema(store)
+        store = open_store(get_settings())
+    except UserError as error:
+        _fail(escape(str(error)))
+    try:
         return action(store)
     except UserError as error:
         _fail(escape(str(error)))

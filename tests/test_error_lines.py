@@ -95,6 +95,12 @@ def _cases(demo: Path, tmp_path: Path) -> dict[str, tuple[list[str], dict[str, s
         "unknown user's list": (["ready", "--as", "nobody"], data, ["'nobody'", "not a user"]),
         "import --all as nobody": (["import", "--all", "--as", "admn"], data, ["'admn'"]),
         "unknown project": (["ready", "--project", "NOPE"], data, ["project NOPE"]),
+        "directory on a missing store": (
+            ["directory", "export"], store(missing_file), ["no database file"],
+        ),
+        "demo too small": (
+            ["demo", "seed", "--contracts", "4"], data, ["at least 8 contracts"],
+        ),
         "unknown contract": (["diff", "24001"], data, ["'24001'", "nearest", "24001-"]),
         "bad policy": (["sync", "--policy", "always_erp"], data, ["--policy", "erp_wins"]),
         "bad date": (["audit", "report", "--since", "May 1"], data, ["May 1", "YYYY-MM-DD"]),

@@ -15,6 +15,7 @@ import pandas as pd
 
 from contract_sync.columns import CONTRACT_COLUMNS, ITEM_COLUMNS, conform
 from contract_sync.demo.catalog import AREAS, BUILDINGS, OWNERS, PLACES, SECTIONS
+from contract_sync.errors import UserError
 from contract_sync.vocabulary import LUMP_SUM_UOM
 
 # Edge cases, in the order they take company 1's first contracts.
@@ -55,13 +56,19 @@ def edge_case_contracts(contract_nos: pd.Series) -> dict[str, str]:
     return dict(zip(EDGE_CASES, ordered, strict=False))
 
 
+class DemoSizeError(UserError, ValueError):
+    """A demo too small to hold every edge case."""
+
+
 def generate_company(
     company: int, contracts: int, items_per_contract: int, seed: int
 ) -> CompanyData:
     if contracts < MIN_CONTRACTS and company == EDGE_COMPANY:
-        raise ValueError(f"company 1 needs at least {MIN_CONTRACTS} contracts for its edge cases")
+        raise DemoSizeError(
+            f"company 1 needs at least {MIN_CONTRACTS} contracts for its edge cases"
+        )
     if items_per_contract < 2:
-        raise ValueError("a contract needs at least 2 items")
+        raise DemoSizeError("a contract needs at least 2 items")
     if company == QUICKBOOKS_COMPANY:
         contracts = min(contracts, QUICKBOOKS_CONTRACTS)
     rng = np.random.default_rng([seed, company])
