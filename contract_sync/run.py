@@ -269,10 +269,10 @@ def reimport(
 ) -> RunResult:
     """A re-import run: every contract in scope evaluated, the eligible ones written."""
 
-    def evaluate_and_plan(store: sa.Engine, state: StoreState, docs_dir: Path | None) -> Evaluation:
+    def evaluate_this(store: sa.Engine, state: StoreState, docs_dir: Path | None) -> Evaluation:
         return evaluate(settings, store, state, request, docs_dir=docs_dir, hooks=hooks)
 
-    return _run(settings, request, origin or Origin(), hooks, evaluate_and_plan, plan_reimport)
+    return _run(settings, request, origin or Origin(), hooks, evaluate_this, plan_reimport)
 
 
 def first_import(
@@ -284,10 +284,10 @@ def first_import(
 ) -> RunResult:
     """A first import of the requested contracts into their synced jobs' projects."""
 
-    def evaluate_and_plan(store: sa.Engine, state: StoreState, docs_dir: Path | None) -> Evaluation:
+    def evaluate_this(store: sa.Engine, state: StoreState, docs_dir: Path | None) -> Evaluation:
         return evaluate_first_import(settings, state, request, docs_dir=docs_dir, hooks=hooks)
 
-    return _run(settings, request, origin or Origin(), hooks, evaluate_and_plan, plan_first_import)
+    return _run(settings, request, origin or Origin(), hooks, evaluate_this, plan_first_import)
 
 
 def _run(
