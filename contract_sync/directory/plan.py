@@ -275,6 +275,13 @@ class _Planner:
                     continue
                 self.permission((user.login, n, Tool.main_contracts, project), level)
 
+    def remove_job(self, n: int, job: str, project: str, note: str) -> None:
+        """Unlink a job from its project, saying why (the note)."""
+        self.change(
+            "removed", "job", f"company {n} / job {job}", n, (n, job), {"project": project},
+            None, note,
+        )  # fmt: skip
+
     def jobs(self, entry: CompanyEntry, removed: set[str]) -> None:
         """Job links: those listed are linked (moved if linked elsewhere); a link goes when
         its project's remove_jobs names it or its project is removed, and no project lists it."""
@@ -287,16 +294,7 @@ class _Planner:
                 continue
             if project in removed or (job, project) in unlinked:
                 note = "project removed" if project in removed else "remove_jobs"
-                self.change(
-                    "removed",
-                    "job",
-                    f"company {n} / job {job}",
-                    n,
-                    (n, job),
-                    {"project": project},
-                    None,
-                    note,
-                )
+                self.remove_job(n, job, project, note)
         for job, project in listed.items():
             before = now.get(job)
             self.diff(
@@ -400,16 +398,7 @@ class _Planner:
                 self.remove_permission(key, levels, note)
         for (c, job), project in self.store.jobs.items():
             if c == n:
-                self.change(
-                    "removed",
-                    "job",
-                    f"company {n} / job {job}",
-                    n,
-                    (n, job),
-                    {"project": project},
-                    None,
-                    note,
-                )
+                self.remove_job(n, job, project, note)
         for (c, number), name in self.store.projects.items():
             if c == n:
                 self.change(
