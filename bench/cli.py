@@ -1,7 +1,8 @@
 """The command line's wall time on the demo, as a person meets it: `python -m bench.cli`
 (or `make bench-cli`). Each command is a fresh process, timed from start to exit;
 medians of --repeat runs. Targets: `ready` and `reimport ONE` 3 s or less, the steps of
-`make demo` on an existing demo 15 s or less."""
+`make demo` on an existing demo 15 s or less. A contract whose content was never validated
+is measured apart: it pays for loading Great Expectations once."""
 
 from __future__ import annotations
 
@@ -42,7 +43,13 @@ def run(repeat: int) -> dict:
         env.pop(key, None)
     for step in DEMO:  # the first demo: not measured
         timed(step, env)
-    figures: dict[str, list[float]] = {"ready": [], "reimport one": [], "make demo again": []}
+    figures: dict[str, list[float]] = {
+        # its content never validated yet: Great Expectations is loaded and run
+        "reimport one, new content": [timed(["reimport", "24016-", "--as", "admin"], env)],
+        "ready": [],
+        "reimport one": [],
+        "make demo again": [],
+    }
     for _ in range(repeat):
         figures["ready"].append(timed(["ready"], env))
         figures["reimport one"].append(timed(["reimport", "24008-", "--as", "admin"], env))
@@ -60,7 +67,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     result = run(parser.parse_args().repeat)
     for name, seconds in result["medians"].items():
-        print(f"{name:16} {seconds:6.2f} s (median of {result['repeat']})")
+        runs = len(result["seconds"][name])
+        print(f"{name:26} {seconds:6.2f} s" + (f" (median of {runs})" if runs > 1 else ""))
     out = HERE / "results" / f"{result['when'][:19].replace(':', '')}-cli.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=1))

@@ -221,13 +221,14 @@ def sync(
     ] = False,
 ) -> None:
     """Re-import every contract of the company that the gates let through."""
-    from contract_sync.run import Request, reimport
+    from contract_sync.run import Request
 
     settings = get_settings()
     actor = acting_user or settings.service_user
     results = [
         _or_fail(
-            lambda n=number: reimport(
+            lambda n=number: _run(
+                "reimport",
                 settings,
                 Request(
                     company=n,
@@ -253,7 +254,6 @@ def reimport(
 ) -> None:
     """Re-import these contracts (every one compared, changed in the ERP or not)."""
     from contract_sync.run import Request, require_known
-    from contract_sync.run import reimport as reimport_run
 
     settings = get_settings()
     request = Request(
@@ -264,7 +264,7 @@ def reimport(
         policy=policy,
         full_refresh=True,
     )
-    result = _or_fail(lambda: reimport_run(settings, request))
+    result = _or_fail(lambda: _run("reimport", settings, request))
     _say_resolved(contracts, result.evaluation.erp.contracts)
     _print_outcomes([result])
     _or_fail(lambda: require_known(settings, request, result.evaluation.erp.contracts))
@@ -288,7 +288,6 @@ def first_import(
     (needs Standard or Admin on ERP Integrations and Admin on that project's Main Contracts).
     Each contract is written in a transaction of its own, with its audit row."""
     from contract_sync.run import Request, company_ready_list
-    from contract_sync.run import first_import as first_import_run
 
     settings = get_settings()
     if acting_user is None:
@@ -306,9 +305,46 @@ def first_import(
             console.print(f"nothing to import for {acting_user}: see `contract-sync ready`")
             return
     request = replace(request, contracts=list(contracts), project=None)
-    result = _or_fail(lambda: first_import_run(settings, request))
+    result = _or_fail(lambda: _run("import", settings, request))
     _say_resolved(typed, result.evaluation.erp.contracts)
     _print_outcomes([result])
+
+
+def _run(kind: str, settings, request):  # noqa: ANN001, ANN202 - Settings, Request, RunResult
+    """A re-import or first-import run, in this process; recorded as a Prefect flow run when
+    PREFECT_API_URL names a server (flows/recorded.py: the command line's one reach into
+    orchestration, paid for only then)."""
+    import os
+
+    api = os.environ.get("PREFECT_API_URL", "").strip()
+    if not api:
+        from contract_sync import run
+
+        return {"reimport": run.reimport, "import": run.first_import}[kind](settings, request)
+    _require_server(api)
+    from flows import recorded
+
+    flows = {"reimport": recorded.reimport_recorded, "import": recorded.first_import_recorded}
+    return flows[kind](request)
+
+
+def _require_server(api: str) -> None:
+    """The Prefect server PREFECT_API_URL names answers (any HTTP status will do)."""
+    from urllib.error import HTTPError, URLError
+    from urllib.request import urlopen
+
+    from contract_sync.errors import UserError
+
+    try:
+        urlopen(f"{api.rstrip('/')}/health", timeout=5).close()
+    except HTTPError:
+        return
+    except (URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        raise UserError(
+            f"PREFECT_API_URL is {api}, but no Prefect server answers there ({reason}); "
+            "start it (make serve), or unset PREFECT_API_URL to run without recording"
+        ) from None
 
 
 def _say_resolved(asked: list[str], erp_contracts) -> None:  # noqa: ANN001 - a frame
@@ -336,7 +372,7 @@ def _print_outcomes(results: list) -> None:  # list of contract_sync.run.RunResu
     )
     for run_id in audit["run_id"].unique():
         report = settings.reports_path / run_id / "index.html"
-        shown = report if report.exists() else "none (no contract changed since its import)"
+        shown = report if report.exists() else "none (no contract content new to validation)"
         console.print(f"  run {run_id}: validation report {shown}")
     for result in results:
         if not result.evaluation.state.actor_known:

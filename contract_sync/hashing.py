@@ -20,9 +20,15 @@ def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
     return pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
 
 
-def contract_hashes(contracts: pd.DataFrame, items: pd.DataFrame) -> pd.Series:
-    """Hex digest per contract, aligned with `contracts`' rows."""
-    item_hashes = pd.Series(_row_hashes(items[HASHED_ITEM_COLUMNS]), dtype="uint64")
+def contract_hashes(
+    contracts: pd.DataFrame,
+    items: pd.DataFrame,
+    columns: tuple[list[str], list[str]] = (HASHED_CONTRACT_COLUMNS, HASHED_ITEM_COLUMNS),
+) -> pd.Series:
+    """Hex digest per contract, aligned with `contracts`' rows, over `columns` (of the
+    header, of the items)."""
+    contract_columns, item_columns = columns
+    item_hashes = pd.Series(_row_hashes(items[item_columns]), dtype="uint64")
     codes = pd.MultiIndex.from_frame(contracts[CONTRACT_KEY]).get_indexer(
         pd.MultiIndex.from_frame(items[CONTRACT_KEY])
     )
@@ -34,6 +40,6 @@ def contract_hashes(contracts: pd.DataFrame, items: pd.DataFrame) -> pd.Series:
         xored = np.bitwise_xor.reduceat(item_hashes.to_numpy()[order], starts)
         known = sorted_codes[starts] >= 0
         combined[sorted_codes[starts][known]] = xored[known]
-    header = _row_hashes(contracts[HASHED_CONTRACT_COLUMNS])
+    header = _row_hashes(contracts[contract_columns])
     digest = _row_hashes(pd.DataFrame({"header": header, "items": combined}))
     return pd.Series(np.char.mod("%016x", digest), index=contracts.index, dtype="string")

@@ -33,6 +33,7 @@ from contract_sync.stages.scope import UnknownProject, in_project
 from contract_sync.stages.validate import Validation, validate
 from contract_sync.store.db import check_reachable, make_engine, require_current_schema
 from contract_sync.store.state import StoreState, load_state, with_items
+from contract_sync.store.validation_cache import ValidationCache
 from contract_sync.store.writes import finish_run, start_run
 from contract_sync.vocabulary import ConflictPolicy, RunStatus, Trigger
 
@@ -132,6 +133,16 @@ def _extract(settings: Settings, request: Request, hooks: Hooks) -> ErpFrames:
     )
 
 
+def _validation_inputs(settings: Settings, docs_dir: Path | None, run_id: str | None) -> dict:
+    path = settings.validation_cache_path
+    return {
+        "suites_dir": settings.expectations_dir,
+        "docs_dir": docs_dir,
+        "cache": None if path is None else ValidationCache(path),
+        "run_id": run_id,
+    }
+
+
 def evaluate(
     settings: Settings,
     store: sa.Engine,
@@ -139,6 +150,7 @@ def evaluate(
     request: Request,
     *,
     docs_dir: Path | None = None,
+    run_id: str | None = None,
     hooks: Hooks = Hooks(),
 ) -> Evaluation:
     """Every stage of a re-import up to the gates' decisions; nothing is written."""
@@ -151,7 +163,7 @@ def evaluate(
         unchanged = pd.Series(False, index=erp.contracts.index)
     changed = erp.only(~unchanged)
     validation = hooks.stage(
-        "validate", validate, erp=changed, suites_dir=settings.expectations_dir, docs_dir=docs_dir
+        "validate", validate, erp=changed, **_validation_inputs(settings, docs_dir, run_id)
     )
     state = hooks.stage(
         "load items",
@@ -182,6 +194,7 @@ def evaluate_first_import(
     request: Request,
     *,
     docs_dir: Path | None = None,
+    run_id: str | None = None,
     hooks: Hooks = Hooks(),
 ) -> Evaluation:
     """The stages of a first import up to its gates: extract, hash, validate, gate."""
@@ -189,7 +202,7 @@ def evaluate_first_import(
     require_known(settings, request, erp.contracts)
     hashes = hooks.stage("hash", contract_hashes, contracts=erp.contracts, items=erp.items)
     validation = hooks.stage(
-        "validate", validate, erp=erp, suites_dir=settings.expectations_dir, docs_dir=docs_dir
+        "validate", validate, erp=erp, **_validation_inputs(settings, docs_dir, run_id)
     )
     decisions = hooks.stage(
         "gate",
@@ -269,8 +282,12 @@ def reimport(
 ) -> RunResult:
     """A re-import run: every contract in scope evaluated, the eligible ones written."""
 
-    def evaluate_this(store: sa.Engine, state: StoreState, docs_dir: Path | None) -> Evaluation:
-        return evaluate(settings, store, state, request, docs_dir=docs_dir, hooks=hooks)
+    def evaluate_this(
+        store: sa.Engine, state: StoreState, docs_dir: Path | None, run_id: str
+    ) -> Evaluation:
+        return evaluate(
+            settings, store, state, request, docs_dir=docs_dir, run_id=run_id, hooks=hooks
+        )
 
     return _run(settings, request, origin or Origin(), hooks, evaluate_this, plan_reimport)
 
@@ -284,8 +301,12 @@ def first_import(
 ) -> RunResult:
     """A first import of the requested contracts into their synced jobs' projects."""
 
-    def evaluate_this(store: sa.Engine, state: StoreState, docs_dir: Path | None) -> Evaluation:
-        return evaluate_first_import(settings, state, request, docs_dir=docs_dir, hooks=hooks)
+    def evaluate_this(
+        store: sa.Engine, state: StoreState, docs_dir: Path | None, run_id: str
+    ) -> Evaluation:
+        return evaluate_first_import(
+            settings, state, request, docs_dir=docs_dir, run_id=run_id, hooks=hooks
+        )
 
     return _run(settings, request, origin or Origin(), hooks, evaluate_this, plan_first_import)
 
@@ -295,7 +316,7 @@ def _run(
     request: Request,
     origin: Origin,
     hooks: Hooks,
-    evaluate_run: Callable[[sa.Engine, StoreState, Path | None], Evaluation],
+    evaluate_run: Callable[[sa.Engine, StoreState, Path | None, str], Evaluation],
     make_plan: Callable[..., Plan],
 ) -> RunResult:
     """The one run sequence: start, evaluate, plan, apply, finish (failed on any error)."""
@@ -311,7 +332,7 @@ def _run(
         start_run(store, run_record(origin, state.company_id, request))
         try:
             docs_dir = settings.reports_path / origin.run_id if settings.data_docs else None
-            found = evaluate_run(store, state, docs_dir)
+            found = evaluate_run(store, state, docs_dir, origin.run_id)
             plan = hooks.stage("plan", make_plan, found=found, dry_run=request.dry_run)
             if hooks.planned is not None:
                 hooks.planned(plan)

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     )
     reports_dir: Path | None = Field(None, description="Where run reports are written.")
     data_docs: bool = Field(True, description="Write each run's validation report (Data Docs).")
+    validation_cache: bool = Field(
+        True, description="Reuse the verdict on a contract validated before with the same content."
+    )
 
     @field_validator("expectations_dir", mode="before")
     @classmethod
@@ -78,6 +81,10 @@ class Settings(BaseSettings):
     @property
     def reports_path(self) -> Path:
         return self.reports_dir or self.data_dir / "reports"
+
+    @property
+    def validation_cache_path(self) -> Path | None:
+        return self.data_dir / "validation-cache.sqlite" if self.validation_cache else None
 
 
 @lru_cache

@@ -11,8 +11,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import Field
 
 from contract_sync.reports.run_summary import outcome_rows, run_summary
-from contract_sync.run import Request, reimport
-from contract_sync.settings import get_settings
+from contract_sync.run import Request, RunResult, reimport
+from contract_sync.settings import Settings, get_settings
 from contract_sync.store.db import safe_url
 from contract_sync.vocabulary import ConflictPolicy
 from flows.prefect_run import ProgressArtifact, origin, prefect_hooks
@@ -60,12 +60,18 @@ def reimport_main_contracts(
         policy=policy,
         full_refresh=full_refresh,
     )
+    result = reimport_in_flow(settings, request)
+    return result.audit.assign(run_id=result.run_id)
+
+
+def reimport_in_flow(settings: Settings, request: Request) -> RunResult:
+    """A re-import run inside the current flow run: stages as tasks, progress, artifacts."""
     progress = ProgressArtifact()
     result = reimport(settings, request, origin=origin(), hooks=prefect_hooks(progress))
     progress.finish()
     docs = result.evaluation.validation.docs_path
     _publish(result.audit, result.run_id, docs, settings.store_database_url)
-    return result.audit.assign(run_id=result.run_id)
+    return result
 
 
 def _publish(audit: pd.DataFrame, run_id: str, docs_path: Path | None, store_url: str) -> None:

@@ -27,6 +27,8 @@ from pathlib import Path
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="contract-sync-prefect-")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# The embedded databases' folder (and the validation cache in it): never the project's data/.
+os.environ["CONTRACT_SYNC_DATA_DIR"] = tempfile.mkdtemp(prefix="contract-sync-data-")
 
 import pytest
 import sqlalchemy as sa
@@ -128,6 +130,8 @@ def settings_for(sides: Sides, reports_dir: Path) -> Iterator[Sides]:
         monkeypatch.setenv("CONTRACT_SYNC_ERP_URL", sides.erp_url)
         monkeypatch.setenv("CONTRACT_SYNC_STORE_URL", sides.store_url)
         monkeypatch.setenv("CONTRACT_SYNC_REPORTS_DIR", str(reports_dir))
+        # A folder of its own: what one test validated is not a cached verdict for the next.
+        monkeypatch.setenv("CONTRACT_SYNC_DATA_DIR", str(reports_dir.parent / "data"))
         get_settings.cache_clear()
         try:
             yield sides

@@ -107,3 +107,17 @@ def test_every_deployment_entrypoint_loads_a_flow():
     for deployment in config["deployments"]:
         flow = load_flow_from_entrypoint(str(PROJECT / deployment["entrypoint"]))
         assert isinstance(flow, Flow), deployment["name"]
+
+
+def test_a_prefect_server_that_does_not_answer_is_one_line(data_dir, monkeypatch):
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{port}/api")
+    done = _run(["reimport", "24008-", "--as", "admin"])
+    assert done.exit_code == 1
+    [line] = done.stdout.strip().splitlines()
+    assert f"PREFECT_API_URL is http://127.0.0.1:{port}/api, but no Prefect server" in line
+    assert "unset PREFECT_API_URL" in line

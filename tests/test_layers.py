@@ -25,12 +25,17 @@ def _imported_roots(path: Path) -> set[str]:
     return roots
 
 
+# The one exception: the command line records its runs as Prefect flow runs when
+# PREFECT_API_URL names a server, through flows/recorded.py, imported only then.
+ALLOWED = {"contract_sync/cli.py": ["flows"]}
+
+
 def test_the_core_imports_neither_prefect_nor_flows_nor_tasks():
     offenders = {
         str(path.relative_to(PROJECT)): sorted(_imported_roots(path) & set(ORCHESTRATION))
         for path in (PROJECT / "contract_sync").rglob("*.py")
     }
-    assert {k: v for k, v in offenders.items() if v} == {}
+    assert {k: v for k, v in offenders.items() if v} == ALLOWED
 
 
 def test_tasks_only_wrap_core_functions():
@@ -73,9 +78,13 @@ def test_commands_run_without_prefect_and_gx_only_to_validate(configured):
     shown, imported = _modules_after(["ready"], env)
     assert "ERP main contracts ready to be imported" in shown
     assert imported == ["False", "True"]  # contracts not imported yet are validated
-    shown, imported = _modules_after(["diff", "24008-"], env)
-    assert "Re-import preview of contract 24008-" in shown
-    assert imported == ["False", "True"]
+    shown, imported = _modules_after(["ready"], env)
+    assert "ERP main contracts ready to be imported" in shown
+    assert imported == ["False", "False"]  # ... once: their verdicts are kept
+    for gx_imported in ("True", "False"):  # compared in full: validated, then known
+        shown, imported = _modules_after(["diff", "24008-"], env)
+        assert "Re-import preview of contract 24008-" in shown
+        assert imported == ["False", gx_imported]
     shown, imported = _modules_after(["audit", "report"], env)
     assert "audit rows" in shown
     assert imported == ["False", "False"]

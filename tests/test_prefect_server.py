@@ -4,8 +4,10 @@ a worker, trigger a manual re-import through the API, read back the store and ar
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from prefect.client.schemas.filters import (
     ArtifactFilterFlowRunId,
     DeploymentFilter,
     DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterId,
 )
 from prefect.exceptions import PrefectHTTPStatusError
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -148,3 +152,33 @@ def test_manual_run_through_a_deployment(served):
     )
     assert outcomes == dict.fromkeys(edited, "reimported")
     assert set(versions) == {2}
+    _a_command_line_run_is_recorded(served, edited[0])
+
+
+def _a_command_line_run_is_recorded(served, contract: str) -> None:
+    """With PREFECT_API_URL set, `contract-sync reimport` is a flow run of the same flow."""
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-m", "contract_sync.cli", "reimport", contract, "--as", "admin"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 up_to_date" in done.stdout
+    run_id = re.search(r"run ([0-9a-f-]{36}):", done.stdout).group(1)
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(run_id)
+        flow = client.read_flow(flow_run.flow_id)
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id]))
+        )
+    assert flow.name == "reimport-main-contracts"
+    assert flow_run.state.is_completed() and flow_run.deployment_id is None
+    assert {"extract", "validate", "compare", "gate", "apply"} <= {
+        t.name.rsplit("-", 1)[0] for t in task_runs
+    }
+    with served.store.connect() as connection:
+        run = connection.execute(sa.select(s.sync_runs).where(s.sync_runs.c.id == run_id)).one()
+    assert (run.trigger, run.deployment, run.actor) == ("cli", None, "admin")

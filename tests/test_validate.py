@@ -66,7 +66,8 @@ CASES = {
 }
 
 
-def test_each_expectation_catches_its_own_case():
+def broken_company() -> ErpFrames:
+    """Twelve contracts, each of CASES' broken as said, and an orphan item of 99999-."""
     frames = _company()
     contracts, items = frames.contracts, frames.items
     number = contracts["contract_no"]
@@ -86,7 +87,12 @@ def test_each_expectation_catches_its_own_case():
     contracts.loc[6, "original_amount"] += duplicate["amount"].iloc[0]
     contracts.loc[8, "original_amount"] += 1
     orphan = items.loc[[first_item[number[9]]]].assign(contract_no="99999-")
-    frames = ErpFrames(contracts, pd.concat([items, duplicate, orphan], ignore_index=True))
+    return ErpFrames(contracts, pd.concat([items, duplicate, orphan], ignore_index=True))
+
+
+def test_each_expectation_catches_its_own_case():
+    frames = broken_company()
+    number = frames.contracts["contract_no"]
 
     result = validate(frames, SUITES, None)
 

@@ -43,6 +43,6 @@ def run_summary(audit: pd.DataFrame, run_id: str, docs_path: Path | None, audit_
     if docs_path is not None:
         lines.append(f"Validation report (Data Docs): [{docs_path}]({docs_path.as_uri()})")
     else:
-        lines.append("Validation report: none (no contract changed since its last import)")
+        lines.append("Validation report: none (no contract content new to validation)")
     lines.append(f"Audit log: `{audit_log}`, run id `{run_id}`")
     return "\n".join(lines)

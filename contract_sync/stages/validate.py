@@ -1,26 +1,32 @@
 """Validate: the ERP frames against the Great Expectations suites in expectations/.
 
-One validation per frame per run, over all contracts in scope; failing rows are mapped
+One validation per frame per run, over the contracts in scope; failing rows are mapped
 back to their contracts, which are quarantined as `invalid_erp_data`. GX is imported
-here only, since importing it costs seconds.
+here only, since importing it costs seconds; and with a cache, a contract whose content
+was validated before under the same rules takes that verdict without GX running at all.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from contract_sync.columns import to_decimal
+from contract_sync.columns import CONTRACT_KEY, to_decimal
 from contract_sync.erp.frames import ErpFrames
 from contract_sync.errors import UserError
+from contract_sync.hashing import contract_hashes
+from contract_sync.stages import store_limits
 from contract_sync.stages.docs_offline import make_offline
 from contract_sync.stages.store_limits import store_expectations
+from contract_sync.store.validation_cache import ValidationCache
 from contract_sync.vocabulary import LUMP_SUM_UOM, SCALES
 
 # suite file stem -> (frame it checks, key columns that name a failing row)
@@ -28,6 +34,20 @@ SUITES = {
     "contract_headers": ("contracts", ["contract_no"]),
     "line_items": ("items", ["contract_no", "item_no"]),
     "contract_aggregates": ("aggregates", ["contract_no"]),
+}
+# Expectations whose verdict on a contract depends on that contract's rows alone, or (the
+# uniqueness of contract numbers) on the contracts of the same number, which never take a
+# cached verdict: a cached verdict stands only for suites made of these.
+CONTRACT_LOCAL = {
+    "expect_column_pair_values_to_be_equal",
+    "expect_column_value_lengths_to_be_between",
+    "expect_column_values_to_be_between",
+    "expect_column_values_to_be_in_set",
+    "expect_column_values_to_be_unique",
+    "expect_column_values_to_match_regex",
+    "expect_column_values_to_not_be_null",
+    "expect_column_values_to_not_match_regex",
+    "expect_compound_columns_to_be_unique",
 }
 
 
@@ -40,6 +60,7 @@ class Validation:
     invalid_contracts: pd.Series  # contracts in scope with at least one failing row
     failures: pd.DataFrame  # contract_no (also of orphan items), failed_expectations (dicts)
     docs_path: Path | None  # the Data Docs page of this run
+    reused: int = 0  # contracts whose verdict was taken from an earlier validation
 
 
 def validation_frames(erp: ErpFrames) -> dict[str, pd.DataFrame]:
@@ -120,8 +141,84 @@ def _context(docs_dir: Path | None):
     return context
 
 
-def validate(erp: ErpFrames, suites_dir: Path, docs_dir: Path | None) -> Validation:
-    if erp.contracts.empty and erp.items.empty:  # nothing changed: not even GX is imported
+def validate(
+    erp: ErpFrames,
+    suites_dir: Path,
+    docs_dir: Path | None,
+    cache: ValidationCache | None = None,
+    run_id: str | None = None,
+) -> Validation:
+    """The contracts of `erp` that fail the suites, and why. With a cache, only contracts
+    whose content (every column, codes' exact text included) was not validated before under
+    the same rules are checked; the verdicts of those are kept for the next time."""
+    nothing = erp.contracts.empty and erp.items.empty
+    rules = None if cache is None or nothing else rules_key(suites_dir)
+    if rules is None:
+        return _run_suites(erp, suites_dir, docs_dir)
+    keys = erp.contracts[CONTRACT_KEY].assign(content=content_keys(erp))
+    known = cache.lookup(rules, keys)
+    numbers = erp.contracts["contract_no"]
+    cacheable = numbers.notna() & ~numbers.duplicated(keep=False)
+    reuse = cacheable & known.notna()
+    orphan = ~erp.items["contract_no"].isin(numbers.dropna())
+    checked_numbers = numbers[~reuse]
+    checked = _run_suites(
+        ErpFrames(
+            erp.contracts[~reuse],
+            erp.items[erp.items["contract_no"].isin(checked_numbers) | orphan],
+        ),
+        suites_dir,
+        docs_dir,
+    )
+    found = checked.failures.set_index("contract_no")["failed_expectations"]
+    fresh = keys[cacheable & ~reuse]
+    verdicts = fresh["contract_no"].map(found).map(lambda f: f if isinstance(f, list) else [])
+    cache.save(rules, fresh.assign(failures=verdicts), run_id)
+    earlier = pd.DataFrame({"contract_no": numbers[reuse], "failed_expectations": known[reuse]})
+    earlier = earlier[earlier["failed_expectations"].map(len) > 0]
+    failures = pd.concat([checked.failures, earlier], ignore_index=True)
+    in_scope = failures["contract_no"].isin(numbers)
+    return Validation(
+        invalid_contracts=failures.loc[in_scope, "contract_no"].astype("string"),
+        failures=failures,
+        docs_path=checked.docs_path,
+        reused=int(reuse.sum()),
+    )
+
+
+def rules_key(suites_dir: Path) -> str | None:
+    """What a verdict depends on besides the contract: the suite files, the store's limits,
+    the code that shapes the frames, the GX version. None when a suite holds an expectation
+    that is not contract-local, or cannot be read (the run then reports that)."""
+    digest = hashlib.sha256(version("great_expectations").encode())
+    for module in (__file__, store_limits.__file__):
+        digest.update(Path(module).read_bytes())
+    for stem, (frame, _keys) in SUITES.items():
+        try:
+            text = (suites_dir / f"{stem}.json").read_bytes()
+            types = {e["type"] for e in json.loads(text).get("expectations", [])}
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None
+        if not types <= CONTRACT_LOCAL:
+            return None
+        digest.update(text)
+        digest.update(json.dumps(store_expectations(frame), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def content_keys(erp: ErpFrames) -> pd.Series:
+    """Per contract, a digest of everything the suites see of it: every header and item
+    column, the ERP's exact text of its codes included. NA for a number held twice."""
+    single = ~erp.contracts.duplicated(CONTRACT_KEY, keep=False)
+    keys = pd.Series(pd.NA, index=erp.contracts.index, dtype="string")
+    every_column = (list(erp.contracts.columns), list(erp.items.columns))
+    keys[single] = contract_hashes(erp.contracts[single], erp.items, columns=every_column)
+    return keys
+
+
+def _run_suites(erp: ErpFrames, suites_dir: Path, docs_dir: Path | None) -> Validation:
+    """Great Expectations over every contract and item of `erp`."""
+    if erp.contracts.empty and erp.items.empty:  # nothing to check: not even GX is imported
         no_failures = pd.DataFrame({"contract_no": [], "failed_expectations": []})
         return Validation(pd.Series([], dtype="string"), no_failures, None)
     import great_expectations as gx
