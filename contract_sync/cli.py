@@ -162,7 +162,7 @@ def directory_apply(
     from contract_sync.directory import apply_file, default_actor
 
     actor = by or default_actor()
-    plan = _directory(lambda store: apply_file(store, file, actor, check=check))
+    plan = _with_store(lambda store: apply_file(store, file, actor, check=check))
     console.print(
         f"plan for {file} (--check: nothing written):" if check else f"applied {file} as {actor}:",
         markup=False,
@@ -181,7 +181,7 @@ def directory_export(
     """The store's directory in the file format of `directory apply`."""
     from contract_sync.directory import export_text
 
-    text = _directory(export_text)
+    text = _with_store(export_text)
     if output is None:
         sys.stdout.write(text)
     else:
@@ -189,7 +189,7 @@ def directory_export(
         console.print(f"wrote {output}", markup=False)
 
 
-def _directory(action):  # noqa: ANN001, ANN202 - the action's own result
+def _with_store(action):  # noqa: ANN001, ANN202 - the action's own result
     """Run an action on the store; a failure the user can act on is shown as is."""
     from contract_sync.errors import UserError
     from contract_sync.run import open_store
@@ -368,7 +368,7 @@ def _print_outcomes(results: list) -> None:  # list of contract_sync.run.RunResu
     console.print("outcomes: " + ", ".join(f"{n} {outcome}" for outcome, n in counts.items()))
     console.print(
         f"audit log: {safe_url(settings.store_database_url)} "
-        "(tables sync_runs, audit_contracts, audit_changes)"
+        "(tables sync_runs, run_ends, audit_contracts, audit_changes; `contract-sync audit verify`)"
     )
     for run_id in audit["run_id"].unique():
         report = settings.reports_path / run_id / "index.html"
@@ -477,6 +477,51 @@ def audit_report(
     _emit(report, output_format, output)
 
 
+@audit_app.command("verify")
+def audit_verify(
+    head: Annotated[
+        bool, typer.Option("--head", help="Print only the chain's head (to keep it elsewhere).")
+    ] = False,
+    against: Annotated[
+        str | None,
+        typer.Option(help="A head kept earlier (SEQ:DIGEST): the chain must still hold it."),
+    ] = None,
+) -> None:
+    """Recompute the audit log's hash chain and name the first record altered, missing,
+    backdated or inserted outside contract-sync. Runs found dead without an end are marked
+    abandoned first."""
+    from contract_sync.store.chain import verify
+    from contract_sync.store.writes import mark_abandoned
+
+    kept = None if against is None else _kept_head(against)
+
+    def check(store):  # noqa: ANN001, ANN202
+        abandoned = mark_abandoned(store)
+        with store.connect() as connection:
+            return abandoned, verify(connection, kept)
+
+    abandoned, verdict = _with_store(check)
+    for run_id in abandoned:
+        console.print(f"run {run_id} ended without a word: marked abandoned", markup=False)
+    if verdict.problem is not None:
+        _fail(escape(f"the audit log is not intact: {verdict.problem}"))
+    seq, digest = verdict.head
+    if head:
+        console.print(f"{seq}:{digest}", markup=False)
+        return
+    held = f"; it holds the head you kept ({kept[0]})" if kept else ""
+    console.print(f"audit log intact: {seq} records chained, head {seq}:{digest}{held}")
+
+
+def _kept_head(text: str) -> tuple[int, str]:
+    seq, _, digest = text.strip().partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        _fail(
+            f"--against takes a head as `audit verify --head` prints it (SEQ:DIGEST), not {text!r}"
+        )
+    return int(seq), digest
+
+
 @audit_app.command("show")
 def audit_show(
     run_id: Annotated[str, typer.Argument(help="Run id (Prefect flow-run id).")],
@@ -505,6 +550,17 @@ def audit_contract(
     if report.rows.empty:
         _fail(f"no audit rows for contract {contract}")
     _emit(report, "table", None, changes=True)
+    from contract_sync.store.audit_log import last_checked
+
+    number = contract.strip(" ")
+    run = _with_store(lambda store: last_checked(store, company or get_settings().company, number))
+    if run is not None:
+        last = report.rows.iloc[-1]
+        console.print(
+            f"last checked {run.started_at:%Y-%m-%d %H:%M} UTC by run {run.id} ({run.trigger}, "
+            f"as {run.actor}): {last.outcome} {last.reasons or ''}".rstrip(),
+            markup=False,
+        )
 
 
 def _date(text: str | None):  # noqa: ANN202 - a datetime or None
@@ -551,6 +607,7 @@ def _print_audit(report, changes: bool) -> None:  # noqa: ANN001
     """Summary, recurring blockers, then the rows; a report leaves out "nothing changed"
     rows (they are counted in the summary) and shows the newest hundred."""
     from contract_sync.columns import display
+    from contract_sync.reports.audit import run_line
 
     s = report.summary
     console.print(
@@ -558,6 +615,7 @@ def _print_audit(report, changes: bool) -> None:  # noqa: ANN001
         f"changed by re-imports: {display(s['value_changed'], 'amount')}, brought in by first "
         f"imports: {display(s['value_imported'], 'amount')}"
     )
+    console.print(run_line(s), markup=False)
     console.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in s["outcomes"].items()))
     if s["reasons"]:
         console.print("reasons: " + ", ".join(f"{k} {v}" for k, v in s["reasons"].items()))

@@ -32,6 +32,7 @@ from contract_sync.stages.ready import ready_list
 from contract_sync.stages.scope import UnknownProject, in_project
 from contract_sync.stages.validate import Validation, validate
 from contract_sync.store.db import check_reachable, make_engine, require_current_schema
+from contract_sync.store.liveness import alive
 from contract_sync.store.state import StoreState, load_state, with_items
 from contract_sync.store.validation_cache import ValidationCache
 from contract_sync.store.writes import finish_run, start_run
@@ -319,8 +320,9 @@ def _run(
     evaluate_run: Callable[[sa.Engine, StoreState, Path | None, str], Evaluation],
     make_plan: Callable[..., Plan],
 ) -> RunResult:
-    """The one run sequence: start, evaluate, plan, apply, finish (failed on any error)."""
-    with _store(settings) as store:
+    """The one run sequence: start, evaluate, plan, apply, finish (failed on any error).
+    The run holds its life lock throughout: killed, it is found abandoned."""
+    with _store(settings) as store, alive(store, origin.run_id):
         state = hooks.stage(
             "load state",
             load_state,
@@ -347,7 +349,7 @@ def _run(
         except BaseException:
             finish_run(store, origin.run_id, RunStatus.failed)
             raise
-        finish_run(store, origin.run_id, RunStatus.completed)
+        finish_run(store, origin.run_id, RunStatus.completed, int(plan.repeated.sum()))
     return RunResult(origin.run_id, audit, found)
 
 

@@ -103,6 +103,7 @@ class RunStatus(StrEnum):
     running = "running"
     completed = "completed"
     failed = "failed"
+    abandoned = "abandoned"  # ended without a word: killed, found so by a later run or verify
 
 
 class Trigger(StrEnum):

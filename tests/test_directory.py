@@ -333,7 +333,6 @@ def test_a_company_with_main_contracts_or_sync_runs_is_not_removed(store, tmp_pa
                 "actor": "jdoe",
                 "parameters": {},
                 "dry_run": True,
-                "status": "completed",
                 "started_at": datetime.now(UTC),
             },
         )

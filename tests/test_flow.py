@@ -14,6 +14,7 @@ from contract_sync.settings import get_settings
 from contract_sync.stages.compare import compare
 from contract_sync.stages.plan import COUNT_COLUMNS
 from contract_sync.store import schema as s
+from contract_sync.store.audit_log import runs
 from contract_sync.store.state import load_state, with_items
 from flows.reimport import reimport_main_contracts
 from tests.store_rows import contract_id, first_item
@@ -69,7 +70,7 @@ def test_sync_reimports_eligible_contracts_and_blocks_each_edge_case(configured)
     assert not after.contracts.set_index("contract_no").loc[reimported, "has_updates"].any()
 
     with configured.store.connect() as connection:
-        run = connection.execute(sa.select(s.sync_runs)).one()
+        run = connection.execute(runs()).one()
         audit_rows = connection.execute(
             sa.select(sa.func.count()).select_from(s.audit_contracts)
         ).scalar()
@@ -84,7 +85,7 @@ def test_sync_reimports_eligible_contracts_and_blocks_each_edge_case(configured)
             .where(s.audit_changes.c.field.is_not(None))
         ).scalar()
     assert run.status == "completed" and run.trigger == "cli" and run.actor == "sync-service"
-    assert run.finished_at is not None
+    assert run.ended_at is not None
     assert audit_rows == len(audit)
     assert stored_failures[0]["suite"] == "contract_aggregates"
     assert overwritten > 0
@@ -126,7 +127,7 @@ def test_an_unknown_user_is_a_recorded_refusal_that_writes_nothing(configured, l
     assert audit["reasons"].str.split().map(lambda r: r[0] == "unknown_user").all()
     assert _store_snapshot(configured.store) == before
     with configured.store.connect() as connection:
-        run = connection.execute(sa.select(s.sync_runs)).one()
+        run = connection.execute(runs()).one()
         refused = connection.execute(
             sa.select(sa.func.count())
             .select_from(s.audit_contracts)

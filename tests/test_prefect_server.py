@@ -27,6 +27,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from contract_sync.demo.edit import edit_erp
 from contract_sync.store import schema as s
+from contract_sync.store.audit_log import runs
 
 pytestmark = pytest.mark.slow
 
@@ -127,7 +128,7 @@ def test_manual_run_through_a_deployment(served):
     assert "reimported" in by_type["markdown"].data
     run_id = str(flow_run.id)
     with served.store.connect() as connection:
-        run = connection.execute(sa.select(s.sync_runs).where(s.sync_runs.c.id == run_id)).one()
+        run = connection.execute(runs().where(s.sync_runs.c.id == run_id)).one()
         outcomes = dict(
             connection.execute(
                 sa.select(s.audit_contracts.c.contract_no, s.audit_contracts.c.outcome).where(

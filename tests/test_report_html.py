@@ -50,7 +50,9 @@ def _report(contract_no: str, changes_after: str):
             "value_changed": [50, 0],
         }
     )
-    return build_report(rows, changes, counts, {"runs": 1, "contracts": 2})
+    totals = {"runs": 1, "contracts": 2, "run_statuses": {"completed": 1}, "contracts_repeated": 0}
+    no_spans = (pd.Series(dtype="datetime64[ns, UTC]"), pd.Series(dtype="datetime64[ns, UTC]"))
+    return build_report(rows, changes, counts, totals, no_spans)
 
 
 def test_values_from_the_audit_log_are_text_never_markup():

@@ -79,7 +79,6 @@ def _audit_row(connection: sa.Connection) -> None:
             "actor": "admin",
             "parameters": {},
             "dry_run": False,
-            "status": "running",
             "started_at": datetime.now(UTC),
         },
     )

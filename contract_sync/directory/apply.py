@@ -19,6 +19,7 @@ from contract_sync.directory.plan import (
     make_plan,
     read_snapshot,
 )
+from contract_sync.store import chain
 from contract_sync.store import schema as s
 from contract_sync.store.db import WRITE_LOCK
 
@@ -94,6 +95,7 @@ def apply_plan(connection: sa.Connection, plan: Plan, actor: str) -> None:
             _WRITERS[kind](connection, action, changes, ids)
             if action == "added" and kind in ("company", "user", "project"):
                 ids.refresh(kind)
+    chain.lock(connection)  # before the time is taken: the chain's order is time's order
     now = datetime.now(UTC)
     change_set = str(uuid.uuid4())
     connection.execute(
@@ -115,6 +117,10 @@ def apply_plan(connection: sa.Connection, plan: Plan, actor: str) -> None:
             for c in plan.changes
         ],
     )
+    recorded = sa.select(s.directory_changes.c.id).where(
+        s.directory_changes.c.change_set == change_set
+    )
+    chain.append(connection, "directory_changes", connection.execute(recorded).scalars().all())
 
 
 class _Ids:

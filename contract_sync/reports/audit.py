@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from contract_sync.columns import CHANGE_COUNTS, display, field_text
-from contract_sync.store.audit_log import AuditFilter, read_audit, read_counts
+from contract_sync.store.audit_log import AuditFilter, read_audit, read_blocked_spans, read_counts
 from contract_sync.vocabulary import OUTCOME_COLOURS, UNCHANGED_REASONS, Outcome, Reason
 
 CSV_COLUMNS = [
@@ -41,9 +42,14 @@ class AuditReport:
 
 
 def build_report(
-    rows: pd.DataFrame, changes: pd.DataFrame, counts: pd.DataFrame, totals: dict
+    rows: pd.DataFrame,
+    changes: pd.DataFrame,
+    counts: pd.DataFrame,
+    totals: dict,
+    spans: tuple[pd.Series, pd.Series],
 ) -> AuditReport:
-    """The report from counts made in the database (every row) and the rows it lists."""
+    """The report from counts made in the database (every row), the rows it lists, and
+    the spans of their blocked states (store.audit_log.read_blocked_spans)."""
     reasons = counts.assign(reason=counts["reasons"].str.split()).explode("reason")
     reasons = reasons.dropna(subset=["reason"]).groupby("reason")["rows"].sum().sort_index()
     outcomes = counts.groupby("outcome")["rows"].sum().sort_index()
@@ -63,7 +69,16 @@ def build_report(
         if len(counts)
         else pd.DataFrame()
     )
-    return AuditReport(summary, timeline, recurring_blockers(rows), rows, changes)
+    return AuditReport(summary, timeline, recurring_blockers(rows, *spans), rows, changes)
+
+
+def run_line(summary: dict) -> str:
+    """Runs by how they ended, and the checks that found a contract as last recorded."""
+    ended = ", ".join(f"{n} {status}" for status, n in summary["run_statuses"].items())
+    return (
+        f"runs: {ended or 'none'}; {summary['contracts_repeated']:,} contract checks found "
+        "the state last recorded (counted, not recorded again)"
+    )
 
 
 def _value_of(counts: pd.DataFrame, outcome: Outcome) -> int:
@@ -76,11 +91,17 @@ def load_report(
     """Counts over every matching row; lists the rows, without those of up-to-date contracts
     (a year of hourly runs has them by the million) unless `include_unchanged`."""
     rows, changes = read_audit(engine, audit_filter, include_unchanged)
-    return build_report(rows, changes, *read_counts(engine, audit_filter))
+    spans = read_blocked_spans(engine, audit_filter)
+    return build_report(rows, changes, *read_counts(engine, audit_filter), spans)
 
 
-def recurring_blockers(rows: pd.DataFrame) -> pd.DataFrame:
-    """A contract blocked again and again for the same reason: what to fix at the source."""
+def recurring_blockers(
+    rows: pd.DataFrame, next_recorded: pd.Series, run_starts: pd.Series
+) -> pd.DataFrame:
+    """A contract blocked again and again for the same reason: what to fix at the source.
+    A blocked state is recorded once; each run that checked every contract of the company
+    until the contract's next record found it so again (`next_recorded` by audit_id, the
+    starts of those runs in `run_starts`)."""
     columns = [
         "erp_company",
         "contract_no",
@@ -93,24 +114,41 @@ def recurring_blockers(rows: pd.DataFrame) -> pd.DataFrame:
     blocked = rows[rows["outcome"] == Outcome.blocked]
     if blocked.empty:
         return pd.DataFrame(columns=columns)
-    exploded = blocked.assign(reason=blocked["reasons"].str.split()).explode("reason")
-    exploded = exploded[exploded["reason"].ne(Reason.no_updates) & exploded["reason"].notna()]
+    starts = _naive_utc(run_starts)
+    recorded = _naive_utc(blocked["recorded_at"])
+    ends = _naive_utc(next_recorded.reindex(blocked["audit_id"]))
+    current = np.isnat(ends)
+    first_after = np.searchsorted(starts, recorded, side="right")
+    last_before = np.where(current, len(starts), np.searchsorted(starts, ends, side="left"))
+    again = np.clip(last_before - first_after, 0, None)
+    # The start of the last run that found it so (padded: with no runs, no index is wrong).
+    latest_run = np.append(starts, recorded[:1])[np.clip(last_before - 1, 0, None)]
+    seen = np.where(again > 0, latest_run, recorded)
+    spans = blocked.assign(
+        times=1 + again,
+        last_seen=pd.to_datetime(seen, utc=True),
+        still_blocked=current,
+        reason=blocked["reasons"].str.split(),
+    ).explode("reason")
+    spans = spans[spans["reason"].ne(Reason.no_updates) & spans["reason"].notna()]
     grouped = (
-        exploded.groupby(["erp_company", "contract_no", "reason"])["recorded_at"]
-        .agg(times="size", since="min", last_seen="max")
+        spans.groupby(["erp_company", "contract_no", "reason"])
+        .agg(
+            times=("times", "sum"),
+            since=("recorded_at", "min"),
+            last_seen=("last_seen", "max"),
+            still_blocked=("still_blocked", "any"),
+        )
         .reset_index()
     )
-    latest = rows.sort_values("recorded_at").groupby(["erp_company", "contract_no"]).tail(1)
-    latest_reasons = latest.set_index(["erp_company", "contract_no"])["reasons"]
-    keys = pd.MultiIndex.from_frame(grouped[["erp_company", "contract_no"]])
-    current = pd.Series(latest_reasons.reindex(keys).to_numpy(), index=grouped.index)
-    grouped["still_blocked"] = [
-        reason in str(now).split() for reason, now in zip(grouped["reason"], current, strict=True)
-    ]
     recurring = grouped[grouped["times"] > 1]
     return recurring.sort_values(["times", "last_seen"], ascending=False)[columns].reset_index(
         drop=True
     )
+
+
+def _naive_utc(times: pd.Series) -> np.ndarray:
+    return pd.to_datetime(times, utc=True).dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
 
 
 def to_csv(report: AuditReport) -> str:
@@ -126,6 +164,7 @@ def to_markdown(report: AuditReport) -> str:
         "# Re-import audit report",
         "",
         f"- runs: **{s['runs']}**, contracts: **{s['contracts']}**, audit rows: {s['rows']}",
+        f"- {run_line(s)}",
         f"- contract value changed by re-imports: **{display(s['value_changed'], 'amount')}**",
         f"- contract value brought in by first imports: {display(s['value_imported'], 'amount')}",
         "",
@@ -222,6 +261,8 @@ def to_html(report: AuditReport, title: str = "Re-import audit report") -> str:
     summary = pd.DataFrame(
         [
             ("runs", s["runs"]),
+            *((f"runs {status}", n) for status, n in s["run_statuses"].items()),
+            ("contract checks that found the state last recorded", s["contracts_repeated"]),
             ("contracts", s["contracts"]),
             ("audit rows", s["rows"]),
             ("contract value changed by re-imports", display(s["value_changed"], "amount")),

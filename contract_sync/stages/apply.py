@@ -17,6 +17,7 @@ from contract_sync.store.state import current_items_digest
 from contract_sync.store.writes import (
     LockedContract,
     StaleContract,
+    audit_transaction,
     contract_transaction,
     import_contract,
     insert_audit,
@@ -38,11 +39,12 @@ def apply(
     changes = plan.comparison.changes if plan.comparison is not None else None
     # The diff is recorded for what was (or, in a dry run, would be) written, not for refusals.
     previewed = audit.loc[audit["outcome"] == Outcome.would_reimport, "contract_no"]
-    with engine.begin() as connection:
+    repeated = plan.repeated.reindex(audit.index, fill_value=False)
+    with audit_transaction(engine) as connection:
         insert_audit(
             connection,
             run_id,
-            audit[~to_apply],
+            audit[~to_apply & ~repeated],
             None if changes is None else changes[changes["contract_no"].isin(previewed)],
         )
     writer = _Reimport(plan) if plan.comparison is not None else _FirstImport(plan)
@@ -179,5 +181,5 @@ def _no_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _record_failure(engine: sa.Engine, run_id: str, audit_row: pd.DataFrame) -> None:
-    with engine.begin() as connection:
+    with audit_transaction(engine) as connection:
         insert_audit(connection, run_id, audit_row)

@@ -33,6 +33,20 @@ class Plan:
     # Per contract to re-import: the digest of its store items as compare saw them; apply
     # refuses (stale) a contract whose items changed since, version bumped or not.
     store_digests: dict[str, str] = field(default_factory=dict)
+    # Contracts whose state is the one last recorded: counted in the run's end, not recorded.
+    repeated: pd.Series = field(default_factory=lambda: pd.Series(dtype=bool))
+
+
+def repeats(audit: pd.DataFrame, last_recorded: pd.DataFrame) -> pd.Series:
+    """Up-to-date and blocked contracts with the outcome, reasons and ERP content of their
+    last audit record. A year of hourly syncs records each state once, not 8,760 times."""
+    last = last_recorded.set_index("contract_no")
+    same = audit["outcome"].isin([Outcome.up_to_date, Outcome.blocked])
+    same &= audit["contract_no"].isin(last.index)
+    for column in ("outcome", "reasons", "erp_hash"):
+        recorded = audit["contract_no"].map(last[column]).astype("string").fillna("")
+        same &= audit[column].astype("string").fillna("").eq(recorded)
+    return same.astype(bool)
 
 
 def outcomes(decisions: pd.DataFrame, when_eligible: Outcome) -> pd.Series:
@@ -121,7 +135,16 @@ def plan_reimport(found: Evaluation, dry_run: bool) -> Plan:
     digests = {n: items_digest(rows) for n, rows in items.groupby("contract_no")}
     empty = items_digest(state.items.iloc[0:0])
     digests = {n: digests.get(n, empty) for n in eligible}
-    return Plan(audit, found.comparison, erp, state.company_id, dry_run, settle, digests)
+    return Plan(
+        audit,
+        found.comparison,
+        erp,
+        state.company_id,
+        dry_run,
+        settle,
+        digests,
+        repeats(audit, state.last_recorded),
+    )
 
 
 def plan_first_import(found: Evaluation, dry_run: bool) -> Plan:
@@ -151,4 +174,12 @@ def plan_first_import(found: Evaluation, dry_run: bool) -> Plan:
         amount_if_written=erp.contracts["original_amount"],
         version=missing,
     )
-    return Plan(audit, None, erp, state.company_id, dry_run, number.iloc[0:0])
+    return Plan(
+        audit,
+        None,
+        erp,
+        state.company_id,
+        dry_run,
+        number.iloc[0:0],
+        repeated=repeats(audit, state.last_recorded),
+    )

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from contract_sync.bulk import read_frame
 from contract_sync.store import schema as s
 from contract_sync.store.types import Amount
-from contract_sync.vocabulary import APPLIED, UNCHANGED_REASONS
+from contract_sync.vocabulary import APPLIED, UNCHANGED_REASONS, Outcome, RunStatus
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,17 @@ class AuditFilter:
     reason: str | None = None
     run_id: str | None = None
     company: int | None = None  # ERP company number
+
+
+def runs() -> sa.Select:
+    """Each run's start with its end: status `running` while it has none."""
+    r, e = s.sync_runs, s.run_ends
+    return sa.select(
+        *r.c,
+        sa.func.coalesce(e.c.status, RunStatus.running).label("status"),
+        e.c.at.label("ended_at"),
+        e.c.contracts_repeated,
+    ).select_from(r.outerjoin(e, e.c.run_id == r.c.id))
 
 
 def _conditions(f: AuditFilter) -> list:
@@ -89,9 +100,93 @@ def read_counts(engine: sa.Engine, f: AuditFilter) -> tuple[pd.DataFrame, dict]:
     ).where(*_conditions(f))
     with engine.connect() as connection:
         counts = read_frame(connection, grouped)
-        runs, contracts = connection.execute(totals).one()
+        runs_counted, contracts = connection.execute(totals).one()
+        ends = read_frame(connection, _run_ends(f))
     counts["day"] = counts["day"].astype(str)
-    return counts, {"runs": int(runs), "contracts": int(contracts)}
+    return counts, {
+        "runs": int(runs_counted),
+        "contracts": int(contracts),
+        "run_statuses": dict(zip(ends["status"], ends["runs"].astype(int), strict=True)),
+        "contracts_repeated": int(ends["repeated"].fillna(0).sum()),
+    }
+
+
+def _run_ends(f: AuditFilter) -> sa.Select:
+    """Runs per status in the filter's time, company, actor and run; with the contracts
+    they found as last recorded (counted, not recorded)."""
+    started = runs().subquery()
+    conditions = []
+    if f.since is not None:
+        conditions.append(started.c.started_at >= f.since)
+    if f.until is not None:
+        conditions.append(started.c.started_at < f.until)
+    if f.actor is not None:
+        conditions.append(started.c.actor == f.actor)
+    if f.run_id is not None:
+        conditions.append(started.c.id == f.run_id)
+    if f.company is not None:
+        of_company = sa.select(s.companies.c.id).where(s.companies.c.erp_company == f.company)
+        conditions.append(started.c.company_id.in_(of_company))
+    return (
+        sa.select(
+            started.c.status,
+            sa.func.count().label("runs"),
+            sa.func.sum(started.c.contracts_repeated).label("repeated"),
+        )
+        .where(*conditions)
+        .group_by(started.c.status)
+        .order_by(started.c.status)
+    )
+
+
+def read_blocked_spans(engine: sa.Engine, f: AuditFilter) -> tuple[pd.Series, pd.Series]:
+    """(next_recorded_at by audit_id of each blocked row matching `f`: when its contract was
+    next recorded, NaT if never; the starts of the completed runs that checked every contract
+    of the filter's company in its time). Between its record and the next, a blocked
+    contract was found blocked again by each such run: counted, not recorded."""
+    a = s.audit_contracts.c
+    blocked = _scope(sa.select(a.erp_company, a.contract_no)).where(
+        *_conditions(f), a.outcome == Outcome.blocked
+    )
+    next_at = sa.func.lead(a.recorded_at).over(
+        partition_by=[a.erp_company, a.contract_no], order_by=[a.recorded_at, a.id]
+    )
+    spans = sa.select(a.id.label("audit_id"), next_at.label("next_at")).where(
+        sa.tuple_(a.erp_company, a.contract_no).in_(blocked)
+    )
+    r = runs().subquery()
+    starts = sa.select(r.c.started_at, r.c.parameters).where(r.c.status == RunStatus.completed)
+    if f.company is not None:
+        of_company = sa.select(s.companies.c.id).where(s.companies.c.erp_company == f.company)
+        starts = starts.where(r.c.company_id.in_(of_company))
+    with engine.connect() as connection:
+        found = read_frame(connection, spans)
+        started = read_frame(connection, starts)
+    every = [p.get("contracts") is None and p.get("project") is None for p in started["parameters"]]
+    next_recorded = pd.to_datetime(found["next_at"], utc=True)
+    return (
+        pd.Series(next_recorded.to_numpy(), index=found["audit_id"]),
+        pd.to_datetime(started.loc[every, "started_at"], utc=True).sort_values(),
+    )
+
+
+def last_checked(engine: sa.Engine, erp_company: int, contract_no: str) -> sa.Row | None:
+    """The latest completed run whose scope held this contract (every contract of the
+    company, or a list naming it), with its start: when the contract was last checked. Its
+    state then is the one of its last audit record (a repeat is counted, not recorded)."""
+    r = runs().subquery()
+    query = (
+        sa.select(r)
+        .join(s.companies, s.companies.c.id == r.c.company_id)
+        .where(s.companies.c.erp_company == erp_company, r.c.status == RunStatus.completed)
+        .order_by(r.c.started_at.desc())
+    )
+    with engine.connect() as connection:
+        for run in connection.execute(query):  # newest first: a scheduled sync ends it
+            scope = run.parameters.get("contracts")
+            if run.parameters.get("project") is None and (scope is None or contract_no in scope):
+                return run
+    return None
 
 
 def read_audit(

@@ -154,9 +154,19 @@ sync_runs = sa.Table(
     sa.Column("actor", sa.String(80), nullable=False),
     sa.Column("parameters", sa.JSON, nullable=False),
     sa.Column("dry_run", sa.Boolean, nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),  # running / completed / failed
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("finished_at", sa.DateTime(timezone=True)),
+)
+
+# How a run ended: one append-only record, written when it finished, or when a later run or
+# `audit verify` found it dead without an end (abandoned). A run without one is running.
+run_ends = sa.Table(
+    "run_ends",
+    metadata,
+    sa.Column("run_id", sa.ForeignKey("sync_runs.id"), primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False),  # completed / failed / abandoned
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    # Contracts the run checked whose state was the one last recorded: counted, not recorded.
+    sa.Column("contracts_repeated", sa.Integer),
 )
 
 # The audit log proper: append-only, enforced by triggers (see the initial migration).
@@ -223,4 +233,24 @@ directory_changes = sa.Table(
     sa.Index("ix_directory_changes_recorded_at", "recorded_at"),
 )
 
-APPEND_ONLY_TABLES = ["audit_contracts", "audit_changes", "directory_changes"]
+# The hash chain over every audit record (contract_sync.store.chain): record N's digest is
+# SHA-256 over record N-1's digest and record N's canonical content.
+audit_chain = sa.Table(
+    "audit_chain",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("record_table", sa.String(40), nullable=False),
+    sa.Column("record_key", sa.String(40), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.UniqueConstraint("record_table", "record_key"),
+)
+
+# Records in the hash chain, each with its key and the time it was recorded at.
+CHAINED = {
+    "sync_runs": (sync_runs.c.id, sync_runs.c.started_at),
+    "run_ends": (run_ends.c.run_id, run_ends.c.at),
+    "audit_contracts": (audit_contracts.c.id, audit_contracts.c.recorded_at),
+    "audit_changes": (audit_changes.c.id, None),  # recorded with its audit_contracts row
+    "directory_changes": (directory_changes.c.id, directory_changes.c.recorded_at),
+}
+APPEND_ONLY_TABLES = [*CHAINED, "audit_chain"]

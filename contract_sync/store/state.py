@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 import sqlalchemy as sa
@@ -15,6 +15,8 @@ from contract_sync.errors import UserError
 from contract_sync.store import schema as s
 from contract_sync.store.types import exact
 from contract_sync.vocabulary import PERMISSION_LEVELS, PermissionLevel, Tool
+
+LAST_RECORDED_COLUMNS = ["contract_no", "outcome", "reasons", "erp_hash"]
 
 
 class UnknownCompany(UserError, LookupError):
@@ -37,6 +39,10 @@ class StoreState:
     # Items are loaded only for the contracts that go to compare (see with_items).
     items: pd.DataFrame  # contract_id, item_id, contract_no, item_no, item fields
     baseline_items: pd.DataFrame  # contract_id, item_no, item fields
+    # Each contract's last audit record: contract_no, outcome, reasons, erp_hash.
+    last_recorded: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=LAST_RECORDED_COLUMNS, dtype="string")
+    )
 
     def single_contracts(self) -> pd.DataFrame:
         """Store contracts whose origin is attached to one project only: the ones a diff is
@@ -107,6 +113,7 @@ def load_state(
                 s.projects.c.name.label("project_name"),
             ).where(s.projects.c.company_id == company),
         )
+        last_recorded = _last_recorded(connection, erp_company, contract_nos)
         synced = read_frame(
             connection,
             sa.select(
@@ -132,7 +139,21 @@ def load_state(
         items=_frame_of(ITEM_COLUMNS_LOADED),
         baselines=baselines,
         baseline_items=_frame_of(BASELINE_ITEM_COLUMNS),
+        last_recorded=last_recorded,
     )
+
+
+def _last_recorded(
+    connection: sa.Connection, erp_company: int, contract_nos: Sequence[str] | None
+) -> pd.DataFrame:
+    a = s.audit_contracts.c
+    latest = sa.select(sa.func.max(a.id)).where(a.erp_company == erp_company)
+    if contract_nos is not None:
+        latest = latest.where(a.contract_no.in_([c.strip(" ") for c in contract_nos]))
+    query = sa.select(*(a[c] for c in LAST_RECORDED_COLUMNS)).where(
+        a.id.in_(latest.group_by(a.contract_no))
+    )
+    return read_frame(connection, query).astype("string")
 
 
 def _project_levels(rows: pd.DataFrame, projects: pd.DataFrame) -> pd.DataFrame:

@@ -11,8 +11,10 @@ import sqlalchemy as sa
 
 from contract_sync.bulk import insert_frame, records
 from contract_sync.columns import HEADER_FIELDS, ITEM_FIELDS
+from contract_sync.store import chain
 from contract_sync.store import schema as s
 from contract_sync.store.db import WRITE_LOCK
+from contract_sync.store.liveness import is_dead
 from contract_sync.vocabulary import IMPORTED_STATUS, RunStatus
 
 AUDIT_COLUMNS = [
@@ -61,20 +63,62 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+@contextmanager
+def audit_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction that appends to the audit log: the write lock taken at BEGIN on
+    SQLite, the chain's end held on both."""
+    with (
+        engine.connect().execution_options(**{WRITE_LOCK: True}) as connection,
+        connection.begin(),
+    ):
+        chain.lock(connection)
+        yield connection
+
+
 def start_run(engine: sa.Engine, run: dict) -> None:
-    with engine.begin() as connection:
-        connection.execute(
-            s.sync_runs.insert(), {**run, "status": RunStatus.running, "started_at": now()}
-        )
+    """A run's start record; runs found dead without an end are marked abandoned first."""
+    mark_abandoned(engine)
+    with audit_transaction(engine) as connection:
+        connection.execute(s.sync_runs.insert(), {**run, "started_at": now()})
+        chain.append(connection, "sync_runs", [run["id"]])
 
 
-def finish_run(engine: sa.Engine, run_id: str, status: str) -> None:
-    with engine.begin() as connection:
+def finish_run(engine: sa.Engine, run_id: str, status: str, repeated: int | None = None) -> None:
+    """A run's end record."""
+    with audit_transaction(engine) as connection:
+        _end(connection, run_id, status, repeated)
+
+
+def _end(connection: sa.Connection, run_id: str, status: str, repeated: int | None) -> None:
+    connection.execute(
+        s.run_ends.insert(),
+        {"run_id": run_id, "status": status, "at": now(), "contracts_repeated": repeated},
+    )
+    chain.append(connection, "run_ends", [run_id])
+
+
+def unfinished_runs(connection: sa.Connection) -> list[str]:
+    r, e = s.sync_runs.c, s.run_ends.c
+    return list(
         connection.execute(
-            s.sync_runs.update()
-            .where(s.sync_runs.c.id == run_id)
-            .values(status=status, finished_at=now())
-        )
+            sa.select(r.id).where(r.id.not_in(sa.select(e.run_id))).order_by(r.started_at)
+        ).scalars()
+    )
+
+
+def mark_abandoned(engine: sa.Engine) -> list[str]:
+    """End, as abandoned (now: when it was found), every run without an end whose process
+    is gone. Returns their ids."""
+    with engine.connect() as connection:
+        dead = [run_id for run_id in unfinished_runs(connection) if is_dead(engine, run_id)]
+    if not dead:
+        return []
+    with audit_transaction(engine) as connection:
+        still = set(unfinished_runs(connection))  # one may have ended since
+        found = [run_id for run_id in dead if run_id in still]
+        for run_id in found:
+            _end(connection, run_id, RunStatus.abandoned, None)
+    return found
 
 
 def insert_audit(
@@ -86,11 +130,21 @@ def insert_audit(
     """Audit rows for several contracts of one run, and their field changes."""
     if audit.empty:
         return
+    chain.lock(connection)  # before the time is taken: the chain's order is time's order
     rows = audit[AUDIT_COLUMNS].assign(run_id=run_id, recorded_at=now())
     # A refusal is recorded even for a code too long for the log (quarantined for it; its
     # full text is in failed_expectations).
     rows["contract_no"] = fit(rows["contract_no"], s.audit_contracts.c.contract_no)
     insert_frame(connection, s.audit_contracts, rows)
+    ids = dict(
+        connection.execute(
+            sa.select(s.audit_contracts.c.contract_no, s.audit_contracts.c.id).where(
+                s.audit_contracts.c.run_id == run_id,
+                s.audit_contracts.c.contract_no.in_(rows["contract_no"].unique().tolist()),
+            )
+        ).all()
+    )
+    chain.append(connection, "audit_contracts", sorted(ids.values()))
     if changes is None:
         return
     changes = changes[
@@ -102,16 +156,19 @@ def insert_audit(
         contract_no=fit(changes["contract_no"], s.audit_contracts.c.contract_no),
         item_no=fit(changes["item_no"], s.audit_changes.c.item_no),
     )
-    ids = dict(
-        connection.execute(
-            sa.select(s.audit_contracts.c.contract_no, s.audit_contracts.c.id).where(
-                s.audit_contracts.c.run_id == run_id,
-                s.audit_contracts.c.contract_no.in_(changes["contract_no"].unique().tolist()),
-            )
-        ).all()
-    )
     audit_changes = changes.assign(audit_id=changes["contract_no"].map(ids))
     insert_frame(connection, s.audit_changes, audit_changes[["audit_id", *CHANGE_COLUMNS]])
+    chain.append(
+        connection,
+        "audit_changes",
+        connection.execute(
+            sa.select(s.audit_changes.c.id).where(
+                s.audit_changes.c.audit_id.in_(sorted(set(audit_changes["audit_id"])))
+            )
+        )
+        .scalars()
+        .all(),
+    )
 
 
 def fit(values: pd.Series, column: sa.Column) -> pd.Series:

@@ -1,0 +1,183 @@
+"""An audit log an auditor can trust: the databases refuse what they can, and `audit verify`
+names every other tampering, on both backends: as a hostile database user would do it
+(a connection of their own, foreign keys off on SQLite, guards dropped where they must be)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from contract_sync.cli import app
+from contract_sync.demo.edit import edit_erp
+from contract_sync.run import Request, reimport
+from contract_sync.settings import Settings
+from contract_sync.store import chain
+from contract_sync.store import schema as s
+
+
+@pytest.fixture
+def logged(configured):
+    """A store with one sync's audit log: runs, contract rows and field changes."""
+    edit_erp(configured.erp, 1, 0.5, seed=31)
+    settings = Settings(erp_url=configured.erp_url, store_url=configured.store_url, data_docs=False)
+    reimport(settings, Request(company=1, actor="admin"))
+    return configured
+
+
+@pytest.fixture
+def hostile(logged) -> Iterator[Callable[[str], None]]:
+    """Runs SQL as a database user with their own connection, autocommitted."""
+    engine = sa.create_engine(logged.store_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        yield lambda sql: connection.exec_driver_sql(sql)
+    engine.dispose()
+
+
+def _verify(*args: str):
+    return CliRunner().invoke(app, ["audit", "verify", *args])
+
+
+def _first(store: sa.Engine, query: str) -> object:
+    with store.connect() as connection:
+        return connection.exec_driver_sql(query).scalar()
+
+
+def _drop_guard(hostile, store: sa.Engine, table: str, action: str) -> None:
+    on = f" ON {table}" if store.dialect.name == "postgresql" else ""
+    hostile(f"DROP TRIGGER {table}_no_{action}{on}")
+
+
+def _caught(pattern: str) -> None:
+    done = _verify()
+    assert done.exit_code == 1, done.output
+    assert re.search(pattern, done.output), done.output
+
+
+def test_an_untouched_log_is_intact_and_its_head_can_be_kept(logged):
+    done = _verify()
+    assert done.exit_code == 0, done.output
+    assert "audit log intact" in done.output
+    head = _verify("--head").output.strip()
+    assert re.fullmatch(r"\d+:[0-9a-f]{64}", head)
+    held = _verify("--against", head)
+    assert held.exit_code == 0 and "holds the head you kept" in held.output
+    assert "SEQ:DIGEST" in _verify("--against", "nonsense").output
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_contracts SET outcome = 'reimported'",
+        "DELETE FROM audit_changes",
+        "UPDATE sync_runs SET actor = 'someone-else'",
+        "DELETE FROM sync_runs",
+        "UPDATE run_ends SET status = 'completed'",
+        "UPDATE audit_chain SET digest = 'x'",
+        "DELETE FROM audit_chain",
+    ],
+)
+def test_the_database_refuses_to_change_the_log(logged, hostile, statement):
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        hostile(statement)
+    assert _verify().exit_code == 0
+
+
+def test_replace_and_truncate_are_refused(logged, hostile):
+    store = logged.store
+    if store.dialect.name == "sqlite":
+        statements = ["REPLACE INTO sync_runs SELECT * FROM sync_runs"]
+        statements += [
+            f"REPLACE INTO {t} SELECT * FROM {t}" for t in ("audit_contracts", "audit_chain")
+        ]
+    else:
+        statements = ["TRUNCATE audit_changes", "TRUNCATE audit_contracts CASCADE"]
+        statements += ["TRUNCATE sync_runs CASCADE", "TRUNCATE audit_chain"]
+    for statement in statements:
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            hostile(statement)
+    assert _verify().exit_code == 0
+
+
+def test_a_rewritten_row_is_caught(logged, hostile):
+    """REPLACE on SQLite (its guard dropped), UPDATE with the triggers dropped on both."""
+    store = logged.store
+    row = _first(store, "SELECT max(id) FROM audit_contracts")
+    if store.dialect.name == "sqlite":
+        _drop_guard(hostile, store, "audit_contracts", "replace")
+        columns = [c.name for c in s.audit_contracts.columns]
+        values = ", ".join("'blocked'" if c == "outcome" else c for c in columns)
+        hostile(
+            f"REPLACE INTO audit_contracts SELECT {values} FROM audit_contracts WHERE id = {row}"
+        )
+    else:
+        _drop_guard(hostile, store, "audit_contracts", "update")
+        hostile(f"UPDATE audit_contracts SET outcome = 'blocked' WHERE id = {row}")
+    _caught(rf"record audit_contracts {row} \(chain entry \d+\) was altered")
+
+
+def test_a_run_given_another_actor_is_caught(logged, hostile):
+    _drop_guard(hostile, logged.store, "sync_runs", "update")
+    hostile("UPDATE sync_runs SET actor = 'someone-else'")
+    _caught(r"record sync_runs [0-9a-f-]{36} \(chain entry \d+\) was altered")
+
+
+def test_a_truncated_or_deleted_table_is_caught(logged, hostile):
+    store = logged.store
+    if store.dialect.name == "postgresql":
+        _drop_guard(hostile, store, "audit_changes", "truncate")
+        hostile("TRUNCATE audit_changes")
+    else:
+        _drop_guard(hostile, store, "audit_changes", "delete")
+        hostile("DELETE FROM audit_changes")
+    _caught(r"record audit_changes \d+ \(chain entry \d+\) is missing: deleted")
+
+
+def test_a_deleted_run_with_its_rows_is_caught(logged, hostile):
+    store = logged.store
+    for table in ("audit_changes", "audit_contracts", "run_ends", "sync_runs"):
+        _drop_guard(hostile, store, table, "delete")
+    if store.dialect.name == "postgresql":  # foreign keys hold there: the rows go first
+        hostile("DELETE FROM audit_changes")
+        hostile("DELETE FROM audit_contracts")
+        hostile("DELETE FROM run_ends")
+    hostile("DELETE FROM sync_runs")  # SQLite: foreign keys off, the rows stay orphaned
+    _caught(r"record sync_runs [0-9a-f-]{36} \(chain entry \d+\) is missing: deleted")
+
+
+def test_a_backdated_insert_is_caught_chained_or_not(logged, hostile):
+    run_id = _first(logged.store, "SELECT id FROM sync_runs")
+    hostile(
+        "INSERT INTO audit_contracts (run_id, erp_company, contract_no, outcome, reasons, "
+        "items_added, items_changed, items_removed, items_unchanged, header_changes, recorded_at) "
+        f"VALUES ('{run_id}', 1, '99999-', 'reimported', '', 0, 0, 0, 0, 0, '2020-01-01 00:00:00')"
+    )
+    forged = _first(logged.store, "SELECT max(id) FROM audit_contracts")
+    _caught(rf"record audit_contracts {forged} is in no chain entry: inserted outside")
+    # Chained by someone who knows how: its date gives it away.
+    with logged.store.begin() as connection:
+        chain.append(connection, "audit_contracts", [forged])
+    _caught(rf"record audit_contracts {forged} \(chain entry \d+\) is dated 2020-01-01.*backdated")
+
+
+def test_a_rewritten_or_shortened_chain_is_caught_against_a_kept_head(logged, hostile):
+    store = logged.store
+    kept = _verify("--head").output.strip()
+    row = _first(store, "SELECT max(id) FROM audit_contracts")
+    for table, action in [("audit_contracts", "update"), ("audit_chain", "delete")]:
+        _drop_guard(hostile, store, table, action)
+    hostile(f"UPDATE audit_contracts SET outcome = 'blocked' WHERE id = {row}")
+    hostile("DELETE FROM audit_chain")
+    with store.begin() as connection:  # the whole chain computed again over the new content
+        chain.rebuild(connection)
+    assert _verify().exit_code == 0  # consistent in itself ...
+    done = _verify("--against", kept)  # ... but not with the head kept elsewhere
+    assert done.exit_code == 1 and "it was rewritten" in done.output
+
+    seq = int(kept.split(":")[0])
+    hostile(f"DELETE FROM audit_chain WHERE seq >= {seq - 1}")
+    shortened = _verify("--against", kept)
+    assert shortened.exit_code == 1 and "cut short" in shortened.output
