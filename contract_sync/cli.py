@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from contract_sync.settings import get_settings
-from contract_sync.vocabulary import OUTCOME_COLOURS, UNCHANGED_REASONS, ConflictPolicy
+from contract_sync.vocabulary import UNCHANGED_REASONS, ConflictPolicy
 
 app = typer.Typer(
     help="Keep ERP main contracts in step with the project store.", no_args_is_help=True
@@ -34,8 +34,27 @@ directory_app = typer.Typer(
 )
 app.add_typer(directory_app, name="directory")
 POLICY_HELP = "A field changed in both the ERP and the store: erp_wins writes it, block stops."
-# Wide enough for the outcome table when output goes to a file or a CI log.
-console = Console(width=None if sys.stdout.isatty() else 160)
+console = Console()
+WIDE_HELP = "Every column (the default view fits 100 columns)."
+FORMAT_HELP = "table for a person; csv or json (amounts as exact decimals) for a program."
+Wide = Annotated[bool, typer.Option("--wide", help=WIDE_HELP)]
+Format = Annotated[str, typer.Option("--format", help=FORMAT_HELP)]
+
+
+@app.callback()
+def _fit_console() -> None:
+    # The terminal's width; COLUMNS when output goes to a file or a pipe (160 if unset).
+    import os
+
+    columns = os.environ.get("COLUMNS", "")
+    console.width = int(columns) if columns.isdigit() else (None if sys.stdout.isatty() else 160)
+
+
+def _check_format(output_format: str) -> None:
+    from contract_sync.terminal import FORMATS
+
+    if output_format not in FORMATS:
+        _fail(f"unknown format {output_format!r}: {', '.join(FORMATS)}")
 
 
 def _fail(message: str) -> None:
@@ -219,10 +238,13 @@ def sync(
     full_refresh: Annotated[
         bool, typer.Option(help="Compare every contract, not only those changed in the ERP.")
     ] = False,
+    wide: Wide = False,
+    output_format: Format = "table",
 ) -> None:
     """Re-import every contract of the company that the gates let through."""
     from contract_sync.run import Request
 
+    _check_format(output_format)
     settings = get_settings()
     actor = acting_user or settings.service_user
     results = [
@@ -241,7 +263,7 @@ def sync(
         )
         for number in company or [settings.company]
     ]
-    _print_outcomes(results)
+    _print_outcomes(results, wide, output_format)
 
 
 @app.command("reimport")
@@ -251,10 +273,13 @@ def reimport(
     company: Annotated[int | None, typer.Option(help="ERP company number.")] = None,
     dry_run: Annotated[bool, typer.Option(help="Record would_reimport, write nothing.")] = False,
     policy: Annotated[ConflictPolicy, typer.Option(help=POLICY_HELP)] = ConflictPolicy.erp_wins,
+    wide: Wide = False,
+    output_format: Format = "table",
 ) -> None:
     """Re-import these contracts (every one compared, changed in the ERP or not)."""
     from contract_sync.run import Request, require_known
 
+    _check_format(output_format)
     settings = get_settings()
     request = Request(
         company=company or settings.company,
@@ -265,8 +290,8 @@ def reimport(
         full_refresh=True,
     )
     result = _or_fail(lambda: _run("reimport", settings, request))
-    _say_resolved(contracts, result.evaluation.erp.contracts)
-    _print_outcomes([result])
+    _say_resolved(contracts, result.evaluation.erp.contracts, output_format)
+    _print_outcomes([result], wide, output_format)
     _or_fail(lambda: require_known(settings, request, result.evaluation.erp.contracts))
 
 
@@ -283,6 +308,8 @@ def first_import(
         bool, typer.Option("--all", help="Every contract the ready list shows as importable.")
     ] = False,
     company: Annotated[int | None, typer.Option(help="ERP company number.")] = None,
+    wide: Wide = False,
+    output_format: Format = "table",
 ) -> None:
     """Import ERP contracts that are not in the store yet, each into its synced job's project
     (needs Standard or Admin on ERP Integrations and Admin on that project's Main Contracts).
@@ -306,8 +333,8 @@ def first_import(
             return
     request = replace(request, contracts=list(contracts), project=None)
     result = _or_fail(lambda: _run("import", settings, request))
-    _say_resolved(typed, result.evaluation.erp.contracts)
-    _print_outcomes([result])
+    _say_resolved(typed, result.evaluation.erp.contracts, output_format)
+    _print_outcomes([result], wide, output_format)
 
 
 def _run(kind: str, settings, request):  # noqa: ANN001, ANN202 - Settings, Request, RunResult
@@ -347,8 +374,10 @@ def _require_server(api: str) -> None:
         ) from None
 
 
-def _say_resolved(asked: list[str], erp_contracts) -> None:  # noqa: ANN001 - a frame
+def _say_resolved(asked: list[str], erp_contracts, output_format: str = "table") -> None:  # noqa: ANN001
     """Name the ERP's exact code where the one typed differs (padding, say)."""
+    if output_format != "table":
+        return
     codes = dict(zip(erp_contracts["contract_no"], erp_contracts["contract_code"], strict=True))
     for typed in asked:
         code = codes.get(typed.strip(" "))
@@ -356,14 +385,37 @@ def _say_resolved(asked: list[str], erp_contracts) -> None:  # noqa: ANN001 - a 
             console.print(f"{typed!r} is ERP contract {code!r}")
 
 
-def _print_outcomes(results: list) -> None:  # list of contract_sync.run.RunResult
+OUTCOME_FIELDS = [
+    "run_id",
+    "erp_company",
+    "contract_no",
+    "outcome",
+    "reasons",
+    "items_added",
+    "items_changed",
+    "items_removed",
+    "items_unchanged",
+    "header_changes",
+    "amount_before",
+    "amount_after",
+]
+
+
+def _print_outcomes(results: list, wide: bool = False, output_format: str = "table") -> None:
     import pandas as pd
 
     from contract_sync.store.db import safe_url
+    from contract_sync.terminal import as_text, outcome_view
 
     settings = get_settings()
     audit = pd.concat([r.audit.assign(run_id=r.run_id) for r in results], ignore_index=True)
-    console.print(outcome_table(audit))
+    for result in results:
+        if not result.evaluation.state.actor_known and output_format != "table":
+            _fail(f"{result.evaluation.state.actor!r} is not a user of the project store")
+    if output_format != "table":
+        sys.stdout.write(as_text(audit[OUTCOME_FIELDS], output_format))
+        return
+    console.print(outcome_view(audit, wide))
     counts = audit["outcome"].value_counts().sort_index()
     console.print("outcomes: " + ", ".join(f"{n} {outcome}" for outcome, n in counts.items()))
     console.print(
@@ -389,16 +441,22 @@ def ready(
     ] = None,
     project: Annotated[str | None, typer.Option(help="Only this project (its number).")] = None,
     company: Annotated[int | None, typer.Option(help="ERP company number.")] = None,
+    wide: Wide = False,
+    output_format: Format = "table",
 ) -> None:
     """The ERP main contracts ready to be imported, and what stops the others."""
     from contract_sync.run import Request, company_ready_list
-    from contract_sync.terminal import ready_view
+    from contract_sync.terminal import as_text, ready_view
 
+    _check_format(output_format)
     settings = get_settings()
     actor = acting_user or settings.service_user
     request = Request(company=company or settings.company, actor=actor, project=project)
     table = _or_fail(lambda: company_ready_list(settings, request))
-    console.print(ready_view(table, actor))
+    if output_format != "table":
+        sys.stdout.write(as_text(table, output_format))
+        return
+    console.print(ready_view(table, actor, wide))
 
 
 @app.command("diff")
@@ -455,9 +513,10 @@ def audit_report(
     reason: Annotated[str | None, typer.Option(help="A reason code.")] = None,
     company: Annotated[int | None, typer.Option(help="ERP company number.")] = None,
     output_format: Annotated[
-        str, typer.Option("--format", help="table, csv, html or markdown.")
+        str, typer.Option("--format", help="table, csv, json, html or markdown.")
     ] = "table",
     output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+    wide: Wide = False,
 ) -> None:
     """What changed, when, who did it, and what was blocked again and again."""
     from contract_sync.store.audit_log import AuditFilter
@@ -474,7 +533,7 @@ def audit_report(
             company=company,
         )
     )
-    _emit(report, output_format, output)
+    _emit(report, output_format, output, wide=wide)
 
 
 @audit_app.command("verify")
@@ -525,6 +584,8 @@ def _kept_head(text: str) -> tuple[int, str]:
 @audit_app.command("show")
 def audit_show(
     run_id: Annotated[str, typer.Argument(help="Run id (Prefect flow-run id).")],
+    wide: Wide = False,
+    output_format: Format = "table",
 ) -> None:
     """One run: every contract's outcome, and the fields it changed."""
     from contract_sync.store.audit_log import AuditFilter
@@ -532,13 +593,15 @@ def audit_show(
     report = _report(AuditFilter(run_id=run_id), include_unchanged=True)
     if report.rows.empty:
         _fail(f"no audit rows for run {run_id}")
-    _emit(report, "table", None, changes=True)
+    _emit(report, output_format, None, changes=True, wide=wide)
 
 
 @audit_app.command("contract")
 def audit_contract(
     contract: Annotated[str, typer.Argument(help="ERP contract number.")],
     company: Annotated[int | None, typer.Option(help="ERP company number.")] = None,
+    wide: Wide = False,
+    output_format: Format = "table",
 ) -> None:
     """One contract's full history, with its line-level changes."""
     from contract_sync.store.audit_log import AuditFilter
@@ -549,7 +612,9 @@ def audit_contract(
     )
     if report.rows.empty:
         _fail(f"no audit rows for contract {contract}")
-    _emit(report, "table", None, changes=True)
+    _emit(report, output_format, None, changes=True, wide=wide)
+    if output_format != "table":
+        return
     from contract_sync.store.audit_log import last_checked
 
     number = contract.strip(" ")
@@ -583,15 +648,22 @@ def _report(audit_filter, include_unchanged: bool = False):  # noqa: ANN001, ANN
     )
 
 
-def _emit(report, output_format: str, output: Path | None, changes: bool = False) -> None:  # noqa: ANN001
+def _emit(  # noqa: ANN001 - an AuditReport
+    report, output_format: str, output: Path | None, changes: bool = False, wide: bool = False
+) -> None:
     from contract_sync.reports import audit as render
 
     if output_format == "table":
-        _print_audit(report, changes)
+        _print_audit(report, changes, wide)
         return
-    writers = {"csv": render.to_csv, "html": render.to_html, "markdown": render.to_markdown}
+    writers = {
+        "csv": render.to_csv,
+        "json": render.to_json,
+        "html": render.to_html,
+        "markdown": render.to_markdown,
+    }
     if output_format not in writers:
-        _fail(f"unknown format {output_format!r}: table, csv, html or markdown")
+        _fail(f"unknown format {output_format!r}: table, {', '.join(writers)}")
     text = writers[output_format](report)
     if output is None:
         sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
@@ -603,60 +675,31 @@ def _emit(report, output_format: str, output: Path | None, changes: bool = False
 SHOWN_ROWS = 100
 
 
-def _print_audit(report, changes: bool) -> None:  # noqa: ANN001
+def _print_audit(report, changes: bool, wide: bool) -> None:  # noqa: ANN001
     """Summary, recurring blockers, then the rows; a report leaves out "nothing changed"
     rows (they are counted in the summary) and shows the newest hundred."""
     from contract_sync.columns import display
     from contract_sync.reports.audit import run_line
+    from contract_sync.terminal import audit_rows_view, blockers_view, changes_view
 
     s = report.summary
     console.print(
         f"{s['runs']} runs, {s['contracts']} contracts, {s['rows']} audit rows; contract value "
         f"changed by re-imports: {display(s['value_changed'], 'amount')}, brought in by first "
-        f"imports: {display(s['value_imported'], 'amount')}"
+        f"imports: {display(s['value_imported'], 'amount')}",
+        markup=False,
     )
     console.print(run_line(s), markup=False)
     console.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in s["outcomes"].items()))
     if s["reasons"]:
         console.print("reasons: " + ", ".join(f"{k} {v}" for k, v in s["reasons"].items()))
     if len(report.blockers):
-        blockers = Table(title="Recurring blockers (fix these in the ERP or the project)")
-        for column in ["contract", "reason", "times", "since", "last seen", "still blocked"]:
-            blockers.add_column(column)
-        for b in report.blockers.itertuples():
-            blockers.add_row(
-                b.contract_no,
-                b.reason,
-                str(b.times),
-                f"{b.since:%Y-%m-%d %H:%M}",
-                f"{b.last_seen:%Y-%m-%d %H:%M}",
-                "yes" if b.still_blocked else "no",
-            )
-        console.print(blockers)
+        console.print(blockers_view(report.blockers))
     rows = report.rows if changes else report.rows[report.rows["reasons"].ne(UNCHANGED_REASONS)]
-    table = Table(title=f"Audit rows ({min(len(rows), SHOWN_ROWS)} of {len(rows)} shown)")
-    for column in ["when", "run", "actor", "contract", "outcome", "reasons", "+/~/-", "changes"]:
-        table.add_column(column)
-    by_audit = report.changes.groupby("audit_id") if len(report.changes) else None
-    for row in rows.tail(SHOWN_ROWS).itertuples():
-        detail = ""
-        if changes and by_audit is not None and row.audit_id in by_audit.groups:
-            detail = "\n".join(
-                f"{c.item_no or '(header)'} {c.change} {c.field or ''} {c.before or ''} -> "
-                f"{c.after or ''}{' (store edit overwritten)' if c.overwritten else ''}"
-                for c in by_audit.get_group(row.audit_id).itertuples()
-            )
-        table.add_row(
-            f"{row.recorded_at:%Y-%m-%d %H:%M}",
-            row.run_id[:8],
-            str(row.actor),
-            row.contract_no,
-            row.outcome,
-            row.reasons or "",
-            f"+{row.items_added} ~{row.items_changed} -{row.items_removed}",
-            detail,
-        )
-    console.print(table)
+    shown = rows.tail(SHOWN_ROWS)
+    console.print(audit_rows_view(shown, len(rows), wide))
+    if changes and shown["audit_id"].isin(report.changes["audit_id"]).any():
+        console.print(changes_view(shown, report.changes))
 
 
 def _or_fail(action):  # noqa: ANN001, ANN202 - the action's own result
@@ -676,35 +719,6 @@ def _debugging() -> bool:
     import os
 
     return "--debug" in sys.argv[1:] or os.environ.get("CONTRACT_SYNC_DEBUG") == "1"
-
-
-def outcome_table(audit) -> Table:
-    from contract_sync.columns import display
-
-    table = Table(title="Re-import outcomes per contract")
-    for column in [
-        "company",
-        "contract",
-        "outcome",
-        "reasons",
-        "items +/~/-",
-        "header",
-        "amount before",
-        "amount after",
-    ]:
-        table.add_column(column, justify="right" if "amount" in column else "left")
-    for row in audit.itertuples():
-        table.add_row(
-            str(row.erp_company),
-            row.contract_no,
-            f"[{OUTCOME_COLOURS.get(row.outcome, 'white')}]{row.outcome}[/]",
-            row.reasons or "",
-            f"+{row.items_added} ~{row.items_changed} -{row.items_removed}",
-            str(row.header_changes),
-            display(row.amount_before, "original_amount"),
-            display(row.amount_after, "original_amount"),
-        )
-    return table
 
 
 def main() -> None:

@@ -56,7 +56,12 @@ class Settings(BaseSettings):
         description="Folder of the validation suites; default: the ones shipped in the package.",
     )
     reports_dir: Path | None = Field(None, description="Where run reports are written.")
-    data_docs: bool = Field(True, description="Write each run's validation report (Data Docs).")
+    reports_url: str | None = Field(
+        None, description="Where the reports folder is served over http (make serve sets it)."
+    )
+    data_docs: bool = Field(
+        True, description="Write each run's validation report (one self-contained page)."
+    )
     validation_cache: bool = Field(
         True, description="Reuse the verdict on a contract validated before with the same content."
     )
@@ -81,6 +86,17 @@ class Settings(BaseSettings):
     @property
     def reports_path(self) -> Path:
         return self.reports_dir or self.data_dir / "reports"
+
+    def report_link(self, page: Path | None) -> str | None:
+        """Where a person opens a report page: over http when the reports are served
+        (`make serve` sets CONTRACT_SYNC_REPORTS_URL), else its file."""
+        if page is None:
+            return None
+        if self.reports_url and page.is_relative_to(self.reports_path):
+            return (
+                f"{self.reports_url.rstrip('/')}/{page.relative_to(self.reports_path).as_posix()}"
+            )
+        return page.as_uri()
 
     @property
     def validation_cache_path(self) -> Path | None:

@@ -45,6 +45,58 @@ class Reason(StrEnum):
     locked = "locked"
 
 
+# Each reason in plain words, and what to do about it: for the people who read a run.
+REASON_WORDS: dict[str, tuple[str, str]] = {
+    Reason.unknown_user: (
+        "the acting user is not a user of the project store",
+        "act as a login of the directory file",
+    ),
+    Reason.permission_denied: (
+        "the acting user lacks the rights (Admin on ERP Integrations and on the project's "
+        "Main Contracts)",
+        "ask a company admin to grant them in the directory file",
+    ),
+    Reason.integration_not_configured: (
+        "the company's ERP integration is not configured",
+        "configure it in the directory file",
+    ),
+    Reason.integration_unsupported: (
+        "this ERP has no main contracts",
+        "nothing: contracts of this ERP are not synced",
+    ),
+    Reason.not_imported: ("not in the project store yet", "import it first"),
+    Reason.already_imported: ("already in the project store", "re-import it instead"),
+    Reason.contract_unapproved: (
+        "the store contract is not Approved",
+        "approve it in the project, then re-import",
+    ),
+    Reason.job_not_synced: (
+        "its ERP job is not synced to a project",
+        "link the job to its project in the directory file",
+    ),
+    Reason.contract_in_multiple_projects: (
+        "it is attached to two or more projects",
+        "keep it in one project only",
+    ),
+    Reason.invalid_erp_data: (
+        "its ERP data fails validation",
+        "fix in the ERP the rows the validation report lists",
+    ),
+    Reason.no_updates: ("nothing changed since its last import", "nothing"),
+    Reason.conflict: (
+        "a field changed both in the ERP and in the store (policy block)",
+        "revert the store edit, or re-import with policy erp_wins",
+    ),
+    Reason.stale: ("the store contract changed while the run was writing", "run again"),
+    Reason.locked: ("another run was writing this contract", "run again"),
+}
+
+
+def in_words(reasons: str) -> str:
+    """Space-separated reason codes as plain words, each with its code."""
+    return "; ".join(f"{REASON_WORDS.get(code, (code,))[0]} ({code})" for code in reasons.split())
+
+
 # The gates of a re-import and of a first import, in the order their reasons are listed.
 REIMPORT_GATES = [
     Reason.unknown_user,

@@ -4,27 +4,33 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
+from prefect.states import State
 from pydantic import Field
 
 from contract_sync.reports.audit import load_report, timeline_svg, to_csv, to_html, to_markdown
 from contract_sync.run import open_store
 from contract_sync.settings import get_settings
 from contract_sync.store.audit_log import AuditFilter
+from flows.parameters import BadParameter, checked, refused
 
 
-@flow(name="audit-report", log_prints=True)
+@flow(name="audit-report", log_prints=True, validate_parameters=False)
 def audit_report_flow(
-    days: Annotated[
-        int, Field(ge=1, le=3660, description="How many days back the report covers.")
-    ] = 7,
-    project: Annotated[str | None, Field(description="Only this project (its number).")] = None,
-    contract: Annotated[str | None, Field(description="Only this ERP contract.")] = None,
-) -> str:
+    days: int = Field(7, ge=1, le=3660, description="How many days back the report covers."),
+    project: str = Field("", description="Only this store project (its number); empty: all."),
+    contract: str = Field("", description="Only this ERP contract; empty: all."),
+) -> str | State:
     """Returns the path of the HTML report."""
+    try:
+        given = checked(audit_report_flow.fn, locals())
+    except BadParameter as error:
+        return refused(error)
+    days = given["days"]
+    project = given["project"].strip() or None
+    contract = given["contract"].strip() or None
     settings = get_settings()
     store = open_store(settings)
     until = datetime.now(UTC)

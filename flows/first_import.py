@@ -3,29 +3,43 @@ in the project of its synced job, with its items, baseline and audit row."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import pandas as pd
 from prefect import flow
+from prefect.states import State
 from pydantic import Field
 
 from contract_sync.run import Request, first_import
 from contract_sync.settings import get_settings
+from flows.parameters import BadParameter, checked, refused
 from flows.prefect_run import origin, prefect_hooks
 
 
-@flow(name="import-main-contract", log_prints=True)
+@flow(name="import-main-contract", log_prints=True, validate_parameters=False)
 def import_main_contract(
-    contract: Annotated[str, Field(description="ERP contract number to import.")],
-    requested_by: Annotated[
-        str, Field(description="Store user; needs Standard or Admin on ERP Integrations.")
-    ],
-    company: Annotated[
-        int | None, Field(description="ERP company number; the configured one when empty.")
-    ] = None,
-) -> pd.DataFrame:
+    contract: str = Field(
+        "", min_length=1, description="ERP contract number to import, in any padding."
+    ),
+    requested_by: str = Field(
+        "",
+        min_length=1,
+        description="The store login: needs Standard or Admin on ERP Integrations and Admin "
+        "on the project's Main Contracts.",
+    ),
+    company: int = Field(
+        0, ge=0, description="ERP company number (Vista JCCo); 0: the configured one."
+    ),
+) -> pd.DataFrame | State:
+    """Import an ERP contract into the project of its synced job."""
+    try:
+        given = checked(import_main_contract.fn, locals())
+    except BadParameter as error:
+        return refused(error)
     settings = get_settings()
-    request = Request(company=company or settings.company, actor=requested_by, contracts=[contract])
+    request = Request(
+        company=given["company"] or settings.company,
+        actor=given["requested_by"],
+        contracts=[given["contract"]],
+    )
     result = first_import(settings, request, origin=origin(), hooks=prefect_hooks())
     for row in result.audit.itertuples():
         print(f"{row.contract_no}: {row.outcome} {row.reasons}".strip())

@@ -2,34 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import pandas as pd
 from prefect import flow
 from prefect.artifacts import create_table_artifact
+from prefect.states import State
 from pydantic import Field
 
 from contract_sync.run import Request, company_ready_list
 from contract_sync.settings import get_settings
 from contract_sync.stages.ready import readable
+from flows.parameters import BadParameter, checked, refused
 from flows.prefect_run import prefect_hooks
 
 
-@flow(name="ready-list", log_prints=True)
+@flow(name="ready-list", log_prints=True, validate_parameters=False)
 def ready_list_flow(
-    company: Annotated[
-        int | None, Field(description="ERP company number; the configured one when empty.")
-    ] = None,
-    requested_by: Annotated[
-        str | None,
-        Field(description="Whose view: re-import is available per this user's permissions."),
-    ] = None,
-    project: Annotated[str | None, Field(description="Only this project's contracts.")] = None,
-) -> pd.DataFrame:
+    company: int = Field(
+        0, ge=0, description="ERP company number (Vista JCCo); 0: the configured one."
+    ),
+    requested_by: str = Field(
+        "",
+        description="Whose view: Import and Re-Import are available per this store login's "
+        "permissions; empty: the service user.",
+    ),
+    project: str = Field(
+        "", description="Only this store project's contracts (its number); empty: all."
+    ),
+) -> pd.DataFrame | State:
+    """The ERP main contracts ready to be imported, and what stops the others."""
+    try:
+        given = checked(ready_list_flow.fn, locals())
+    except BadParameter as error:
+        return refused(error)
     settings = get_settings()
-    company = company or settings.company
-    actor = requested_by or settings.service_user
-    request = Request(company=company, actor=actor, project=project)
+    company = given["company"] or settings.company
+    actor = given["requested_by"] or settings.service_user
+    request = Request(company=company, actor=actor, project=given["project"].strip() or None)
     table = company_ready_list(settings, request, hooks=prefect_hooks())
     create_table_artifact(
         key=f"ready-list-company-{company}",

@@ -2,87 +2,98 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import pandas as pd
-from prefect import flow, runtime
+from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.states import State
 from pydantic import Field
 
-from contract_sync.reports.run_summary import outcome_rows, run_summary
+from contract_sync.reports.run_summary import blocked_with_reasons, outcome_rows, run_summary
 from contract_sync.run import Request, RunResult, reimport
 from contract_sync.settings import Settings, get_settings
 from contract_sync.store.db import safe_url
-from contract_sync.vocabulary import ConflictPolicy
+from contract_sync.vocabulary import ConflictPolicy, in_words
+from flows.parameters import BadParameter, checked, refused
 from flows.prefect_run import ProgressArtifact, origin, prefect_hooks
 
 
-@flow(name="reimport-main-contracts", log_prints=True)
+@flow(name="reimport-main-contracts", log_prints=True, validate_parameters=False)
 def reimport_main_contracts(
-    company: Annotated[
-        int | None, Field(description="ERP company number; the configured one when empty.")
-    ] = None,
-    contracts: Annotated[
-        list[str] | None,
-        Field(description="ERP contract numbers to re-import; all of the company's when empty."),
-    ] = None,
-    project: Annotated[
-        str | None,
-        Field(description="Only the contracts of this project (its number in the store)."),
-    ] = None,
-    requested_by: Annotated[
-        str | None,
-        Field(description="Store user the run acts as; the service user when empty."),
-    ] = None,
-    dry_run: Annotated[
-        bool, Field(description="Gate and diff, record would_reimport, change nothing.")
-    ] = False,
-    policy: Annotated[
-        ConflictPolicy,
-        Field(description="A field changed in both the ERP and the store: ERP wins, or block."),
-    ] = ConflictPolicy.erp_wins,
-    full_refresh: Annotated[
-        bool,
-        Field(
-            description="Compare every contract, also those unchanged in the ERP since "
-            "their last import (repairs discrepancies made in the store)."
-        ),
-    ] = False,
-) -> pd.DataFrame:
+    company: int = Field(
+        0, ge=0, description="ERP company number (Vista JCCo); 0: the configured one."
+    ),
+    contracts: list[str] = Field(  # a default, not a factory: the form then shows it optional
+        [],
+        description="ERP contract numbers to re-import, with or without the ERP's padding; "
+        "empty: every contract of the company.",
+    ),
+    project: str = Field(
+        "", description="Only the contracts of this store project (its number); empty: all."
+    ),
+    requested_by: str = Field(
+        "",
+        description="The store login the run acts as: its permissions are checked and it is "
+        "the actor in the audit log; empty: the service user.",
+    ),
+    dry_run: bool = Field(
+        False, description="Gate and compare, record would_reimport, write nothing."
+    ),
+    policy: ConflictPolicy = Field(
+        ConflictPolicy.erp_wins,
+        description="A field changed both in the ERP and in the store: erp_wins writes the "
+        "ERP's value (the store edit is recorded as overwritten); block leaves the contract.",
+    ),
+    full_refresh: bool = Field(
+        False,
+        description="Compare every contract, also those unchanged in the ERP since their last "
+        "import (repairs discrepancies made in the store).",
+    ),
+) -> pd.DataFrame | State:
+    """Re-import ERP main contracts into the project store, gated and audited."""
+    try:
+        given = checked(reimport_main_contracts.fn, locals())
+    except BadParameter as error:
+        return refused(error)
     settings = get_settings()
     request = Request(
-        company=company or settings.company,
-        actor=requested_by or settings.service_user,
-        contracts=contracts,
-        project=project,
-        dry_run=dry_run,
-        policy=policy,
-        full_refresh=full_refresh,
+        company=given["company"] or settings.company,
+        actor=given["requested_by"] or settings.service_user,
+        contracts=given["contracts"] or None,
+        project=given["project"].strip() or None,
+        dry_run=given["dry_run"],
+        policy=given["policy"],
+        full_refresh=given["full_refresh"],
     )
     result = reimport_in_flow(settings, request)
     return result.audit.assign(run_id=result.run_id)
 
 
 def reimport_in_flow(settings: Settings, request: Request) -> RunResult:
-    """A re-import run inside the current flow run: stages as tasks, progress, artifacts."""
+    """A re-import run inside the current flow run: stages as tasks, progress, artifacts,
+    and a warning in the run log per contract blocked for a reason."""
     progress = ProgressArtifact()
     result = reimport(settings, request, origin=origin(), hooks=prefect_hooks(progress))
     progress.finish()
-    docs = result.evaluation.validation.docs_path
-    _publish(result.audit, result.run_id, docs, settings.store_database_url)
+    _publish(result, settings, request.dry_run)
     return result
 
 
-def _publish(audit: pd.DataFrame, run_id: str, docs_path: Path | None, store_url: str) -> None:
+def _publish(result: RunResult, settings: Settings, dry_run: bool) -> None:
     source = runtime.deployment.name or "cli"
+    found = result.evaluation
     create_table_artifact(
         key=f"{source}-outcomes",
-        table=outcome_rows(audit),
-        description=f"Per-contract outcomes of run {run_id}",
+        table=outcome_rows(result.audit, found.erp.contracts, found.state.projects),
+        description=f"Per-contract outcomes of run {result.run_id}",
     )
+    link = settings.report_link(found.validation.docs_path)
     create_markdown_artifact(
         key=f"{source}-summary",
-        markdown=run_summary(audit, run_id, docs_path, safe_url(store_url)),
-        description=f"Summary of run {run_id}",
+        markdown=run_summary(
+            result.audit, result.run_id, link, safe_url(settings.store_database_url), dry_run
+        ),
+        description=f"Summary of run {result.run_id}",
     )
+    logger = get_run_logger()
+    for row in blocked_with_reasons(result.audit).itertuples():
+        logger.warning("contract %s blocked: %s", row.contract_no, in_words(row.reasons))

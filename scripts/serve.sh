@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a local Prefect server on loopback, a process work pool with every deployment of
 # prefect.yaml, and a worker; prints the UI address. scripts/stop.sh ends them.
-# Environment: PREFECT_PORT (4200), PREFECT_HOME (.prefect), CONTRACT_SYNC_RUN_DIR (.prefect/run);
+# Environment: PREFECT_PORT (4200), CONTRACT_SYNC_REPORTS_PORT (PREFECT_PORT + 1), PREFECT_HOME
+# (.prefect), CONTRACT_SYNC_RUN_DIR (.prefect/run);
 # the contract-sync settings (CONTRACT_SYNC_*) reach the flows through the worker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,10 +43,23 @@ done
 "$bin/prefect" --no-prompt deploy --all >"$run_dir/deploy.log" 2>&1 \
   || { cat "$run_dir/deploy.log"; exit 1; }
 
+# The run reports (validation pages, audit reports), served over http on loopback so that
+# the artifacts' links open in the browser; the flows learn the address from the worker.
+reports_port=${CONTRACT_SYNC_REPORTS_PORT:-$((port + 1))}
+reports_dir=$("$bin/python" -c 'from contract_sync.settings import get_settings as s; print(s().reports_path.resolve())')
+mkdir -p "$reports_dir"
+export CONTRACT_SYNC_REPORTS_URL="http://127.0.0.1:$reports_port"
+if ! running reports; then
+  setsid "$bin/python" -m http.server --bind 127.0.0.1 --directory "$reports_dir" "$reports_port" \
+    >"$run_dir/reports.log" 2>&1 < /dev/null &
+  echo $! >"$run_dir/reports.pid"
+fi
+
 if ! running worker; then
   setsid "$bin/prefect" worker start --pool contract-sync --name contract-sync-local \
     >"$run_dir/worker.log" 2>&1 < /dev/null &
   echo $! >"$run_dir/worker.pid"
 fi
 echo "Prefect UI: http://127.0.0.1:$port  (deployments: $("$bin/prefect" deployment ls 2>/dev/null | grep -c '/' || true))"
+echo "Reports: $CONTRACT_SYNC_REPORTS_URL/ (validation pages of each run, audit reports)"
 echo "logs in $run_dir; stop with: make stop"

@@ -50,7 +50,7 @@ def test_demo_commands_end_to_end(data_dir):
 
     ready = _run(["ready", "--as", "admin"])
     assert ready.exit_code == 0, ready.output
-    assert "available" in ready.stdout and "not_imported" in ready.stdout
+    assert "re-import" in ready.stdout and "not_imported" in ready.stdout
     preview = _run(["diff", "24008-"])
     assert preview.exit_code == 0, preview.output
     assert "Re-import preview of contract 24008-" in preview.stdout

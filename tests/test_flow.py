@@ -177,3 +177,36 @@ def test_only_contracts_changed_since_their_import_are_compared(configured):
     assert refresh.loc[victim, "items_added"] == 1
     others = regular.drop(victim)
     assert (refresh.loc[others, "reasons"] == "no_updates").all()
+
+
+@pytest.mark.parametrize(
+    ("flow_function", "given", "named"),
+    [
+        (
+            "reimport",
+            {"policy": "always_erp"},
+            "parameter policy: Input should be 'erp_wins' or 'block'",
+        ),
+        ("reimport", {"company": "one"}, "parameter company: Input should be a valid integer"),
+        ("ready", {"company": -1}, "parameter company: Input should be greater than or equal to 0"),
+        ("audit", {"days": 0}, "parameter days: Input should be greater than or equal to 1"),
+        ("import", {"contract": "24007-"}, "parameter requested_by: String should have at least 1"),
+    ],
+)
+def test_a_bad_parameter_ends_the_run_failed_in_one_line(configured, flow_function, given, named):
+    """As when the run form's validation is off: the flow itself refuses, in one line."""
+    from flows.audit_report import audit_report_flow
+    from flows.first_import import import_main_contract
+    from flows.ready import ready_list_flow
+
+    flows = {
+        "reimport": reimport_main_contracts,
+        "ready": ready_list_flow,
+        "audit": audit_report_flow,
+        "import": import_main_contract,
+    }
+    state = flows[flow_function](**given, return_state=True)
+    assert state.is_failed()
+    assert state.message.startswith(named) and "\n" not in state.message
+    with configured.store.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(s.sync_runs)).scalar() == 0

@@ -3,12 +3,14 @@ a worker, trigger a manual re-import through the API, read back the store and ar
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,7 @@ def served(configured, tmp_path):
         "PREFECT_PORT": str(port),
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
         "CONTRACT_SYNC_RUN_DIR": str(run_dir),
+        "CONTRACT_SYNC_REPORTS_PORT": str(_free_port()),
         "PREFECT_WORKER_QUERY_SECONDS": "1",
     }
     try:
@@ -70,7 +73,7 @@ def served(configured, tmp_path):
         assert started.returncode == 0, started.stdout + started.stderr
         assert f"Prefect UI: http://127.0.0.1:{port}" in started.stdout
         pids = _pids(run_dir)
-        assert len(pids) == 2 and all(map(_alive, pids))
+        assert len(pids) == 3 and all(map(_alive, pids))  # server, reports, worker
         with temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{port}/api"}):
             yield configured
     finally:
@@ -90,7 +93,32 @@ def _wait(client, flow_run_id, seconds: float = 300):
     raise TimeoutError(f"flow run {flow_run_id} did not finish in {seconds} s")
 
 
-def test_manual_run_through_a_deployment(served):
+def _post(path: str, body: dict) -> dict:
+    """A call to the Prefect API as the UI makes it (the client has no such option)."""
+    request = urllib.request.Request(
+        PREFECT_API_URL.value() + path,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def _run_form_explains_itself(browser, deployment) -> None:
+    """The run form in a real browser: every parameter with its description, no "None"."""
+    ui = PREFECT_API_URL.value().removesuffix("/api")
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.goto(f"{ui}/deployments/deployment/{deployment.id}/run")
+    page.get_by_text("Validate parameters").wait_for(timeout=30_000)
+    shown = page.inner_text("body")
+    for name, schema in deployment.parameter_openapi_schema["properties"].items():
+        assert name in shown and schema["description"] in shown, name
+    assert "type None" not in shown
+    page.close()
+
+
+def test_manual_run_through_a_deployment(served, browser):
     edited = sorted(edit_erp(served.erp, 1, 0.5, seed=21).contracts)
     with get_client(sync_client=True) as client:
         deployments = {d.name for d in client.read_deployments()}
@@ -110,6 +138,15 @@ def test_manual_run_through_a_deployment(served):
         assert "'xyz' is not one of" in refused.value.response.json()["detail"]
         of_deployment = DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
         assert client.read_flow_runs(deployment_filter=of_deployment) == []
+        _run_form_explains_itself(browser, deployment)
+        # With the form's validation off, the flow itself refuses the value, in one line.
+        unchecked = _post(
+            f"/deployments/{deployment.id}/create_flow_run",
+            {"parameters": {"policy": "always_erp"}, "enforce_parameter_schema": False},
+        )
+        refused = _wait(client, unchecked["id"])
+        assert refused.state.is_failed()
+        assert refused.state.message.startswith("parameter policy: Input should be 'erp_wins'")
 
         flow_run = client.create_flow_run_from_deployment(
             deployment.id, parameters={"contracts": edited, "requested_by": "admin"}
@@ -125,7 +162,11 @@ def test_manual_run_through_a_deployment(served):
         "reimport-contracts-summary",
     }
     assert by_type["progress"].data == 100.0
-    assert "reimported" in by_type["markdown"].data
+    summary = by_type["markdown"].data
+    assert "reimported" in summary
+    [link] = re.findall(r"\]\((http://127\.0\.0\.1:\d+/[^)]+/index\.html)\)", summary)
+    with urllib.request.urlopen(link, timeout=10) as served_page:  # opens over http
+        assert f"Validation of run {flow_run.id}" in served_page.read().decode()
     run_id = str(flow_run.id)
     with served.store.connect() as connection:
         run = connection.execute(runs().where(s.sync_runs.c.id == run_id)).one()

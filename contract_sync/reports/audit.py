@@ -3,18 +3,19 @@ blockers; rendered as markdown, CSV or one self-contained HTML file with its cha
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.columns import CHANGE_COUNTS, display, field_text
+from contract_sync.columns import CHANGE_COUNTS, display, field_text, to_decimal
+from contract_sync.reports.pages import render
 from contract_sync.store.audit_log import AuditFilter, read_audit, read_blocked_spans, read_counts
 from contract_sync.vocabulary import OUTCOME_COLOURS, UNCHANGED_REASONS, Outcome, Reason
 
+AMOUNT_FIGURES = ("value_changed", "value_imported")
 CSV_COLUMNS = [
     "recorded_at",
     "run_id",
@@ -158,6 +159,21 @@ def to_csv(report: AuditReport) -> str:
     return rows.assign(**amounts).to_csv(index=False)
 
 
+def to_json(report: AuditReport) -> str:
+    """The summary and the rows; amounts as exact decimal text (12.34, never cents or floats)."""
+    summary = {
+        **report.summary,
+        **{k: str(to_decimal(report.summary[k], "amount")) for k in AMOUNT_FIGURES},
+    }
+    rows = report.rows[CSV_COLUMNS].astype(object)
+    rows = rows.assign(
+        recorded_at=report.rows["recorded_at"].map(lambda t: t.isoformat()),
+        **{c: field_text(report.rows[c], "amount") for c in ("amount_before", "amount_after")},
+    )
+    records = rows.astype(object).where(rows.notna(), None).to_dict(orient="records")
+    return json.dumps({"summary": summary, "rows": records}, indent=1, default=str) + "\n"
+
+
 def to_markdown(report: AuditReport) -> str:
     s = report.summary
     lines = [
@@ -191,29 +207,11 @@ def to_markdown(report: AuditReport) -> str:
     return "\n".join(lines)
 
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-
-
-@lru_cache
-def _templates():  # -> jinja2.Environment
-    """Report templates, autoescaped: every value from the audit log is text, never markup."""
-    import jinja2
-
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-    )
-    environment.filters["blank"] = lambda v: "" if v is None or pd.isna(v) else v
-    return environment
-
-
 def timeline_svg(timeline: pd.DataFrame, standalone: bool = False) -> str:
     """Stacked bars of audit rows per day by outcome, as SVG (no scripts, no fonts); inline
     in HTML unless `standalone` (an SVG file or data URI needs its namespace)."""
     if timeline.empty:
-        return _render("timeline.svg.j2", standalone=standalone, width=400, height=40, days=[])
+        return render("timeline.svg.j2", standalone=standalone, width=400, height=40, days=[])
     height, bar, gap, left, top = 220, 18, 6, 40, 20
     peak = max(int(timeline.sum(axis=1).max()), 1)
     days = []
@@ -232,7 +230,7 @@ def timeline_svg(timeline: pd.DataFrame, standalone: bool = False) -> str:
         {"outcome": outcome, "y": top + 14 * j, "colour": OUTCOME_COLOURS.get(outcome, "#888")}
         for j, outcome in enumerate(timeline.columns)
     ]
-    return _render(
+    return render(
         "timeline.svg.j2",
         standalone=standalone,
         width=axis_end + 160,
@@ -247,10 +245,6 @@ def timeline_svg(timeline: pd.DataFrame, standalone: bool = False) -> str:
         peak=peak,
         ink="#555",
     )
-
-
-def _render(template: str, **values: object) -> str:
-    return _templates().get_template(template).render(**values)
 
 
 def to_html(report: AuditReport, title: str = "Re-import audit report") -> str:
@@ -293,7 +287,7 @@ def to_html(report: AuditReport, title: str = "Re-import audit report") -> str:
             ["erp_company", "contract_no"], sort=True
         )
     ]
-    return _render(
+    return render(
         "audit_report.html.j2",
         title=title,
         summary=summary,

@@ -1,48 +1,122 @@
-"""Run reports: the summary a person reads after a run."""
+"""Run reports: what a project manager reads after a run (Prefect artifacts, run log)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
-from contract_sync.columns import CHANGE_COUNTS, display
-from contract_sync.vocabulary import Outcome
+from contract_sync.columns import display
+from contract_sync.vocabulary import REASON_WORDS, UNCHANGED_REASONS, Outcome, in_words
 
-OUTCOME_COLUMNS = ["contract_no", "outcome", "reasons", *CHANGE_COUNTS]
+SHOWN_BLOCKED = 50  # blocked contracts listed in a summary; the rest are counted
+SHOWN_FAILURES = 5  # failing rows shown inline per quarantined contract
 
 
-def outcome_rows(audit: pd.DataFrame) -> list[dict]:
-    """Per-contract outcomes as plain rows (for a table artifact)."""
-    return (
-        audit[OUTCOME_COLUMNS]
-        .astype(object)
-        .where(audit[OUTCOME_COLUMNS].notna(), "")
-        .to_dict("records")
+def _amount(values: pd.Series) -> pd.Series:
+    return values.map(lambda v: display(v, "amount"))
+
+
+def outcome_rows(
+    audit: pd.DataFrame, erp_contracts: pd.DataFrame, projects: pd.DataFrame
+) -> list[dict]:
+    """Per contract, for a table artifact: title, project, outcome, reasons in plain words
+    (codes beside them), items, amounts before and after and the change, with separators."""
+    titles = erp_contracts.drop_duplicates("contract_no").set_index("contract_no")["title"]
+    numbers = projects.set_index("project_id")["project"]
+    before = audit["amount_before"].astype("Int64")
+    after = audit["amount_after"].astype("Int64")
+    rows = pd.DataFrame(
+        {
+            "contract": audit["contract_no"],
+            "title": audit["contract_no"].map(titles),
+            "project": audit["project_id"].map(numbers),
+            "outcome": audit["outcome"],
+            "why": audit["reasons"].fillna("").map(in_words),
+            "items +/~/-": "+"
+            + audit["items_added"].astype(str)
+            + " ~"
+            + audit["items_changed"].astype(str)
+            + " -"
+            + audit["items_removed"].astype(str),
+            "amount before": _amount(before),
+            "amount after": _amount(after),
+            "change": _amount(after - before.fillna(0)),
+        }
     )
+    return rows.astype(object).where(rows.notna(), "").to_dict("records")
 
 
-def run_summary(audit: pd.DataFrame, run_id: str, docs_path: Path | None, audit_log: str) -> str:
-    """Markdown: counts per outcome and per reason, contract value changed, where to look."""
+def blocked_with_reasons(audit: pd.DataFrame) -> pd.DataFrame:
+    """Contracts blocked for a reason other than having nothing to re-import."""
+    return audit[(audit["outcome"] == Outcome.blocked) & audit["reasons"].ne(UNCHANGED_REASONS)]
+
+
+def run_summary(
+    audit: pd.DataFrame, run_id: str, report_link: str | None, audit_log: str, dry_run: bool = False
+) -> str:
+    """Markdown: counts, the money, each blocked contract with what to do, the validation
+    failures inline, and where to look further."""
     outcomes = audit["outcome"].value_counts().sort_index()
-    reasons = audit["reasons"].str.split().explode().dropna().value_counts().sort_index()
-    applied = audit[audit["outcome"] == Outcome.reimported]
-    changed = (applied["amount_after"].fillna(0) - applied["amount_before"].fillna(0)).sum()
-    imported = audit.loc[audit["outcome"] == Outcome.imported, "amount_after"].fillna(0).sum()
-    lines = [f"# Re-import run `{run_id}`", "", "| outcome | contracts |", "|---|---:|"]
+    title = f"# Re-import run `{run_id}`" + (" (dry run: nothing was written)" if dry_run else "")
+    lines = [title, "", "| outcome | contracts |", "|---|---:|"]
     lines += [f"| {outcome} | {count} |" for outcome, count in outcomes.items()]
-    if len(reasons):
-        lines += ["", "| reason | contracts |", "|---|---:|"]
-        lines += [f"| `{reason}` | {count} |" for reason, count in reasons.items()]
-    lines += [
-        "",
-        f"Contract value changed by re-imports: **{display(int(changed), 'amount')}**",
-        f"Contract value brought in by first imports: {display(int(imported), 'amount')}",
-        "",
-    ]
-    if docs_path is not None:
-        lines.append(f"Validation report (Data Docs): [{docs_path}]({docs_path.as_uri()})")
+    lines += ["", *_money(audit), ""]
+    blocked = blocked_with_reasons(audit)
+    if len(blocked):
+        lines += [
+            "## Blocked contracts and what to do",
+            "",
+            "| contract | why | what to do |",
+            "|---|---|---|",
+        ]
+        for row in blocked.head(SHOWN_BLOCKED).itertuples():
+            todo = "; ".join(
+                dict.fromkeys(
+                    REASON_WORDS.get(c, ("", "see the reason"))[1] for c in row.reasons.split()
+                )
+            )
+            lines.append(f"| {row.contract_no} | {in_words(row.reasons)} | {todo} |")
+        if len(blocked) > SHOWN_BLOCKED:
+            lines.append(
+                f"| … | and {len(blocked) - SHOWN_BLOCKED} more (see the outcome table) | |"
+            )
+        lines.append("")
+    lines += _failures(audit)
+    if report_link is not None:
+        lines.append(f"Validation report: [{report_link}]({report_link})")
     else:
         lines.append("Validation report: none (no contract content new to validation)")
     lines.append(f"Audit log: `{audit_log}`, run id `{run_id}`")
     return "\n".join(lines)
+
+
+def _money(audit: pd.DataFrame) -> list[str]:
+    def delta(outcome: str) -> int:
+        rows = audit[audit["outcome"] == outcome]
+        return int((rows["amount_after"].fillna(0) - rows["amount_before"].fillna(0)).sum())
+
+    if (audit["outcome"] == Outcome.would_reimport).any():
+        would = display(delta(Outcome.would_reimport), "amount")
+        return [f"A re-import would change the contract value by: **{would}**"]
+    return [
+        f"Contract value changed by re-imports: **{display(delta(Outcome.reimported), 'amount')}**",
+        f"Contract value brought in by first imports: {display(delta(Outcome.imported), 'amount')}",
+    ]
+
+
+def _failures(audit: pd.DataFrame) -> list[str]:
+    """The failing rows of quarantined contracts, inline (the report has them all)."""
+    invalid = audit[audit["failed_expectations"].map(lambda f: isinstance(f, list) and len(f) > 0)]
+    if invalid.empty:
+        return []
+    lines = [
+        "## Why contracts were quarantined (invalid_erp_data)",
+        "",
+        "| contract | item | expectation | values |",
+        "|---|---|---|---|",
+    ]
+    for row in invalid.head(SHOWN_BLOCKED).itertuples():
+        for detail in row.failed_expectations[:SHOWN_FAILURES]:
+            values = ", ".join(f"{k} {v}" for k, v in detail.get("values", {}).items())
+            item = detail.get("item_no", "")
+            lines.append(f"| {row.contract_no} | {item} | {detail['expectation']} | {values} |")
+    return [*lines, ""]

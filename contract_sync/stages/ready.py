@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from contract_sync.columns import CHANGE_COUNTS, display, field_text
+from contract_sync.columns import CHANGE_COUNTS, display
 from contract_sync.stages.compare import Comparison
 from contract_sync.store.state import StoreState
 
@@ -111,7 +111,8 @@ AMOUNT_COLUMNS = ["amount_before", "amount_after", "amount_delta"]
 
 
 def readable(table: pd.DataFrame) -> pd.DataFrame:
-    """Amounts as exact decimal text, for a person (terminal, Prefect artifact)."""
+    """Amounts as exact decimal text with thousands separators, for a person (a Prefect
+    artifact)."""
     return table.assign(
-        **{c: field_text(table[c], "amount").fillna("") for c in AMOUNT_COLUMNS if c in table}
+        **{c: table[c].map(lambda v: display(v, "amount")) for c in AMOUNT_COLUMNS if c in table}
     )

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -24,7 +24,6 @@ from contract_sync.erp.frames import ErpFrames
 from contract_sync.errors import UserError
 from contract_sync.hashing import contract_hashes
 from contract_sync.stages import store_limits
-from contract_sync.stages.docs_offline import make_offline
 from contract_sync.stages.store_limits import store_expectations
 from contract_sync.store.validation_cache import ValidationCache
 from contract_sync.vocabulary import LUMP_SUM_UOM, SCALES
@@ -59,7 +58,7 @@ class SuiteFileError(UserError, ValueError):
 class Validation:
     invalid_contracts: pd.Series  # contracts in scope with at least one failing row
     failures: pd.DataFrame  # contract_no (also of orphan items), failed_expectations (dicts)
-    docs_path: Path | None  # the Data Docs page of this run
+    docs_path: Path | None  # this run's validation report (contract_sync.reports.validation)
     reused: int = 0  # contracts whose verdict was taken from an earlier validation
 
 
@@ -114,7 +113,7 @@ def load_suite(path: Path, extra: list[dict] = ()):  # -> great_expectations.Exp
         ) from error
 
 
-def _context(docs_dir: Path | None):
+def _context():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -122,22 +121,6 @@ def _context(docs_dir: Path | None):
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    for site in list(context.list_data_docs_sites()):
-        context.delete_data_docs_site(site)
-    if docs_dir is None:
-        return context
-    context.add_data_docs_site(
-        site_name="contract_sync",
-        site_config={
-            "class_name": "SiteBuilder",
-            "show_how_to_buttons": False,
-            "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend",
-                "base_directory": str(docs_dir),
-            },
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        },
-    )
     return context
 
 
@@ -154,7 +137,7 @@ def validate(
     nothing = erp.contracts.empty and erp.items.empty
     rules = None if cache is None or nothing else rules_key(suites_dir)
     if rules is None:
-        return _run_suites(erp, suites_dir, docs_dir)
+        return _with_report(_run_suites(erp, suites_dir), erp, docs_dir, run_id)
     keys = erp.contracts[CONTRACT_KEY].assign(content=content_keys(erp))
     known = cache.lookup(rules, keys)
     numbers = erp.contracts["contract_no"]
@@ -168,7 +151,6 @@ def validate(
             erp.items[erp.items["contract_no"].isin(checked_numbers) | orphan],
         ),
         suites_dir,
-        docs_dir,
     )
     found = checked.failures.set_index("contract_no")["failed_expectations"]
     fresh = keys[cacheable & ~reuse]
@@ -178,12 +160,30 @@ def validate(
     earlier = earlier[earlier["failed_expectations"].map(len) > 0]
     failures = pd.concat([checked.failures, earlier], ignore_index=True)
     in_scope = failures["contract_no"].isin(numbers)
-    return Validation(
+    found = Validation(
         invalid_contracts=failures.loc[in_scope, "contract_no"].astype("string"),
         failures=failures,
-        docs_path=checked.docs_path,
+        docs_path=None,
         reused=int(reuse.sum()),
     )
+    return _with_report(found, erp, docs_dir, run_id)
+
+
+def _with_report(
+    validation: Validation, erp: ErpFrames, docs_dir: Path | None, run_id: str | None
+) -> Validation:
+    """The validation, its report page written to docs_dir/index.html when asked for."""
+    if docs_dir is None or (erp.contracts.empty and erp.items.empty):
+        return validation
+    from contract_sync.reports.validation import validation_page
+
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    page = docs_dir / "index.html"
+    page.write_text(
+        validation_page(validation, erp.contracts["contract_no"], run_id or docs_dir.name),
+        encoding="utf-8",
+    )
+    return replace(validation, docs_path=page)
 
 
 def rules_key(suites_dir: Path) -> str | None:
@@ -216,7 +216,7 @@ def content_keys(erp: ErpFrames) -> pd.Series:
     return keys
 
 
-def _run_suites(erp: ErpFrames, suites_dir: Path, docs_dir: Path | None) -> Validation:
+def _run_suites(erp: ErpFrames, suites_dir: Path) -> Validation:
     """Great Expectations over every contract and item of `erp`."""
     if erp.contracts.empty and erp.items.empty:  # nothing to check: not even GX is imported
         no_failures = pd.DataFrame({"contract_no": [], "failed_expectations": []})
@@ -227,7 +227,7 @@ def _run_suites(erp: ErpFrames, suites_dir: Path, docs_dir: Path | None) -> Vali
         stem: load_suite(suites_dir / f"{stem}.json", store_expectations(frame))
         for stem, (frame, _keys) in SUITES.items()
     }
-    context = _context(docs_dir)
+    context = _context()
     source = context.data_sources.add_pandas(name="erp")
     frames = validation_frames(erp)
     parameters = {"erp_contract_nos": sorted(erp.contracts["contract_no"].dropna())}
@@ -245,11 +245,6 @@ def _run_suites(erp: ErpFrames, suites_dir: Path, docs_dir: Path | None) -> Vali
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": keys},
         )
         rows.extend(_failed_rows(stem, result))
-    docs_path = None
-    if docs_dir is not None:
-        context.build_data_docs(site_names=["contract_sync"])
-        make_offline(docs_dir)
-        docs_path = docs_dir / "index.html"
     rows = pd.DataFrame(rows, columns=["contract_no", "detail"])
     grouped = rows.groupby("contract_no", dropna=False)["detail"].agg(list)
     failures = pd.DataFrame({"contract_no": grouped.index, "failed_expectations": grouped.values})
@@ -257,7 +252,7 @@ def _run_suites(erp: ErpFrames, suites_dir: Path, docs_dir: Path | None) -> Vali
     return Validation(
         invalid_contracts=failures.loc[in_scope, "contract_no"].astype("string"),
         failures=failures,
-        docs_path=docs_path,
+        docs_path=None,
     )
 
 
