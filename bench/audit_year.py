@@ -110,7 +110,7 @@ class SimulatedClock:
     def at(self, hour: int) -> None:
         self.hour, self.readings = START + timedelta(hours=hour), 0
 
-    def now(self) -> datetime:
+    def now(self, _connection: sa.Connection | None = None) -> datetime:
         self.readings += 1
         return self.hour + timedelta(milliseconds=self.readings)
 

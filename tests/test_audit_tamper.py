@@ -148,14 +148,19 @@ def test_a_deleted_run_with_its_rows_is_caught(logged, hostile):
     _caught(r"record sync_runs [0-9a-f-]{36} \(chain entry \d+\) is missing: deleted")
 
 
-def test_a_backdated_insert_is_caught_chained_or_not(logged, hostile):
+def _forge(logged, hostile, recorded_at: str) -> int:
+    """A contract row for the sync's run, inserted by hand; returns its id."""
     run_id = _first(logged.store, "SELECT id FROM sync_runs")
     hostile(
         "INSERT INTO audit_contracts (run_id, erp_company, contract_no, outcome, reasons, "
         "items_added, items_changed, items_removed, items_unchanged, header_changes, recorded_at) "
-        f"VALUES ('{run_id}', 1, '99999-', 'reimported', '', 0, 0, 0, 0, 0, '2020-01-01 00:00:00')"
+        f"VALUES ('{run_id}', 1, '99999-', 'reimported', '', 0, 0, 0, 0, 0, {recorded_at})"
     )
-    forged = _first(logged.store, "SELECT max(id) FROM audit_contracts")
+    return _first(logged.store, "SELECT max(id) FROM audit_contracts")
+
+
+def test_a_backdated_insert_is_caught_chained_or_not(logged, hostile):
+    forged = _forge(logged, hostile, "'2020-01-01 00:00:00'")
     _caught(rf"record audit_contracts {forged} is in no chain entry: inserted outside")
     # Chained by someone who knows how: its date gives it away.
     with logged.store.begin() as connection:
@@ -181,3 +186,36 @@ def test_a_rewritten_or_shortened_chain_is_caught_against_a_kept_head(logged, ho
     hostile(f"DELETE FROM audit_chain WHERE seq >= {seq - 1}")
     shortened = _verify("--against", kept)
     assert shortened.exit_code == 1 and "cut short" in shortened.output
+
+
+def test_a_record_appended_to_an_ended_run_is_caught(logged, hostile):
+    """Chained by someone who knows how, dated now: it still cannot belong to a run that
+    had ended before it."""
+    forged = _forge(logged, hostile, "CURRENT_TIMESTAMP")
+    with logged.store.begin() as connection:
+        chain.append(connection, "audit_contracts", [forged])
+    _caught(rf"record audit_contracts {forged} \(chain entry \d+\) was recorded after its run")
+
+
+def test_verify_on_a_read_only_copy_marks_nothing_and_verifies(logged, tmp_path, monkeypatch):
+    """An auditor's copy of a SQLite store, without the runs' lock files: no run is taken
+    for dead, nothing is written, and the log verifies."""
+    if logged.store.dialect.name != "sqlite":
+        pytest.skip("a file copy is SQLite's case")
+    import sqlite3
+
+    copy = tmp_path / "copy.sqlite"
+    with sqlite3.connect(logged.store.url.database) as live, sqlite3.connect(copy) as target:
+        live.backup(target)  # what a backup holds, the write-ahead log included
+    with sa.create_engine(f"sqlite:///{copy}").begin() as connection:  # a run left unfinished
+        connection.exec_driver_sql("DROP TRIGGER run_ends_no_delete")
+        connection.exec_driver_sql("DELETE FROM run_ends")
+    before = copy.read_bytes()
+    monkeypatch.setenv("CONTRACT_SYNC_STORE_URL", f"sqlite:///{copy}")
+    from contract_sync.settings import get_settings
+
+    get_settings.cache_clear()
+    done = _verify()
+    assert "marked abandoned" not in done.output
+    assert "run_ends" in done.output and "missing" in done.output  # the deleted end is seen
+    assert copy.read_bytes() == before

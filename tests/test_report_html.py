@@ -51,7 +51,11 @@ def _report(contract_no: str, changes_after: str):
         }
     )
     totals = {"runs": 1, "contracts": 2, "run_statuses": {"completed": 1}, "contracts_repeated": 0}
-    no_spans = (pd.Series(dtype="datetime64[ns, UTC]"), pd.Series(dtype="datetime64[ns, UTC]"))
+    no_runs = pd.DataFrame(
+        {"erp_company": [], "started_at": pd.Series(dtype="datetime64[ns, UTC]")}
+    )
+    times = pd.Series(dtype="datetime64[ns, UTC]")
+    no_spans = (pd.DataFrame({"run_start": times, "next_start": times}), no_runs)
     return build_report(rows, changes, counts, totals, no_spans)
 
 

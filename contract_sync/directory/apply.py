@@ -5,7 +5,6 @@ from __future__ import annotations
 import getpass
 import os
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -22,6 +21,7 @@ from contract_sync.directory.plan import (
 from contract_sync.store import chain
 from contract_sync.store import schema as s
 from contract_sync.store.db import WRITE_LOCK
+from contract_sync.store.writes import now as stamp
 
 # Any fixed number: PostgreSQL's transaction-level advisory lock that serialises applies.
 ADVISORY_LOCK = 7_301_004
@@ -96,7 +96,7 @@ def apply_plan(connection: sa.Connection, plan: Plan, actor: str) -> None:
             if action == "added" and kind in ("company", "user", "project"):
                 ids.refresh(kind)
     chain.lock(connection)  # before the time is taken: the chain's order is time's order
-    now = datetime.now(UTC)
+    now = stamp(connection)
     change_set = str(uuid.uuid4())
     connection.execute(
         s.directory_changes.insert(),

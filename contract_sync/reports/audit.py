@@ -97,12 +97,12 @@ def load_report(
 
 
 def recurring_blockers(
-    rows: pd.DataFrame, next_recorded: pd.Series, run_starts: pd.Series
+    rows: pd.DataFrame, spans: pd.DataFrame, run_starts: pd.DataFrame
 ) -> pd.DataFrame:
     """A contract blocked again and again for the same reason: what to fix at the source.
-    A blocked state is recorded once; each run that checked every contract of the company
-    until the contract's next record found it so again (`next_recorded` by audit_id, the
-    starts of those runs in `run_starts`)."""
+    A blocked state is recorded once; each run of its company that checked every contract
+    between the record's run and the run of the contract's next record found it so again
+    (`spans` by audit_id: run_start, next_start; `run_starts`: erp_company, started_at)."""
     columns = [
         "erp_company",
         "contract_no",
@@ -115,22 +115,13 @@ def recurring_blockers(
     blocked = rows[rows["outcome"] == Outcome.blocked]
     if blocked.empty:
         return pd.DataFrame(columns=columns)
-    starts = _naive_utc(run_starts)
-    recorded = _naive_utc(blocked["recorded_at"])
-    ends = _naive_utc(next_recorded.reindex(blocked["audit_id"]))
-    current = np.isnat(ends)
-    first_after = np.searchsorted(starts, recorded, side="right")
-    last_before = np.where(current, len(starts), np.searchsorted(starts, ends, side="left"))
-    again = np.clip(last_before - first_after, 0, None)
-    # The start of the last run that found it so (padded: with no runs, no index is wrong).
-    latest_run = np.append(starts, recorded[:1])[np.clip(last_before - 1, 0, None)]
-    seen = np.where(again > 0, latest_run, recorded)
-    spans = blocked.assign(
-        times=1 + again,
-        last_seen=pd.to_datetime(seen, utc=True),
-        still_blocked=current,
-        reason=blocked["reasons"].str.split(),
-    ).explode("reason")
+    spans = pd.concat(
+        [
+            _spans(of_company, spans, run_starts[run_starts["erp_company"] == company])
+            for company, of_company in blocked.groupby("erp_company")
+        ]
+    )
+    spans = spans.assign(reason=spans["reasons"].str.split()).explode("reason")
     spans = spans[spans["reason"].ne(Reason.no_updates) & spans["reason"].notna()]
     grouped = (
         spans.groupby(["erp_company", "contract_no", "reason"])
@@ -145,6 +136,25 @@ def recurring_blockers(
     recurring = grouped[grouped["times"] > 1]
     return recurring.sort_values(["times", "last_seen"], ascending=False)[columns].reset_index(
         drop=True
+    )
+
+
+def _spans(blocked: pd.DataFrame, spans: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """One company's blocked records, each with the runs that found it so (times), the last
+    of them, and whether it still is (no later record)."""
+    starts = np.sort(_naive_utc(runs["started_at"]))
+    of_rows = spans.reindex(blocked["audit_id"])
+    recorded = _naive_utc(of_rows["run_start"])
+    ends = _naive_utc(of_rows["next_start"])
+    current = np.isnat(ends)
+    first_after = np.searchsorted(starts, recorded, side="right")
+    last_before = np.where(current, len(starts), np.searchsorted(starts, ends, side="left"))
+    again = np.clip(last_before - first_after, 0, None)
+    # The start of the last run that found it so (padded: with no runs, no index is wrong).
+    latest_run = np.append(starts, recorded[:1])[np.clip(last_before - 1, 0, None)]
+    seen = np.where(again > 0, latest_run, _naive_utc(blocked["recorded_at"]))
+    return blocked.assign(
+        times=1 + again, last_seen=pd.to_datetime(seen, utc=True), still_blocked=current
     )
 
 

@@ -3,6 +3,7 @@ anything is written. Re-imports and first imports share one audit-row shape."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -11,8 +12,10 @@ import pandas as pd
 from contract_sync.columns import CHANGE_COUNTS
 from contract_sync.erp.frames import ErpFrames
 from contract_sync.stages.compare import Comparison
-from contract_sync.store.state import items_digest
+from contract_sync.store.state import STATE_COLUMNS, items_digest
 from contract_sync.vocabulary import UNCHANGED_REASONS, Outcome
+
+STATE_NUMBERS = {"project_id", "amount_before", "version_before"}
 
 if TYPE_CHECKING:
     from contract_sync.run import Evaluation
@@ -37,16 +40,32 @@ class Plan:
     repeated: pd.Series = field(default_factory=lambda: pd.Series(dtype=bool))
 
 
-def repeats(audit: pd.DataFrame, last_recorded: pd.DataFrame) -> pd.Series:
-    """Up-to-date and blocked contracts with the outcome, reasons and ERP content of their
-    last audit record. A year of hourly syncs records each state once, not 8,760 times."""
-    last = last_recorded.set_index("contract_no")
+def repeats(audit: pd.DataFrame, last_recorded: pd.DataFrame, actor: str) -> pd.Series:
+    """Up-to-date and blocked contracts whose state is the one of their last audit record:
+    same outcome, reasons, ERP content, project, amount and version, failed expectations,
+    and the same acting user. A year of hourly syncs records each state once, not 8,760
+    times; a change in any of these is recorded."""
+    last = last_recorded.drop_duplicates("contract_no").set_index("contract_no")
     same = audit["outcome"].isin([Outcome.up_to_date, Outcome.blocked])
     same &= audit["contract_no"].isin(last.index)
-    for column in ("outcome", "reasons", "erp_hash"):
-        recorded = audit["contract_no"].map(last[column]).astype("string").fillna("")
-        same &= audit[column].astype("string").fillna("").eq(recorded)
+    same &= audit["contract_no"].map(last["actor"]).eq(actor).fillna(False).astype(bool)
+    now, then = _state_text(audit), _state_text(last.reindex(audit["contract_no"]))
+    for column in STATE_COLUMNS:
+        same &= now[column].eq(then[column].to_numpy())
     return same.astype(bool)
+
+
+def _state_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """The state columns as comparable text: numbers as digits, failures as sorted JSON."""
+    text = {
+        c: frame[c].astype("Int64" if c in STATE_NUMBERS else "string").astype("string").fillna("")
+        for c in STATE_COLUMNS
+        if c != "failed_expectations"
+    }
+    failures = frame["failed_expectations"].map(
+        lambda f: json.dumps(f, sort_keys=True) if isinstance(f, list) and f else ""
+    )
+    return pd.DataFrame({**text, "failed_expectations": failures}, index=frame.index)
 
 
 def outcomes(decisions: pd.DataFrame, when_eligible: Outcome) -> pd.Series:
@@ -143,7 +162,7 @@ def plan_reimport(found: Evaluation, dry_run: bool) -> Plan:
         dry_run,
         settle,
         digests,
-        repeats(audit, state.last_recorded),
+        repeats(audit, state.last_recorded, state.actor),
     )
 
 
@@ -181,5 +200,5 @@ def plan_first_import(found: Evaluation, dry_run: bool) -> Plan:
         state.company_id,
         dry_run,
         number.iloc[0:0],
-        repeated=repeats(audit, state.last_recorded),
+        repeated=repeats(audit, state.last_recorded, state.actor),
     )

@@ -139,35 +139,47 @@ def _run_ends(f: AuditFilter) -> sa.Select:
     )
 
 
-def read_blocked_spans(engine: sa.Engine, f: AuditFilter) -> tuple[pd.Series, pd.Series]:
-    """(next_recorded_at by audit_id of each blocked row matching `f`: when its contract was
-    next recorded, NaT if never; the starts of the completed runs that checked every contract
-    of the filter's company in its time). Between its record and the next, a blocked
-    contract was found blocked again by each such run: counted, not recorded."""
+def read_blocked_spans(engine: sa.Engine, f: AuditFilter) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(by audit_id of each blocked row matching `f`: run_start, the start of its run, and
+    next_start, the start of the run of its contract's next record, NaT if none;
+    erp_company and started_at of the completed runs that checked every contract of their
+    company). Each such run of its company started between the two found the contract
+    blocked again: counted, not recorded. (Runs limited to a project or a list of
+    contracts are not counted.)"""
     a = s.audit_contracts.c
     blocked = _scope(sa.select(a.erp_company, a.contract_no)).where(
         *_conditions(f), a.outcome == Outcome.blocked
     )
-    next_at = sa.func.lead(a.recorded_at).over(
+    run_start = s.sync_runs.c.started_at
+    next_start = sa.func.lead(run_start).over(
         partition_by=[a.erp_company, a.contract_no], order_by=[a.recorded_at, a.id]
     )
-    spans = sa.select(a.id.label("audit_id"), next_at.label("next_at")).where(
-        sa.tuple_(a.erp_company, a.contract_no).in_(blocked)
+    spans = (
+        sa.select(a.id.label("audit_id"), run_start, next_start.label("next_start"))
+        .join(s.sync_runs, s.sync_runs.c.id == a.run_id)
+        .where(sa.tuple_(a.erp_company, a.contract_no).in_(blocked))
     )
     r = runs().subquery()
-    starts = sa.select(r.c.started_at, r.c.parameters).where(r.c.status == RunStatus.completed)
+    starts = (
+        sa.select(s.companies.c.erp_company, r.c.started_at, r.c.parameters)
+        .join(s.companies, s.companies.c.id == r.c.company_id)
+        .where(r.c.status == RunStatus.completed)
+    )
     if f.company is not None:
-        of_company = sa.select(s.companies.c.id).where(s.companies.c.erp_company == f.company)
-        starts = starts.where(r.c.company_id.in_(of_company))
+        starts = starts.where(s.companies.c.erp_company == f.company)
     with engine.connect() as connection:
         found = read_frame(connection, spans)
         started = read_frame(connection, starts)
     every = [p.get("contracts") is None and p.get("project") is None for p in started["parameters"]]
-    next_recorded = pd.to_datetime(found["next_at"], utc=True)
-    return (
-        pd.Series(next_recorded.to_numpy(), index=found["audit_id"]),
-        pd.to_datetime(started.loc[every, "started_at"], utc=True).sort_values(),
+    started = started.loc[every, ["erp_company", "started_at"]]
+    spans = pd.DataFrame(
+        {
+            "run_start": pd.to_datetime(found["started_at"], utc=True).to_numpy(),
+            "next_start": pd.to_datetime(found["next_start"], utc=True).to_numpy(),
+        },
+        index=found["audit_id"],
     )
+    return spans, started.assign(started_at=pd.to_datetime(started["started_at"], utc=True))
 
 
 def last_checked(engine: sa.Engine, erp_company: int, contract_no: str) -> sa.Row | None:

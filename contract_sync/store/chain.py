@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -26,6 +26,9 @@ from contract_sync.store import schema as s
 GENESIS = "0" * 64
 CHAIN_LOCK = 7_246_117_001  # PostgreSQL advisory lock key of the chain's end
 CHUNK = 20_000  # chain entries verified per round trip
+# A record dated this much before the one chained before it is backdated; less is a clock
+# that stepped back (NTP), or two writers' clocks a little apart.
+CLOCK_TOLERANCE = timedelta(minutes=1)
 
 
 def lock(connection: sa.Connection) -> None:
@@ -123,40 +126,65 @@ class Verdict:
 
 def verify(connection: sa.Connection, kept_head: tuple[int, str] | None = None) -> Verdict:
     """Recompute the chain from the records; the first problem found, in words."""
-    seq, previous, latest = 0, GENESIS, None
+    walk = _Walk()
     for entries in _chain_chunks(connection):
         records = _records_of(connection, entries)
         for entry in entries:
-            record = records[entry.record_table].get(entry.record_key)
-            digest = (
-                None if record is None else _next(previous, canonical(entry.record_table, record))
-            )
-            at = None if record is None else _time(entry.record_table, record)
-            if problem := _entry_problem(entry, seq, record, digest, at, latest):
-                return Verdict(seq, (seq, previous), problem)
-            seq, previous, latest = entry.seq, digest, at or latest
-    problem = (kept_head and _against(connection, kept_head, seq)) or _unchained(connection)
-    return Verdict(seq, (seq, previous), problem or None)
+            if problem := walk.step(entry, records[entry.record_table].get(entry.record_key)):
+                return Verdict(walk.seq, (walk.seq, walk.previous), problem)
+    problem = (kept_head and _against(connection, kept_head, walk.seq)) or _unchained(connection)
+    return Verdict(walk.seq, (walk.seq, walk.previous), problem or None)
 
 
-def _entry_problem(
-    entry: sa.Row,
-    seq: int,
-    record: dict | None,
-    digest: str | None,
-    at: str | None,
-    latest: str | None,
-) -> str | None:
-    where = f"record {entry.record_table} {entry.record_key} (chain entry {entry.seq})"
-    if entry.seq != seq + 1:
-        return f"chain entries {seq + 1} to {entry.seq - 1} are missing"
-    if record is None:
-        return f"{where} is missing: deleted"
-    if digest != entry.digest:
-        return f"{where} was altered: its content is not the one chained"
-    if at is not None and latest is not None and at < latest:
-        return f"{where} is dated {at}, before the record chained before it ({latest}): backdated"
-    return None
+class _Walk:
+    """The chain read in order: its digests, the order of time (with CLOCK_TOLERANCE for
+    clocks that step back), and the order of each run (start, its records, end)."""
+
+    def __init__(self) -> None:
+        self.seq, self.previous, self.latest = 0, GENESIS, None
+        self.started: set[str] = set()
+        self.ended: set[str] = set()
+        self.audit_runs: dict[str, str] = {}  # audit_contracts id -> its run
+
+    def step(self, entry: sa.Row, record: dict | None) -> str | None:
+        where = f"record {entry.record_table} {entry.record_key} (chain entry {entry.seq})"
+        if entry.seq != self.seq + 1:
+            return f"chain entries {self.seq + 1} to {entry.seq - 1} are missing"
+        if record is None:
+            return f"{where} is missing: deleted"
+        digest = _next(self.previous, canonical(entry.record_table, record))
+        if digest != entry.digest:
+            return f"{where} was altered: its content is not the one chained"
+        at = _time(entry.record_table, record)
+        if at is not None and self.latest is not None and at < self.latest - CLOCK_TOLERANCE:
+            return f"{where} is dated {at}, before the record chained before it: backdated"
+        if problem := self._run_order(entry.record_table, entry.record_key, record):
+            return f"{where} {problem}"
+        self.seq, self.previous = entry.seq, digest
+        self.latest = max(self.latest or at, at) if at is not None else self.latest
+        return None
+
+    def _run_order(self, table: str, key: str, record: dict) -> str | None:
+        run = {
+            "sync_runs": record.get("id"),
+            "run_ends": record.get("run_id"),
+            "audit_contracts": record.get("run_id"),
+            "audit_changes": self.audit_runs.get(str(record.get("audit_id"))),
+        }.get(table)
+        if table == "sync_runs":
+            self.started.add(run)
+            return None
+        if table == "directory_changes" or run is None and table != "audit_changes":
+            return None
+        if run is None or run not in self.started:
+            return "belongs to no run started before it"
+        if run in self.ended:
+            return "was recorded after its run had ended"
+        if table == "run_ends":
+            self.ended.add(run)
+        elif table == "audit_contracts":
+            self.audit_runs[key] = run
+        return None
 
 
 def _records_of(connection: sa.Connection, entries: list[sa.Row]) -> dict[str, dict[str, dict]]:
@@ -191,9 +219,12 @@ def _typed_key(entry: sa.Row) -> object:
     return int(entry.record_key) if numeric else entry.record_key
 
 
-def _time(table: str, record: dict) -> str | None:
+def _time(table: str, record: dict) -> datetime | None:
     time_column = s.CHAINED[table][1]
-    return None if time_column is None else _plain(record[time_column.name])
+    if time_column is None or record.get(time_column.name) is None:
+        return None
+    value = record[time_column.name]
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _against(connection: sa.Connection, kept: tuple[int, str], length: int) -> str | None:
@@ -211,12 +242,11 @@ def _unchained(connection: sa.Connection) -> str | None:
     """The first record that is in no chain entry: inserted outside contract-sync."""
     c = s.audit_chain.c
     for table, (key_column, _time_column) in s.CHAINED.items():
-        chained = sa.select(c.record_key).where(c.record_table == table)
+        chained = sa.exists().where(
+            c.record_table == table, c.record_key == sa.cast(key_column, sa.String)
+        )
         key = connection.execute(
-            sa.select(key_column)
-            .where(sa.cast(key_column, sa.String).not_in(chained))
-            .order_by(key_column)
-            .limit(1)
+            sa.select(key_column).where(~chained).order_by(key_column).limit(1)
         ).scalar_one_or_none()
         if key is not None:
             return f"record {table} {key} is in no chain entry: inserted outside contract-sync"

@@ -69,7 +69,7 @@ def is_dead(engine: sa.Engine, run_id: str) -> bool:
     try:
         descriptor = os.open(path, os.O_RDWR)
     except FileNotFoundError:
-        return True  # never locked, or its lock file is gone with it
+        return False  # no proof: a copy of the database, say, without the lock files
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -16,7 +16,17 @@ from contract_sync.store import schema as s
 from contract_sync.store.types import exact
 from contract_sync.vocabulary import PERMISSION_LEVELS, PermissionLevel, Tool
 
-LAST_RECORDED_COLUMNS = ["contract_no", "outcome", "reasons", "erp_hash"]
+# What a contract's audit record says of its state (see contract_sync.stages.plan.repeats).
+STATE_COLUMNS = [
+    "outcome",
+    "reasons",
+    "erp_hash",
+    "project_id",
+    "amount_before",
+    "version_before",
+    "failed_expectations",
+]
+LAST_RECORDED_COLUMNS = ["contract_no", *STATE_COLUMNS, "actor"]
 
 
 class UnknownCompany(UserError, LookupError):
@@ -39,9 +49,9 @@ class StoreState:
     # Items are loaded only for the contracts that go to compare (see with_items).
     items: pd.DataFrame  # contract_id, item_id, contract_no, item_no, item fields
     baseline_items: pd.DataFrame  # contract_id, item_no, item fields
-    # Each contract's last audit record: contract_no, outcome, reasons, erp_hash.
+    # Each contract's last audit record: contract_no, its state columns, the run's actor.
     last_recorded: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=LAST_RECORDED_COLUMNS, dtype="string")
+        default_factory=lambda: pd.DataFrame(columns=LAST_RECORDED_COLUMNS)
     )
 
     def single_contracts(self) -> pd.DataFrame:
@@ -150,10 +160,12 @@ def _last_recorded(
     latest = sa.select(sa.func.max(a.id)).where(a.erp_company == erp_company)
     if contract_nos is not None:
         latest = latest.where(a.contract_no.in_([c.strip(" ") for c in contract_nos]))
-    query = sa.select(*(a[c] for c in LAST_RECORDED_COLUMNS)).where(
-        a.id.in_(latest.group_by(a.contract_no))
+    query = (
+        sa.select(*(a[c] for c in LAST_RECORDED_COLUMNS if c != "actor"), s.sync_runs.c.actor)
+        .join(s.sync_runs, s.sync_runs.c.id == a.run_id)
+        .where(a.id.in_(latest.group_by(a.contract_no)))
     )
-    return read_frame(connection, query).astype("string")
+    return read_frame(connection, query)
 
 
 def _project_levels(rows: pd.DataFrame, projects: pd.DataFrame) -> pd.DataFrame:

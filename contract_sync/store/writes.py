@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -16,6 +17,8 @@ from contract_sync.store import schema as s
 from contract_sync.store.db import WRITE_LOCK
 from contract_sync.store.liveness import is_dead
 from contract_sync.vocabulary import IMPORTED_STATUS, RunStatus
+
+log = logging.getLogger(__name__)
 
 AUDIT_COLUMNS = [
     c.name for c in s.audit_contracts.columns if c.name not in ("id", "run_id", "recorded_at")
@@ -59,7 +62,11 @@ def contract_transaction(engine: sa.Engine, contract_id: int) -> Iterator[sa.Con
         raise
 
 
-def now() -> datetime:
+def now(connection: sa.Connection | None = None) -> datetime:
+    """The time a record is stamped with: on PostgreSQL the database server's clock (one
+    clock for every machine that writes), on SQLite this machine's."""
+    if connection is not None and connection.dialect.name == "postgresql":
+        return connection.execute(sa.select(sa.func.clock_timestamp())).scalar_one()
     return datetime.now(UTC)
 
 
@@ -79,7 +86,7 @@ def start_run(engine: sa.Engine, run: dict) -> None:
     """A run's start record; runs found dead without an end are marked abandoned first."""
     mark_abandoned(engine)
     with audit_transaction(engine) as connection:
-        connection.execute(s.sync_runs.insert(), {**run, "started_at": now()})
+        connection.execute(s.sync_runs.insert(), {**run, "started_at": now(connection)})
         chain.append(connection, "sync_runs", [run["id"]])
 
 
@@ -90,9 +97,17 @@ def finish_run(engine: sa.Engine, run_id: str, status: str, repeated: int | None
 
 
 def _end(connection: sa.Connection, run_id: str, status: str, repeated: int | None) -> None:
+    """A run's end; none when it has one already (found abandoned while it still ran: its
+    life lock was lost with its database session). The end stays as it was recorded."""
+    ended = connection.execute(
+        sa.select(s.run_ends.c.status).where(s.run_ends.c.run_id == run_id)
+    ).scalar_one_or_none()
+    if ended is not None:
+        log.warning("run %s ends %s, but was recorded as %s before: kept", run_id, status, ended)
+        return
     connection.execute(
         s.run_ends.insert(),
-        {"run_id": run_id, "status": status, "at": now(), "contracts_repeated": repeated},
+        {"run_id": run_id, "status": status, "at": now(connection), "contracts_repeated": repeated},
     )
     chain.append(connection, "run_ends", [run_id])
 
@@ -131,19 +146,22 @@ def insert_audit(
     if audit.empty:
         return
     chain.lock(connection)  # before the time is taken: the chain's order is time's order
-    rows = audit[AUDIT_COLUMNS].assign(run_id=run_id, recorded_at=now())
+    rows = audit[AUDIT_COLUMNS].assign(run_id=run_id, recorded_at=now(connection))
     # A refusal is recorded even for a code too long for the log (quarantined for it; its
     # full text is in failed_expectations).
     rows["contract_no"] = fit(rows["contract_no"], s.audit_contracts.c.contract_no)
     insert_frame(connection, s.audit_contracts, rows)
-    ids = dict(
-        connection.execute(
-            sa.select(s.audit_contracts.c.contract_no, s.audit_contracts.c.id).where(
-                s.audit_contracts.c.run_id == run_id,
-                s.audit_contracts.c.contract_no.in_(rows["contract_no"].unique().tolist()),
-            )
-        ).all()
-    )
+    numbers = rows["contract_no"].unique().tolist()
+    ids = {}
+    for start in range(0, len(numbers), 5_000):  # within every database's bound parameters
+        ids |= dict(
+            connection.execute(
+                sa.select(s.audit_contracts.c.contract_no, s.audit_contracts.c.id).where(
+                    s.audit_contracts.c.run_id == run_id,
+                    s.audit_contracts.c.contract_no.in_(numbers[start : start + 5_000]),
+                )
+            ).all()
+        )
     chain.append(connection, "audit_contracts", sorted(ids.values()))
     if changes is None:
         return

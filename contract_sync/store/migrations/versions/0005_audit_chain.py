@@ -38,6 +38,12 @@ def upgrade() -> None:
         "SELECT id, status, COALESCE(finished_at, started_at) FROM sync_runs "
         "WHERE status <> 'running'"
     )
+    # A run still `running` now was killed (no run is alive during a migration): abandoned,
+    # found so now.
+    op.execute(
+        "INSERT INTO run_ends (run_id, status, at) "
+        "SELECT id, 'abandoned', CURRENT_TIMESTAMP FROM sync_runs WHERE status = 'running'"
+    )
     op.execute("ALTER TABLE sync_runs DROP COLUMN status")
     op.execute("ALTER TABLE sync_runs DROP COLUMN finished_at")
     op.create_table(
