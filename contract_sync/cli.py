@@ -14,7 +14,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from contract_sync.settings import get_settings
 from contract_sync.vocabulary import UNCHANGED_REASONS, ConflictPolicy
@@ -467,11 +466,15 @@ def diff(
     ] = None,
     company: Annotated[int | None, typer.Option(help="ERP company number.")] = None,
     policy: Annotated[ConflictPolicy, typer.Option(help=POLICY_HELP)] = ConflictPolicy.erp_wins,
+    output_format: Format = "table",
 ) -> None:
     """What a re-import of one contract would do, line by line (nothing is written)."""
     from contract_sync.run import Request, preview, require_known
     from contract_sync.stages.ready import line_preview
+    from contract_sync.terminal import as_text, preview_view
+    from contract_sync.vocabulary import in_words
 
+    _check_format(output_format)
     settings = get_settings()
     actor = acting_user or settings.service_user
     company = company or settings.company
@@ -480,26 +483,20 @@ def diff(
     )
     found = _or_fail(lambda: preview(settings, request))
     _or_fail(lambda: require_known(settings, request, found.erp.contracts))
-    _say_resolved([contract], found.erp.contracts)
+    _say_resolved([contract], found.erp.contracts, output_format)
     contract = request.contracts[0]
     lines = line_preview(contract, found.comparison, found.state)
-    view = Table(title=f"Re-import preview of contract {contract}")
-    for column in ["item", "change", "field", "store now", "after re-import", "note"]:
-        view.add_column(column)
-    for row in lines.itertuples():
-        after = row.before if row.change == "kept" else row.after
-        view.add_row(
-            row.item_no or "(header)",
-            row.change,
-            row.field or "",
-            row.before or "",
-            after or "",
-            row.note,
-        )
-    console.print(view)
+    if output_format != "table":
+        sys.stdout.write(as_text(lines, output_format))
+        return
+    console.print(preview_view(lines, contract))
     decision = found.decisions.iloc[0]
-    verdict = "re-import available" if decision["eligible"] else f"blocked: {decision['reasons']}"
-    console.print(f"{contract} as {actor}: {verdict}")
+    verdict = (
+        "re-import available"
+        if decision["eligible"]
+        else f"blocked: {in_words(decision['reasons'])}"
+    )
+    console.print(f"{contract} as {actor}: {verdict}", markup=False)
 
 
 @audit_app.command("report")

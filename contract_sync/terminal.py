@@ -193,3 +193,23 @@ def changes_view(rows: pd.DataFrame, changes: pd.DataFrame) -> Table:
     )
     _fill(view, cells)
     return view
+
+
+def preview_view(lines: pd.DataFrame, contract: str) -> Table:
+    """A contract's line-level re-import preview."""
+    columns = [("item", "code"), ("change", "code"), ("field", "code")]
+    columns += [("store now", "words"), ("after re-import", "words"), ("note", "words")]
+    view = _view(f"Re-import preview of contract {contract}", columns)
+    text = lines.astype(object).where(lines.notna(), "")
+    cells = pd.DataFrame(
+        {
+            "item": text["item_no"].replace("", "(header)"),
+            "change": text["change"],
+            "field": text["field"],
+            "store now": text["before"],
+            "after re-import": text["before"].where(text["change"] == "kept", text["after"]),
+            "note": text["note"],
+        }
+    )
+    _fill(view, cells)
+    return view

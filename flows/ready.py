@@ -11,6 +11,7 @@ from pydantic import Field
 from contract_sync.run import Request, company_ready_list
 from contract_sync.settings import get_settings
 from contract_sync.stages.ready import readable
+from contract_sync.vocabulary import in_words
 from flows.parameters import BadParameter, checked, refused
 from flows.prefect_run import prefect_hooks
 
@@ -41,7 +42,10 @@ def ready_list_flow(
     table = company_ready_list(settings, request, hooks=prefect_hooks())
     create_table_artifact(
         key=f"ready-list-company-{company}",
-        table=readable(table).astype(object).to_dict("records"),
+        table=readable(table)
+        .assign(why=table["reasons"].fillna("").map(in_words))
+        .astype(object)
+        .to_dict("records"),
         description=f"ERP main contracts of company {company} ready to be imported, as {actor}",
     )
     return table

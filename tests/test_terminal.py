@@ -20,6 +20,7 @@ COMMANDS = [
     ["audit", "report"],
     ["audit", "contract", "24003-"],
     ["reimport", "24003-", "24008-", "--as", "admin", "--dry-run"],
+    ["diff", "24008-"],
 ]
 
 
@@ -66,4 +67,8 @@ def test_tables_as_csv_and_json_with_exact_amounts(narrow):
     report = json.loads(_run(["audit", "report", "--format", "json"]))
     assert 0 < len(report["rows"]) <= report["summary"]["rows"]  # up-to-date rows: counted
     assert all(isinstance(r["amount_after"], str | None) for r in report["rows"])
+    changes = ready["items_changed"] + ready["items_added"] + ready["header_changes"]
+    pending = ready.loc[ready["imported"] & (changes > 0), "contract_no"].iloc[0]
+    lines = json.loads(_run(["diff", pending, "--format", "json"]))
+    assert lines and {"item_no", "change", "field", "before", "after", "note"} <= set(lines[0])
     assert CliRunner().invoke(app, ["ready", "--format", "xml"]).exit_code == 1
