@@ -92,9 +92,24 @@ REASON_WORDS: dict[str, tuple[str, str]] = {
 }
 
 
+def telling_codes(reasons: str) -> list[str]:
+    """Space-separated reason codes; beside a reason that blocks, "nothing changed" is left
+    out (it says nothing about what to do)."""
+    codes = reasons.split()
+    return [c for c in codes if c != Reason.no_updates] if len(codes) > 1 else codes
+
+
 def in_words(reasons: str) -> str:
-    """Space-separated reason codes as plain words, each with its code."""
-    return "; ".join(f"{REASON_WORDS.get(code, (code,))[0]} ({code})" for code in reasons.split())
+    """Reason codes as plain words, each with its code."""
+    return "; ".join(f"{REASON_WORDS.get(c, (c,))[0]} ({c})" for c in telling_codes(reasons))
+
+
+def what_to_do(reasons: str) -> str:
+    return "; ".join(
+        dict.fromkeys(
+            REASON_WORDS.get(c, ("", "see the reason"))[1] for c in telling_codes(reasons)
+        )
+    )
 
 
 # The gates of a re-import and of a first import, in the order their reasons are listed.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from contract_sync.columns import display
-from contract_sync.vocabulary import REASON_WORDS, UNCHANGED_REASONS, Outcome, in_words
+from contract_sync.vocabulary import UNCHANGED_REASONS, Outcome, in_words, what_to_do
 
 SHOWN_BLOCKED = 50  # blocked contracts listed in a summary; the rest are counted
 SHOWN_FAILURES = 5  # failing rows shown inline per quarantined contract
@@ -69,11 +69,7 @@ def run_summary(
             "|---|---|---|",
         ]
         for row in blocked.head(SHOWN_BLOCKED).itertuples():
-            todo = "; ".join(
-                dict.fromkeys(
-                    REASON_WORDS.get(c, ("", "see the reason"))[1] for c in row.reasons.split()
-                )
-            )
+            todo = what_to_do(row.reasons)
             lines.append(f"| {row.contract_no} | {in_words(row.reasons)} | {todo} |")
         if len(blocked) > SHOWN_BLOCKED:
             lines.append(
