@@ -64,6 +64,10 @@ def served(configured, tmp_path):
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
         "CONTRACT_SYNC_RUN_DIR": str(run_dir),
         "CONTRACT_SYNC_REPORTS_PORT": str(_free_port()),
+        # Schedules that do not fire while the test runs (a scheduled sync at the top of
+        # the hour would re-import the contracts the test edits before its own run does).
+        "CONTRACT_SYNC_SYNC_CRON": "0 3 29 2 *",
+        "CONTRACT_SYNC_REPORT_CRON": "0 3 29 2 *",
         "PREFECT_WORKER_QUERY_SECONDS": "1",
     }
     try:
