@@ -4,8 +4,10 @@
 Builds the company once with the data generator (ERP and an imported store), keeps a
 pristine copy, and for each scenario and repetition restores it, edits the ERP and runs
 one measured process (bench/once.py). Reports medians per stage against the read floor,
-end-to-end flow time with Prefect's start-up apart, rows per second and peak memory;
-writes JSON to bench/results/.
+end-to-end flow time with Prefect's start-up apart, rows per second and peak memory; then
+each target against its floor (a full refresh's compare against a plain two-way keyed
+diff of the same frames, a sync against reading the ERP alone); writes JSON to
+bench/results/.
 """
 
 from __future__ import annotations
@@ -258,10 +260,39 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def targets(result: dict) -> Table:
+    """Each figure against its floor: the full refresh's compare against a plain keyed diff
+    of the same frames, and a sync against reading the ERP alone."""
+    runs = result["runs"]
+    floor = stage_medians(runs["floor"])
+    rows = [
+        (
+            "compare (full refresh) / keyed diff",
+            stage_medians(runs["d: full refresh"])["compare"],
+            floor["keyed diff"],
+            1.5,
+        ),
+        (
+            "nothing edited / read ERP",
+            median(runs["b: nothing edited"], "total"),
+            floor["read ERP"],
+            1.15,
+        ),
+        ("2% edited / read ERP", median(runs["a: 2% edited"], "total"), floor["read ERP"], 1.5),
+    ]
+    table = Table(title="Against the floors")
+    for column in ["figure", "seconds", "floor", "ratio", "target"]:
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for name, measured, base, target in rows:
+        table.add_row(name, f"{measured:.2f}", f"{base:.2f}", f"{measured / base:.2f}", f"{target}")
+    return table
+
+
 def main() -> None:
     args = parse()
     result = run(args)
     console.print(report(result))
+    console.print(targets(result))
     if result["prefect_overhead_seconds"] is not None:
         console.print(
             f"Prefect's own cost for one flow run (start-up, task runs): "

@@ -1,7 +1,8 @@
 """One measured run in a process of its own (so peak memory is this run's alone).
 
 python -m bench.once ERP_URL STORE_URL SCENARIO  ->  JSON on stdout
-SCENARIO: floor (read ERP and store items only), or a sync: changed | full_refresh
+SCENARIO: floor (read ERP and store items, and a plain two-way keyed diff of them), or a
+sync: changed | full_refresh
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import sys
 import time
 from contextlib import contextmanager
 
+import pandas as pd
+
+from contract_sync.columns import ITEM_FIELDS
 from contract_sync.erp.read import read_erp
 from contract_sync.run import Hooks, Request, reimport
 from contract_sync.settings import Settings
@@ -41,7 +45,28 @@ def floor(settings: Settings) -> dict:
     with watch.stage("read store"):
         state = load_state(store, 1, ACTOR)
         state = with_items(store, state, state.contracts["contract_id"])
-    return {"stages": watch.stages, "erp_items": len(erp.items), "store_items": len(state.items)}
+    with watch.stage("keyed diff"):
+        differing = keyed_diff(erp.items, state.items)
+    return {
+        "stages": watch.stages,
+        "erp_items": len(erp.items),
+        "store_items": len(state.items),
+        "differing_items": differing,
+    }
+
+
+def keyed_diff(erp_items: pd.DataFrame, store_items: pd.DataFrame) -> int:
+    """The plain two-way keyed diff a compare is held against: an outer merge with indicator
+    on (contract, item), then per-field inequality. Returns the items that differ."""
+    key = ["contract_no", "item_no"]
+    merged = erp_items[[*key, *ITEM_FIELDS]].merge(
+        store_items[[*key, *ITEM_FIELDS]], on=key, how="outer", indicator=True, suffixes=("", "_s")
+    )
+    both = merged["_merge"] == "both"
+    changed = pd.Series(False, index=merged.index)
+    for field in ITEM_FIELDS:
+        changed |= merged[field].ne(merged[f"{field}_s"]).fillna(True)
+    return int((~both | changed).sum())
 
 
 def sync(settings: Settings, full_refresh: bool) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import bench.__main__ as bench_main
-from bench.__main__ import SCENARIOS, report
+from bench.__main__ import SCENARIOS, report, targets
 from contract_sync.demo.generator import EDGE_CASES
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ SYNC_STAGES = {
     "plan",
     "apply",
 }
-FLOOR_STAGES = {"read ERP", "read store"}
+FLOOR_STAGES = {"read ERP", "read store", "keyed diff"}
 
 
 def test_benchmark_runs_every_scenario_with_the_right_outcomes(tmp_path, monkeypatch):
@@ -95,3 +95,13 @@ def test_benchmark_runs_every_scenario_with_the_right_outcomes(tmp_path, monkeyp
         times_floor = total / runs["floor"]["total"]
         assert float(cells["x floor"][row]) == pytest.approx(times_floor, abs=0.005), name
     assert cells["x floor"][0] == "1.00"
+
+    # The targets, each figure against its floor; the keyed diff finds the ERP's edits.
+    floors = targets(result)
+    ratios = {column.header: list(column.cells) for column in floors.columns}
+    compare = runs["d: full refresh"]["stages"]["compare"]
+    assert ratios["figure"][0] == "compare (full refresh) / keyed diff"
+    keyed = runs["floor"]["stages"]["keyed diff"]
+    assert float(ratios["ratio"][0]) == pytest.approx(compare / keyed, rel=0.02)
+    assert ratios["target"] == ["1.5", "1.15", "1.5"]
+    assert runs["floor"]["differing_items"] >= 5  # the items of the contract never imported
