@@ -47,8 +47,7 @@ def canonical(table: str, row: Mapping) -> str:
 
 def _plain(value: object) -> object:
     if isinstance(value, datetime):
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return value.isoformat()
+        return _utc(value).isoformat()
     if isinstance(value, Decimal):
         return str(value)
     return value
@@ -165,18 +164,15 @@ class _Walk:
         return None
 
     def _run_order(self, table: str, key: str, record: dict) -> str | None:
-        run = {
-            "sync_runs": record.get("id"),
-            "run_ends": record.get("run_id"),
-            "audit_contracts": record.get("run_id"),
-            "audit_changes": self.audit_runs.get(str(record.get("audit_id"))),
-        }.get(table)
+        """How the record breaks its run's order (start, its records, end); None if not."""
+        if table == "directory_changes":
+            return None
         if table == "sync_runs":
-            self.started.add(run)
+            self.started.add(record["id"])
             return None
-        if table == "directory_changes" or run is None and table != "audit_changes":
-            return None
-        if run is None or run not in self.started:
+        changes = table == "audit_changes"
+        run = self.audit_runs.get(str(record["audit_id"])) if changes else record["run_id"]
+        if run not in self.started:
             return "belongs to no run started before it"
         if run in self.ended:
             return "was recorded after its run had ended"
@@ -223,7 +219,11 @@ def _time(table: str, record: dict) -> datetime | None:
     time_column = s.CHAINED[table][1]
     if time_column is None or record.get(time_column.name) is None:
         return None
-    value = record[time_column.name]
+    return _utc(record[time_column.name])
+
+
+def _utc(value: datetime) -> datetime:
+    """A stored time in UTC (SQLite gives it back without a zone: it was written in UTC)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
