@@ -32,6 +32,8 @@ directory_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(directory_app, name="directory")
+users_app = typer.Typer(help="Store users' sign-in to the web pages.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 POLICY_HELP = "A field changed in both the ERP and the store: erp_wins writes it, block stops."
 console = Console()
 WIDE_HELP = "Every column (the default view fits 100 columns)."
@@ -205,6 +207,54 @@ def directory_export(
     else:
         output.write_text(text, encoding="utf-8")
         console.print(f"wrote {output}", markup=False)
+
+
+@users_app.command("set-password")
+def users_set_password(
+    login: Annotated[str, typer.Argument(help="The store user's login.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who sets it, for the audit log; the OS user.")
+    ] = None,
+) -> None:
+    """Set the password LOGIN signs in to the web pages with (argon2id hash; their open
+    sessions end). Asked twice, hidden, unless --password-stdin."""
+    from contract_sync.directory import default_actor
+    from contract_sync.web.auth import set_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    actor = by or default_actor()
+    _with_store(lambda store: set_password(store, login, password, actor))
+    console.print(f"password set for {login} (recorded in the table web_events)", markup=False)
+
+
+@app.command("web")
+def web(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """The web pages: sign in as a store user, the ERP main contracts ready to be imported
+    with their Re-Import and Import buttons, and the audit. Runs start on the Prefect server
+    of PREFECT_API_URL (`make serve` starts both)."""
+    import uvicorn
+
+    from contract_sync.web.app import create_app
+    from contract_sync.web.prefect_api import PrefectRuns
+
+    settings = get_settings()
+    application = _or_fail(lambda: create_app(settings, PrefectRuns.from_environment()))
+    uvicorn.run(
+        application,
+        host=host or settings.web_host,
+        port=port or settings.web_port,
+        proxy_headers=False,  # the client address is the peer's: a header cannot forge it
+        log_level="info",
+    )
 
 
 def _with_store(action):  # noqa: ANN001, ANN202 - the action's own result

@@ -257,7 +257,15 @@ def company_ready_list(
     settings: Settings, request: Request, hooks: Hooks = Hooks()
 ) -> pd.DataFrame:
     """The "ERP Main Contracts Ready to be Imported" list as the request's actor sees it,
-    for one project when the request names one."""
+    for one project when the request names one; `import_reasons` says why a contract not
+    imported yet cannot be imported by this user."""
+    return ready_with_evaluation(settings, request, hooks)[0]
+
+
+def ready_with_evaluation(
+    settings: Settings, request: Request, hooks: Hooks = Hooks()
+) -> tuple[pd.DataFrame, Evaluation]:
+    """The ready list, and the evaluation it comes from (for a contract's line preview)."""
     found = preview(settings, replace(request, project=None), hooks)
     if not found.state.actor_known:
         raise UnknownUser(f"{request.actor!r} is not a user of the project store")
@@ -268,10 +276,14 @@ def company_ready_list(
     )
     table = ready_list(
         found.erp.contracts, found.state, found.decisions, found.comparison, importable
+    ).merge(
+        importable.rename(columns={"reasons": "import_reasons"})[["contract_no", "import_reasons"]],
+        on="contract_no",
+        how="left",
     )
     if request.project is not None:
         table = table[table["project"] == request.project].reset_index(drop=True)
-    return table
+    return table, found
 
 
 def reimport(

@@ -66,6 +66,24 @@ class Settings(BaseSettings):
         True, description="Reuse the verdict on a contract validated before with the same content."
     )
 
+    web_host: str = Field("127.0.0.1", description="Address the web pages listen on.")
+    web_port: int = Field(4202, description="Port of the web pages (make serve: Prefect's + 2).")
+    web_session_hours: float = Field(8, gt=0, description="How long a sign-in lasts.")
+    web_secure_cookies: bool = Field(
+        True,
+        description="Send the session cookie only over https (and to http://127.0.0.1 or "
+        "localhost, which browsers treat as secure); false only behind a proxy that ends TLS "
+        "on another host.",
+    )
+    web_user_header: str | None = Field(
+        None,
+        description="Single sign-on: the header in which a reverse proxy names the user it "
+        "authenticated (e.g. X-Forwarded-User), trusted only from web_trusted_proxies.",
+    )
+    web_trusted_proxies: str = Field(
+        "127.0.0.1,::1", description="Comma-separated addresses whose user header is trusted."
+    )
+
     @field_validator("expectations_dir", mode="before")
     @classmethod
     def _packaged_when_blank(cls, value: object) -> object:

@@ -173,6 +173,18 @@ class RunStatus(StrEnum):
     abandoned = "abandoned"  # ended without a word: killed, found so by a later run or verify
 
 
+class WebEvent(StrEnum):
+    """What web_events records."""
+
+    signed_in = "signed_in"
+    sign_in_failed = "sign_in_failed"  # a wrong login or password
+    sign_in_throttled = "sign_in_throttled"  # refused unread: too many failures just before
+    signed_out = "signed_out"
+    refused = "refused"  # an action refused: no session, bad CSRF token, no right, gates
+    run_started = "run_started"  # a Re-Import or Import clicked
+    password_set = "password_set"
+
+
 class Trigger(StrEnum):
     scheduled = "scheduled"
     manual = "manual"  # a deployment run started by hand (UI or API)

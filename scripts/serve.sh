@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a local Prefect server on loopback, a process work pool with every deployment of
 # prefect.yaml, and a worker; prints the UI address. scripts/stop.sh ends them.
-# Environment: PREFECT_PORT (4200), CONTRACT_SYNC_REPORTS_PORT (PREFECT_PORT + 1), PREFECT_HOME
+# Environment: PREFECT_PORT (4200), CONTRACT_SYNC_REPORTS_PORT (PREFECT_PORT + 1),
+# CONTRACT_SYNC_WEB_PORT (PREFECT_PORT + 2), PREFECT_HOME
 # (.prefect), CONTRACT_SYNC_RUN_DIR (.prefect/run);
 # the contract-sync settings (CONTRACT_SYNC_*) reach the flows through the worker.
 set -euo pipefail
@@ -20,6 +21,23 @@ mkdir -p "$run_dir"
 
 running() { [ -f "$run_dir/$1.pid" ] && kill -0 "$(cat "$run_dir/$1.pid")" 2>/dev/null; }
 
+# answering NAME URL SECONDS: wait until URL answers; fail if NAME's process stops first.
+answering() {
+  for _ in $(seq 1 "$3"); do
+    "$bin/python" - "$2" <<'PY' && return 0
+import sys, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=2)
+except Exception:
+    sys.exit(1)
+PY
+    running "$1" || { echo "$1 stopped; see $run_dir/$1.log"; exit 1; }
+    sleep 1
+  done
+  echo "$1 does not answer at $2 after $3 s; see $run_dir/$1.log"
+  exit 1
+}
+
 if running server; then
   echo "Prefect server already running (pid $(cat "$run_dir/server.pid"))"
 else
@@ -27,17 +45,7 @@ else
     >"$run_dir/server.log" 2>&1 < /dev/null &
   echo $! >"$run_dir/server.pid"
 fi
-for _ in $(seq 1 180); do
-  "$bin/python" - "$PREFECT_API_URL/health" <<'PY' && break
-import sys, urllib.request
-try:
-    urllib.request.urlopen(sys.argv[1], timeout=2)
-except Exception:
-    sys.exit(1)
-PY
-  running server || { echo "the Prefect server stopped; see $run_dir/server.log"; exit 1; }
-  sleep 1
-done
+answering server "$PREFECT_API_URL/health" 180
 
 "$bin/prefect" work-pool create contract-sync --type process --overwrite >/dev/null
 "$bin/prefect" --no-prompt deploy --all >"$run_dir/deploy.log" 2>&1 \
@@ -55,6 +63,14 @@ if ! running reports; then
   echo $! >"$run_dir/reports.pid"
 fi
 
+# The web pages (sign-in, contracts ready to be imported, audit) on loopback.
+web_port=${CONTRACT_SYNC_WEB_PORT:-$((port + 2))}
+if ! running web; then
+  setsid "$bin/contract-sync" web --port "$web_port" \
+    >"$run_dir/web.log" 2>&1 < /dev/null &
+  echo $! >"$run_dir/web.pid"
+fi
+
 if ! running worker; then
   setsid "$bin/prefect" worker start --pool contract-sync --name contract-sync-local \
     >"$run_dir/worker.log" 2>&1 < /dev/null &
@@ -62,4 +78,6 @@ if ! running worker; then
 fi
 echo "Prefect UI: http://127.0.0.1:$port  (deployments: $("$bin/prefect" deployment ls 2>/dev/null | grep -c '/' || true))"
 echo "Reports: $CONTRACT_SYNC_REPORTS_URL/ (validation pages of each run, audit reports)"
+answering web "http://127.0.0.1:$web_port/sign-in" 60
+echo "Web pages: http://127.0.0.1:$web_port/ (sign in as a store user: contract-sync users set-password LOGIN)"
 echo "logs in $run_dir; stop with: make stop"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Stops what scripts/serve.sh started (worker, reports, then server), by their process groups.
+# Stops what scripts/serve.sh started (worker, web pages, reports, then server), by their
+# process groups.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 run_dir=${CONTRACT_SYNC_RUN_DIR:-$PWD/.prefect/run}
-for name in worker reports server; do
+for name in worker web reports server; do
   pid_file=$run_dir/$name.pid
   [ -f "$pid_file" ] || continue
   pid=$(cat "$pid_file")

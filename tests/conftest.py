@@ -16,6 +16,7 @@ Hypothesis: the `ci` profile (300 examples) when CI is set, as CI runs do, else 
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -202,6 +203,13 @@ def shared_seeded(backend: str, tmp_path_factory) -> Iterator[Sides]:
     (a test that writes fails the module at its end; give it `seeded`)."""
     with seeded_sides(backend, tmp_path_factory.mktemp("shared")) as sides, kept_as_is(sides):
         yield sides
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

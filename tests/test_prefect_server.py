@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -25,76 +23,16 @@ from prefect.client.schemas.filters import (
     FlowRunFilterId,
 )
 from prefect.exceptions import PrefectHTTPStatusError
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import PREFECT_API_URL
 
 from contract_sync.demo.edit import edit_erp
 from contract_sync.store import schema as s
 from contract_sync.store.audit_log import runs
+from tests.served import served_fixture, wait_for_run  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.slow
 
 PROJECT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _pids(run_dir: Path) -> list[int]:
-    return [int(p.read_text()) for p in run_dir.glob("*.pid")]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-@pytest.fixture
-def served(configured, tmp_path):
-    """`scripts/serve.sh` on a free loopback port; `scripts/stop.sh` afterwards."""
-    port, run_dir = _free_port(), tmp_path / "run"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")},
-        "PREFECT_PORT": str(port),
-        "PREFECT_HOME": str(tmp_path / "prefect-home"),
-        "CONTRACT_SYNC_RUN_DIR": str(run_dir),
-        "CONTRACT_SYNC_REPORTS_PORT": str(_free_port()),
-        # Schedules that do not fire while the test runs (a scheduled sync at the top of
-        # the hour would re-import the contracts the test edits before its own run does).
-        "CONTRACT_SYNC_SYNC_CRON": "0 3 29 2 *",
-        "CONTRACT_SYNC_REPORT_CRON": "0 3 29 2 *",
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
-    }
-    try:
-        started = subprocess.run(
-            [PROJECT / "scripts/serve.sh"], env=env, capture_output=True, text=True, timeout=400
-        )
-        assert started.returncode == 0, started.stdout + started.stderr
-        assert f"Prefect UI: http://127.0.0.1:{port}" in started.stdout
-        pids = _pids(run_dir)
-        assert len(pids) == 3 and all(map(_alive, pids))  # server, reports, worker
-        with temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{port}/api"}):
-            yield configured
-    finally:
-        pids = _pids(run_dir)
-        subprocess.run([PROJECT / "scripts/stop.sh"], env=env, timeout=60, check=True)
-        time.sleep(1)
-        assert not any(map(_alive, pids)), "a process the test started is still running"
-
-
-def _wait(client, flow_run_id, seconds: float = 300):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        flow_run = client.read_flow_run(flow_run_id)
-        if flow_run.state and flow_run.state.is_final():
-            return flow_run
-        time.sleep(1)
-    raise TimeoutError(f"flow run {flow_run_id} did not finish in {seconds} s")
 
 
 def _post(path: str, body: dict) -> dict:
@@ -115,6 +53,9 @@ def _run_form_explains_itself(browser, deployment) -> None:
     page = browser.new_page(viewport={"width": 1440, "height": 1000})
     page.goto(f"{ui}/deployments/deployment/{deployment.id}/run")
     page.get_by_text("Validate parameters").wait_for(timeout=30_000)
+    for schema in deployment.parameter_openapi_schema["properties"].values():
+        # The form renders its fields as their schemas arrive: wait for each one.
+        page.get_by_text(schema["description"], exact=False).first.wait_for(timeout=30_000)
     shown = page.inner_text("body")
     for name, schema in deployment.parameter_openapi_schema["properties"].items():
         assert name in shown and schema["description"] in shown, name
@@ -126,7 +67,13 @@ def test_manual_run_through_a_deployment(served, browser):
     edited = sorted(edit_erp(served.erp, 1, 0.5, seed=21).contracts)
     with get_client(sync_client=True) as client:
         deployments = {d.name for d in client.read_deployments()}
-        assert deployments == {"scheduled-sync", "reimport-contracts", "ready-list", "audit-report"}
+        assert deployments == {
+            "scheduled-sync",
+            "reimport-contracts",
+            "import-contract",
+            "ready-list",
+            "audit-report",
+        }
         deployment = client.read_deployment_by_name("reimport-main-contracts/reimport-contracts")
         assert set(deployment.parameter_openapi_schema["properties"]) >= {
             "contracts",
@@ -148,14 +95,14 @@ def test_manual_run_through_a_deployment(served, browser):
             f"/deployments/{deployment.id}/create_flow_run",
             {"parameters": {"policy": "always_erp"}, "enforce_parameter_schema": False},
         )
-        refused = _wait(client, unchecked["id"])
+        refused = wait_for_run(client, unchecked["id"])
         assert refused.state.is_failed()
         assert refused.state.message.startswith("parameter policy: Input should be 'erp_wins'")
 
         flow_run = client.create_flow_run_from_deployment(
             deployment.id, parameters={"contracts": edited, "requested_by": "admin"}
         )
-        finished = _wait(client, flow_run.id)
+        finished = wait_for_run(client, flow_run.id)
         assert finished.state.is_completed(), finished.state
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]))

@@ -47,7 +47,7 @@ def canonical(table: str, row: Mapping) -> str:
 
 def _plain(value: object) -> object:
     if isinstance(value, datetime):
-        return _utc(value).isoformat()
+        return utc(value).isoformat()
     if isinstance(value, Decimal):
         return str(value)
     return value
@@ -98,11 +98,13 @@ def _chain(connection: sa.Connection, records: list[tuple[str, dict]]) -> None:
         connection.execute(s.audit_chain.insert(), entries[start : start + CHUNK])
 
 
-def rebuild(connection: sa.Connection) -> int:
+def rebuild(connection: sa.Connection, tables: list[str] | None = None) -> int:
     """Chain every record of a log that has no chain yet, in the order of time (a store's
-    existing log, when the chain is introduced). Returns how many were chained."""
+    existing log, when the chain is introduced): of `tables`, by default every chained one.
+    Returns how many were chained."""
     events, times = [], {}
-    for rank, (table, (key_column, time_column)) in enumerate(s.CHAINED.items()):
+    chained = [(t, s.CHAINED[t]) for t in tables or s.CHAINED]
+    for rank, (table, (key_column, time_column)) in enumerate(chained):
         for row in connection.execute(sa.select(key_column.table)):
             record = dict(row._mapping)
             if time_column is not None:
@@ -165,7 +167,7 @@ class _Walk:
 
     def _run_order(self, table: str, key: str, record: dict) -> str | None:
         """How the record breaks its run's order (start, its records, end); None if not."""
-        if table == "directory_changes":
+        if table in ("directory_changes", "web_events"):
             return None
         if table == "sync_runs":
             self.started.add(record["id"])
@@ -219,10 +221,10 @@ def _time(table: str, record: dict) -> datetime | None:
     time_column = s.CHAINED[table][1]
     if time_column is None or record.get(time_column.name) is None:
         return None
-    return _utc(record[time_column.name])
+    return utc(record[time_column.name])
 
 
-def _utc(value: datetime) -> datetime:
+def utc(value: datetime) -> datetime:
     """A stored time in UTC (SQLite gives it back without a zone: it was written in UTC)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 

@@ -233,6 +233,43 @@ directory_changes = sa.Table(
     sa.Index("ix_directory_changes_recorded_at", "recorded_at"),
 )
 
+# Web sign-in (contract_sync.web): a user's password hash (argon2), set by `contract-sync
+# users set-password`; the open sessions, each known by the SHA-256 of its cookie's token.
+user_passwords = sa.Table(
+    "user_passwords",
+    metadata,
+    sa.Column("user_id", sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),  # signed out: never valid again
+)
+
+# Who signed in, who failed to, and what was refused or started on the web pages:
+# append-only and chained like the rest of the audit log.
+web_events = sa.Table(
+    "web_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("event", sa.String(30), nullable=False),  # vocabulary.WebEvent
+    sa.Column("login", sa.String(80), nullable=False),  # as given; may be no user's
+    sa.Column("client", sa.String(64), nullable=False),  # the client's address
+    sa.Column("erp_company", sa.Integer),
+    sa.Column("detail", sa.String(400), nullable=False),
+    sa.Index("ix_web_events_login_recorded_at", "login", "recorded_at"),
+    sa.Index("ix_web_events_client_recorded_at", "client", "recorded_at"),
+)
+
 # The hash chain over every audit record (contract_sync.store.chain): record N's digest is
 # SHA-256 over record N-1's digest and record N's canonical content.
 audit_chain = sa.Table(
@@ -252,5 +289,6 @@ CHAINED = {
     "audit_contracts": (audit_contracts.c.id, audit_contracts.c.recorded_at),
     "audit_changes": (audit_changes.c.id, None),  # recorded with its audit_contracts row
     "directory_changes": (directory_changes.c.id, directory_changes.c.recorded_at),
+    "web_events": (web_events.c.id, web_events.c.recorded_at),
 }
 APPEND_ONLY_TABLES = [*CHAINED, "audit_chain"]

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from contract_sync.store import chain
-from contract_sync.store import schema as s
+from contract_sync.store.migrations import guards
 
 revision = "0005"
 down_revision = "0004"
@@ -55,7 +55,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_chain")),
         sa.UniqueConstraint("record_table", "record_key", name=op.f("uq_audit_chain_record")),
     )
-    chain.rebuild(op.get_bind())
+    # The tables chained at this revision (later revisions chain tables of their own).
+    chain.rebuild(
+        op.get_bind(),
+        ["sync_runs", "run_ends", "audit_contracts", "audit_changes", "directory_changes"],
+    )
     _create_guards()
 
 
@@ -75,52 +79,10 @@ def downgrade() -> None:
     op.drop_table("run_ends")
 
 
-def _postgresql() -> bool:
-    return op.get_bind().dialect.name == "postgresql"
-
-
 def _create_guards() -> None:
-    for table in NEWLY_APPEND_ONLY:
-        for action in ("UPDATE", "DELETE"):
-            _refuse(table, action.lower(), f"BEFORE {action} ON {table}")
-    for table in ALL_APPEND_ONLY:
-        if _postgresql():
-            op.execute(
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION refuse_audit_change()"
-            )
-        else:  # REPLACE deletes the row it collides with: refuse the colliding insert
-            _refuse(table, "replace", f"BEFORE INSERT ON {table} WHEN {_collides(table)}")
-
-
-def _collides(table: str) -> str:
-    """SQL true when NEW has the primary key or a unique key of a row already there."""
-    definition = s.metadata.tables[table]
-    keys = [list(definition.primary_key.columns)] + [
-        list(c.columns) for c in definition.constraints if isinstance(c, sa.UniqueConstraint)
-    ]
-    matches = " OR ".join(
-        "(" + " AND ".join(f"{column.name} = NEW.{column.name}" for column in key) + ")"
-        for key in keys
-    )
-    return f"EXISTS (SELECT 1 FROM {table} WHERE {matches})"
-
-
-def _refuse(table: str, action: str, when: str) -> None:
-    name = f"{table}_no_{action}"
-    if _postgresql():
-        op.execute(
-            f"CREATE TRIGGER {name} {when} FOR EACH ROW EXECUTE FUNCTION refuse_audit_change()"
-        )
-    else:
-        op.execute(
-            f"CREATE TRIGGER {name} {when} BEGIN SELECT RAISE(ABORT, "
-            f"'the audit log is append-only: {action.upper()} on {table} refused'); END"
-        )
+    guards.create_update_delete_guards(NEWLY_APPEND_ONLY)
+    guards.create_truncate_replace_guards(ALL_APPEND_ONLY)
 
 
 def _drop_guards() -> None:
-    names = [(t, a) for t in NEWLY_APPEND_ONLY for a in ("update", "delete")]
-    names += [(t, "truncate" if _postgresql() else "replace") for t in ALL_APPEND_ONLY]
-    for table, action in names:
-        op.execute(f"DROP TRIGGER {table}_no_{action}" + (f" ON {table}" if _postgresql() else ""))
+    guards.drop_guards(NEWLY_APPEND_ONLY, ALL_APPEND_ONLY)

@@ -1,0 +1,342 @@
+"""The web pages over real http (`contract-sync web` in its own process) on a seeded store:
+sign-in, sessions, CSRF, throttling, rights per company, the buttons per user, and the
+audit of every sign-in and refusal. Runs are started and followed in tests/test_web_served.py,
+on a real Prefect server; here the pages' Prefect server does not answer."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from contract_sync.demo.edit import edit_erp
+from contract_sync.directory import apply_file, export_text
+from contract_sync.store import chain
+from contract_sync.store import schema as s
+from contract_sync.web.auth import set_password
+from tests.conftest import Sides, free_port, seeded_sides, settings_for
+
+PASSWORD = "correct horse battery staple"
+USERS = ["admin", "viewer", "estimator", "outsider", "throttled"]
+
+
+@contextmanager
+def web_server(**settings: str) -> Iterator[str]:
+    """`contract-sync web` on a free loopback port, with these extra settings; its URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api",  # nobody answers there
+        **{f"CONTRACT_SYNC_{k.upper()}": v for k, v in settings.items()},
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "contract_sync.cli", "web", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                httpx.get(f"{url}/sign-in", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read()
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@dataclass
+class Site:
+    sides: Sides
+    url: str
+
+
+def _with_users(store: sa.Engine, folder: Path) -> None:
+    """Two more users with every right: "outsider" in company 2 only, "throttled" in 1."""
+    document = yaml.safe_load(export_text(store))
+    for company in document["companies"]:
+        login = {1: "throttled", 2: "outsider"}[company["erp_company"]]
+        company["users"].append(
+            {
+                "login": login,
+                "name": login.title(),
+                "erp_integrations": "admin",
+                "main_contracts": {"*": "admin"},
+            }
+        )
+    path = folder / "directory.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    apply_file(store, path, "test")
+
+
+@pytest.fixture(scope="module")
+def site(backend, tmp_path_factory) -> Iterator[Site]:
+    folder = tmp_path_factory.mktemp("web")
+    with seeded_sides(backend, folder) as sides, settings_for(sides, folder / "reports"):
+        edit_erp(sides.erp, 1, 0.5, seed=5)
+        _with_users(sides.store, folder)
+        for login in USERS:
+            set_password(sides.store, login, PASSWORD, by="test")
+        with web_server() as url:
+            yield Site(sides, url)
+
+
+class Visitor:
+    """One browser's worth of state: its cookies, sent as a browser sends them."""
+
+    def __init__(self, url: str) -> None:
+        self.http = httpx.Client(base_url=url, follow_redirects=False, timeout=120)
+        self.cookies: dict[str, str] = {}
+        self.set_cookie_headers: list[str] = []
+
+    def request(self, method: str, path: str, **arguments) -> httpx.Response:
+        headers = arguments.pop("headers", {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        response = self.http.request(method, path, headers=headers, **arguments)
+        for header in response.headers.get_list("set-cookie"):
+            self.set_cookie_headers.append(header)
+            for name, morsel in SimpleCookie(header).items():
+                if morsel["max-age"] == "0":
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
+        return response
+
+    def get(self, path: str, **arguments) -> httpx.Response:
+        return self.request("GET", path, **arguments)
+
+    def post(self, path: str, data: dict, **arguments) -> httpx.Response:
+        return self.request("POST", path, data=data, **arguments)
+
+    def sign_in(self, login: str, password: str = PASSWORD) -> httpx.Response:
+        form = self.get("/sign-in")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        return self.post(
+            "/sign-in", {"login": login, "password": password, "csrf_token": token, "next": "/"}
+        )
+
+    def csrf(self, page: httpx.Response) -> str:
+        return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def _buttons(page: str) -> dict[str, bool]:
+    """Contract -> whether its Re-Import / Import button is enabled."""
+    return {
+        html.unescape(number): "disabled" not in rest
+        for number, rest in re.findall(
+            r'<button type="submit" data-contract="([^"]+)"([^>]*)>', page
+        )
+    }
+
+
+def _events(site: Site, login: str) -> list[tuple[str, str]]:
+    e = s.web_events.c
+    with site.sides.store.connect() as connection:
+        return [
+            (row.event, row.detail)
+            for row in connection.execute(
+                sa.select(e.event, e.detail).where(e.login == login).order_by(e.id)
+            )
+        ]
+
+
+def test_signing_in_and_out_and_a_replayed_session(site):
+    visitor = Visitor(site.url)
+    first = visitor.get("/companies/1/contracts?project=x")
+    assert first.status_code == 303
+    assert first.headers["location"] == "/sign-in?next=%2Fcompanies%2F1%2Fcontracts%3Fproject%3Dx"
+    signed_in = visitor.sign_in("admin")
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/"
+    cookie = next(h for h in visitor.set_cookie_headers if h.startswith("contract_sync_session="))
+    assert {"HttpOnly", "Secure", "SameSite=strict"} <= {p.strip() for p in cookie.split(";")}
+    home = visitor.get("/")
+    assert home.headers["location"] == "/companies/1/contracts"
+    page = visitor.get("/companies/1/contracts")
+    assert page.status_code == 200 and "Signed in as Admin (admin)" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    stolen = dict(visitor.cookies)
+    csrf = visitor.csrf(page)
+
+    out = visitor.post("/sign-out", {"csrf_token": csrf})
+    assert out.status_code == 303 and "contract_sync_session" not in visitor.cookies
+
+    replay = Visitor(site.url)
+    replay.cookies = stolen
+    assert replay.get("/companies/1/contracts").status_code == 303  # to the sign-in page
+    number = next(iter(_buttons(page.text)))
+    refused = replay.post("/companies/1/reimport", {"no": number, "csrf_token": csrf})
+    assert refused.status_code == 401 and "not signed in" in refused.text
+    assert [e for e, _ in _events(site, "admin")][-2:] == ["signed_in", "signed_out"]
+
+
+def test_the_buttons_follow_the_gates_for_each_user(site):
+    admin, viewer = Visitor(site.url), Visitor(site.url)
+    admin.sign_in("admin")
+    viewer.sign_in("viewer")
+    for_admin = admin.get("/companies/1/contracts").text
+    for_viewer = viewer.get("/companies/1/contracts").text
+    enabled = {n for n, on in _buttons(for_admin).items() if on}
+    assert enabled, "the admin may re-import the edited contracts"
+    assert _buttons(for_viewer).keys() == _buttons(for_admin).keys()
+    assert not any(_buttons(for_viewer).values())
+    why = re.findall(r'<div class="why">([^<]*)</div>', for_viewer)
+    assert len(why) == len(_buttons(for_viewer))
+    assert all("(permission_denied)" in w for w in why)
+    number = sorted(enabled)[0]
+    preview = admin.get("/companies/1/contract", params={"no": number})
+    assert preview.status_code == 200 and "What a re-import would do, line by line" in preview.text
+    assert _buttons(preview.text) == {number: True}
+    project = re.search(r"<th>Project</th><td>([^<]+)</td>", preview.text).group(1)
+    filtered = admin.get("/companies/1/contracts", params={"project": project}).text
+    assert number in _buttons(filtered) and len(_buttons(filtered)) < len(_buttons(for_admin))
+    for path in ("/companies/1/audit", f"/companies/1/history?no={number}"):
+        assert admin.get(path).status_code == 200, path
+
+
+def test_a_forged_requested_by_is_ignored(site):
+    """The run acts as the signed-in user: the viewer naming the admin is still refused."""
+    admin = Visitor(site.url)
+    admin.sign_in("admin")
+    number = next(n for n, on in _buttons(admin.get("/companies/1/contracts").text).items() if on)
+    viewer = Visitor(site.url)
+    viewer.sign_in("viewer")
+    csrf = viewer.csrf(viewer.get("/companies/1/contracts"))
+    forged = viewer.post(
+        "/companies/1/reimport", {"no": number, "csrf_token": csrf, "requested_by": "admin"}
+    )
+    assert forged.status_code == 409
+    assert "permission_denied" in html.unescape(forged.text)
+    assert ("refused" in [e for e, _ in _events(site, "viewer")]) and not any(
+        e == "run_started" for e, _ in _events(site, "viewer")
+    )
+
+
+def test_forms_need_their_csrf_token_and_own_origin(site):
+    admin = Visitor(site.url)
+    admin.sign_in("admin")
+    page = admin.get("/companies/1/contracts")
+    number = next(n for n, on in _buttons(page.text).items() if on)
+    before = len(_events(site, "admin"))
+    for form in ({"no": number}, {"no": number, "csrf_token": "not-the-token"}):
+        refused = admin.post("/companies/1/reimport", form)
+        assert refused.status_code == 403 and "security token" in refused.text
+    elsewhere = admin.post(
+        "/companies/1/reimport",
+        {"no": number, "csrf_token": admin.csrf(page)},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert elsewhere.status_code == 403 and "evil.example" in elsewhere.text
+    events = _events(site, "admin")[before:]
+    assert [e for e, _ in events] == ["refused"] * 3
+    # The sign-in form too: without its cookie's token, no password is even checked.
+    stranger = Visitor(site.url)
+    refused = stranger.post(
+        "/sign-in", {"login": "admin", "password": PASSWORD, "csrf_token": "made-up"}
+    )
+    assert refused.status_code == 403 and "contract_sync_session" not in stranger.cookies
+
+
+def test_a_user_of_another_company_is_refused(site):
+    outsider = Visitor(site.url)
+    outsider.sign_in("outsider")
+    assert outsider.get("/").headers["location"] == "/companies/2/contracts"
+    own = outsider.get("/companies/2/contracts")
+    assert own.status_code == 200
+    other = outsider.get("/companies/1/contracts")
+    assert other.status_code == 403 and "no rights in company 1" in other.text
+    refused = outsider.post(
+        "/companies/1/reimport", {"no": "24001-", "csrf_token": outsider.csrf(own)}
+    )
+    assert refused.status_code == 403
+    assert [e for e, _ in _events(site, "outsider")][-2:] == ["refused", "refused"]
+
+
+def test_wrong_passwords_read_alike_and_are_throttled(site):
+    stranger = Visitor(site.url)
+    unknown = stranger.sign_in("nobody-at-all", "whatever it is")
+    wrong = stranger.sign_in("throttled", "not the password")
+    assert unknown.status_code == wrong.status_code == 401
+    assert "Wrong login or password." in unknown.text and "Wrong login or password." in wrong.text
+    assert _events(site, "nobody-at-all") == [("sign_in_failed", "no such user")]
+    for _ in range(4):
+        assert stranger.sign_in("throttled", "still not it").status_code == 401
+    throttled = stranger.sign_in("throttled")  # the right password, too late
+    assert throttled.status_code == 429 and "Too many failed sign-ins" in throttled.text
+    assert "contract_sync_session" not in stranger.cookies
+    assert [e for e, _ in _events(site, "throttled")] == ["password_set"] + [
+        "sign_in_failed"
+    ] * 5 + ["sign_in_throttled"]
+
+
+def test_a_new_password_ends_the_open_sessions(site):
+    estimator = Visitor(site.url)
+    estimator.sign_in("estimator")
+    assert estimator.get("/companies/1/contracts").status_code == 200
+    set_password(site.sides.store, "estimator", PASSWORD + "!", by="test")
+    assert estimator.get("/companies/1/contracts").status_code == 303
+
+
+def test_web_events_are_chained_and_append_only(site):
+    visitor = Visitor(site.url)
+    visitor.sign_in("admin")
+    with site.sides.store.connect() as connection:
+        assert chain.verify(connection).problem is None
+        chained = connection.execute(
+            sa.select(sa.func.count()).where(s.audit_chain.c.record_table == "web_events")
+        ).scalar_one()
+        assert (
+            chained
+            == connection.execute(sa.select(sa.func.count()).select_from(s.web_events)).scalar_one()
+        )
+    with (
+        pytest.raises(sa.exc.DBAPIError, match="append-only"),
+        site.sides.store.begin() as connection,
+    ):
+        connection.execute(s.web_events.update().values(login="someone-else"))
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_a_trusted_proxy_names_the_user(site, trusted):
+    proxies = "127.0.0.1" if trusted else "10.9.8.7"
+    with web_server(web_user_header="X-Remote-User", web_trusted_proxies=proxies) as url:
+        visitor = Visitor(url)
+        first = visitor.get("/", headers={"X-Remote-User": "estimator"})
+        if not trusted:  # a header from anyone else is ignored: sign in
+            assert first.headers["location"].startswith("/sign-in")
+            return
+        assert first.status_code == 303 and "contract_sync_session" in visitor.cookies
+        page = visitor.get("/companies/1/contracts", headers={"X-Remote-User": "estimator"})
+        assert "Signed in as Estimator (estimator)" in page.text
+        other = visitor.get("/companies/1/contracts", headers={"X-Remote-User": "nobody-known"})
+        assert other.status_code == 403 and "not a user of the project store" in other.text
+    assert ("signed_in", "reverse proxy header") in _events(site, "estimator")
+
+
+def test_the_sign_in_log_is_shown_to_integration_admins_only(site):
+    admin, viewer = Visitor(site.url), Visitor(site.url)
+    admin.sign_in("admin")
+    viewer.sign_in("viewer")
+    for_admin = admin.get("/companies/1/audit").text
+    assert 'id="web-events"' in for_admin
+    assert "<td>signed_in</td><td>viewer</td>" in for_admin
+    assert 'id="web-events"' not in viewer.get("/companies/1/audit").text

@@ -1,0 +1,112 @@
+"""The web pages end to end, in headless Chromium, beside a served Prefect (`make serve`):
+two users with different rights, and a Re-Import and an Import clicked on the page that
+land as the signed-in user, whatever the form is made to say."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect
+from prefect.client.orchestration import get_client
+from prefect.settings import PREFECT_API_URL
+
+from contract_sync.demo.edit import edit_erp
+from contract_sync.store import schema as s
+from contract_sync.store.audit_log import runs
+from contract_sync.web.auth import set_password
+from tests.served import served_fixture  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.slow
+PASSWORD = "correct horse battery staple"
+RUN_SECONDS = 300
+
+
+def _signed_in(browser, served, login: str):
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.goto(served.web_url + "/")
+    expect(page).to_have_title("Sign in · contract-sync")
+    page.fill("#login", login)
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/companies/1/contracts$"))
+    return page
+
+
+def _button(page, contract: str):
+    return page.locator(f'button[data-contract="{contract}"]')
+
+
+def _run_lands(page, served, login: str, outcome: str) -> str:
+    """The run page after a click: followed until the run ends; its flow-run id."""
+    expect(page).to_have_url(re.compile(r"/companies/1/runs/[0-9a-f-]{36}$"))
+    flow_run_id = page.url.rsplit("/", 1)[1]
+    expect(page.locator("#status")).to_contain_text("completed", timeout=RUN_SECONDS * 1000)
+    expect(page.locator("#state")).to_contain_text("Completed")
+    assert page.get_by_role("link", name="the flow run").get_attribute("href") == (
+        PREFECT_API_URL.value().removesuffix("/api") + f"/runs/flow-run/{flow_run_id}"
+    )
+    outcome_cells = page.locator("main table").nth(1).locator("tbody td")
+    expect(outcome_cells.filter(has_text=outcome).first).to_be_visible()
+    expect(page.locator("td.actor").first).to_have_text(f"{login} (manual)")
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(flow_run_id).parameters["requested_by"] == login
+    with served.store.connect() as connection:
+        run = connection.execute(runs().where(s.sync_runs.c.id == flow_run_id)).one()
+        started = connection.execute(
+            sa.select(s.web_events.c.login).where(
+                s.web_events.c.event == "run_started",
+                s.web_events.c.detail.contains(flow_run_id),
+            )
+        ).scalar_one()
+    assert (run.actor, run.trigger, run.status, started) == (login, "manual", "completed", login)
+    return flow_run_id
+
+
+def test_reimport_and_import_from_the_page_as_the_signed_in_user(served, browser):
+    edit_erp(served.erp, 1, 0.5, seed=21)
+    for login in ("admin", "viewer"):
+        set_password(served.store, login, PASSWORD, by="test")
+
+    admin = _signed_in(browser, served, "admin")
+    viewer = _signed_in(browser, served, "viewer")
+    enabled = admin.locator("button[data-contract]:not([disabled])")
+    expect(enabled.first).to_be_visible()
+    contracts = enabled.evaluate_all(
+        "buttons => buttons.map(b => [b.dataset.contract, b.innerText])"
+    )
+    reimport = next(c for c, label in contracts if label == "Re-Import")
+    first_import = next(c for c, label in contracts if label == "Import")
+
+    # The viewer sees the same contracts, every button greyed, with the reason in words.
+    expect(_button(viewer, reimport)).to_be_disabled()
+    viewer_row = viewer.locator("tr", has=_button(viewer, reimport))
+    expect(viewer_row.locator(".why")).to_contain_text("(permission_denied)")
+
+    # The admin opens the contract's preview and re-imports it from there; the form is
+    # made to name the viewer as requested_by, and the run still acts as the admin.
+    admin.get_by_role("link", name=reimport, exact=True).click()
+    expect(admin.locator("h1")).to_contain_text(f"Contract {reimport}")
+    expect(admin.get_by_text("What a re-import would do, line by line")).to_be_visible()
+    _button(admin, reimport).evaluate(
+        "button => button.form.insertAdjacentHTML("
+        "'beforeend', '<input type=hidden name=requested_by value=viewer>')"
+    )
+    _button(admin, reimport).click()
+    _run_lands(admin, served, "admin", "reimported")
+
+    # The contract's history shows the re-import, by the admin.
+    admin.locator("main table").nth(1).get_by_role("link", name=reimport).click()
+    expect(admin.locator("h1")).to_have_text(f"Audit history of contract {reimport}")
+    expect(admin.locator("td.actor").last).to_have_text("admin (manual)")
+
+    # An Import from the list lands too.
+    admin.goto(served.web_url + "/companies/1/contracts")
+    _button(admin, first_import).click()
+    _run_lands(admin, served, "admin", "imported")
+
+    admin.goto(served.web_url + "/companies/1/audit")
+    expect(admin.locator("h1")).to_have_text(re.compile("^Audit of "))
+    admin.close()
+    viewer.close()
