@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         True, description="Reuse the verdict on a contract validated before with the same content."
     )
 
+    signed_manual_runs: bool = Field(
+        False,
+        description="Manual deployment runs act only for a request signed in on the web "
+        "pages: a requested_by typed in the Prefect UI is refused.",
+    )
     web_host: str = Field("127.0.0.1", description="Address the web pages listen on.")
     web_port: int = Field(4202, description="Port of the web pages (make serve: Prefect's + 2).")
     web_session_hours: float = Field(8, gt=0, description="How long a sign-in lasts.")

@@ -10,8 +10,10 @@ from pydantic import Field
 
 from contract_sync.run import Request, first_import
 from contract_sync.settings import get_settings
+from contract_sync.store.identity import RunAsked
 from flows.parameters import BadParameter, checked, refused
 from flows.prefect_run import origin, prefect_hooks
+from flows.signed import check_signed
 
 
 @flow(name="import-main-contract", log_prints=True, validate_parameters=False)
@@ -28,15 +30,23 @@ def import_main_contract(
     company: int = Field(
         0, ge=0, description="ERP company number (Vista JCCo); 0: the configured one."
     ),
+    request_id: str = Field(
+        "",
+        description="Set by the web pages: the request of the signed-in user this run acts "
+        "for, once; empty for a run started here.",
+    ),
 ) -> pd.DataFrame | State:
     """Import an ERP contract into the project of its synced job."""
+    settings = get_settings()
     try:
         given = checked(import_main_contract.fn, locals())
+        company = given["company"] or settings.company
+        asked = RunAsked(given["requested_by"], company, "import", given["contract"].strip(" "))
+        check_signed(settings, given["request_id"], asked)
     except BadParameter as error:
         return refused(error)
-    settings = get_settings()
     request = Request(
-        company=given["company"] or settings.company,
+        company=company,
         actor=given["requested_by"],
         contracts=[given["contract"]],
     )

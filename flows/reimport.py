@@ -12,9 +12,11 @@ from contract_sync.reports.run_summary import blocked_with_reasons, outcome_rows
 from contract_sync.run import Request, RunResult, reimport
 from contract_sync.settings import Settings, get_settings
 from contract_sync.store.db import safe_url
+from contract_sync.store.identity import RunAsked
 from contract_sync.vocabulary import ConflictPolicy, in_words
 from flows.parameters import BadParameter, checked, refused
 from flows.prefect_run import ProgressArtifact, origin, prefect_hooks
+from flows.signed import check_signed
 
 
 @flow(name="reimport-main-contracts", log_prints=True, validate_parameters=False)
@@ -48,16 +50,25 @@ def reimport_main_contracts(
         description="Compare every contract, also those unchanged in the ERP since their last "
         "import (repairs discrepancies made in the store).",
     ),
+    request_id: str = Field(
+        "",
+        description="Set by the web pages: the request of the signed-in user this run acts "
+        "for, once; empty for a run started here.",
+    ),
 ) -> pd.DataFrame | State:
     """Re-import ERP main contracts into the project store, gated and audited."""
+    settings = get_settings()
     try:
         given = checked(reimport_main_contracts.fn, locals())
+        company = given["company"] or settings.company
+        actor = given["requested_by"] or settings.service_user
+        scope = ", ".join(c.strip(" ") for c in given["contracts"])
+        check_signed(settings, given["request_id"], RunAsked(actor, company, "reimport", scope))
     except BadParameter as error:
         return refused(error)
-    settings = get_settings()
     request = Request(
-        company=given["company"] or settings.company,
-        actor=given["requested_by"] or settings.service_user,
+        company=company,
+        actor=actor,
         contracts=given["contracts"] or None,
         project=given["project"].strip() or None,
         dry_run=given["dry_run"],

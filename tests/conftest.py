@@ -212,6 +212,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.fixture
+def served_settings() -> dict[str, str]:
+    """Extra environment for the processes of tests/served.py; a test module may override it."""
+    return {}
+
+
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """One temporary Prefect server for the whole session (it takes seconds to start)."""

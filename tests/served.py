@@ -44,7 +44,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture(name="served")
-def served_fixture(configured, tmp_path):
+def served_fixture(configured, tmp_path, served_settings):
     """`scripts/serve.sh` on a free loopback port; `scripts/stop.sh` afterwards."""
     port, web_port, run_dir = free_port(), free_port(), tmp_path / "run"
     env = {
@@ -59,6 +59,7 @@ def served_fixture(configured, tmp_path):
         "CONTRACT_SYNC_SYNC_CRON": "0 3 29 2 *",
         "CONTRACT_SYNC_REPORT_CRON": "0 3 29 2 *",
         "PREFECT_WORKER_QUERY_SECONDS": "1",
+        **served_settings,
     }
     try:
         started = subprocess.run(

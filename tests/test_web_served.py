@@ -16,9 +16,16 @@ from contract_sync.demo.edit import edit_erp
 from contract_sync.store import schema as s
 from contract_sync.store.audit_log import runs
 from contract_sync.web.auth import set_password
-from tests.served import served_fixture  # noqa: F401 - the fixture
+from tests.served import served_fixture, wait_for_run  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def served_settings() -> dict[str, str]:
+    return {"CONTRACT_SYNC_SIGNED_MANUAL_RUNS": "true"}
+
+
 PASSWORD = "correct horse battery staple"
 RUN_SECONDS = 300
 
@@ -64,6 +71,47 @@ def _run_lands(page, served, login: str, outcome: str) -> str:
     return flow_run_id
 
 
+def _only_signed_requests_act(served, contract: str, web_run_id: str) -> None:
+    """With CONTRACT_SYNC_SIGNED_MANUAL_RUNS on, a run typed in the Prefect UI (here: sent
+    to its API as the form sends it) does not act, nor does a replay of the web run's
+    request."""
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("reimport-main-contracts/reimport-contracts")
+        request_id = client.read_flow_run(web_run_id).parameters["request_id"]
+        typed = client.create_flow_run_from_deployment(
+            deployment.id, parameters={"contracts": [contract], "requested_by": "admin"}
+        )
+        replayed = client.create_flow_run_from_deployment(
+            deployment.id,
+            parameters={
+                "contracts": [contract],
+                "requested_by": "admin",
+                "request_id": request_id,
+            },
+        )
+        typed, replayed = (wait_for_run(client, run.id) for run in (typed, replayed))
+    assert typed.state.is_failed() and "act only for a request signed in" in typed.state.message
+    assert replayed.state.is_failed() and f"used already, by run {web_run_id}" in (
+        replayed.state.message
+    )
+    with served.store.connect() as connection:
+        started = connection.execute(
+            sa.select(s.sync_runs.c.id).where(
+                s.sync_runs.c.id.in_([str(typed.id), str(replayed.id)])
+            )
+        ).all()
+        refusals = (
+            connection.execute(
+                sa.select(s.web_events.c.login).where(
+                    s.web_events.c.event == "refused", s.web_events.c.client == "prefect"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert started == [] and refusals == ["admin", "admin"]
+
+
 def test_reimport_and_import_from_the_page_as_the_signed_in_user(served, browser):
     edit_erp(served.erp, 1, 0.5, seed=21)
     for login in ("admin", "viewer"):
@@ -94,7 +142,7 @@ def test_reimport_and_import_from_the_page_as_the_signed_in_user(served, browser
         "'beforeend', '<input type=hidden name=requested_by value=viewer>')"
     )
     _button(admin, reimport).click()
-    _run_lands(admin, served, "admin", "reimported")
+    reimported = _run_lands(admin, served, "admin", "reimported")
 
     # The contract's history shows the re-import, by the admin.
     admin.locator("main table").nth(1).get_by_role("link", name=reimport).click()
@@ -105,6 +153,8 @@ def test_reimport_and_import_from_the_page_as_the_signed_in_user(served, browser
     admin.goto(served.web_url + "/companies/1/contracts")
     _button(admin, first_import).click()
     _run_lands(admin, served, "admin", "imported")
+
+    _only_signed_requests_act(served, reimport, reimported)
 
     admin.goto(served.web_url + "/companies/1/audit")
     expect(admin.locator("h1")).to_have_text(re.compile("^Audit of "))

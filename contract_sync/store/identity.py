@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+import uuid
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -166,6 +167,49 @@ def end_session(engine: sa.Engine, token: str, event: Event) -> None:
 def _end_sessions(connection: sa.Connection, which: sa.ColumnElement, at: datetime) -> None:
     w = s.web_sessions
     connection.execute(w.update().where(which, w.c.ended_at.is_(None)).values(ended_at=at))
+
+
+@dataclass(frozen=True)
+class RunAsked:
+    """What a signed-in user asked for on the web pages."""
+
+    login: str
+    erp_company: int
+    kind: str  # reimport / import
+    contract_no: str
+
+
+def request_run(engine: sa.Engine, asked: RunAsked) -> str:
+    """Record a run request; its id, for the deployment run to carry."""
+    request_id = str(uuid.uuid4())
+    with engine.begin() as connection:
+        connection.execute(
+            s.run_requests.insert(),
+            {"id": request_id, **asdict(asked), "requested_at": now(connection)},
+        )
+    return request_id
+
+
+def claim_request(engine: sa.Engine, request_id: str, run_id: str, asked: RunAsked) -> str | None:
+    """Let run `run_id` act for the request, once; None when it may, else why not."""
+    r = s.run_requests
+    with engine.begin() as connection:
+        found = connection.execute(sa.select(r).where(r.c.id == request_id)).one_or_none()
+        if found is None:
+            return f"run request {request_id!r} does not exist"
+        recorded = RunAsked(found.login, found.erp_company, found.kind, found.contract_no)
+        if recorded != asked:
+            return f"run request {request_id} asked for {recorded}, not {asked}"
+        claimed = connection.execute(
+            r.update()
+            .where(r.c.id == request_id)
+            .where((r.c.claimed_by_run.is_(None)) | (r.c.claimed_by_run == run_id))
+            .values(claimed_by_run=run_id)
+        ).rowcount
+        if not claimed:
+            by = connection.execute(sa.select(r.c.claimed_by_run).where(r.c.id == request_id))
+            return f"run request {request_id} was used already, by run {by.scalar_one()}"
+    return None
 
 
 def companies_of(engine: sa.Engine, user_id: int) -> dict[int, str]:

@@ -254,6 +254,20 @@ web_sessions = sa.Table(
     sa.Column("ended_at", sa.DateTime(timezone=True)),  # signed out: never valid again
 )
 
+# A run asked for on the web pages by a signed-in user: the deployment run carries its id,
+# and the flow acts for it once (claimed by the run's id), as that user and for that scope.
+run_requests = sa.Table(
+    "run_requests",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("login", sa.String(80), nullable=False),
+    sa.Column("erp_company", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # reimport / import
+    sa.Column("contract_no", sa.String(40), nullable=False),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("claimed_by_run", sa.String(36)),  # the run that acted for it; null until then
+)
+
 # Who signed in, who failed to, and what was refused or started on the web pages:
 # append-only and chained like the rest of the audit log.
 web_events = sa.Table(

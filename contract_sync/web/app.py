@@ -27,7 +27,7 @@ from contract_sync.stages.ready import line_preview
 from contract_sync.store import identity
 from contract_sync.store import schema as s
 from contract_sync.store.audit_log import AuditFilter, runs
-from contract_sync.store.identity import Event, Person
+from contract_sync.store.identity import Event, Person, RunAsked
 from contract_sync.vocabulary import WebEvent, in_words
 from contract_sync.web import views
 from contract_sync.web.auth import sign_in
@@ -273,7 +273,9 @@ def create_app(settings: Settings, prefect: PrefectRuns) -> FastAPI:
             reasons = row["import_reasons" if kind == "import" else "reasons"]
             message = f"{kind} of {row['contract_no']} is not available: {in_words(reasons)}"
             return refusal_page(request, Refused(409, message, person.login), company)
-        parameters = {"company": company, "requested_by": person.login}
+        asked = RunAsked(person.login, company, kind, row["contract_no"])
+        request_id = identity.request_run(store, asked)
+        parameters = {"company": company, "requested_by": person.login, "request_id": request_id}
         if kind == "import":
             deployment, parameters["contract"] = IMPORT, row["contract_no"]
         else:
@@ -282,7 +284,7 @@ def create_app(settings: Settings, prefect: PrefectRuns) -> FastAPI:
             flow_run_id = prefect.start(deployment, parameters)
         except PrefectUnavailable as error:
             return refusal_page(request, Refused(503, str(error), person.login), company)
-        detail = f"{kind} {row['contract_no']}: flow run {flow_run_id}"
+        detail = f"{kind} {row['contract_no']}: flow run {flow_run_id}, request {request_id}"
         identity.record(
             store, Event(WebEvent.run_started, person.login, client(request), detail, company)
         )

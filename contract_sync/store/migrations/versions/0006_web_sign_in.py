@@ -1,4 +1,4 @@
-"""Web sign-in: password hashes, sessions, and web_events (sign-ins, failed sign-ins,
+"""Web sign-in: password hashes, sessions, run requests, and web_events (sign-ins, failed sign-ins,
 refusals, runs started from the pages), append-only and chained like the audit log.
 
 Revision ID: 0006
@@ -44,6 +44,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_web_sessions_user_id", "web_sessions", ["user_id"])
     op.create_table(
+        "run_requests",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("login", sa.String(length=80), nullable=False),
+        sa.Column("erp_company", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("contract_no", sa.String(length=40), nullable=False),
+        sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("claimed_by_run", sa.String(length=36), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_run_requests")),
+    )
+    op.create_table(
         EVENTS,
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
@@ -63,6 +74,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     guards.drop_guards([EVENTS], [EVENTS])
     op.drop_table(EVENTS)
+    op.drop_table("run_requests")
     op.drop_index("ix_web_sessions_user_id", table_name="web_sessions")
     op.drop_table("web_sessions")
     op.drop_table("user_passwords")
