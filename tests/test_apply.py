@@ -1,4 +1,5 @@
-"""Apply: one transaction per contract; a stale or failing one leaves only its audit row."""
+"""Apply: contracts written in groups, each atomic; a stale or failing one leaves only its
+audit row."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import sqlalchemy as sa
 from contract_sync.demo.edit import edit_erp
 from contract_sync.run import Hooks, Request, reimport
 from contract_sync.settings import Settings
+from contract_sync.stages import apply as apply_stage
 from contract_sync.stages.plan import Plan
+from contract_sync.store import chain
 from contract_sync.store import schema as s
 
 
@@ -80,3 +83,59 @@ def test_a_contract_changed_after_compare_is_stale_and_untouched(seeded):
     assert audit.loc[target, "outcome"] == "blocked"
     assert audit.loc[target, "reasons"] == "stale"
     assert _contract(seeded, target) == before
+
+
+def test_each_contract_of_a_group_is_atomic(seeded, monkeypatch):
+    """Groups of 3: in the first, a contract the database refuses mid-write fails and another
+    saved in the store meanwhile is stale; both are left as they were, their neighbours land,
+    each contract is recorded once, progress counts every contract and the chain verifies."""
+    monkeypatch.setattr(apply_stage, "GROUP", 3)
+    edit_erp(seeded.erp, 1, 1.0, seed=4)
+    chosen, saved, progress = {}, {}, []
+
+    def break_one_and_save_another(plan: Plan) -> None:
+        written = plan.audit[plan.audit["outcome"] == "reimported"]
+        in_order = written.sort_values("contract_id")  # the order groups are made in
+        assert len(in_order) > 3  # two groups at least
+        victim, stale = in_order["contract_no"].iloc[1], in_order["contract_no"].iloc[2]
+        items = plan.comparison.items
+        broken = items["contract_no"].eq(victim) & items["change"].isin(["changed", "added"])
+        items.loc[broken[broken].index[-1], "position"] = pd.NA  # NOT NULL in the store
+        with seeded.store.begin() as connection:
+            connection.execute(
+                s.main_contracts.update()
+                .where(s.main_contracts.c.id == int(in_order["contract_id"].iloc[2]))
+                .values(version=s.main_contracts.c.version + 1)
+            )
+        chosen.update(victim=victim, stale=stale, written=list(written["contract_no"]))
+        saved.update({c: _contract(seeded, c) for c in (victim, stale)})
+
+    settings = Settings(erp_url=seeded.erp_url, store_url=seeded.store_url, data_docs=False)
+    request = Request(company=1, actor="admin", full_refresh=True)
+    hooks = Hooks(planned=break_one_and_save_another, progress=lambda *p: progress.append(p))
+    result = reimport(settings, request, hooks=hooks)
+    audit = result.audit.set_index("contract_no")
+
+    victim, stale, written = chosen["victim"], chosen["stale"], chosen["written"]
+    assert audit.loc[victim, "outcome"] == "failed"
+    assert "NULL" in audit.loc[victim, "error"].upper()
+    assert (audit.loc[stale, "outcome"], audit.loc[stale, "reasons"]) == ("blocked", "stale")
+    assert {c: _contract(seeded, c) for c in (victim, stale)} == saved  # nothing of them written
+    landed = [c for c in written if c not in (victim, stale)]
+    assert (audit.loc[landed, "outcome"] == "reimported").all()
+    assert (audit.loc[landed, "version_after"] == audit.loc[landed, "version_before"] + 1).all()
+    assert progress == [(n, len(written)) for n in range(1, len(written) + 1)]
+    with seeded.store.connect() as connection:
+        recorded = connection.execute(
+            sa.select(s.audit_contracts.c.contract_no, s.audit_contracts.c.outcome).where(
+                s.audit_contracts.c.run_id == result.run_id
+            )
+        ).all()
+        assert chain.verify(connection).problem is None
+    outcomes = dict(recorded)
+    assert len(recorded) == len(outcomes)  # each contract recorded once
+    assert {c: outcomes[c] for c in written} == {
+        **dict.fromkeys(landed, "reimported"),
+        victim: "failed",
+        stale: "blocked",
+    }

@@ -1,7 +1,14 @@
-"""Apply: each eligible contract written in its own transaction, with its audit rows.
+"""Apply: the eligible contracts written in groups, each contract atomic.
 
 Refused contracts (and every contract of a dry run) are audited together in one
-transaction. One contract's failure rolls back only that contract.
+transaction. The contracts to write go in groups of GROUP, in store-id order, one
+transaction per group: it holds the group's contracts (never waiting: one another run
+holds is blocked as locked), refuses the stale ones, writes the rest with a few set-based
+statements inside a savepoint, and appends the group's audit rows and chain entries at its
+end, under the chain's lock. When those writes fail, the savepoint is rolled back and each
+contract is written again in a savepoint of its own: the one that fails is recorded as
+failed, its neighbours land. A group whose transaction fails as a whole is written again
+one contract per transaction. A killed run leaves whole groups, never part of a contract.
 """
 
 from __future__ import annotations
@@ -13,18 +20,21 @@ import sqlalchemy as sa
 
 from contract_sync.columns import HEADER_FIELDS
 from contract_sync.stages.plan import Plan
-from contract_sync.store.state import current_items_digest
-from contract_sync.store.writes import (
+from contract_sync.store.contract_writes import (
     LockedContract,
     StaleContract,
-    audit_transaction,
-    contract_transaction,
-    import_contract,
-    insert_audit,
-    reimport_contract,
-    settle_baseline,
+    hold_contracts,
+    import_contracts,
+    reimport_contracts,
+    replace_baselines,
+    write_transaction,
 )
+from contract_sync.store.state import NO_ITEMS_DIGEST, current_items_digests
+from contract_sync.store.writes import audit_transaction, insert_audit
 from contract_sync.vocabulary import APPLIED, Outcome, Reason
+
+GROUP = 100  # contracts per transaction
+WRITTEN = ["contract_id", "version_after"]
 
 
 def apply(
@@ -48,102 +58,197 @@ def apply(
             None if changes is None else changes[changes["contract_no"].isin(previewed)],
         )
     writer = _Reimport(plan) if plan.comparison is not None else _FirstImport(plan)
-    indices = audit.index[to_apply]
-    for done, index in enumerate(indices, start=1):
-        row = audit.loc[index]
-        try:
-            with writer.transaction(engine, row) as connection:
-                audit.loc[index, ["contract_id", "version_after"]] = writer.write(connection, row)
-                insert_audit(connection, run_id, audit.loc[[index]], changes)
-        except (StaleContract, LockedContract) as error:
-            reason = Reason.stale if isinstance(error, StaleContract) else Reason.locked
-            audit.loc[index, ["outcome", "reasons", "amount_after", "version_after"]] = [
-                Outcome.blocked,
-                reason,
-                row["amount_before"],  # nothing was written
-                row["version_before"],
-            ]
-            _record_failure(engine, run_id, audit.loc[[index]])
-        except Exception as error:  # noqa: BLE001 - recorded, and the run goes on
-            audit.loc[
-                index, ["outcome", "error", "contract_id", "amount_after", "version_after"]
-            ] = [
-                Outcome.failed,
-                f"{type(error).__name__}: {error}",
-                row["contract_id"],
-                row["amount_before"],  # rolled back: nothing was written
-                row["version_before"],
-            ]
-            _record_failure(engine, run_id, audit.loc[[index]])
+    todo = audit[to_apply].sort_values("contract_id", kind="stable")  # the order locks are taken
+    for start in range(0, len(todo), GROUP):
+        rows = _write_group(engine, run_id, writer, todo.iloc[start : start + GROUP])
+        audit.loc[rows.index, rows.columns] = rows
         if progress:
-            progress(done, len(indices))
+            for done in range(start + 1, start + len(rows) + 1):
+                progress(done, len(todo))
     if not plan.dry_run:
         settle_baselines(engine, plan)
     return audit
 
 
-class _Reimport:
-    """Writes one re-import: the header, the item changes, the baseline; under the
-    contract's lock, with the optimistic version check."""
+def _write_group(
+    engine: sa.Engine, run_id: str, writer: _Writer, group: pd.DataFrame
+) -> pd.DataFrame:
+    """One group in one transaction, with its audit rows; its rows as recorded."""
+    try:
+        with write_transaction(engine) as connection:
+            rows = _write_each(connection, writer, writer.check(connection, group))
+            written = rows.loc[rows["outcome"].isin(APPLIED), "contract_no"]
+            insert_audit(connection, run_id, rows, writer.changes(written))
+        return rows
+    except LockedContract:
+        rows = _refused(group, group.index, Reason.locked)
+    except Exception as error:  # noqa: BLE001 - recorded, and the run goes on
+        if len(group) > 1:
+            return pd.concat(
+                [_write_group(engine, run_id, writer, group.iloc[[i]]) for i in range(len(group))]
+            )
+        rows = _failed(group, group.index, error)
+    with audit_transaction(engine) as connection:
+        insert_audit(connection, run_id, rows)
+    return rows
+
+
+def _write_each(connection: sa.Connection, writer: _Writer, rows: pd.DataFrame) -> pd.DataFrame:
+    """The group's contracts to write, together in one savepoint; when that fails, each in a
+    savepoint of its own."""
+    ready = rows.index[rows["outcome"].isin(APPLIED)]
+    written = _in_savepoint(connection, writer, rows.loc[ready])
+    if isinstance(written, pd.DataFrame):
+        return _assign(rows, written)
+    for index in ready:
+        written = _in_savepoint(connection, writer, rows.loc[[index]])
+        if isinstance(written, StaleContract):
+            rows = _refused(rows, [index], Reason.stale)
+        elif isinstance(written, Exception):
+            rows = _failed(rows, [index], written)
+        else:
+            rows = _assign(rows, written)
+    return rows
+
+
+def _in_savepoint(
+    connection: sa.Connection, writer: _Writer, rows: pd.DataFrame
+) -> pd.DataFrame | Exception:
+    """The contracts written, or the error that rolled them back."""
+    if rows.empty:
+        return rows[WRITTEN]
+    try:
+        with connection.begin_nested():
+            return writer.write(connection, rows)
+    except Exception as error:  # noqa: BLE001 - the caller records it
+        return error
+
+
+def _assign(rows: pd.DataFrame, written: pd.DataFrame) -> pd.DataFrame:
+    rows = rows.copy()
+    rows.loc[written.index, WRITTEN] = written[WRITTEN]
+    return rows
+
+
+def _refused(rows: pd.DataFrame, which: pd.Index | list, reason: Reason) -> pd.DataFrame:
+    """Blocked for `reason`: nothing was written."""
+    rows = _unwritten(rows, which)
+    rows.loc[which, "outcome"] = Outcome.blocked
+    rows.loc[which, "reasons"] = reason
+    return rows
+
+
+def _failed(rows: pd.DataFrame, which: pd.Index | list, error: Exception) -> pd.DataFrame:
+    """Failed with `error`: rolled back, nothing was written."""
+    rows = _unwritten(rows, which)
+    rows.loc[which, "outcome"] = Outcome.failed
+    rows.loc[which, "error"] = f"{type(error).__name__}: {error}"
+    return rows
+
+
+def _unwritten(rows: pd.DataFrame, which: pd.Index | list) -> pd.DataFrame:
+    rows = rows.copy()
+    if len(which):
+        before = rows.loc[which, ["amount_before", "version_before"]].to_numpy()
+        rows.loc[which, ["amount_after", "version_after"]] = before
+    return rows
+
+
+class _Writer:
+    """How one kind of contract write is checked, written and audited, for a set of
+    contracts (rows: their audit rows)."""
+
+    def check(self, connection: sa.Connection, rows: pd.DataFrame) -> pd.DataFrame:
+        return rows
+
+    def write(self, connection: sa.Connection, rows: pd.DataFrame) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def changes(self, contract_nos: pd.Series) -> pd.DataFrame | None:
+        return None
+
+
+class _Reimport(_Writer):
+    """Re-imports: the header, the item changes, the baseline; under the contracts' locks,
+    with the optimistic checks (version and items as compared)."""
 
     def __init__(self, plan: Plan) -> None:
         applying = plan.audit.loc[plan.audit["outcome"] == Outcome.reimported, "contract_no"]
-        items = plan.comparison.items
-        self.items = _by_contract(items[items["contract_no"].isin(applying)])
-        self.erp_items = _by_contract(plan.erp.items[plan.erp.items["contract_no"].isin(applying)])
-        self.targets = plan.comparison.contracts.set_index("contract_no")
-        self.erp_headers = _erp_headers(plan)
-        self.no_items, self.no_erp_items = _no_rows(items), _no_rows(plan.erp.items)
-        self.digests = plan.store_digests
-
-    def transaction(self, engine: sa.Engine, row: pd.Series):  # noqa: ANN201 - a context
-        return contract_transaction(engine, int(row["contract_id"]))
-
-    def write(self, connection: sa.Connection, row: pd.Series) -> list[int]:
-        contract_no = row["contract_no"]
-        if current_items_digest(connection, int(row["contract_id"])) != self.digests[contract_no]:
-            raise StaleContract(
-                f"contract {contract_no}: its items changed in the store since compare"
-            )
-        header = pd.concat([self.targets.loc[contract_no], self.erp_headers.loc[contract_no]])
-        header["contract_no"] = contract_no
-        version = reimport_contract(
-            connection,
-            header,
-            self.items.get(contract_no, self.no_items),
-            self.erp_items.get(contract_no, self.no_erp_items),
-            row["erp_hash"],
+        comparison = plan.comparison
+        items = comparison.items[comparison.items["contract_no"].isin(applying)]
+        erp_items = plan.erp.items[plan.erp.items["contract_no"].isin(applying)]
+        codes = erp_items[["contract_no", "item_no", "item_code"]]
+        self.items = _ByContract(items.merge(codes, on=["contract_no", "item_no"], how="left"))
+        self.erp_items = _ByContract(erp_items)
+        self.headers = comparison.contracts.set_index("contract_no")[
+            ["contract_id", "version", *HEADER_FIELDS]
+        ].join(_erp_headers(plan))
+        written = comparison.changes
+        self.written = _ByContract(
+            written[written["contract_no"].isin(applying) & written["change"].ne("kept")]
         )
-        return [row["contract_id"], version]
+        self.digests = pd.Series(plan.store_digests, dtype="string")
+
+    def check(self, connection: sa.Connection, rows: pd.DataFrame) -> pd.DataFrame:
+        ids = rows["contract_id"].astype("int64")
+        found = hold_contracts(connection, ids.tolist()).set_index("contract_id")
+        locked = ids.map(found["held"]).eq(False).fillna(False).astype(bool)
+        moved = ids.map(found["version"]).ne(rows["version_before"]).fillna(True).astype(bool)
+        stale = ~locked & moved
+        readable = ~locked & ~stale
+        now = current_items_digests(connection, ids[readable].tolist())
+        digest = rows["contract_no"].map(now).fillna(NO_ITEMS_DIGEST)
+        compared = rows["contract_no"].map(self.digests)
+        stale |= readable & digest.ne(compared).fillna(True).astype(bool)
+        rows = _refused(rows, rows.index[locked.to_numpy()], Reason.locked)
+        return _refused(rows, rows.index[stale.to_numpy()], Reason.stale)
+
+    def write(self, connection: sa.Connection, rows: pd.DataFrame) -> pd.DataFrame:
+        headers = self.headers.loc[rows["contract_no"]].reset_index()
+        reimport_contracts(connection, headers, self.items.of(rows["contract_no"]))
+        ids = headers.set_index("contract_no")["contract_id"]
+        erp_items = self.erp_items.of(rows["contract_no"])
+        replace_baselines(
+            connection,
+            headers.assign(erp_hash=rows["erp_hash"].to_numpy()),
+            erp_items.assign(contract_id=erp_items["contract_no"].map(ids)),
+        )
+        versions = (headers["version"] + 1).to_numpy()
+        return pd.DataFrame({"contract_id": rows["contract_id"], "version_after": versions})
+
+    def changes(self, contract_nos: pd.Series) -> pd.DataFrame:
+        return self.written.of(contract_nos)
 
 
-class _FirstImport:
-    """Creates one store contract with its items and baseline, in its synced job's project."""
+class _FirstImport(_Writer):
+    """First imports: store contracts with their items and baselines, in their synced jobs'
+    projects."""
 
     def __init__(self, plan: Plan) -> None:
-        self.headers = plan.erp.contracts.set_index("contract_no", drop=False)
-        self.erp_items = _by_contract(plan.erp.items)
-        self.no_erp_items = _no_rows(plan.erp.items)
+        self.headers = plan.erp.contracts.set_index(plan.erp.contracts["contract_no"].to_numpy())
+        self.erp_items = _ByContract(plan.erp.items)
         self.company_id = plan.company_id
 
-    def transaction(self, engine: sa.Engine, _row: pd.Series):  # noqa: ANN201 - a context
-        return engine.begin()
-
-    def write(self, connection: sa.Connection, row: pd.Series) -> list[int]:
-        contract_no = row["contract_no"]
-        contract_id = import_contract(
-            connection,
-            self.company_id,
-            int(row["project_id"]),
-            self.headers.loc[contract_no],
-            self.erp_items.get(contract_no, self.no_erp_items),
-            row["erp_hash"],
+    def write(self, connection: sa.Connection, rows: pd.DataFrame) -> pd.DataFrame:
+        headers = self.headers.loc[rows["contract_no"]].assign(
+            project_id=rows["project_id"].to_numpy(), erp_hash=rows["erp_hash"].to_numpy()
         )
-        return [contract_id, 1]
+        ids = import_contracts(
+            connection, self.company_id, headers, self.erp_items.of(rows["contract_no"])
+        )
+        return pd.DataFrame({"contract_id": rows["contract_no"].map(ids), "version_after": 1})
 
 
-def _by_contract(items: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    return dict(tuple(items.groupby("contract_no")))
+class _ByContract:
+    """A frame's rows of any set of contracts, found without a pass over the whole frame."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame.set_axis(frame["contract_no"].to_numpy()).sort_index(kind="stable")
+        self.present = set(self.frame.index)
+
+    def of(self, contract_nos: pd.Series) -> pd.DataFrame:
+        wanted = [n for n in contract_nos if n in self.present]
+        return self.frame.loc[wanted].reset_index(drop=True)
 
 
 def _erp_headers(plan: Plan) -> pd.DataFrame:
@@ -153,33 +258,29 @@ def _erp_headers(plan: Plan) -> pd.DataFrame:
 def settle_baselines(engine: sa.Engine, plan: Plan) -> None:
     """A contract whose ERP changed only to what the store already holds has nothing to
     re-import; its baseline moves to the ERP's values, so that a later store-side edit is
-    seen as one (kept) and not as a conflict, and its hash stops sending it to compare."""
+    seen as one (kept) and not as a conflict, and its hash stops sending it to compare.
+    In groups, one transaction each; a contract another run holds is left to the next run."""
     settled = plan.audit[plan.audit["contract_no"].isin(plan.settle)]
     if settled.empty:
         return
-    erp_headers = _erp_headers(plan)
-    erp_items = plan.erp.items[plan.erp.items["contract_no"].isin(settled["contract_no"])]
-    items_by_contract = _by_contract(erp_items)
-    for row in settled.itertuples():
-        header = erp_headers.loc[row.contract_no].copy()
-        header["contract_no"] = row.contract_no
+    headers = (
+        _erp_headers(plan)
+        .loc[settled["contract_no"]]
+        .assign(
+            contract_id=settled["contract_id"].astype("int64").to_numpy(),
+            erp_hash=settled["erp_hash"].to_numpy(),
+        )
+        .sort_values("contract_id")
+    )
+    erp_items = _ByContract(plan.erp.items[plan.erp.items["contract_no"].isin(headers.index)])
+    for start in range(0, len(headers), GROUP):
+        group = headers.iloc[start : start + GROUP]
         try:
-            with contract_transaction(engine, int(row.contract_id)) as connection:
-                settle_baseline(
-                    connection,
-                    int(row.contract_id),
-                    header,
-                    items_by_contract.get(row.contract_no, _no_rows(plan.erp.items)),
-                    row.erp_hash,
-                )
+            with write_transaction(engine) as connection:
+                held = hold_contracts(connection, group["contract_id"].tolist())
+                group = group[group["contract_id"].isin(held.loc[held["held"], "contract_id"])]
+                items = erp_items.of(pd.Series(group.index))
+                ids = items["contract_no"].map(group["contract_id"])
+                replace_baselines(connection, group, items.assign(contract_id=ids))
         except LockedContract:
-            continue  # another run holds it; the next run settles it
-
-
-def _no_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.iloc[0:0]
-
-
-def _record_failure(engine: sa.Engine, run_id: str, audit_row: pd.DataFrame) -> None:
-    with audit_transaction(engine) as connection:
-        insert_audit(connection, run_id, audit_row)
+            continue  # another run holds the store; the next run settles them

@@ -12,7 +12,7 @@ import pandas as pd
 from contract_sync.columns import CHANGE_COUNTS
 from contract_sync.erp.frames import ErpFrames
 from contract_sync.stages.compare import Comparison
-from contract_sync.store.state import STATE_COLUMNS, items_digest
+from contract_sync.store.state import NO_ITEMS_DIGEST, STATE_COLUMNS, items_digests
 from contract_sync.vocabulary import UNCHANGED_REASONS, Outcome
 
 STATE_NUMBERS = {"project_id", "amount_before", "version_before"}
@@ -151,9 +151,7 @@ def plan_reimport(found: Evaluation, dry_run: bool) -> Plan:
     settle = number[decisions["reasons"].eq(UNCHANGED_REASONS).to_numpy() & moved.fillna(False)]
     eligible = number[decisions["eligible"].to_numpy()]
     items = state.items[state.items["contract_no"].isin(eligible)]
-    digests = {n: items_digest(rows) for n, rows in items.groupby("contract_no")}
-    empty = items_digest(state.items.iloc[0:0])
-    digests = {n: digests.get(n, empty) for n in eligible}
+    digests = eligible.map(items_digests(items)).fillna(NO_ITEMS_DIGEST)
     return Plan(
         audit,
         found.comparison,
@@ -161,7 +159,7 @@ def plan_reimport(found: Evaluation, dry_run: bool) -> Plan:
         state.company_id,
         dry_run,
         settle,
-        digests,
+        dict(zip(eligible, digests, strict=True)),
         repeats(audit, state.last_recorded, state.actor),
     )
 

@@ -6,11 +6,12 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from contract_sync.bulk import read_bulk, read_frame
-from contract_sync.columns import HEADER_FIELDS, ITEM_FIELDS
+from contract_sync.columns import HEADER_FIELDS, ITEM_COLUMNS, ITEM_FIELDS
 from contract_sync.errors import UserError
 from contract_sync.store import schema as s
 from contract_sync.store.types import exact
@@ -210,21 +211,41 @@ def _items_query(contract_ids: list[int], dialect: str) -> sa.Select:
     )
 
 
-def items_digest(items: pd.DataFrame) -> str:
-    """A digest of one contract's store items as read: any edit to any of them changes it,
-    and so does an item deleted and made again (its id changes)."""
+def items_digests(items: pd.DataFrame) -> pd.Series:
+    """A digest of each contract's store items as read, by contract_no: any edit to any of
+    them changes it, and so does an item deleted and made again (its id changes). A
+    contract without items has none here: see NO_ITEMS_DIGEST."""
+    if items.empty:
+        return pd.Series(dtype="string", index=pd.Index([], dtype="string", name="contract_no"))
     columns = ["item_id", "item_no", *ITEM_FIELDS]
-    rows = items[columns].astype("string").fillna("\\N").sort_values(["item_id"])
-    return hashlib.sha256(rows.to_csv(index=False).encode()).hexdigest()
+    rows = items.sort_values(["contract_no", "item_id"])
+    typed = rows[columns].astype({c: "Int64" if c in NUMBERS else "string" for c in columns})
+    hashed = pd.util.hash_pandas_object(typed, index=False).to_numpy()  # one number per row
+    numbers = rows["contract_no"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, numbers[1:] != numbers[:-1]])
+    ends = np.r_[starts[1:], len(rows)]
+    digests = [
+        _sha256(hashed[start:end].tobytes()) for start, end in zip(starts, ends, strict=True)
+    ]
+    index = pd.Index(numbers[starts], dtype="string", name="contract_no")
+    return pd.Series(digests, index=index, dtype="string")
 
 
-def current_items_digest(connection: sa.Connection, contract_id: int) -> str:
-    """The digest of the contract's store items now, inside the writing transaction; on
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+NO_ITEMS_DIGEST = _sha256(b"")
+NUMBERS = {"item_id", *(c for c, dtype in ITEM_COLUMNS.items() if dtype.lower() == "int64")}
+
+
+def current_items_digests(connection: sa.Connection, contract_ids: list[int]) -> pd.Series:
+    """The digests of these contracts' store items now, inside the writing transaction; on
     PostgreSQL the rows stay locked until it ends (SQLite's write lock covers them)."""
-    query = _items_query([contract_id], connection.dialect.name)
+    query = _items_query(contract_ids, connection.dialect.name)
     if connection.dialect.name == "postgresql":
         query = query.with_for_update(of=s.line_items)
-    return items_digest(read_bulk(connection, query))
+    return items_digests(read_bulk(connection, query))
 
 
 def with_items(engine: sa.Engine, state: StoreState, contract_ids: Sequence[int]) -> StoreState:

@@ -1,4 +1,4 @@
-"""Writes to the store: one contract's re-import, audit rows and run records."""
+"""Writes to the store: audit rows and run records (contracts: contract_writes)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from datetime import UTC, datetime
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.bulk import insert_frame, records
-from contract_sync.columns import HEADER_FIELDS, ITEM_FIELDS
+from contract_sync.bulk import insert_frame
 from contract_sync.store import chain
 from contract_sync.store import schema as s
 from contract_sync.store.db import WRITE_LOCK
 from contract_sync.store.liveness import is_dead
-from contract_sync.vocabulary import IMPORTED_STATUS, RunStatus
+from contract_sync.vocabulary import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -24,42 +23,6 @@ AUDIT_COLUMNS = [
     c.name for c in s.audit_contracts.columns if c.name not in ("id", "run_id", "recorded_at")
 ]
 CHANGE_COLUMNS = ["item_no", "change", "field", "before", "after", "overwritten"]
-
-
-class StaleContract(RuntimeError):
-    """The store contract changed after it was compared."""
-
-
-class LockedContract(RuntimeError):
-    """Another run is writing this contract right now."""
-
-
-LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for FOR UPDATE NOWAIT on a locked row
-
-
-@contextmanager
-def contract_transaction(engine: sa.Engine, contract_id: int) -> Iterator[sa.Connection]:
-    """One contract's write transaction, holding its lock: the row lock on PostgreSQL (never
-    waited for), SQLite's write lock (taken at BEGIN). Raises LockedContract."""
-    try:
-        with (
-            engine.connect().execution_options(**{WRITE_LOCK: True}) as connection,
-            connection.begin(),
-        ):
-            if connection.dialect.name == "postgresql":
-                connection.execute(
-                    sa.select(s.main_contracts.c.id)
-                    .where(s.main_contracts.c.id == contract_id)
-                    .with_for_update(nowait=True)
-                )
-            yield connection
-    except sa.exc.OperationalError as error:
-        sqlstate = getattr(error.orig, "sqlstate", None)
-        if sqlstate == LOCK_NOT_AVAILABLE or "database is locked" in str(error.orig):
-            raise LockedContract(
-                f"contract {contract_id} is being written by another run"
-            ) from error
-        raise
 
 
 def now(connection: sa.Connection | None = None) -> datetime:
@@ -194,120 +157,3 @@ def fit(values: pd.Series, column: sa.Column) -> pd.Series:
     text = values.astype("string")
     length = column.type.length
     return text.where(text.str.len().fillna(0) <= length, text.str[: length - 1] + "…")
-
-
-def reimport_contract(
-    connection: sa.Connection,
-    header: pd.Series,
-    items: pd.DataFrame,
-    erp_items: pd.DataFrame,
-    erp_hash: str,
-) -> int:
-    """Write one contract's re-import; returns the new version. Raises StaleContract."""
-    contract_id, version = int(header["contract_id"]), int(header["version"])
-    values = {f: (None if pd.isna(header[f]) else header[f]) for f in HEADER_FIELDS}
-    updated = connection.execute(
-        s.main_contracts.update()
-        .where(s.main_contracts.c.id == contract_id, s.main_contracts.c.version == version)
-        .values(**values, version=version + 1, updated_at=now())
-    )
-    if updated.rowcount != 1:
-        raise StaleContract(f"contract {header['contract_no']} changed in the store since compare")
-    removed = items.loc[items["change"] == "removed", "item_id"].astype(int).tolist()
-    if removed:
-        connection.execute(s.line_items.delete().where(s.line_items.c.id.in_(removed)))
-    changed = items[items["change"].isin(["changed", "renumbered"])]
-    if not changed.empty:
-        connection.execute(
-            s.line_items.update()
-            .where(s.line_items.c.id == sa.bindparam("item_id"))
-            .values({f: sa.bindparam(f) for f in ITEM_FIELDS}),
-            records(changed[["item_id", *ITEM_FIELDS]]),
-        )
-    added = items[items["change"] == "added"]
-    added = added.assign(
-        item_code=added["item_no"].map(erp_items.set_index("item_no")["item_code"])
-    )
-    insert_frame(
-        connection,
-        s.line_items,
-        added[["item_code", *ITEM_FIELDS]]
-        .rename(columns={"item_code": "origin_id"})
-        .assign(contract_id=contract_id),
-    )
-    _replace_baseline(connection, contract_id, header, erp_items, erp_hash)
-    return version + 1
-
-
-def settle_baseline(
-    connection: sa.Connection,
-    contract_id: int,
-    erp_header: pd.Series,
-    erp_items: pd.DataFrame,
-    erp_hash: str,
-) -> None:
-    """The baseline becomes the ERP's current values (the store already matches them)."""
-    _replace_baseline(connection, contract_id, erp_header, erp_items, erp_hash)
-
-
-def _replace_baseline(
-    connection: sa.Connection,
-    contract_id: int,
-    header: pd.Series,
-    erp_items: pd.DataFrame,
-    erp_hash: str,
-) -> None:
-    baseline = {
-        f: (None if pd.isna(header[f"erp_{f}"]) else header[f"erp_{f}"]) for f in HEADER_FIELDS
-    }
-    connection.execute(
-        s.import_baselines.delete().where(s.import_baselines.c.contract_id == contract_id)
-    )
-    connection.execute(
-        s.import_baselines.insert(),
-        {**baseline, "contract_id": contract_id, "erp_hash": erp_hash, "imported_at": now()},
-    )
-    connection.execute(
-        s.baseline_items.delete().where(s.baseline_items.c.contract_id == contract_id)
-    )
-    insert_frame(
-        connection,
-        s.baseline_items,
-        erp_items[["item_no", *ITEM_FIELDS]].assign(contract_id=contract_id),
-    )
-
-
-def import_contract(
-    connection: sa.Connection,
-    company_id: int,
-    project_id: int,
-    header: pd.Series,
-    erp_items: pd.DataFrame,
-    erp_hash: str,
-) -> int:
-    """Create the store contract of an ERP contract, its items and baseline; returns its id."""
-    values = {f: (None if pd.isna(header[f]) else header[f]) for f in HEADER_FIELDS}
-    contract_id = connection.execute(
-        s.main_contracts.insert().returning(s.main_contracts.c.id),
-        {
-            **values,
-            "company_id": company_id,
-            "project_id": project_id,
-            "origin_id": header["contract_code"],
-            "number": header["contract_no"],
-            "status": IMPORTED_STATUS.get(header["erp_status"], "Draft"),
-            "version": 1,
-            "updated_at": now(),
-        },
-    ).scalar_one()
-    insert_frame(
-        connection,
-        s.line_items,
-        erp_items[["item_code", *ITEM_FIELDS]]
-        .rename(columns={"item_code": "origin_id"})
-        .assign(contract_id=contract_id),
-    )
-    _replace_baseline(
-        connection, contract_id, header.rename(lambda f: f"erp_{f}"), erp_items, erp_hash
-    )
-    return contract_id
