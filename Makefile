@@ -18,7 +18,7 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := contract_sync
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test lint serve stop bench bench-cli clean
+.PHONY: install demo test lint serve stop bench bench-cli bench-served clean
 
 $(BIN)/.installed: pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "needs Python 3.11, 3.12 or 3.13: none of $(PY_CANDIDATES) on PATH is one (or make PYTHON=...)"; exit 1; \
@@ -57,6 +57,10 @@ bench: install
 # The command line's wall time on the demo (ready, reimport one contract, make demo again).
 bench-cli: install
 	$(BIN)/python -m bench.cli
+
+# Prefect's own cost per run of a served deployment (server, worker, process start, tasks).
+bench-served: install
+	$(BIN)/python -m bench.served $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -8,6 +8,7 @@ from typing import Any
 
 from prefect import get_run_logger, runtime
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.context import FlowRunContext
 
 from contract_sync.run import Hooks, Origin
 from contract_sync.vocabulary import Trigger
@@ -42,10 +43,14 @@ def trigger() -> Trigger:
     """How this flow run was started: from the CLI, by hand (UI or API), or by its schedule."""
     if runtime.deployment.id is None:
         return Trigger.cli
-    from prefect.client.orchestration import get_client
+    context = FlowRunContext.get()
+    if context is not None and context.flow_run is not None:  # no round trip to the API
+        flow_run = context.flow_run
+    else:
+        from prefect.client.orchestration import get_client
 
-    with get_client(sync_client=True) as client:
-        flow_run = client.read_flow_run(runtime.flow_run.id)
+        with get_client(sync_client=True) as client:
+            flow_run = client.read_flow_run(runtime.flow_run.id)
     return Trigger.scheduled if flow_run.auto_scheduled else Trigger.manual
 
 

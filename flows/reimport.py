@@ -8,7 +8,12 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import State
 from pydantic import Field
 
-from contract_sync.reports.run_summary import blocked_with_reasons, outcome_rows, run_summary
+from contract_sync.reports.run_summary import (
+    blocked_with_reasons,
+    listed,
+    outcome_rows,
+    run_summary,
+)
 from contract_sync.run import Request, RunResult, reimport
 from contract_sync.settings import Settings, get_settings
 from contract_sync.store.db import safe_url
@@ -92,10 +97,12 @@ def reimport_in_flow(settings: Settings, request: Request) -> RunResult:
 def _publish(result: RunResult, settings: Settings, dry_run: bool) -> None:
     source = runtime.deployment.name or "cli"
     found = result.evaluation
+    shown = listed(result.audit)
     create_table_artifact(
         key=f"{source}-outcomes",
-        table=outcome_rows(result.audit, found.erp.contracts, found.state.projects),
-        description=f"Per-contract outcomes of run {result.run_id}",
+        table=outcome_rows(shown, found.erp.contracts, found.state.projects),
+        description=f"Per-contract outcomes of run {result.run_id} "
+        f"({len(result.audit) - len(shown):,} up to date: counted in the summary, not listed)",
     )
     link = settings.report_link(found.validation.docs_path)
     create_markdown_artifact(

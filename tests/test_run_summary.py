@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from contract_sync.reports.run_summary import outcome_rows, run_summary
+from contract_sync.reports.run_summary import listed, outcome_rows, run_summary
 
 
 def _audit() -> pd.DataFrame:
@@ -63,3 +63,8 @@ def test_outcome_rows_carry_title_project_and_amounts_with_separators():
     assert rows["24009-"]["change"] == "100,000.00"
     assert rows["24001-"]["project"] == "24001-001" and rows["24009-"]["project"] == ""
     assert rows["24005-"]["why"] == "its ERP data fails validation (invalid_erp_data)"
+
+
+def test_an_outcome_table_lists_all_but_the_contracts_up_to_date():
+    audit = _audit().assign(outcome=["up_to_date", "blocked", "up_to_date"])
+    assert list(listed(audit)["contract_no"]) == ["24005-"]

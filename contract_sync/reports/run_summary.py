@@ -45,6 +45,12 @@ def outcome_rows(
     return rows.astype(object).where(rows.notna(), "").to_dict("records")
 
 
+def listed(audit: pd.DataFrame) -> pd.DataFrame:
+    """The contracts an outcome table lists: all but those up to date, which the summary
+    counts (a company's hourly sync would otherwise store its every contract each hour)."""
+    return audit[audit["outcome"] != Outcome.up_to_date]
+
+
 def blocked_with_reasons(audit: pd.DataFrame) -> pd.DataFrame:
     """Contracts blocked for a reason other than having nothing to re-import."""
     return audit[(audit["outcome"] == Outcome.blocked) & audit["reasons"].ne(UNCHANGED_REASONS)]
