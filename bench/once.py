@@ -1,8 +1,8 @@
 """One measured run in a process of its own (so peak memory is this run's alone).
 
-python -m bench.once ERP_URL STORE_URL SCENARIO  ->  JSON on stdout
+python -m bench.once ERP_URL STORE_URL SCENARIO VERDICTS  ->  JSON on stdout
 SCENARIO: floor (read ERP and store items, and a plain two-way keyed diff of them), or a
-sync: changed | full_refresh
+sync: changed | full_refresh | kept (verdicts kept in VERDICTS) | warm (fills them)
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import resource
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import pandas as pd
 
@@ -84,11 +85,17 @@ def sync(settings: Settings, full_refresh: bool) -> dict:
     }
 
 
-def main(erp_url: str, store_url: str, scenario: str) -> None:
-    # Validation measured as work done: no verdict kept from an earlier run of the benchmark
-    # (the cache's own effect is what `make bench-cli` shows).
+def main(erp_url: str, store_url: str, scenario: str, verdicts: str) -> None:
+    # Validation measured as work done (no verdict kept from an earlier run), except in the
+    # scenarios that keep verdicts: "kept" (measured) and "warm" (fills them) use the
+    # validation cache in the folder `verdicts`.
+    keep = scenario in ("kept", "warm")
     settings = Settings(
-        erp_url=erp_url, store_url=store_url, data_docs=False, validation_cache=False
+        erp_url=erp_url,
+        store_url=store_url,
+        data_docs=False,
+        validation_cache=keep,
+        data_dir=Path(verdicts),
     )
     started = time.perf_counter()
     result = floor(settings) if scenario == "floor" else sync(settings, scenario == "full_refresh")
@@ -98,4 +105,4 @@ def main(erp_url: str, store_url: str, scenario: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

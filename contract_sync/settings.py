@@ -33,6 +33,9 @@ def packaged_expectations_dir() -> Path:
     return PROJECT_ROOT / "expectations"
 
 
+VALIDATION_CACHE_FILE = "validation-cache.sqlite"  # in data_dir
+
+
 class ErpConnector(StrEnum):
     vista = "vista"  # Viewpoint Vista tables through SQLAlchemy
     files = "files"  # a folder of CSV / XLSX exports with a mapping.yaml
@@ -123,7 +126,7 @@ class Settings(BaseSettings):
 
     @property
     def validation_cache_path(self) -> Path | None:
-        return self.data_dir / "validation-cache.sqlite" if self.validation_cache else None
+        return self.data_dir / VALIDATION_CACHE_FILE if self.validation_cache else None
 
 
 @lru_cache

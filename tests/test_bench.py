@@ -103,9 +103,15 @@ def test_benchmark_runs_every_scenario_with_the_right_outcomes(tmp_path, monkeyp
     assert ratios["figure"][0] == "compare (full refresh) / keyed diff"
     keyed = runs["floor"]["stages"]["keyed diff"]
     assert float(ratios["ratio"][0]) == pytest.approx(compare / keyed, rel=0.02)
-    assert ratios["target"] == ["1.5", "1.15", "1.5", "3 ms"]
+    assert ratios["target"] == ["1.5", "1.15", "1.5", "", "", "3 ms"]
+    steady = runs["b': nothing edited, verdicts kept"]
+    assert ratios["figure"][1] == "nothing edited, verdicts kept / read ERP"
+    read_erp = runs["floor"]["stages"]["read ERP"]
+    assert float(ratios["ratio"][1]) == pytest.approx(steady["total"] / read_erp, rel=0.02)
+    # Verdicts kept: nothing is validated again, and Great Expectations is not even loaded.
+    assert steady["stages"]["validate"] < runs["b: nothing edited"]["stages"]["validate"] / 5
     written = runs["c: 10% edited"]["outcomes"]["reimported"]
     per_contract = 1000 * runs["c: 10% edited"]["stages"]["apply"] / written
-    assert ratios["figure"][3] == f"apply per re-imported contract (c: {written} written)"
-    assert float(ratios["ratio"][3].removesuffix(" ms")) == pytest.approx(per_contract, abs=0.05)
+    assert ratios["figure"][5] == f"apply per re-imported contract (c: {written} written)"
+    assert float(ratios["ratio"][5].removesuffix(" ms")) == pytest.approx(per_contract, abs=0.05)
     assert runs["floor"]["differing_items"] >= 5  # the items of the contract never imported
