@@ -68,6 +68,9 @@ def reimport_main_contracts(
         company = given["company"] or settings.company
         actor = given["requested_by"] or settings.service_user
         scope = ", ".join(c.strip(" ") for c in given["contracts"])
+        options = (given["dry_run"], given["policy"], given["project"], given["full_refresh"])
+        if given["request_id"] and options != (False, ConflictPolicy.erp_wins, "", False):
+            raise BadParameter("request_id: a run request from the web pages takes no options")
         check_signed(settings, given["request_id"], RunAsked(actor, company, "reimport", scope))
     except BadParameter as error:
         return refused(error)

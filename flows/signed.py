@@ -19,17 +19,13 @@ from flows.prefect_run import trigger
 def check_signed(settings: Settings, request_id: str, asked: RunAsked) -> None:
     """Raises BadParameter (the run ends Failed, in one line) when the run may not act."""
     run_id = str(runtime.flow_run.id)
-    if not request_id and not (settings.signed_manual_runs and trigger() == Trigger.manual):
+    problem = None if request_id else _unsigned(settings, asked)
+    if not request_id and problem is None:
         return
     store = open_store(settings)
     try:
         if request_id:
             problem = identity.claim_request(store, request_id, run_id, asked)
-        else:
-            problem = (
-                "manual runs act only for a request signed in on the web pages "
-                "(CONTRACT_SYNC_SIGNED_MANUAL_RUNS is on): start it there"
-            )
         if problem is not None:
             detail = f"flow run {run_id}: {problem}"
             event = Event(WebEvent.refused, asked.login, "prefect", detail, asked.erp_company)
@@ -38,3 +34,23 @@ def check_signed(settings: Settings, request_id: str, asked: RunAsked) -> None:
         store.dispose()
     if problem is not None:
         raise BadParameter(f"requested_by {asked.login!r}: {problem}")
+
+
+def _unsigned(settings: Settings, asked: RunAsked) -> str | None:
+    """Why a run carrying no request may not act, with CONTRACT_SYNC_SIGNED_MANUAL_RUNS on:
+    a manual one never; a scheduled one only as the service user (a schedule added in the
+    Prefect UI with another requested_by does not act as them)."""
+    if not settings.signed_manual_runs:
+        return None
+    started = trigger()
+    if started == Trigger.manual:
+        return (
+            "manual runs act only for a request signed in on the web pages "
+            "(CONTRACT_SYNC_SIGNED_MANUAL_RUNS is on): start it there"
+        )
+    if started == Trigger.scheduled and asked.login != settings.service_user:
+        return (
+            f"scheduled runs act only as the service user {settings.service_user!r} "
+            "(CONTRACT_SYNC_SIGNED_MANUAL_RUNS is on)"
+        )
+    return None

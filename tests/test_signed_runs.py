@@ -5,6 +5,8 @@ deployment: tests/test_web_served.py.)"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 import sqlalchemy as sa
 
@@ -55,13 +57,10 @@ def test_a_signed_request_is_acted_for_once_as_its_user(configured):
         ({"requested_by": "estimator", "contracts": [contract]}, "asked for"),
         ({"requested_by": "admin", "contracts": []}, "asked for"),  # every contract
         ({"requested_by": "admin", "contracts": [contract], "company": 2}, "asked for"),
-        ({"requested_by": "admin", "contracts": [contract], "dry_run": True}, None),
+        ({"requested_by": "admin", "contracts": [contract], "dry_run": True}, "takes no options"),
     ]:
         fresh = identity.request_run(configured.store, asked)
         state = reimport_main_contracts(**given, request_id=fresh, return_state=True)
-        if why is None:  # other options, same user, company and contract: acted for
-            assert state.is_completed()
-            continue
         assert state.is_failed() and why in state.message and "\n" not in state.message
     unknown = reimport_main_contracts(
         requested_by="admin",
@@ -70,9 +69,26 @@ def test_a_signed_request_is_acted_for_once_as_its_user(configured):
         return_state=True,
     )
     assert unknown.is_failed() and "does not exist" in unknown.message
-    assert _actors(configured.store) == ["admin", "admin"]  # the first run, the dry run
+    # Made for another flow run, or too old: refused too.
+    for_another = identity.request_run(configured.store, asked)
+    identity.attach_flow_run(configured.store, for_another, "another-flow-run")
+    expired = identity.request_run(configured.store, asked)
+    with configured.store.begin() as connection:
+        connection.execute(
+            s.run_requests.update()
+            .where(s.run_requests.c.id == expired)
+            .values(requested_at=datetime.now(UTC) - timedelta(hours=2))
+        )
+    for request, why in [(for_another, "made for flow run"), (expired, "has expired")]:
+        state = reimport_main_contracts(
+            requested_by="admin", contracts=[contract], request_id=request, return_state=True
+        )
+        assert state.is_failed() and why in state.message
+    assert _actors(configured.store) == ["admin"]
     refused = _refusals(configured.store)
-    assert [login for login, _ in refused] == ["admin", "estimator", "admin", "admin", "admin"]
+    assert [login for login, _ in refused] == ["admin", "estimator", "admin", "admin"] + [
+        "admin"
+    ] * 3
     assert all(detail.startswith("flow run ") for _, detail in refused)
 
 

@@ -240,6 +240,9 @@ def test_forms_need_their_csrf_token_and_own_origin(site):
     for form in ({"no": number}, {"no": number, "csrf_token": "not-the-token"}):
         refused = admin.post("/companies/1/reimport", form)
         assert refused.status_code == 403 and "security token" in refused.text
+    assert admin.get("/companies/1/runs/not-a-run-id").status_code == 422
+    unknown = admin.get("/companies/1/runs/6f1c2b52-93a4-4c57-9d0e-2a3f4b5c6d7e")
+    assert unknown.status_code == 404 and "no run 6f1c2b52" in unknown.text
     elsewhere = admin.post(
         "/companies/1/reimport",
         {"no": number, "csrf_token": admin.csrf(page)},
@@ -247,7 +250,7 @@ def test_forms_need_their_csrf_token_and_own_origin(site):
     )
     assert elsewhere.status_code == 403 and "evil.example" in elsewhere.text
     events = _events(site, "admin")[before:]
-    assert [e for e, _ in events] == ["refused"] * 3
+    assert [e for e, _ in events] == ["refused"] * 4
     # The sign-in form too: without its cookie's token, no password is even checked.
     stranger = Visitor(site.url)
     refused = stranger.post(
@@ -280,12 +283,25 @@ def test_wrong_passwords_read_alike_and_are_throttled(site):
     assert _events(site, "nobody-at-all") == [("sign_in_failed", "no such user")]
     for _ in range(4):
         assert stranger.sign_in("throttled", "still not it").status_code == 401
-    throttled = stranger.sign_in("throttled")  # the right password, too late
-    assert throttled.status_code == 429 and "Too many failed sign-ins" in throttled.text
+    for _ in range(2):  # the right password, too late; recorded once per window
+        throttled = stranger.sign_in("throttled")
+        assert throttled.status_code == 429 and "Too many failed sign-ins" in throttled.text
     assert "contract_sync_session" not in stranger.cookies
     assert [e for e, _ in _events(site, "throttled")] == ["password_set"] + [
         "sign_in_failed"
     ] * 5 + ["sign_in_throttled"]
+
+
+def test_parallel_guesses_are_throttled_too(site):
+    """Counting, checking and recording are one step: a burst gets no more guesses."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    visitors = [Visitor(site.url) for _ in range(12)]
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(lambda v: v.sign_in("outsider", "a guess").status_code, visitors))
+    assert answers.count(401) == 5 and answers.count(429) == 7
+    visitor = Visitor(site.url)
+    assert visitor.sign_in("outsider").status_code == 429
 
 
 def test_a_new_password_ends_the_open_sessions(site):
@@ -327,6 +343,13 @@ def test_a_trusted_proxy_names_the_user(site, trusted):
         assert first.status_code == 303 and "contract_sync_session" in visitor.cookies
         page = visitor.get("/companies/1/contracts", headers={"X-Remote-User": "estimator"})
         assert "Signed in as Estimator (estimator)" in page.text
+        form = visitor.get("/companies/1/contracts", headers={"X-Remote-User": "estimator"})
+        swapped = visitor.post(  # the session's form, the proxy naming someone else
+            "/companies/1/reimport",
+            {"no": "24001-", "csrf_token": visitor.csrf(form)},
+            headers={"X-Remote-User": "admin"},
+        )
+        assert swapped.status_code == 403 and "another user" in swapped.text
         other = visitor.get("/companies/1/contracts", headers={"X-Remote-User": "nobody-known"})
         assert other.status_code == 403 and "not a user of the project store" in other.text
     assert ("signed_in", "reverse proxy header") in _events(site, "estimator")
@@ -340,3 +363,15 @@ def test_the_sign_in_log_is_shown_to_integration_admins_only(site):
     assert 'id="web-events"' in for_admin
     assert "<td>signed_in</td><td>viewer</td>" in for_admin
     assert 'id="web-events"' not in viewer.get("/companies/1/audit").text
+
+
+def test_a_downgrade_below_the_web_tables_keeps_their_audit_records(site):
+    from alembic import command
+
+    from contract_sync.store.db import _alembic_config
+
+    with (
+        pytest.raises(RuntimeError, match="web_events holds .* audit records"),
+        site.sides.store.begin() as connection,
+    ):
+        command.downgrade(_alembic_config(connection), "0005")

@@ -91,7 +91,7 @@ def _only_signed_requests_act(served, contract: str, web_run_id: str) -> None:
         )
         typed, replayed = (wait_for_run(client, run.id) for run in (typed, replayed))
     assert typed.state.is_failed() and "act only for a request signed in" in typed.state.message
-    assert replayed.state.is_failed() and f"used already, by run {web_run_id}" in (
+    assert replayed.state.is_failed() and f"made for flow run {web_run_id}" in (
         replayed.state.message
     )
     with served.store.connect() as connection:

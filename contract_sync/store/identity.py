@@ -108,21 +108,41 @@ def replace_hash(engine: sa.Engine, user_id: int, password_hash: str) -> None:
         )
 
 
-def recent_failures(engine: sa.Engine, login: str, client: str, since: datetime) -> tuple[int, int]:
-    """Failed sign-ins since `since`: (for this login, from this client). Throttled ones
-    are not counted: a login under attack opens again a window after the last password
-    actually checked, and an attack gets a few guesses per window."""
+@dataclass(frozen=True)
+class Failures:
+    """Failed sign-ins within a window: for this login from this client, for this login
+    from anywhere, from this client for any login; and whether a throttled attempt of this
+    login from this client was recorded in it already."""
+
+    pair: int
+    login: int
+    client: int
+    throttled_recorded: bool
+
+
+def recent_failures(engine: sa.Engine, login: str, client: str, window: timedelta) -> Failures:
+    """Failed sign-ins within `window` before now (the database's clock). Throttled attempts
+    are not failures: a login opens again a window after the last password checked."""
     e = s.web_events.c
-    failed = e.event == WebEvent.sign_in_failed
-    count = sa.func.count()
+
+    def count(event: WebEvent, *where: sa.ColumnElement) -> sa.ScalarSelect:
+        return (
+            sa.select(sa.func.count())
+            .where(e.event == event, e.recorded_at >= since, *where)
+            .scalar_subquery()
+        )
+
     with engine.connect() as connection:
-        by_login = connection.execute(
-            sa.select(count).where(failed, e.login == login, e.recorded_at >= since)
-        ).scalar_one()
-        by_client = connection.execute(
-            sa.select(count).where(failed, e.client == client, e.recorded_at >= since)
-        ).scalar_one()
-    return by_login, by_client
+        since = now(connection) - window
+        found = connection.execute(
+            sa.select(
+                count(WebEvent.sign_in_failed, e.login == login, e.client == client),
+                count(WebEvent.sign_in_failed, e.login == login),
+                count(WebEvent.sign_in_failed, e.client == client),
+                count(WebEvent.sign_in_throttled, e.login == login, e.client == client),
+            )
+        ).one()
+    return Failures(*found[:3], throttled_recorded=found[3] > 0)
 
 
 def start_session(engine: sa.Engine, user_id: int, lifetime: timedelta, event: Event) -> str:
@@ -169,6 +189,9 @@ def _end_sessions(connection: sa.Connection, which: sa.ColumnElement, at: dateti
     connection.execute(w.update().where(which, w.c.ended_at.is_(None)).values(ended_at=at))
 
 
+REQUEST_LIFETIME = timedelta(hours=1)  # a run request not acted for by then never is
+
+
 @dataclass(frozen=True)
 class RunAsked:
     """What a signed-in user asked for on the web pages."""
@@ -190,8 +213,29 @@ def request_run(engine: sa.Engine, asked: RunAsked) -> str:
     return request_id
 
 
+def attach_flow_run(engine: sa.Engine, request_id: str, flow_run_id: str) -> None:
+    """The flow run started for a request: the one run that may act for it."""
+    r = s.run_requests
+    with engine.begin() as connection:
+        connection.execute(r.update().where(r.c.id == request_id).values(flow_run_id=flow_run_id))
+
+
+def request_of_run(engine: sa.Engine, flow_run_id: str) -> RunAsked | None:
+    """What was asked for the flow run started from the web pages; None for another run."""
+    r = s.run_requests.c
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.select(r.login, r.erp_company, r.kind, r.contract_no).where(
+                r.flow_run_id == flow_run_id
+            )
+        ).one_or_none()
+    return None if found is None else RunAsked(*found)
+
+
 def claim_request(engine: sa.Engine, request_id: str, run_id: str, asked: RunAsked) -> str | None:
-    """Let run `run_id` act for the request, once; None when it may, else why not."""
+    """Let run `run_id` act for the request, once; None when it may, else why not. Only the
+    flow run started for it may (before its id is attached, the first one to claim it),
+    within REQUEST_LIFETIME."""
     r = s.run_requests
     with engine.begin() as connection:
         found = connection.execute(sa.select(r).where(r.c.id == request_id)).one_or_none()
@@ -200,6 +244,10 @@ def claim_request(engine: sa.Engine, request_id: str, run_id: str, asked: RunAsk
         recorded = RunAsked(found.login, found.erp_company, found.kind, found.contract_no)
         if recorded != asked:
             return f"run request {request_id} asked for {recorded}, not {asked}"
+        if found.flow_run_id not in (None, run_id):
+            return f"run request {request_id} was made for flow run {found.flow_run_id}"
+        if chain.utc(found.requested_at) < now(connection) - REQUEST_LIFETIME:
+            return f"run request {request_id} has expired (made at {found.requested_at})"
         claimed = connection.execute(
             r.update()
             .where(r.c.id == request_id)
@@ -255,7 +303,7 @@ def company_events(engine: sa.Engine, erp_company: int, limit: int = 50) -> list
                 s.companies, c.id == p.company_id
             )
         )
-        .where(c.erp_company == erp_company)
+        .where(c.erp_company == erp_company, p.level != PermissionLevel.none)
     )
     with engine.connect() as connection:
         return list(

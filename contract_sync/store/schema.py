@@ -265,6 +265,7 @@ run_requests = sa.Table(
     sa.Column("kind", sa.String(20), nullable=False),  # reimport / import
     sa.Column("contract_no", sa.String(40), nullable=False),
     sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("flow_run_id", sa.String(36), index=True),  # the run started for it
     sa.Column("claimed_by_run", sa.String(36)),  # the run that acted for it; null until then
 )
 

@@ -7,10 +7,13 @@ deployment with `requested_by` set to them (never read from the request).
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 import jinja2
 import pandas as pd
@@ -47,6 +50,7 @@ from contract_sync.web.prefect_api import (
     PrefectUnavailable,
 )
 
+log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
@@ -79,8 +83,8 @@ def create_app(settings: Settings, prefect: PrefectRuns) -> FastAPI:
         return HTMLResponse(html, status_code=status)
 
     def refusal_page(request: Request, refusal: Refused, company: int | None = None) -> Response:
-        guard.refused(request, refusal, company)
         person = guard.person(request)
+        guard.refused(request, refusal, company, signed_in=person is not None)
         return page(
             "message.html.j2",
             refusal.status,
@@ -100,15 +104,13 @@ def create_app(settings: Settings, prefect: PrefectRuns) -> FastAPI:
         except Refused as refusal:
             return refusal_page(request, refusal)
         if token is None:
-            target = same_site_path(
-                request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            )
+            target = same_site_path(_here(request))
             return RedirectResponse(f"/sign-in?next={_quote(target)}", status_code=303)
-        response = RedirectResponse(str(request.url), status_code=303)
+        response = RedirectResponse(_here(request), status_code=303)
         guard.open_session(response, token)
         return response
 
-    def of_company(request: Request, person: Person, company: int) -> dict[int, str]:
+    def of_company(person: Person, company: int) -> dict[int, str]:
         companies = identity.companies_of(store, person.user_id)
         if company not in companies:
             raise Refused(403, f"you have no rights in company {company}", person.login)
@@ -122,7 +124,7 @@ def create_app(settings: Settings, prefect: PrefectRuns) -> FastAPI:
         if isinstance(person, Response):
             return person
         try:
-            companies = of_company(request, person, company)
+            companies = of_company(person, company)
             return build(person, companies)
         except Refused as refusal:
             return refusal_page(request, refusal, company)
@@ -131,7 +133,7 @@ def create_app(settings: Settings, prefect: PrefectRuns) -> FastAPI:
                 "message.html.j2",
                 400,
                 person=person,
-                title="Not found",
+                title="Cannot show this page",
                 message=str(error),
                 company=company,
             )
@@ -143,6 +145,14 @@ def create_app(settings: Settings, prefect: PrefectRuns) -> FastAPI:
             "company": company,
             "company_name": companies[company],
         }
+
+    @app.exception_handler(sa.exc.OperationalError)
+    def store_unavailable(request: Request, error: sa.exc.OperationalError) -> Response:
+        log.error("store unavailable on %s %s: %s", request.method, request.url.path, error)
+        message = "The project store is busy or cannot be reached: try again in a moment."
+        return page(
+            "message.html.j2", 503, person=None, title="Try again", message=message, company=None
+        )
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # noqa: ANN001, ANN202
@@ -187,7 +197,7 @@ def create_app(settings: Settings, prefect: PrefectRuns) -> FastAPI:
             return refusal_page(request, refusal)
         done = sign_in(store, login.strip(), password, client(request), guard.lifetime)
         if done.token is None:
-            status = 429 if done.refusal and done.refusal.startswith("Too many") else 401
+            status = 429 if done.throttled else 401
             response = page(
                 "sign_in.html.j2",
                 status,
@@ -198,6 +208,9 @@ def create_app(settings: Settings, prefect: PrefectRuns) -> FastAPI:
                 login=login,
             )
             return response
+        if (old := request.cookies.get(SESSION_COOKIE)) and guard.person(request) is not None:
+            event = Event(WebEvent.signed_out, login.strip(), client(request), "signed in again")
+            identity.end_session(store, old, event)
         response = RedirectResponse(same_site_path(next), status_code=303)
         guard.open_session(response, done.token)
         return response
@@ -261,7 +274,7 @@ def create_app(settings: Settings, prefect: PrefectRuns) -> FastAPI:
     def start_run(request: Request, company: int, no: str, csrf_token: str, kind: str) -> Response:
         try:
             person = guard.check_form(request, guard.person(request), csrf_token)
-            of_company(request, person, company)
+            of_company(person, company)
         except Refused as refusal:
             return refusal_page(request, refusal, company)
         try:
@@ -284,6 +297,7 @@ def create_app(settings: Settings, prefect: PrefectRuns) -> FastAPI:
             flow_run_id = prefect.start(deployment, parameters)
         except PrefectUnavailable as error:
             return refusal_page(request, Refused(503, str(error), person.login), company)
+        identity.attach_flow_run(store, request_id, flow_run_id)
         detail = f"{kind} {row['contract_no']}: flow run {flow_run_id}, request {request_id}"
         identity.record(
             store, Event(WebEvent.run_started, person.login, client(request), detail, company)
@@ -299,23 +313,25 @@ def create_app(settings: Settings, prefect: PrefectRuns) -> FastAPI:
         return start_run(request, company, no, csrf_token, "import")
 
     @app.get("/companies/{company}/runs/{run_id}")
-    def run(request: Request, company: int, run_id: str) -> Response:
+    def run(request: Request, company: int, run_id: uuid.UUID) -> Response:
         def build(person: Person, companies: dict[int, str]) -> Response:
-            recorded = _run_record(store, run_id)
-            if recorded is not None and recorded.erp_company != company:
-                raise Refused(403, f"run {run_id} is not of company {company}", person.login)
+            recorded = _run_record(store, str(run_id))
+            asked = identity.request_of_run(store, str(run_id))
+            of = recorded.erp_company if recorded is not None else asked and asked.erp_company
+            if of != company:  # a run of no company the store knows of is no page here
+                raise Refused(404, f"no run {run_id} of company {company}", person.login)
             try:
-                state = prefect.state(run_id)
+                state = prefect.state(str(run_id))
             except PrefectUnavailable:
                 state = None
-            report = load_report(store, AuditFilter(run_id=run_id), include_unchanged=True)
+            report = load_report(store, AuditFilter(run_id=str(run_id)), include_unchanged=True)
             return page(
                 "run.html.j2",
                 **common(person, companies, company),
                 run_id=run_id,
                 state=state,
                 recorded=recorded,
-                link=prefect.link(run_id),
+                link=prefect.link(str(run_id)),
                 rows=views.audit_rows(report.rows),
                 changes=views.changes_by_row(report.changes),
                 refresh=_still_running(state, recorded),
@@ -362,9 +378,12 @@ def create_app(settings: Settings, prefect: PrefectRuns) -> FastAPI:
 
 
 def _quote(path: str) -> str:
-    from urllib.parse import quote
-
     return quote(path, safe="")
+
+
+def _here(request: Request) -> str:
+    """This request's path and query, relative (never built from its Host header)."""
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
 def _one(settings: Settings, company: int, login: str, no: str) -> tuple[dict, Evaluation]:
@@ -376,13 +395,12 @@ def _one(settings: Settings, company: int, login: str, no: str) -> tuple[dict, E
 
 
 def _still_running(state: FlowRunState | None, recorded: sa.Row | None) -> bool:
-    """Whether the run page refreshes: until both have ended, the flow run (which publishes
-    its artifacts after the run record's end) and the run record (none if the flow run
-    ended before starting one)."""
-    flow_running = state is not None and not state.final
-    if recorded is None:
-        return state is None or flow_running
-    return flow_running or recorded.status == "running"
+    """Whether the run page refreshes: until the flow run has ended (it publishes its
+    artifacts after the run record's end); with Prefect not answering, while the run record
+    says running."""
+    if state is not None:
+        return not state.final
+    return recorded is None or recorded.status == "running"
 
 
 def _run_record(store: sa.Engine, run_id: str) -> sa.Row | None:

@@ -6,8 +6,9 @@ is checked against a hash of its own), so the page does not tell which logins ex
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import lru_cache
 
 import sqlalchemy as sa
@@ -21,10 +22,16 @@ from contract_sync.vocabulary import WebEvent
 
 HASHER = PasswordHasher()  # argon2id with the library's current parameters
 MIN_PASSWORD_LENGTH = 12
-# Failed sign-ins within THROTTLE_WINDOW before further ones are refused unread.
+# Failed sign-ins within THROTTLE_WINDOW before further ones are refused unread: for one
+# login from one address, for one login from anywhere (guesses spread over addresses), and
+# from one address for any login (many people may share it behind a proxy).
 THROTTLE_WINDOW = timedelta(minutes=15)
-FAILURES_PER_LOGIN = 5
-FAILURES_PER_CLIENT = 20
+FAILURES_PER_LOGIN_AND_CLIENT = 5
+FAILURES_PER_LOGIN = 50
+FAILURES_PER_CLIENT = 100
+# One sign-in checked at a time in this process: counting the failures, checking the
+# password and recording the answer are one step, so parallel guesses cannot all pass.
+_ONE_AT_A_TIME = threading.Lock()
 WRONG = "Wrong login or password."
 
 
@@ -69,21 +76,37 @@ class SignIn:
 
     token: str | None
     refusal: str | None = None
+    throttled: bool = False
+
+
+def _throttled(failures: identity.Failures) -> bool:
+    return (
+        failures.pair >= FAILURES_PER_LOGIN_AND_CLIENT
+        or failures.login >= FAILURES_PER_LOGIN
+        or failures.client >= FAILURES_PER_CLIENT
+    )
 
 
 def sign_in(
     engine: sa.Engine, login: str, password: str, client: str, lifetime: timedelta
 ) -> SignIn:
-    """Check a login and password; a session when they match. Every attempt is audited."""
-    since = datetime.now(UTC) - THROTTLE_WINDOW
-    by_login, by_client = identity.recent_failures(engine, login, client, since)
-    if by_login >= FAILURES_PER_LOGIN or by_client >= FAILURES_PER_CLIENT:
-        identity.record(
-            engine,
-            Event(WebEvent.sign_in_throttled, login, client, "too many failed sign-ins"),
-        )
-        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-        return SignIn(None, f"Too many failed sign-ins: try again in {minutes} minutes.")
+    """Check a login and password; a session when they match. Every checked attempt is
+    audited; a throttled one once per window (for its login and address)."""
+    with _ONE_AT_A_TIME:
+        failures = identity.recent_failures(engine, login, client, THROTTLE_WINDOW)
+        if _throttled(failures):
+            if not failures.throttled_recorded:
+                why = "too many failed sign-ins: refused unread until the window has passed"
+                identity.record(engine, Event(WebEvent.sign_in_throttled, login, client, why))
+            minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
+            message = f"Too many failed sign-ins: try again in {minutes} minutes."
+            return SignIn(None, message, throttled=True)
+        return _check(engine, login, password, client, lifetime)
+
+
+def _check(
+    engine: sa.Engine, login: str, password: str, client: str, lifetime: timedelta
+) -> SignIn:
     found = identity.password_hash_of(engine, login)
     stored = found[1] if found is not None else None
     matches = _matches(stored or _no_user_hash(), password)  # as long, user or not

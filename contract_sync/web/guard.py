@@ -4,6 +4,7 @@ token of every form, the Origin of every POST, and a trusted proxy's user header
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +20,7 @@ from contract_sync.store.identity import Event, Person
 from contract_sync.vocabulary import WebEvent
 from contract_sync.web.auth import sign_in_by_proxy
 
+log = logging.getLogger(__name__)
 SESSION_COOKIE = "contract_sync_session"
 SIGN_IN_COOKIE = "contract_sync_sign_in"  # the sign-in form's CSRF token, before a session
 NO_SESSION = "(no session)"  # the login recorded for a refusal to someone not signed in
@@ -105,10 +107,19 @@ class Guard:
             raise Refused(401, "you are not signed in (or you signed out): sign in again")
         if not hmac.compare_digest(csrf_token.encode(), person.csrf_token.encode()):
             raise Refused(403, "the form's security token is missing or wrong", person.login)
+        if self.proxy_user(request) not in (None, person.login):
+            raise Refused(403, "the proxy names another user than this session's", person.login)
         return person
 
-    def refused(self, request: Request, refusal: Refused, erp_company: int | None = None) -> None:
+    def refused(
+        self, request: Request, refusal: Refused, erp_company: int | None, signed_in: bool
+    ) -> None:
+        """A refusal to a signed-in person goes to the audit log; one to anyone else to the
+        server's log only (the chained log would grow without bound by anyone's hand)."""
         detail = f"{request.method} {request.url.path}: {refusal.message}"
+        if not signed_in:
+            log.warning("refused %s from %s: %s", refusal.login, client(request), detail)
+            return
         event = Event(WebEvent.refused, refusal.login, client(request), detail, erp_company)
         identity.record(self.store, event)
 

@@ -51,9 +51,11 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("contract_no", sa.String(length=40), nullable=False),
         sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("flow_run_id", sa.String(length=36), nullable=True),
         sa.Column("claimed_by_run", sa.String(length=36), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_run_requests")),
     )
+    op.create_index("ix_run_requests_flow_run_id", "run_requests", ["flow_run_id"])
     op.create_table(
         EVENTS,
         sa.Column("id", sa.Integer(), nullable=False),
@@ -72,8 +74,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # web_events are audit records, chained with the rest: never dropped with their rows.
+    kept = op.get_bind().execute(sa.text(f"SELECT count(*) FROM {EVENTS}")).scalar_one()
+    if kept:
+        raise RuntimeError(
+            f"{EVENTS} holds {kept} audit records (chained in audit_chain): a downgrade "
+            "below 0006 would destroy them; restore a backup taken before 0006 instead"
+        )
     guards.drop_guards([EVENTS], [EVENTS])
     op.drop_table(EVENTS)
+    op.drop_index("ix_run_requests_flow_run_id", table_name="run_requests")
     op.drop_table("run_requests")
     op.drop_index("ix_web_sessions_user_id", table_name="web_sessions")
     op.drop_table("web_sessions")
