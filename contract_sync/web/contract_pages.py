@@ -1,0 +1,122 @@
+"""The ERP main contracts ready to be imported, a contract's preview, and the Re-Import and
+Import clicks that start runs as the signed-in person."""
+
+from __future__ import annotations
+
+import pandas as pd
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from contract_sync.errors import UserError
+from contract_sync.run import Evaluation, company_ready_list, ready_with_evaluation
+from contract_sync.run import Request as RunRequest
+from contract_sync.settings import Settings
+from contract_sync.stages.ready import line_preview
+from contract_sync.store import identity
+from contract_sync.store.identity import Event, Person, RunAsked
+from contract_sync.vocabulary import WebEvent, in_words
+from contract_sync.web import views
+from contract_sync.web.guard import Refused, client
+from contract_sync.web.prefect_api import IMPORT, REIMPORT, PrefectUnavailable
+from contract_sync.web.site import Field, Site, common, page, site_of
+
+router = APIRouter()
+
+
+@router.get("/companies/{company}/contracts")
+def contracts(request: Request, company: int, project: str = "") -> Response:
+    site = site_of(request)
+
+    def build(person: Person, companies: dict[int, str]) -> Response:
+        table = company_ready_list(site.settings, RunRequest(company, person.login))
+        projects = sorted(table["project"].dropna().unique())
+        if project:
+            table = table[table["project"] == project]
+        return page(
+            "contracts.html.j2",
+            **common(person, companies, company),
+            rows=views.ready_rows(table),
+            project=project,
+            projects=projects,
+        )
+
+    return site.company_page(request, company, build)
+
+
+@router.get("/companies/{company}/contract")
+def contract(request: Request, company: int, no: str) -> Response:
+    site = site_of(request)
+
+    def build(person: Person, companies: dict[int, str]) -> Response:
+        row, found = _one(site.settings, company, person.login, no)
+        lines = line_preview(row["contract_no"], found.comparison, found.state)
+        return page(
+            "contract.html.j2",
+            **common(person, companies, company),
+            row=views.ready_rows(pd.DataFrame([row]))[0],
+            lines=lines.to_dict("records"),
+        )
+
+    return site.company_page(request, company, build)
+
+
+@router.post("/companies/{company}/reimport")
+def reimport(request: Request, company: int, no: Field, csrf_token: Field = "") -> Response:
+    return _start_run(site_of(request), request, company, no, csrf_token, "reimport")
+
+
+@router.post("/companies/{company}/import")
+def first_import(request: Request, company: int, no: Field, csrf_token: Field = "") -> Response:
+    return _start_run(site_of(request), request, company, no, csrf_token, "import")
+
+
+def _start_run(
+    site: Site, request: Request, company: int, no: str, csrf_token: str, kind: str
+) -> Response:
+    """A click: the form checked, the gates checked again for this person, a run request
+    recorded, and the deployment's run started for it with requested_by = this person."""
+    try:
+        person = site.guard.check_form(request, site.guard.person(request), csrf_token)
+        site.companies_of(person, company)
+        row = _allowed(site.settings, company, person.login, no, kind)
+    except Refused as refusal:
+        return site.refusal_page(request, refusal, company)
+    asked = RunAsked(person.login, company, kind, row["contract_no"])
+    request_id = identity.request_run(site.store, asked)
+    parameters = {"company": company, "requested_by": person.login, "request_id": request_id}
+    if kind == "import":
+        deployment, parameters["contract"] = IMPORT, row["contract_no"]
+    else:
+        deployment, parameters["contracts"] = REIMPORT, [row["contract_no"]]
+    try:
+        flow_run_id = site.prefect.start(deployment, parameters)
+    except PrefectUnavailable as error:
+        return site.refusal_page(request, Refused(503, str(error), person.login), company)
+    identity.attach_flow_run(site.store, request_id, flow_run_id)
+    detail = f"{kind} {row['contract_no']}: flow run {flow_run_id}, request {request_id}"
+    event = Event(WebEvent.run_started, person.login, client(request), detail, company)
+    identity.record(site.store, event)
+    return RedirectResponse(f"/companies/{company}/runs/{flow_run_id}", status_code=303)
+
+
+def _allowed(settings: Settings, company: int, login: str, no: str, kind: str) -> dict:
+    """The contract's row when the gates let this person re-import (import) it; refused
+    with the reasons in words otherwise."""
+    try:
+        row, _ = _one(settings, company, login, no)
+    except UserError as error:
+        raise Refused(404, str(error), login) from None
+    imported = kind == "import"
+    if not row["import_available" if imported else "reimport_available"]:
+        reasons = row["import_reasons" if imported else "reasons"]
+        message = f"{kind} of {row['contract_no']} is not available: {in_words(reasons)}"
+        raise Refused(409, message, login)
+    return row
+
+
+def _one(settings: Settings, company: int, login: str, no: str) -> tuple[dict, Evaluation]:
+    """One contract's row of the ready list for this user, and its evaluation."""
+    table, found = ready_with_evaluation(settings, RunRequest(company, login, contracts=[no]))
+    if table.empty:
+        raise UserError(f"contract {no.strip(' ')!r} is not in the ERP for company {company}")
+    return table.iloc[0].to_dict(), found
