@@ -4,16 +4,25 @@ For each field: the ERP changed it (ERP value != baseline) -> written; only the 
 changed it -> kept; both changed it -> a conflict, written under `erp_wins` and marked
 as an overwritten store edit, or blocking the contract under `block`. Items new in the
 ERP are added, items gone from it are removed.
+
+Items are aligned on one integer key per (contract, item) instead of joined on text keys,
+and per field only the items whose ERP and store values differ get the three-way: on every
+other item that field is the same on both sides, so there is nothing to write or keep.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
 
 from contract_sync.columns import (
+    CHANGE_COUNTS,
     CONTRACT_COLUMNS,
     HEADER_FIELDS,
     ITEM_COLUMNS,
@@ -21,6 +30,15 @@ from contract_sync.columns import (
     field_text,
 )
 from contract_sync.store.state import StoreState
+
+KEY = ["contract_no", "item_no"]
+# A position that moved only because an item was added or removed before it is written but
+# is no change of its own: neither counted nor logged ("renumbered").
+CONTENT_FIELDS = [f for f in ITEM_FIELDS if f != "position"]
+# An item's change, by code (a later one wins: an item the ERP removed is removed).
+CHANGES = ["unchanged", "renumbered", "changed", "added", "removed"]
+UNCHANGED, RENUMBERED, CHANGED, ADDED, REMOVED = range(len(CHANGES))
+COUNTED = ["items_added", "items_changed", "items_removed", "items_unchanged"]
 
 
 @dataclass(frozen=True)
@@ -31,66 +49,92 @@ class Comparison:
     changes: pd.DataFrame
 
 
+def _nullable(field: str, dtypes: dict[str, str]) -> str:
+    """Nullable dtypes so a missing side never turns exact integers into floats."""
+    return "Int64" if dtypes[field].lower() == "int64" else "string"
+
+
 def _typed(frame: pd.DataFrame, fields: list[str], dtypes: dict[str, str]) -> pd.DataFrame:
-    """Nullable dtypes so an outer merge never turns exact integers into floats."""
-    nullable = {f: ("Int64" if dtypes[f].lower() == "int64" else "string") for f in fields}
-    return frame.astype(nullable)
+    wanted = {f: _nullable(f, dtypes) for f in fields}
+    return frame.astype({f: t for f, t in wanted.items() if frame[f].dtype != t})
 
 
-def _same(left: pd.Series, right: pd.Series) -> pd.Series:
-    return (left == right).fillna(False).astype(bool) | (left.isna() & right.isna())
+_MISSING = object()  # stands in for a missing text: equal to itself only
+
+Comparable = np.ndarray | ExtensionArray
+
+
+def _comparable(values: ExtensionArray) -> Comparable:
+    """Values as `_same` compares them fastest: text as an object array with missing values
+    as a marker equal to itself only (found once, not at every comparison); integers as
+    they are."""
+    if isinstance(values.dtype, pd.StringDtype):
+        return values.to_numpy(object, na_value=_MISSING)
+    return values
+
+
+def _same(left: Comparable, right: Comparable) -> np.ndarray:
+    """Per row: the same value, or missing on both sides; compared in the values' dtype."""
+    if not isinstance(left, ExtensionArray) or isinstance(left.dtype, pd.StringDtype):
+        return _comparable(left) == _comparable(right)
+    left_missing, right_missing = left.isna(), right.isna()
+    equal = left.to_numpy("int64", na_value=0) == right.to_numpy("int64", na_value=0)
+    return (equal & ~left_missing & ~right_missing) | (left_missing & right_missing)
+
+
+class Decision(NamedTuple):
+    """One field's three-way, per row."""
+
+    write: np.ndarray  # the ERP changed it, and the store holds something else
+    conflict: np.ndarray  # written, and the store changed it too
+    kept: np.ndarray  # only the store changed it
 
 
 def three_way(
-    merged: pd.DataFrame, fields: list[str], in_store: pd.Series, has_base: pd.Series
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Per field: write (the ERP changed it), conflict (the store changed it too), kept (only
-    the store changed it) and the target value.
-
-    `merged` holds each field three times: `f` (ERP), `f_store` and `f_base`.
-    """
-    write, conflict, kept, target = {}, {}, {}, {}
-    for field in fields:
-        erp, store, base = merged[field], merged[f"{field}_store"], merged[f"{field}_base"]
-        differs = in_store & ~_same(erp, store)
-        erp_changed = ~has_base | ~_same(erp, base)
-        store_changed = has_base & ~_same(store, base)
-        write[field] = differs & erp_changed
-        conflict[field] = write[field] & store_changed
-        kept[field] = differs & ~erp_changed
-        target[field] = erp.where(~in_store | write[field], store)
-    frames = (pd.DataFrame(d, index=merged.index) for d in (write, conflict, kept, target))
-    return tuple(frames)
+    erp: ExtensionArray,
+    store: ExtensionArray,
+    base: ExtensionArray,
+    in_store: np.ndarray,
+    has_base: np.ndarray,
+) -> Decision:
+    """One field on three sides (the ERP now, the store now, the ERP at the last import),
+    row for row; without a baseline every difference counts as the ERP's."""
+    erp, store, base = _comparable(erp), _comparable(store), _comparable(base)
+    differs = in_store & ~_same(erp, store)
+    erp_changed = ~has_base | ~_same(erp, base)
+    store_changed = has_base & ~_same(store, base)
+    write = differs & erp_changed
+    return Decision(write, write & store_changed, differs & ~erp_changed)
 
 
 def _field_changes(
-    merged: pd.DataFrame,
-    keys: list[str],
-    write: pd.DataFrame,
-    conflict: pd.DataFrame,
-    kept: pd.DataFrame,
-) -> pd.DataFrame:
-    """Long rows (keys, change, field, before, after, overwritten) for every written field,
-    and a `kept` row for every store-side edit a re-import leaves alone (shown in previews,
-    not audited as a change)."""
+    keys: pd.DataFrame,
+    field: str,
+    decision: Decision,
+    erp: ExtensionArray,
+    store: ExtensionArray,
+) -> list[pd.DataFrame]:
+    """Long rows (keys, change, field, before, after, overwritten) for one field: a
+    `changed` row where it is written, then a `kept` row for every store-side edit a
+    re-import leaves alone (shown in previews, not audited as a change). `keys`, the
+    decision and the values are row for row."""
     parts = []
-    for field in write.columns:
-        for change, rows in (
-            ("changed", write[field].to_numpy()),
-            ("kept", kept[field].to_numpy()),
-        ):
-            if not rows.any():
-                continue
-            chosen = merged.loc[rows]
+    for change, rows in (("changed", decision.write), ("kept", decision.kept)):
+        if rows.any():
+            chosen = keys[rows]
             parts.append(
-                chosen[keys].assign(
+                chosen.assign(
                     change=change,
                     field=field,
-                    before=field_text(chosen[f"{field}_store"], field),
-                    after=field_text(chosen[field], field),
-                    overwritten=conflict.loc[rows, field].to_numpy(),
+                    before=field_text(pd.Series(store[rows], index=chosen.index), field),
+                    after=field_text(pd.Series(erp[rows], index=chosen.index), field),
+                    overwritten=decision.conflict[rows],
                 )
             )
+    return parts
+
+
+def _changes_or_empty(parts: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else _empty_changes(keys)
 
 
@@ -101,76 +145,270 @@ def _empty_changes(keys: list[str]) -> pd.DataFrame:
     )
 
 
-def diff_items(
-    state_items: pd.DataFrame, baseline_items: pd.DataFrame, erp_items: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Item-level three-way diff for contracts already matched to one store contract.
+# --- items -----------------------------------------------------------------------------------
 
-    Returns (items: change kind and target values per item, changes: audit rows).
+
+def align_items(
+    contracts: pd.DataFrame,
+    erp_items: pd.DataFrame,
+    store_items: pd.DataFrame,
+    baseline_items: pd.DataFrame,
+) -> pd.DataFrame:
+    """One row per item of `contracts` (contract_no, contract_id; sorted by contract_no),
+    in (contract_no, item_no) order: `contract`, its row in `contracts`; `item_no`; and its
+    row in each side's frame, `erp`, `store` and `base` (-1 where that side lacks it).
+
+    The rows an outer join of ERP and store items on (contract_no, item_no), then a left
+    join of the baseline, would give (repeated keys pair up as in a join), joined on one
+    integer per key: the contract's row and the item number's rank among all of them.
     """
-    key = ["contract_no", "item_no"]
-    erp = _typed(erp_items[[*key, "contract_id", *ITEM_FIELDS]], ITEM_FIELDS, ITEM_COLUMNS)
-    store = _typed(
-        state_items[[*key, "contract_id", "item_id", *ITEM_FIELDS]], ITEM_FIELDS, ITEM_COLUMNS
-    ).rename(columns={f: f"{f}_store" for f in ITEM_FIELDS})
-    base = _typed(
-        baseline_items[["contract_id", "item_no", *ITEM_FIELDS]], ITEM_FIELDS, ITEM_COLUMNS
-    ).rename(columns={f: f"{f}_base" for f in ITEM_FIELDS})
-    merged = erp.merge(store, on=[*key, "contract_id"], how="outer", indicator="side")
-    merged = merged.merge(base.assign(has_base=True), on=["contract_id", "item_no"], how="left")
-    in_erp = merged["side"].ne("right_only")
-    in_store = merged["side"].ne("left_only")
-    write, conflict, kept, target = three_way(
-        merged, ITEM_FIELDS, in_store, merged["has_base"].fillna(False).astype(bool)
+    frames = {"erp": erp_items, "store": store_items, "base": baseline_items}
+    ranks, numbers = _item_ranks(frames.values())
+    width = len(numbers) + 1
+    numbers_of = {"contract_no": contracts["contract_no"], "contract_id": contracts["contract_id"]}
+    keyed = {}
+    for (side, frame), rank in zip(frames.items(), ranks, strict=True):
+        by = "contract_no" if side == "erp" else "contract_id"
+        contract = pd.Index(numbers_of[by]).get_indexer(frame[by])
+        ours = np.flatnonzero(contract >= 0)
+        keyed[side] = pd.DataFrame({"key": contract[ours] * width + rank[ours], side: ours})
+    del ranks
+    rows = keyed.pop("erp").merge(keyed.pop("store"), on="key", how="outer")
+    rows = rows.merge(keyed.pop("base"), on="key", how="left")
+    key = rows.pop("key").to_numpy()
+    rank = key % width
+    return pd.DataFrame(
+        {
+            "contract": key // width,
+            "item_no": pd.array(numbers, dtype="string").take(
+                np.where(rank < len(numbers), rank, -1), allow_fill=True
+            ),
+            **{s: rows.pop(s).fillna(-1).to_numpy(dtype=np.int64) for s in frames},
+        }
     )
-    # Presence is two-way: an item gone from the ERP is removed, store edits or not.
-    both = in_erp & in_store
-    conflict = conflict & both.to_numpy()[:, None]
-    # A position that moved only because an item was added or removed before it is written
-    # but is no change of its own: neither counted nor logged ("renumbered").
-    content = [f for f in ITEM_FIELDS if f != "position"]
-    write, conflict, kept = write[content], conflict[content], kept[content]
-    changed = both & write.any(axis=1)
-    renumbered = both & ~changed & target["position"].ne(merged["position_store"]).fillna(False)
-    change = pd.Series("unchanged", index=merged.index, dtype="string")
-    change = change.mask(renumbered, "renumbered").mask(changed, "changed")
-    change = change.mask(~in_store, "added").mask(~in_erp, "removed")
-    items = pd.concat(
-        [merged[[*key, "contract_id", "item_id"]], change.rename("change"), target], axis=1
+
+
+def _item_ranks(frames: Iterable[pd.DataFrame]) -> tuple[list[np.ndarray], pd.Index]:
+    """Each frame's item numbers as their rank among all of them (a missing one last), and
+    those numbers in order."""
+    frames = list(frames)
+    ranks, numbers = pd.factorize(
+        pd.concat([f["item_no"] for f in frames], ignore_index=True), sort=True
     )
-    changes = pd.concat(
-        [
-            _field_changes(merged[both], key, write[both], conflict[both], kept[both]),
-            _presence_changes(merged, key, in_erp, in_store),
-        ],
-        ignore_index=True,
-    )
-    counts = conflict.sum(axis=1).groupby(merged["contract_no"]).sum().rename("item_conflicts")
-    return items.assign(conflicts=items["contract_no"].map(counts).fillna(0)), changes
+    ranks[ranks < 0] = len(numbers)
+    return np.split(ranks, np.cumsum([len(f) for f in frames[:-1]])), numbers
+
+
+@dataclass(frozen=True)
+class _Sides:
+    """The ERP, store and baseline items, each field in its nullable dtype, and each item's
+    row in them (-1 where a side lacks it), as align_items gives them."""
+
+    frames: dict[str, pd.DataFrame]
+    rows: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, aligned: pd.DataFrame, **frames: pd.DataFrame) -> _Sides:
+        typed = {s: _typed(f[ITEM_FIELDS], ITEM_FIELDS, ITEM_COLUMNS) for s, f in frames.items()}
+        return cls(typed, {s: aligned[s].to_numpy() for s in frames})
+
+    def values(self, side: str, field: str, at: np.ndarray | None = None) -> ExtensionArray:
+        """A field's values on one side for every aligned item, or for those at `at`."""
+        rows = self.rows[side] if at is None else self.rows[side][at]
+        return self.frames[side][field].array.take(rows, allow_fill=True)
+
+
+@dataclass(frozen=True)
+class _Differing:
+    """One field's three-way on the items whose ERP and store values of it differ: their
+    positions among the aligned items (ascending), the decision, the ERP and store values,
+    all row for row. On every other item the field is neither written nor kept."""
+
+    at: np.ndarray
+    decision: Decision
+    erp: ExtensionArray
+    store: ExtensionArray
+
+    def of(self, rows: np.ndarray) -> _Differing:
+        """The same, for the rows selected by a mask over `at`."""
+        return _Differing(
+            self.at[rows],
+            Decision(*(d[rows] for d in self.decision)),
+            *(v[rows] for v in (self.erp, self.store)),
+        )
+
+
+def _differing(
+    sides: _Sides, stored: dict[str, ExtensionArray], in_store: np.ndarray
+) -> dict[str, _Differing]:
+    """Per field, the three-way of the items the store holds with another value than the
+    ERP (`stored`: the store's values of every item); an item gone from the ERP differs in
+    every field the store has a value for."""
+    has_base = sides.rows["base"] >= 0
+    found = {}
+    for field, store in stored.items():
+        erp = sides.values("erp", field)
+        at = np.flatnonzero(in_store & ~_same(erp, _comparable(store)))
+        erp, store = erp[at], store[at]
+        base = sides.values("base", field, at)
+        decision = three_way(erp, store, base, np.ones(len(at), dtype=bool), has_base[at])
+        found[field] = _Differing(at, decision, erp, store)
+    return found
+
+
+def _targets(
+    sides: _Sides,
+    stored: dict[str, ExtensionArray],
+    in_store: np.ndarray,
+    differing: dict[str, _Differing],
+) -> dict[str, ExtensionArray]:
+    """Per field, the value a re-import leaves: the ERP's for a new item or a written
+    field, else the store's. Made in place of `stored` (the store's values of every item)."""
+    added = np.flatnonzero(~in_store)
+    for field, target in stored.items():
+        found = differing[field]
+        from_erp = np.concatenate([added, found.at[found.decision.write]])
+        target[from_erp] = sides.values("erp", field, from_erp)
+    return stored
+
+
+def _change_codes(
+    in_erp: np.ndarray, in_store: np.ndarray, both: dict[str, _Differing]
+) -> np.ndarray:
+    """Each item's change, as an index into CHANGES (`both`: the differing fields of the
+    items on both sides)."""
+    change = np.full(len(in_erp), UNCHANGED, dtype=np.int8)
+    position = both["position"].of(both["position"].decision.write)
+    moved = position.erp != position.store  # the target position, and the store's
+    change[position.at[moved.to_numpy(dtype=bool, na_value=False)]] = RENUMBERED
+    for field in CONTENT_FIELDS:
+        change[both[field].at[both[field].decision.write]] = CHANGED
+    change[~in_store] = ADDED
+    change[~in_erp] = REMOVED
+    return change
+
+
+def _item_field_changes(keys: pd.DataFrame, both: dict[str, _Differing]) -> pd.DataFrame:
+    """Field by field, the written fields and kept store edits of the items on both sides."""
+    parts = []
+    for field in CONTENT_FIELDS:
+        found = both[field]
+        chosen = keys.iloc[found.at]
+        parts += _field_changes(chosen, field, found.decision, found.erp, found.store)
+    return _changes_or_empty(parts, KEY)
 
 
 def _presence_changes(
-    merged: pd.DataFrame, key: list[str], in_erp: pd.Series, in_store: pd.Series
+    keys: pd.DataFrame, sides: _Sides, in_erp: np.ndarray, in_store: np.ndarray
 ) -> pd.DataFrame:
     """An added item with all its ERP values (after), a removed one with all its store
     values (before), each as a JSON object of exact text."""
     rows = []
-    for change, where, suffix in (("added", ~in_store, ""), ("removed", ~in_erp, "_store")):
-        chosen = merged[where]
+    for change, where, side in (("added", ~in_store, "erp"), ("removed", ~in_erp, "store")):
+        at = np.flatnonzero(where)
+        chosen = keys.iloc[at]
         values = pd.DataFrame(
-            {f: field_text(chosen[f"{f}{suffix}"], f) for f in ITEM_FIELDS}, index=chosen.index
+            {
+                f: field_text(pd.Series(sides.values(side, f, at), index=chosen.index), f)
+                for f in ITEM_FIELDS
+            },
+            index=chosen.index,
         )
         text = [
             json.dumps({k: v for k, v in r.items() if pd.notna(v)}, ensure_ascii=False)
             for r in values.to_dict("records")
         ]
-        side = "after" if change == "added" else "before"
+        column = "after" if change == "added" else "before"
         rows.append(
-            chosen[key]
-            .assign(change=change, field=pd.NA, before=pd.NA, after=pd.NA, overwritten=False)
-            .assign(**{side: pd.Series(text, index=chosen.index, dtype="string")})
+            chosen.assign(
+                change=change, field=pd.NA, before=pd.NA, after=pd.NA, overwritten=False
+            ).assign(**{column: pd.Series(text, index=chosen.index, dtype="string")})
         )
-    return pd.concat(rows) if rows else _empty_changes(key)
+    return pd.concat(rows)
+
+
+def _counts(
+    contracts: pd.DataFrame, contract: np.ndarray, change: np.ndarray, conflicts: np.ndarray
+) -> pd.DataFrame:
+    """Per contract (indexed by contract_no): its items by change, and its item conflicts."""
+    kinds = len(CHANGES)
+    by_change = np.bincount(contract * kinds + change, minlength=len(contracts) * kinds).reshape(
+        len(contracts), kinds
+    )
+    return pd.DataFrame(
+        {
+            "items_added": by_change[:, ADDED],
+            "items_changed": by_change[:, CHANGED],
+            "items_removed": by_change[:, REMOVED],
+            "items_unchanged": by_change[:, UNCHANGED] + by_change[:, RENUMBERED],
+            "items_renumbered": by_change[:, RENUMBERED],
+            "item_conflicts": conflicts,
+        },
+        index=pd.Index(contracts["contract_no"], name="contract_no"),
+    )
+
+
+@dataclass(frozen=True)
+class ItemDiff:
+    items: pd.DataFrame  # one row per item: keys, change, target values, contract's conflicts
+    changes: pd.DataFrame  # field changes, kept store edits, added and removed items
+    counts: pd.DataFrame  # per contract_no: items by change, item conflicts
+
+
+def diff_items(
+    contracts: pd.DataFrame,
+    store_items: pd.DataFrame,
+    baseline_items: pd.DataFrame,
+    erp_items: pd.DataFrame,
+) -> ItemDiff:
+    """Item-level three-way diff of these contracts (contract_no, contract_id: each ERP
+    contract matched to one store contract). An item gone from the ERP is removed, store
+    edits or not: presence is two-way."""
+    contracts = contracts.sort_values("contract_no", kind="stable").reset_index(drop=True)
+    aligned = align_items(contracts, erp_items, store_items, baseline_items)
+    sides = _Sides.of(aligned, erp=erp_items, store=store_items, base=baseline_items)
+    in_erp, in_store = sides.rows["erp"] >= 0, sides.rows["store"] >= 0
+    stored = {f: sides.values("store", f) for f in ITEM_FIELDS}
+    differing = _differing(sides, stored, in_store)
+    # Presence is two-way: an item gone from the ERP is removed, its fields not diffed.
+    both = {f: found.of(in_erp[found.at]) for f, found in differing.items()}
+    change = _change_codes(in_erp, in_store, both)
+    targets = _targets(sides, stored, in_store, differing)
+
+    contract = aligned["contract"].to_numpy()
+    conflicting = [both[f].at[both[f].decision.conflict] for f in CONTENT_FIELDS]
+    per_contract = np.bincount(contract[np.concatenate(conflicting)], minlength=len(contracts))
+    keys = pd.DataFrame(
+        {
+            "contract_no": pd.Series(contracts["contract_no"].to_numpy()[contract], dtype=object),
+            "item_no": aligned["item_no"],
+        }
+    )
+    items = pd.DataFrame(
+        {
+            "contract_no": keys["contract_no"],
+            "item_no": keys["item_no"],
+            "contract_id": pd.array(contracts["contract_id"].to_numpy()[contract], dtype="Int64"),
+            "item_id": store_items["item_id"]
+            .astype("Int64")
+            .array.take(sides.rows["store"], allow_fill=True),
+            "change": pd.array(CHANGES, dtype="string").take(change),
+            **targets,
+            "conflicts": per_contract[contract],
+        },
+        copy=False,  # the targets are this frame's own
+    )
+    changes = pd.concat(
+        [
+            _item_field_changes(keys, both),
+            _presence_changes(keys, sides, in_erp, in_store),
+        ],
+        ignore_index=True,
+    )
+    return ItemDiff(items, changes, _counts(contracts, contract, change, per_contract))
+
+
+# --- headers and the whole compare ------------------------------------------------------------
 
 
 def diff_headers(
@@ -188,9 +426,14 @@ def diff_headers(
     merged = erp.merge(store, on="contract_no").merge(
         base.assign(has_base=True), on="contract_id", how="left"
     )
-    in_store = pd.Series(True, index=merged.index)
-    write, conflict, kept, target = three_way(
-        merged, HEADER_FIELDS, in_store, merged["has_base"].fillna(False).astype(bool)
+    in_store = np.ones(len(merged), dtype=bool)
+    has_base = merged["has_base"].fillna(False).to_numpy(dtype=bool)
+    sides = {f: [merged[c].array for c in (f, f"{f}_store", f"{f}_base")] for f in HEADER_FIELDS}
+    decided = {f: three_way(*sides[f], in_store, has_base) for f in HEADER_FIELDS}
+    write = pd.DataFrame({f: d.write for f, d in decided.items()}, index=merged.index)
+    conflict = pd.DataFrame({f: d.conflict for f, d in decided.items()}, index=merged.index)
+    target = pd.DataFrame(
+        {f: merged[f].where(write[f], merged[f"{f}_store"]) for f in HEADER_FIELDS}
     )
     headers = pd.concat(
         [merged[["contract_no", "contract_id", "project_id", "version"]], target], axis=1
@@ -199,8 +442,13 @@ def diff_headers(
         header_conflicts=conflict.sum(axis=1),
         amount_before=merged["original_amount_store"],
     )
-    changes = _field_changes(merged, ["contract_no"], write, conflict, kept).assign(item_no=pd.NA)
-    return headers, changes
+    keys = merged[["contract_no"]]
+    parts = [
+        part
+        for f, (erp, store, _base) in sides.items()
+        for part in _field_changes(keys, f, decided[f], erp, store)
+    ]
+    return headers, _changes_or_empty(parts, ["contract_no"]).assign(item_no=pd.NA)
 
 
 def unchanged_contracts(
@@ -222,26 +470,19 @@ def compare(state: StoreState, erp_contracts: pd.DataFrame, erp_items: pd.DataFr
     single = single[single["contract_no"].isin(erp_contracts["contract_no"])]
     in_scope = erp_contracts[erp_contracts["contract_no"].isin(single["contract_no"])]
     headers, header_changes = diff_headers(single, state.baselines, in_scope)
-    ids = single[["contract_no", "contract_id"]]
-    erp_items = erp_items.merge(ids, on="contract_no")
-    store_items = state.items[state.items["contract_id"].isin(single["contract_id"])]
-    items, item_changes = diff_items(store_items, state.baseline_items, erp_items)
-    counts = (
-        pd.crosstab(items["contract_no"], items["change"].replace("renumbered", "unchanged"))
-        .reindex(columns=["added", "changed", "removed", "unchanged"], fill_value=0)
-        .add_prefix("items_")
+    found = diff_items(
+        single[["contract_no", "contract_id"]], state.items, state.baseline_items, erp_items
     )
-    conflicts = items.groupby("contract_no")["conflicts"].first()
-    contracts = headers.merge(counts, left_on="contract_no", right_index=True, how="left")
-    contracts = contracts.fillna({c: 0 for c in counts.columns}).assign(
-        conflicts=lambda f: f["header_conflicts"] + f["contract_no"].map(conflicts).fillna(0),
-        amount_after=lambda f: f["original_amount"],
+    counts = found.counts
+    contracts = headers.merge(counts[COUNTED], left_on="contract_no", right_index=True, how="left")
+    number = contracts["contract_no"]
+    contracts = contracts.assign(
+        conflicts=contracts["header_conflicts"] + number.map(counts["item_conflicts"]),
+        amount_after=contracts["original_amount"],
     )
     # Positions that only moved count as no change, but are written all the same.
-    renumbered = items.loc[items["change"] == "renumbered", "contract_no"].value_counts()
-    contracts["has_updates"] = (
-        contracts[["items_added", "items_changed", "items_removed", "header_changes"]].sum(axis=1)
-        > 0
-    ) | (contracts["contract_no"].map(renumbered).fillna(0) > 0)
-    changes = pd.concat([header_changes, item_changes], ignore_index=True)
-    return Comparison(contracts.reset_index(drop=True), items, changes)
+    contracts["has_updates"] = (contracts[CHANGE_COUNTS].sum(axis=1) > 0) | (
+        number.map(counts["items_renumbered"]) > 0
+    )
+    changes = pd.concat([header_changes, found.changes], ignore_index=True)
+    return Comparison(contracts.reset_index(drop=True), found.items, changes)
