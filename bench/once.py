@@ -27,15 +27,51 @@ from contract_sync.vocabulary import Outcome
 ACTOR = "admin"
 
 
+def _status_kb(field: str) -> int | None:
+    """A memory figure of this process from /proc/self/status (VmRSS, VmHWM), in kB; None
+    where there is no such file."""
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) for line in lines if line.startswith(f"{field}:")), None)
+
+
+def _reset_peak() -> bool:
+    """Start the peak resident size (VmHWM) again from the current one (Linux)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
 class Stopwatch:
+    """Each stage's seconds and, where Linux lets the peak be reset, its memory growth: the
+    peak resident size during the stage less the resident size at its start (MB)."""
+
     def __init__(self) -> None:
         self.stages: dict[str, float] = {}
+        self.growth_mb: dict[str, float] = {}
+        self.peak_kb = 0  # the process's peak, kept across the resets
 
     @contextmanager
     def stage(self, name: str):
+        self.peak_kb = max(self.peak_kb, _status_kb("VmHWM") or 0)
+        before = _status_kb("VmRSS") if _reset_peak() else None
         start = time.perf_counter()
         yield
         self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - start
+        peak = _status_kb("VmHWM")
+        if before is not None and peak is not None:
+            self.peak_kb = max(self.peak_kb, peak)
+            growth = (peak - before) / 1024
+            self.growth_mb[name] = max(self.growth_mb.get(name, 0.0), growth)
+
+    def peak_rss_mb(self) -> float:
+        """The process's peak resident size so far, resets or not."""
+        peak = max(self.peak_kb, _status_kb("VmHWM") or 0)
+        return max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024
 
 
 def floor(settings: Settings) -> dict:
@@ -50,6 +86,8 @@ def floor(settings: Settings) -> dict:
         differing = keyed_diff(erp.items, state.items)
     return {
         "stages": watch.stages,
+        "growth_mb": watch.growth_mb,
+        "peak_rss_mb": watch.peak_rss_mb(),
         "erp_items": len(erp.items),
         "store_items": len(state.items),
         "differing_items": differing,
@@ -78,6 +116,8 @@ def sync(settings: Settings, full_refresh: bool) -> dict:
     audit, found = result.audit, result.evaluation
     return {
         "stages": watch.stages,
+        "growth_mb": watch.growth_mb,
+        "peak_rss_mb": watch.peak_rss_mb(),
         "erp_items": len(found.erp.items),
         "compared_contracts": int((~found.unchanged).sum()),
         "outcomes": {k: int(v) for k, v in audit["outcome"].value_counts().items()},
@@ -100,7 +140,6 @@ def main(erp_url: str, store_url: str, scenario: str, verdicts: str) -> None:
     started = time.perf_counter()
     result = floor(settings) if scenario == "floor" else sync(settings, scenario == "full_refresh")
     result["total"] = time.perf_counter() - started
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 
 
