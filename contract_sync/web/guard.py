@@ -27,7 +27,8 @@ NO_SESSION = "(no session)"  # the login recorded for a refusal to someone not s
 
 
 class Refused(Exception):
-    """A request refused: the page says `message` with `status`; recorded as a web event."""
+    """A request refused: the page says `message` with `status`; recorded as a web event
+    when the person is signed in (Guard.refused)."""
 
     def __init__(self, status: int, message: str, login: str = NO_SESSION) -> None:
         super().__init__(message)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -52,7 +54,7 @@ def sign_in_submit(
     expected = request.cookies.get(SIGN_IN_COOKIE, "")
     try:
         site.guard.check_origin(request, login or "(none given)")
-        if not expected or csrf_token != expected:
+        if not expected or not hmac.compare_digest(csrf_token.encode(), expected.encode()):
             why = "the sign-in form's security token is missing or wrong"
             raise Refused(403, why, login or "(none given)")
     except Refused as refusal:
