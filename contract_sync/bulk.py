@@ -52,6 +52,7 @@ def insert_columns(connection: sa.Connection, table: sa.Table, frame: pd.DataFra
     """Many rows at once, without a Python type conversion per value: on PostgreSQL one
     INSERT ... SELECT FROM unnest(one array per column) per chunk, on SQLite the driver's
     executemany. Exact (Scaled) columns are given as their scaled integers."""
+    _exact(table, frame)
     quote = connection.dialect.identifier_preparer.quote
     columns = [table.c[name] for name in frame.columns]
     into = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)})"
@@ -68,6 +69,7 @@ def update_columns(
 ) -> None:
     """Rows found by `key` (the frame's first column) set to the frame's other columns, as
     insert_columns does it: one UPDATE ... FROM unnest(...) on PostgreSQL per chunk."""
+    _exact(table, frame)
     quote = connection.dialect.identifier_preparer.quote
     columns = [table.c[name] for name in frame.columns]
     if connection.dialect.name == "postgresql":
@@ -115,4 +117,22 @@ def _plain(column: pd.Series) -> list:
 
 
 def _array_type(connection: sa.Connection, column: sa.Column) -> str:
-    return "bigint" if isinstance(column.type, Scaled) else column.type.compile(connection.dialect)
+    """The array's element type, unbounded: the column's own type then applies on
+    assignment, which refuses a text too long (an explicit cast would cut it)."""
+    if isinstance(column.type, Scaled):
+        return "bigint"
+    if isinstance(column.type, sa.String):
+        return "text"
+    return column.type.compile(connection.dialect)
+
+
+def _exact(table: sa.Table, frame: pd.DataFrame) -> None:
+    """Money and quantities arrive as scaled integers, never floats."""
+    for name, values in frame.items():
+        if not isinstance(table.c[name].type, Scaled):
+            continue
+        integers = pd.api.types.is_integer_dtype(values.dtype) or (
+            values.dtype == object and pd.api.types.infer_dtype(values) in ("integer", "empty")
+        )
+        if not integers:
+            raise TypeError(f"{table.name}.{name}: scaled integers expected, not {values.dtype}")

@@ -27,6 +27,9 @@ class StaleContract(RuntimeError):
     """The store contract changed after it was compared."""
 
 
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE when a lock is not had in time
+
+
 class LockedContract(RuntimeError):
     """Another run is writing this contract right now."""
 
@@ -45,6 +48,8 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     except sa.exc.OperationalError as error:
         if "database is locked" in str(error.orig):
             raise LockedContract("the store is being written by another run") from error
+        if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:  # lock_timeout
+            raise LockedContract("items of these contracts are held by another writer") from error
         raise
 
 

@@ -236,6 +236,7 @@ def _sha256(data: bytes) -> str:
 
 
 NO_ITEMS_DIGEST = _sha256(b"")
+ITEM_LOCK_WAIT = "5s"  # PostgreSQL: how long a group waits for items a store user holds
 NUMBERS = {"item_id", *(c for c, dtype in ITEM_COLUMNS.items() if dtype.lower() == "int64")}
 
 
@@ -243,9 +244,15 @@ def current_items_digests(connection: sa.Connection, contract_ids: list[int]) ->
     """The digests of these contracts' store items now, inside the writing transaction; on
     PostgreSQL the rows stay locked until it ends (SQLite's write lock covers them)."""
     query = _items_query(contract_ids, connection.dialect.name)
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update(of=s.line_items)
-    return items_digests(read_bulk(connection, query))
+    if connection.dialect.name != "postgresql":
+        return items_digests(read_bulk(connection, query))
+    # In id order (one lock order for every writer), and not waited for without end: an
+    # item a store user holds longer than ITEM_LOCK_WAIT makes the group `locked`.
+    connection.execute(sa.text(f"SET LOCAL lock_timeout = '{ITEM_LOCK_WAIT}'"))
+    query = query.order_by(s.line_items.c.id).with_for_update(of=s.line_items)
+    found = read_bulk(connection, query)
+    connection.execute(sa.text("SET LOCAL lock_timeout = 0"))
+    return items_digests(found)
 
 
 def with_items(engine: sa.Engine, state: StoreState, contract_ids: Sequence[int]) -> StoreState:

@@ -1,0 +1,51 @@
+"""Bulk writes (many rows at once, as apply writes them) keep the store's rules: a text too
+long for its column is never cut, and money goes in as scaled integers only."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from contract_sync.bulk import insert_columns, update_columns
+from contract_sync.store.db import make_engine
+from contract_sync.store.types import Amount
+
+PROBE = sa.Table(
+    "bulk_probe",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("code", sa.String(5)),
+    sa.Column("amount", Amount()),
+)
+
+
+@pytest.fixture
+def probe(database_url):
+    engine = make_engine(database_url("bulk"))
+    PROBE.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_a_text_too_long_is_refused_or_kept_whole_never_cut(probe):
+    frame = pd.DataFrame({"id": [1], "code": ["ABCDEFGH"], "amount": pd.array([1250], "Int64")})
+    if probe.dialect.name == "postgresql":
+        with pytest.raises(sa.exc.DBAPIError, match="too long"), probe.begin() as connection:
+            insert_columns(connection, PROBE, frame)
+        return
+    with probe.begin() as connection:  # SQLite keeps any length: the validation's limits
+        insert_columns(connection, PROBE, frame)  # stop such a value before it gets here
+        assert connection.execute(sa.select(PROBE.c.code)).scalar_one() == "ABCDEFGH"
+
+
+def test_money_goes_in_as_scaled_integers_only(probe):
+    rows = pd.DataFrame({"id": [1], "code": ["A"], "amount": pd.array([1250], "Int64")})
+    with probe.begin() as connection:
+        insert_columns(connection, PROBE, rows)
+        update_columns(connection, PROBE, rows.assign(amount=pd.array([1399], "Int64")))
+        assert connection.execute(sa.select(PROBE.c.amount)).scalar_one() == 1399  # 13.99
+    floats = rows.assign(amount=[12.5])
+    for write in (insert_columns, update_columns):
+        with pytest.raises(TypeError, match="scaled integers"), probe.begin() as connection:
+            write(connection, PROBE, floats)
