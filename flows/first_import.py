@@ -11,7 +11,7 @@ from pydantic import Field
 from contract_sync.run import Request, first_import
 from contract_sync.settings import get_settings
 from contract_sync.store.identity import RunAsked
-from flows.parameters import BadParameter, checked, refused
+from flows.parameters import COMPANY, REQUEST_ID, BadParameter, checked, refused
 from flows.prefect_run import origin, prefect_hooks
 from flows.signed import check_signed
 
@@ -27,14 +27,8 @@ def import_main_contract(
         description="The store login: needs Standard or Admin on ERP Integrations and Admin "
         "on the project's Main Contracts.",
     ),
-    company: int = Field(
-        0, ge=0, description="ERP company number (Vista JCCo); 0: the configured one."
-    ),
-    request_id: str = Field(
-        "",
-        description="Set by the web pages: the request of the signed-in user this run acts "
-        "for, once; empty for a run started here.",
-    ),
+    company: int = COMPANY,
+    request_id: str = REQUEST_ID,
 ) -> pd.DataFrame | State:
     """Import an ERP contract into the project of its synced job."""
     settings = get_settings()

@@ -16,8 +16,16 @@ from typing import Annotated, Any
 
 from prefect import get_run_logger
 from prefect.states import Failed, State
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
+
+# Parameters several flows take, declared once.
+COMPANY = Field(0, ge=0, description="ERP company number (Vista JCCo); 0: the configured one.")
+REQUEST_ID = Field(
+    "",
+    description="Set by the web pages: the request of the signed-in user this run acts for, "
+    "once; empty for a run started here.",
+)
 
 
 class BadParameter(ValueError):

@@ -43,14 +43,7 @@ def trigger() -> Trigger:
     """How this flow run was started: from the CLI, by hand (UI or API), or by its schedule."""
     if runtime.deployment.id is None:
         return Trigger.cli
-    context = FlowRunContext.get()
-    if context is not None and context.flow_run is not None:  # no round trip to the API
-        flow_run = context.flow_run
-    else:
-        from prefect.client.orchestration import get_client
-
-        with get_client(sync_client=True) as client:
-            flow_run = client.read_flow_run(runtime.flow_run.id)
+    flow_run = FlowRunContext.get().flow_run  # the run's own record: no round trip
     return Trigger.scheduled if flow_run.auto_scheduled else Trigger.manual
 
 

@@ -12,15 +12,13 @@ from contract_sync.run import Request, company_ready_list
 from contract_sync.settings import get_settings
 from contract_sync.stages.ready import readable
 from contract_sync.vocabulary import in_words
-from flows.parameters import BadParameter, checked, refused
+from flows.parameters import COMPANY, BadParameter, checked, refused
 from flows.prefect_run import prefect_hooks
 
 
 @flow(name="ready-list", log_prints=True, validate_parameters=False)
 def ready_list_flow(
-    company: int = Field(
-        0, ge=0, description="ERP company number (Vista JCCo); 0: the configured one."
-    ),
+    company: int = COMPANY,
     requested_by: str = Field(
         "",
         description="Whose view: Import and Re-Import are available per this store login's "

@@ -19,16 +19,14 @@ from contract_sync.settings import Settings, get_settings
 from contract_sync.store.db import safe_url
 from contract_sync.store.identity import RunAsked
 from contract_sync.vocabulary import ConflictPolicy, in_words
-from flows.parameters import BadParameter, checked, refused
+from flows.parameters import COMPANY, REQUEST_ID, BadParameter, checked, refused
 from flows.prefect_run import ProgressArtifact, origin, prefect_hooks
 from flows.signed import check_signed
 
 
 @flow(name="reimport-main-contracts", log_prints=True, validate_parameters=False)
 def reimport_main_contracts(
-    company: int = Field(
-        0, ge=0, description="ERP company number (Vista JCCo); 0: the configured one."
-    ),
+    company: int = COMPANY,
     contracts: list[str] = Field(  # a default, not a factory: the form then shows it optional
         [],
         description="ERP contract numbers to re-import, with or without the ERP's padding; "
@@ -55,11 +53,7 @@ def reimport_main_contracts(
         description="Compare every contract, also those unchanged in the ERP since their last "
         "import (repairs discrepancies made in the store).",
     ),
-    request_id: str = Field(
-        "",
-        description="Set by the web pages: the request of the signed-in user this run acts "
-        "for, once; empty for a run started here.",
-    ),
+    request_id: str = REQUEST_ID,
 ) -> pd.DataFrame | State:
     """Re-import ERP main contracts into the project store, gated and audited."""
     settings = get_settings()

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from contract_sync.cli import app
 from contract_sync.settings import get_settings
+from tests.conftest import free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "contract_sync.cli"]
@@ -110,14 +111,30 @@ def test_every_deployment_entrypoint_loads_a_flow():
 
 
 def test_a_prefect_server_that_does_not_answer_is_one_line(data_dir, monkeypatch):
-    import socket
-
-    with socket.socket() as probe:  # a loopback port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens on it
     monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{port}/api")
     done = _run(["reimport", "24008-", "--as", "admin"])
     assert done.exit_code == 1
     [line] = done.stdout.strip().splitlines()
     assert f"PREFECT_API_URL is http://127.0.0.1:{port}/api, but no Prefect server" in line
     assert "unset PREFECT_API_URL" in line
+
+
+def test_a_password_is_set_asked_twice_or_from_standard_input(data_dir):
+    assert _run(["db", "upgrade"]).exit_code == 0
+    assert _run(["demo", "seed", "--contracts", "10", "--items-per-contract", "2"]).exit_code == 0
+    command = ["users", "set-password", "admin"]
+    asked = CliRunner().invoke(app, command, input="correct horse battery\n" * 2)
+    assert asked.exit_code == 0, asked.output
+    assert "Password: \nRepeat for confirmation: \n" in asked.output  # asked twice
+    assert "correct horse battery" not in asked.output  # hidden
+    assert "password set for admin" in asked.output
+    for login, password, why in [
+        ("admin", "short", "error: a password needs at least 12 characters"),
+        ("nobody", "correct horse battery", "error: 'nobody' is not a user of the project store"),
+    ]:
+        refused = CliRunner().invoke(
+            app, ["users", "set-password", login, "--password-stdin"], input=password + "\n"
+        )
+        assert refused.exit_code == 1
+        assert refused.output.strip().splitlines() == [why]

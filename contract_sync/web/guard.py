@@ -68,8 +68,11 @@ class Guard:
         self.set_cookie(response, SIGN_IN_COOKIE, token, 3600)
 
     def person(self, request: Request) -> Person | None:
-        token = request.cookies.get(SESSION_COOKIE)
-        return identity.person_of(self.store, token) if token else None
+        """The request's signed-in person, looked up once per request."""
+        if not hasattr(request.state, "person"):
+            token = request.cookies.get(SESSION_COOKIE)
+            request.state.person = identity.person_of(self.store, token) if token else None
+        return request.state.person
 
     def proxy_user(self, request: Request) -> str | None:
         """The login a trusted reverse proxy names in its header; None when not configured,
