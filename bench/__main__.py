@@ -53,6 +53,8 @@ class Backend:
 
     def __init__(self, kind: str, folder: Path, postgres_url: str | None) -> None:
         self.kind, self.folder, self.admin_url = kind, folder, postgres_url
+        # Two benchmarks can share one PostgreSQL server under different prefixes.
+        self.prefix = os.environ.get("BENCH_DB_PREFIX", "bench")
         folder.mkdir(parents=True, exist_ok=True)
 
     def url(self, name: str) -> str:
@@ -60,7 +62,7 @@ class Backend:
             return f"sqlite:///{self.folder / f'{name}.sqlite'}"
         return (
             sa.engine.make_url(self.admin_url)
-            .set(database=f"bench_{name}")
+            .set(database=f"{self.prefix}_{name}")
             .render_as_string(hide_password=False)
         )
 
@@ -79,8 +81,8 @@ class Backend:
             else:
                 self._admin(
                     [
-                        f'DROP DATABASE IF EXISTS "bench_{name}" WITH (FORCE)',
-                        f'CREATE DATABASE "bench_{name}"',
+                        f'DROP DATABASE IF EXISTS "{self.prefix}_{name}" WITH (FORCE)',
+                        f'CREATE DATABASE "{self.prefix}_{name}"',
                     ]
                 )
 
@@ -91,8 +93,9 @@ class Backend:
             else:
                 self._admin(
                     [
-                        f'DROP DATABASE IF EXISTS "bench_{name}_pristine" WITH (FORCE)',
-                        f'CREATE DATABASE "bench_{name}_pristine" TEMPLATE "bench_{name}"',
+                        f'DROP DATABASE IF EXISTS "{self.prefix}_{name}_pristine" WITH (FORCE)',
+                        f'CREATE DATABASE "{self.prefix}_{name}_pristine" '
+                        f'TEMPLATE "{self.prefix}_{name}"',
                     ]
                 )
 
@@ -116,8 +119,9 @@ class Backend:
             else:
                 self._admin(
                     [
-                        f'DROP DATABASE IF EXISTS "bench_{name}" WITH (FORCE)',
-                        f'CREATE DATABASE "bench_{name}" TEMPLATE "bench_{name}_pristine"',
+                        f'DROP DATABASE IF EXISTS "{self.prefix}_{name}" WITH (FORCE)',
+                        f'CREATE DATABASE "{self.prefix}_{name}" '
+                        f'TEMPLATE "{self.prefix}_{name}_pristine"',
                     ]
                 )
 
