@@ -45,6 +45,8 @@ SCENARIOS = {  # name -> (fraction of contracts edited in the ERP, mode)
     "b': nothing edited, verdicts kept": (0.0, "kept"),
 }
 APPLY_MS_TARGET = 3  # apply per re-imported contract in scenario c (issue 18)
+PEAK_MB_TARGET = 1000  # a run's peak memory at 1M items (issue 18)
+PEAK_GROWTH_TARGET = 1.2  # at a larger scale, against the peak at 1M
 console = Console(width=None if sys.stdout.isatty() else 140)
 
 
@@ -195,7 +197,8 @@ def run(args: argparse.Namespace) -> dict:
     results = {"floor": [], **{name: [] for name in SCENARIOS}}
     for _ in range(args.repeat):
         backend.restore()
-        results["floor"].append(measure(backend, "floor"))
+        if args.floor:
+            results["floor"].append(measure(backend, "floor"))
         for name, (fraction, mode) in SCENARIOS.items():
             backend.restore()
             if fraction:
@@ -227,7 +230,7 @@ def stage_medians(runs: list[dict]) -> dict[str, float]:
 
 
 def report(result: dict) -> Table:
-    floor = median(result["runs"]["floor"], "total")
+    floor = median(result["runs"]["floor"], "total") if result["runs"]["floor"] else None
     items = result["items"]
     table = Table(
         title=f"{result['contracts']:,} contracts x {result['items_per_contract']} "
@@ -247,12 +250,14 @@ def report(result: dict) -> Table:
             column, justify="left" if column in ("scenario", "slowest stages") else "right"
         )
     for name, runs in result["runs"].items():
+        if not runs:
+            continue
         total = median(runs, "total")
         stages = sorted(stage_medians(runs).items(), key=lambda kv: -kv[1])[:4]
         table.add_row(
             name,
             f"{total:.2f}",
-            f"{total / floor:.2f}",
+            f"{total / floor:.2f}" if floor else "",
             f"{items / total:,.0f}",
             f"{median(runs, 'peak_rss_mb'):,.0f}",
             str(runs[0].get("compared_contracts", "")),
@@ -275,6 +280,17 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--data-dir", type=Path, default=HERE / "data", help="where the generated databases go"
+    )
+    parser.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="skip the read floor (it holds the whole ERP and store in memory)",
+    )
+    parser.add_argument(
+        "--peak-against",
+        type=Path,
+        help="a results file at a smaller scale: report the peak memory against its peak",
     )
     parser.add_argument(
         "--no-prefect",
@@ -301,11 +317,41 @@ def growth_medians(runs: list[dict]) -> dict[str, float]:
     return {s: statistics.median(r["growth_mb"].get(s, 0.0) for r in runs) for s in names}
 
 
-def targets(result: dict) -> Table:
-    """Each figure against its floor: the full refresh's compare against a plain keyed diff
-    of the same frames (seconds, then memory growth), and a sync against reading the ERP
-    alone."""
-    runs = result["runs"]
+def peak_mb(result: dict) -> float:
+    """The largest median peak memory of any sync scenario (the floor left out)."""
+    return max(
+        median(runs, "peak_rss_mb") for name, runs in result["runs"].items() if name != "floor"
+    )
+
+
+def memory_rows(result: dict, smaller: dict | None) -> list[tuple]:
+    target = PEAK_MB_TARGET if result["items"] == 1_000_000 else None
+    rows = [("peak memory of any scenario, MB", peak_mb(result), None, target)]
+    if smaller is not None:
+        rows.append(
+            (
+                f"peak memory / its peak at {smaller['items']:,} items",
+                peak_mb(result),
+                peak_mb(smaller),
+                PEAK_GROWTH_TARGET,
+            )
+        )
+    return rows
+
+
+def _table(rows: list[tuple]) -> Table:
+    table = Table(title="Against the floors")
+    for column in ["figure", "measured", "floor", "ratio", "target"]:
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for name, measured, base, target in rows:
+        ratio = f"{measured / base:.2f}" if base else ""
+        table.add_row(
+            name, f"{measured:.2f}", "" if base is None else f"{base:.2f}", ratio, f"{target or ''}"
+        )
+    return table
+
+
+def _floor_rows(runs: dict) -> list[tuple]:
     floor = stage_medians(runs["floor"])
     rows = [
         (
@@ -339,13 +385,16 @@ def targets(result: dict) -> Table:
                 1.2,
             )
         )
-    table = Table(title="Against the floors")
-    for column in ["figure", "measured", "floor", "ratio", "target"]:
-        table.add_column(column, justify="left" if column == "figure" else "right")
-    for name, measured, base, target in rows:
-        table.add_row(
-            name, f"{measured:.2f}", f"{base:.2f}", f"{measured / base:.2f}", f"{target or ''}"
-        )
+    return rows
+
+
+def targets(result: dict, smaller: dict | None = None) -> Table:
+    """Each figure against its floor: the full refresh's compare against a plain keyed diff
+    of the same frames (seconds, then memory growth), and a sync against reading the ERP
+    alone; then the peak memory (against a smaller scale's when given), apply per contract."""
+    runs = result["runs"]
+    rows = _floor_rows(runs) if runs["floor"] else []
+    table = _table(rows + memory_rows(result, smaller))
     edited = runs["c: 10% edited"]
     written = edited[0].get("outcomes", {}).get("reimported", 0)
     if written:  # a target of its own: milliseconds of apply per contract written
@@ -364,7 +413,8 @@ def main() -> None:
     args = parse()
     result = run(args)
     console.print(report(result))
-    console.print(targets(result))
+    smaller = json.loads(args.peak_against.read_text()) if args.peak_against else None
+    console.print(targets(result, smaller))
     if result["prefect_overhead_seconds"] is not None:
         console.print(
             f"Prefect's own cost for one flow run (start-up, task runs): "

@@ -69,9 +69,13 @@ class Stopwatch:
             self.growth_mb[name] = max(self.growth_mb.get(name, 0.0), growth)
 
     def peak_rss_mb(self) -> float:
-        """The process's peak resident size so far, resets or not."""
-        peak = max(self.peak_kb, _status_kb("VmHWM") or 0)
-        return max(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024
+        """The process's peak resident size so far, resets or not. Not getrusage's maxrss
+        where /proc tells: Linux carries that across fork and exec, so it would report the
+        benchmark's own process (which built the company) instead of this one."""
+        hwm = _status_kb("VmHWM")
+        if hwm is None:
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return max(self.peak_kb, hwm) / 1024
 
 
 def floor(settings: Settings) -> dict:
@@ -113,12 +117,12 @@ def sync(settings: Settings, full_refresh: bool) -> dict:
     watch = Stopwatch()
     request = Request(company=1, actor=ACTOR, full_refresh=full_refresh)
     result = reimport(settings, request, hooks=Hooks(timer=watch.stage))
-    audit, found = result.audit, result.evaluation
+    audit, found = result.audit, result.scan
     return {
         "stages": watch.stages,
         "growth_mb": watch.growth_mb,
         "peak_rss_mb": watch.peak_rss_mb(),
-        "erp_items": len(found.erp.items),
+        "erp_items": int(found.item_counts.sum()),
         "compared_contracts": int((~found.unchanged).sum()),
         "outcomes": {k: int(v) for k, v in audit["outcome"].value_counts().items()},
         "reimported": sorted(audit.loc[audit["outcome"] == Outcome.reimported, "contract_no"]),

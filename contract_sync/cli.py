@@ -339,9 +339,9 @@ def reimport(
         full_refresh=True,
     )
     result = _or_fail(lambda: _run("reimport", settings, request))
-    _say_resolved(contracts, result.evaluation.erp.contracts, output_format)
+    _say_resolved(contracts, result.scan.contracts, output_format)
     _print_outcomes([result], wide, output_format)
-    _or_fail(lambda: require_known(settings, request, result.evaluation.erp.contracts))
+    _or_fail(lambda: require_known(settings, request, result.scan.contracts))
 
 
 @app.command("import")
@@ -382,7 +382,7 @@ def first_import(
             return
     request = replace(request, contracts=list(contracts), project=None)
     result = _or_fail(lambda: _run("import", settings, request))
-    _say_resolved(typed, result.evaluation.erp.contracts, output_format)
+    _say_resolved(typed, result.scan.contracts, output_format)
     _print_outcomes([result], wide, output_format)
 
 
@@ -459,8 +459,8 @@ def _print_outcomes(results: list, wide: bool = False, output_format: str = "tab
     settings = get_settings()
     audit = pd.concat([r.audit.assign(run_id=r.run_id) for r in results], ignore_index=True)
     for result in results:
-        if not result.evaluation.state.actor_known and output_format != "table":
-            _fail(f"{result.evaluation.state.actor!r} is not a user of the project store")
+        if not result.scan.state.actor_known and output_format != "table":
+            _fail(f"{result.scan.state.actor!r} is not a user of the project store")
     if output_format != "table":
         sys.stdout.write(as_text(audit[OUTCOME_FIELDS], output_format))
         return
@@ -476,9 +476,9 @@ def _print_outcomes(results: list, wide: bool = False, output_format: str = "tab
         shown = report if report.exists() else "none (no contract content new to validation)"
         console.print(f"  run {run_id}: validation report {shown}")
     for result in results:
-        if not result.evaluation.state.actor_known:
+        if not result.scan.state.actor_known:
             _fail(
-                f"{result.evaluation.state.actor!r} is not a user of the project store "
+                f"{result.scan.state.actor!r} is not a user of the project store "
                 "(logins match exactly): every contract was refused and the refusal recorded"
             )
 

@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     validation_cache: bool = Field(
         True, description="Reuse the verdict on a contract validated before with the same content."
     )
+    group_items: int = Field(
+        100_000,
+        ge=1,
+        description="Items a run reads, validates, compares and writes at a time: its memory "
+        "follows this, not the company's size.",
+    )
 
     signed_manual_runs: bool = Field(
         False,

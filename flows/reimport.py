@@ -93,11 +93,11 @@ def reimport_in_flow(settings: Settings, request: Request) -> RunResult:
 
 def _publish(result: RunResult, settings: Settings, dry_run: bool) -> None:
     source = runtime.deployment.name or "cli"
-    found = result.evaluation
+    found = result.scan
     shown = listed(result.audit)
     create_table_artifact(
         key=f"{source}-outcomes",
-        table=outcome_rows(shown, found.erp.contracts, found.state.projects),
+        table=outcome_rows(shown, found.contracts, found.state.projects),
         description=f"Per-contract outcomes of run {result.run_id} "
         f"({len(result.audit) - len(shown):,} up to date: counted in the summary, not listed)",
     )

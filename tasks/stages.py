@@ -8,7 +8,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from contract_sync.erp.read import read_erp
+from contract_sync.evaluation import next_group
 from contract_sync.hashing import contract_hashes
 from contract_sync.stages.apply import apply
 from contract_sync.stages.compare import compare
@@ -24,8 +24,8 @@ def _task(function: Any, name: str) -> Any:
 
 
 load_state_task = _task(load_state, "load store state")
-# Transient ERP faults are retried inside read_erp; permanent ones fail the run at once.
-extract_task = _task(read_erp, "extract")
+# The ERP read a group of contracts at a time; opening it is retried inside read_erp_groups.
+extract_task = _task(next_group, "extract")
 hash_task = _task(contract_hashes, "hash")
 validate_task = _task(validate, "validate")
 load_items_task = _task(with_items, "load store items")

@@ -106,7 +106,10 @@ def test_benchmark_runs_every_scenario_with_the_right_outcomes(tmp_path, monkeyp
     # Memory growth is measured where Linux lets a stage reset the peak (/proc/self/clear_refs).
     measured_growth = "compare" in runs["d: full refresh"]["growth_mb"]
     growth = ["1.2"] if measured_growth else []
-    assert ratios["target"] == ["1.5", "1.15", "1.5", "", "", *growth, "3 ms"]
+    assert ratios["target"] == ["1.5", "1.15", "1.5", "", "", *growth, "", "3 ms"]
+    peak = max(r["peak_rss_mb"] for name, r in runs.items() if name != "floor")
+    assert ratios["figure"][-2] == "peak memory of any scenario, MB"
+    assert float(ratios["measured"][-2]) == pytest.approx(peak, abs=0.005)
     if measured_growth:
         assert set(runs["floor"]["growth_mb"]) == FLOOR_STAGES
         assert ratios["figure"][5] == "compare (full refresh) / keyed diff, memory growth MB"

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import TypeVar
 
 import sqlalchemy as sa
 
 from contract_sync.erp.files import read_files
 from contract_sync.erp.frames import ErpFrames, ErpReadError, ErpTransientError
-from contract_sync.erp.vista import read_vista
+from contract_sync.erp.groups import ErpGroups, in_groups
+from contract_sync.erp.vista import read_vista, vista_groups
 from contract_sync.erp.vista_schema import JCCM
 from contract_sync.settings import ErpConnector, Settings
 from contract_sync.store.db import make_engine
 
 log = logging.getLogger("contract_sync.erp")
+Read = TypeVar("Read")
 RETRY_DELAYS = (1.0, 3.0, 9.0)
 TRANSIENT_MARKERS = (
     "could not connect",
@@ -40,10 +44,10 @@ def classify(error: sa.exc.DBAPIError, where: str) -> ErpReadError:
 
 
 def with_retries(
-    read: Callable[[], ErpFrames],
+    read: Callable[[], Read],
     delays: Sequence[float] = RETRY_DELAYS,
     sleep: Callable[[float], None] = time.sleep,
-) -> ErpFrames:
+) -> Read:
     for attempt, delay in enumerate([*delays, None], start=1):
         try:
             return read()
@@ -76,6 +80,47 @@ def read_erp(
         return with_retries(read)
     finally:
         engine.dispose()
+
+
+@contextmanager
+def read_erp_groups(
+    settings: Settings,
+    company: int,
+    contract_nos: Sequence[str] | None = None,
+    group_items: int | None = None,
+) -> Iterator[ErpGroups]:
+    """read_erp, a group of contracts (about `group_items` items) at a time. Opening the
+    read is retried as read_erp is; a fault after the first group fails the read."""
+    if settings.erp_connector is ErpConnector.files:  # files are read whole, then cut
+        yield in_groups(read_files(settings.erp_files_path, company, contract_nos), group_items)
+        return
+    engine = make_engine(settings.erp_database_url, must_exist=True)
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        with ExitStack() as stack:
+
+            def open_read() -> ErpGroups:
+                try:
+                    groups = vista_groups(engine, company, contract_nos, None, group_items)
+                    return stack.enter_context(groups)
+                except sa.exc.DBAPIError as error:
+                    raise classify(error, where) from error
+
+            found = with_retries(open_read)
+            yield ErpGroups(found.contracts, _classified(found.groups, where))
+    finally:
+        engine.dispose()
+
+
+def _classified(groups: Iterator[ErpFrames], where: str) -> Iterator[ErpFrames]:
+    while True:
+        try:
+            frames = next(groups, None)
+        except sa.exc.DBAPIError as error:
+            raise classify(error, where) from error
+        if frames is None:
+            return
+        yield frames
 
 
 def read_contract_numbers(settings: Settings, company: int) -> list[str]:

@@ -1,18 +1,20 @@
 """Vista connector: JCJM/JCCM/JCCI read set-based into the canonical frames.
 
-Two queries per run whatever the number of contracts (items read in chunks), plus one
-small query on the error path that names values with more decimals than their scale.
+Two queries per run whatever the number of contracts (items streamed when read in groups),
+plus one small query on the error path that names values with more decimals than their scale.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import pandas as pd
 import sqlalchemy as sa
 
 from contract_sync.columns import CONTRACT_COLUMNS, conform
 from contract_sync.erp.frames import MAX_LISTED, ErpDataError, ErpFrames, finish_items
+from contract_sync.erp.groups import ErpGroups, frames_in_groups, split_by_contract
 from contract_sync.erp.vista_schema import BILL_TYPES, JCCI, JCCM, JCJM
 from contract_sync.vocabulary import ERP_STATUSES, RETAINAGE_FRACTION_SCALE
 
@@ -23,6 +25,7 @@ HEADER_NUMBERS = {
     "retainage_pct": (JCCM.c.RetainagePCT, RETAINAGE_FRACTION_SCALE),
     "original_amount": (JCCM.c.OrigContractAmt, 2),
 }
+STREAM_ROWS = 20_000  # item rows fetched at a time when read in groups
 ITEM_NUMBERS = {
     "quantity": (JCCI.c.OrigContractUnits, 3),
     "unit_cost": (JCCI.c.OrigUnitPrice, 5),
@@ -61,14 +64,8 @@ def _filters(table: sa.Table, company: int, contract_nos, job_nos) -> list:
     return conditions
 
 
-def read_vista(
-    engine: sa.Engine,
-    company: int,
-    contract_nos: Sequence[str] | None = None,
-    job_nos: Sequence[str] | None = None,
-) -> ErpFrames:
-    """Read one company's contracts and items, optionally narrowed to contracts or jobs."""
-    contracts_query = (
+def _contracts_query(company: int, contract_nos, job_nos) -> sa.Select:
+    return (
         sa.select(
             JCCM.c.JCCo.label("erp_company"),
             JCCM.c.Contract.label("contract_no"),
@@ -88,7 +85,10 @@ def read_vista(
         )
         .where(*_filters(JCCM, company, contract_nos, job_nos))
     )
-    items_query = sa.select(
+
+
+def _items_query(company: int, contract_nos, job_nos) -> sa.Select:
+    return sa.select(
         JCCI.c.JCCo.label("erp_company"),
         JCCI.c.Contract.label("contract_no"),
         JCCI.c.Item.label("item_no"),
@@ -100,18 +100,57 @@ def read_vista(
         *(_scaled(c, s).label(f) for f, (c, s) in ITEM_NUMBERS.items()),
         _flag(_over_scale(c, s) for c, s in ITEM_NUMBERS.values()),
     ).where(*_filters(JCCI, company, contract_nos, job_nos))
+
+
+def read_vista(
+    engine: sa.Engine,
+    company: int,
+    contract_nos: Sequence[str] | None = None,
+    job_nos: Sequence[str] | None = None,
+) -> ErpFrames:
+    """Read one company's contracts and items, optionally narrowed to contracts or jobs."""
     with engine.connect() as connection:
-        contracts = _read_sql(contracts_query, connection)
-        items = _read_sql(items_query, connection)
+        contracts = _read_sql(_contracts_query(company, contract_nos, job_nos), connection)
+        items = _read_sql(_items_query(company, contract_nos, job_nos), connection)
         if contracts["bad_scale"].eq(1).any() or items["bad_scale"].eq(1).any():
             _raise_over_scale(connection, company, contract_nos, job_nos)
     return ErpFrames(_contracts_frame(contracts), _items_frame(items))
 
 
-def _read_sql(query: sa.Select, connection: sa.Connection) -> pd.DataFrame:
-    """pandas.read_sql, letting the database's own error through (pandas wraps it)."""
+@contextmanager
+def vista_groups(
+    engine: sa.Engine,
+    company: int,
+    contract_nos: Sequence[str] | None,
+    job_nos: Sequence[str] | None,
+    group_items: int | None,
+) -> Iterator[ErpGroups]:
+    """The same read a group of contracts at a time: the items streamed in the order of
+    JCCI's key (no sort), while the connection stays open."""
+    with engine.connect() as connection:
+        raw = _read_sql(_contracts_query(company, contract_nos, job_nos), connection)
+        if raw["bad_scale"].eq(1).any():
+            _raise_over_scale(connection, company, contract_nos, job_nos)
+        contracts = _contracts_frame(raw)
+        query = _items_query(company, contract_nos, job_nos).order_by(JCCI.c.JCCo, JCCI.c.Contract)
+        streamed = connection.execution_options(stream_results=True)
+        chunks = _read_sql(query, streamed, chunksize=STREAM_ROWS)
+
+        def items() -> Iterator[pd.DataFrame]:
+            for group in split_by_contract(chunks, group_items):
+                if group["bad_scale"].eq(1).any():
+                    with engine.connect() as other:
+                        _raise_over_scale(other, company, contract_nos, job_nos)
+                yield _items_frame(group)
+
+        yield ErpGroups(contracts, frames_in_groups(contracts, items()))
+
+
+def _read_sql(query: sa.Select, connection: sa.Connection, chunksize: int | None = None):
+    """pandas.read_sql (a frame, or chunks of one), letting the database's own error
+    through (pandas wraps it)."""
     try:
-        return pd.read_sql(query, connection, dtype_backend="numpy_nullable")
+        return pd.read_sql(query, connection, dtype_backend="numpy_nullable", chunksize=chunksize)
     except pd.errors.DatabaseError as error:
         if isinstance(error.__cause__, sa.exc.DBAPIError):
             raise error.__cause__ from None

@@ -18,7 +18,7 @@ from contract_sync.vocabulary import UNCHANGED_REASONS, Outcome
 STATE_NUMBERS = {"project_id", "amount_before", "version_before"}
 
 if TYPE_CHECKING:
-    from contract_sync.run import Evaluation
+    from contract_sync.evaluation import Evaluation
 
 COUNT_COLUMNS = [*CHANGE_COUNTS, "items_unchanged"]
 
@@ -129,7 +129,7 @@ def plan_reimport(found: Evaluation, dry_run: bool) -> Plan:
     counts = {c: number.map(summary[c]) for c in COUNT_COLUMNS}
     # A contract unchanged since its last import was not compared: all its items are unchanged.
     counts["items_unchanged"] = counts["items_unchanged"].mask(
-        found.unchanged, number.map(erp.items.groupby("contract_no").size())
+        found.unchanged, number.map(found.item_counts)
     )
     audit = audit_rows(
         erp,

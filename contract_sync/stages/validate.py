@@ -62,6 +62,13 @@ class Validation:
     reused: int = 0  # contracts whose verdict was taken from an earlier validation
 
 
+NO_FAILURES = Validation(
+    pd.Series([], dtype="string"),
+    pd.DataFrame({"contract_no": [], "failed_expectations": []}),
+    None,
+)
+
+
 def validation_frames(erp: ErpFrames) -> dict[str, pd.DataFrame]:
     """The frames the suites check, with the derived columns they compare."""
     items = erp.items
@@ -172,18 +179,43 @@ def validate(
 def _with_report(
     validation: Validation, erp: ErpFrames, docs_dir: Path | None, run_id: str | None
 ) -> Validation:
-    """The validation, its report page written to docs_dir/index.html when asked for."""
-    if docs_dir is None or (erp.contracts.empty and erp.items.empty):
+    if erp.contracts.empty and erp.items.empty:
+        return validation
+    return with_report(validation, erp.contracts["contract_no"], docs_dir, run_id)
+
+
+def with_report(
+    validation: Validation, contract_nos: pd.Series, docs_dir: Path | None, run_id: str | None
+) -> Validation:
+    """The validation, its report page on `contract_nos` written to docs_dir/index.html
+    when asked for."""
+    if docs_dir is None:
         return validation
     from contract_sync.reports.validation import validation_page
 
     docs_dir.mkdir(parents=True, exist_ok=True)
     page = docs_dir / "index.html"
     page.write_text(
-        validation_page(validation, erp.contracts["contract_no"], run_id or docs_dir.name),
-        encoding="utf-8",
+        validation_page(validation, contract_nos, run_id or docs_dir.name), encoding="utf-8"
     )
     return replace(validation, docs_path=page)
+
+
+def combined(parts: list[Validation]) -> Validation:
+    """The validations of several groups of contracts as one (no report page yet); the
+    failures of items whose contract the ERP lacks, found in several groups, joined."""
+    if not parts:
+        return NO_FAILURES
+    failures = pd.concat([p.failures for p in parts], ignore_index=True)
+    if failures["contract_no"].duplicated().any():
+        grouped = failures.groupby("contract_no", dropna=False, sort=False)["failed_expectations"]
+        failures = grouped.agg(lambda lists: [f for found in lists for f in found]).reset_index()
+    return Validation(
+        invalid_contracts=pd.concat([p.invalid_contracts for p in parts], ignore_index=True),
+        failures=failures,
+        docs_path=None,
+        reused=sum(p.reused for p in parts),
+    )
 
 
 def rules_key(suites_dir: Path) -> str | None:
@@ -219,8 +251,7 @@ def content_keys(erp: ErpFrames) -> pd.Series:
 def _run_suites(erp: ErpFrames, suites_dir: Path) -> Validation:
     """Great Expectations over every contract and item of `erp`."""
     if erp.contracts.empty and erp.items.empty:  # nothing to check: not even GX is imported
-        no_failures = pd.DataFrame({"contract_no": [], "failed_expectations": []})
-        return Validation(pd.Series([], dtype="string"), no_failures, None)
+        return NO_FAILURES
     import great_expectations as gx
 
     suites = {

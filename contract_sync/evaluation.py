@@ -1,0 +1,241 @@
+"""A run's evaluation, a group of contracts at a time.
+
+The scan reads the whole ERP group by group (extract, hash, validate) before anything is
+written: an ERP value that cannot be taken, or a suite that cannot run, still fails the
+run with the store untouched. Only the changed contracts' frames are kept (HeldFrames).
+Then each group of them is compared and gated (`evaluations`), for the caller to plan and
+apply before the next is loaded; the unchanged contracts go with the first group, as
+headers only. Memory so holds about two groups, whatever the company's size.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import sqlalchemy as sa
+
+from contract_sync.columns import ITEM_COLUMNS, empty
+from contract_sync.erp.frames import ErpFrames
+from contract_sync.erp.read import read_contract_numbers, read_erp_groups
+from contract_sync.errors import UserError
+from contract_sync.hashing import contract_hashes
+from contract_sync.held import HeldFrames
+from contract_sync.hooks import Hooks
+from contract_sync.settings import Settings
+from contract_sync.stages.compare import Comparison, compare, unchanged_contracts
+from contract_sync.stages.gate import evaluate_gates, evaluate_import_gates
+from contract_sync.stages.scope import in_project
+from contract_sync.stages.validate import Validation, combined, validate, with_report
+from contract_sync.store.state import StoreState, with_items
+from contract_sync.store.validation_cache import ValidationCache
+
+if TYPE_CHECKING:
+    from contract_sync.run import Request
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One group's evaluation, up to the gates' decisions: what a plan is made from."""
+
+    state: StoreState  # with the items of the compared contracts
+    erp: ErpFrames  # the group's contracts; the items of the compared ones
+    hashes: pd.Series
+    unchanged: pd.Series  # same content hash as at the last import: not compared
+    validation: Validation  # the whole run's
+    comparison: Comparison | None  # None for a first import
+    decisions: pd.DataFrame  # contract_no, reasons, eligible
+    item_counts: pd.Series  # contract_no -> items in the ERP (of every contract in scope)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What a run learnt reading the ERP, before any write."""
+
+    state: StoreState
+    contracts: pd.DataFrame  # every ERP contract in scope, in the ERP's order
+    hashes: pd.Series  # aligned with contracts
+    unchanged: pd.Series  # aligned with contracts
+    item_counts: pd.Series  # contract_no -> items read
+    validation: Validation  # of the changed contracts, with the run's report page
+    held: HeldFrames  # the changed contracts' frames
+
+
+class UnknownContract(UserError, LookupError):
+    """A contract asked for by number that the ERP does not hold."""
+
+
+def require_known(settings: Settings, request: Request, erp_contracts: pd.DataFrame) -> None:
+    """Every contract the request names is in the ERP; else the error lists the nearest
+    numbers the ERP holds for each one that is not."""
+    missing = sorted(set(request.contracts or []) - set(erp_contracts["contract_no"]))
+    if not missing:
+        return
+    known = read_contract_numbers(settings, request.company)
+    lines = []
+    for number in missing:
+        nearest = difflib.get_close_matches(number, known, n=3, cutoff=0.5)
+        hint = f" (nearest: {', '.join(nearest)})" if nearest else ""
+        lines.append(f"{number!r}{hint}")
+    raise UnknownContract(f"not in the ERP for company {request.company}: {'; '.join(lines)}")
+
+
+def next_group(groups: Iterator[ErpFrames]) -> ErpFrames | None:
+    """The ERP's next group of contracts (None when all were read)."""
+    return next(groups, None)
+
+
+def _validation_inputs(settings: Settings, run_id: str | None) -> dict:
+    path = settings.validation_cache_path
+    return {
+        "suites_dir": settings.expectations_dir,
+        "docs_dir": None,  # one report for the run, written when every group is validated
+        "cache": None if path is None else ValidationCache(path),
+        "run_id": run_id,
+    }
+
+
+def scan(
+    settings: Settings,
+    state: StoreState,
+    request: Request,
+    held: HeldFrames,
+    *,
+    first_import: bool = False,
+    docs_dir: Path | None = None,
+    run_id: str | None = None,
+    hooks: Hooks = Hooks(),
+    group_items: int | None = None,
+) -> Scan:
+    """Extract, hash and validate the ERP contracts in scope, a group at a time; the
+    changed ones (every one for a first import or a full refresh) go to `held`."""
+    inputs = _validation_inputs(settings, run_id)
+    nothing = pd.Series([], dtype="string")
+    headers, hashes, unchanged, counts, validations, checked = [], [nothing], [], [], [], []
+    with read_erp_groups(settings, request.company, request.contracts, group_items) as erp:
+        if first_import:
+            require_known(settings, request, erp.contracts)
+        scope = erp.contracts["contract_no"]
+        if request.project is not None:
+            everyone = ErpFrames(erp.contracts, empty(ITEM_COLUMNS))
+            scope = in_project(everyone, state, request.project).contracts["contract_no"]
+        headers.append(erp.contracts.iloc[0:0])
+        unchanged.append(pd.Series([], dtype=bool))
+        while (group := hooks.stage("extract", next_group, groups=erp.groups)) is not None:
+            group = group.only(group.contracts["contract_no"].isin(scope))
+            found = hooks.stage(
+                "hash", contract_hashes, contracts=group.contracts, items=group.items
+            )
+            if first_import or request.full_refresh:
+                same = pd.Series(False, index=group.contracts.index)
+            else:
+                same = unchanged_contracts(state, group.contracts, found)
+            changed = group.only(~same)
+            validations.append(hooks.stage("validate", validate, erp=changed, **inputs))
+            held.add(changed)
+            headers.append(group.contracts)
+            hashes.append(found)
+            unchanged.append(same)
+            counts.append(group.items.groupby("contract_no").size())
+            checked.append(changed.contracts["contract_no"])
+    contracts = pd.concat(headers)
+    order = contracts.index.argsort(kind="stable")  # the ERP's order of contracts
+    validation = combined(validations)
+    checked = pd.concat([nothing, *checked])
+    if len(checked):
+        validation = with_report(validation, checked, docs_dir, run_id)
+    return Scan(
+        state,
+        contracts.iloc[order],
+        pd.concat(hashes).iloc[order],
+        pd.concat(unchanged).iloc[order],
+        pd.concat([pd.Series([], dtype="int64"), *counts]),
+        validation,
+        held,
+    )
+
+
+def evaluations(
+    store: sa.Engine,
+    found: Scan,
+    request: Request,
+    *,
+    first_import: bool = False,
+    hooks: Hooks = Hooks(),
+    group_items: int | None = None,
+) -> Iterator[Evaluation]:
+    """The scan's contracts compared and gated a group at a time: each group of held
+    (changed) contracts, the unchanged ones with the first; at least one evaluation."""
+    rest = found.contracts[found.unchanged]
+    for changed in _held_or_nothing(found, group_items):
+        contracts = pd.concat([rest, changed.contracts]).sort_index(kind="stable")
+        rest = rest.iloc[0:0]
+        erp = ErpFrames(contracts, changed.items)
+        hashes, unchanged = found.hashes.loc[contracts.index], found.unchanged.loc[contracts.index]
+        invalid = found.validation.invalid_contracts
+        if first_import:
+            decisions = hooks.stage(
+                "gate",
+                evaluate_import_gates,
+                state=found.state,
+                erp_contracts=contracts,
+                invalid_contracts=invalid,
+            )
+            yield Evaluation(
+                found.state,
+                erp,
+                hashes,
+                unchanged,
+                found.validation,
+                None,
+                decisions,
+                found.item_counts,
+            )
+            continue
+        state = hooks.stage(
+            "load items",
+            with_items,
+            engine=store,
+            state=found.state,
+            contract_ids=found.state.contract_ids(changed.contracts["contract_no"]),
+        )
+        comparison = hooks.stage(
+            "compare",
+            compare,
+            state=state,
+            erp_contracts=changed.contracts,
+            erp_items=changed.items,
+        )
+        decisions = hooks.stage(
+            "gate",
+            evaluate_gates,
+            state=state,
+            erp_contracts=contracts,
+            invalid_contracts=invalid,
+            comparison=comparison,
+            policy=request.policy,
+            unchanged=unchanged,
+        )
+        yield Evaluation(
+            state,
+            erp,
+            hashes,
+            unchanged,
+            found.validation,
+            comparison,
+            decisions,
+            found.item_counts,
+        )
+
+
+def _held_or_nothing(found: Scan, group_items: int | None) -> Iterator[ErpFrames]:
+    nothing = True
+    for frames in found.held.groups(group_items):
+        nothing = False
+        yield frames
+    if nothing:
+        yield ErpFrames(found.contracts.iloc[0:0], empty(ITEM_COLUMNS))
