@@ -65,26 +65,31 @@ def _filters(table: sa.Table, company: int, contract_nos, job_nos) -> list:
 
 
 def _contracts_query(company: int, contract_nos, job_nos) -> sa.Select:
-    return (
-        sa.select(
-            JCCM.c.JCCo.label("erp_company"),
-            JCCM.c.Contract.label("contract_no"),
-            JCJM.c.Job.label("job_no"),
-            JCCM.c.Description.label("title"),
-            JCCM.c.ContractStatus.label("status_code"),
-            JCCM.c.Customer.label("customer"),
-            JCCM.c.StartMonth.label("start_date"),
-            JCCM.c.ProjCloseDate.label("projected_completion"),
-            *(_scaled(c, s).label(f) for f, (c, s) in HEADER_NUMBERS.items()),
-            _flag(_over_scale(c, s) for c, s in HEADER_NUMBERS.values()),
-        )
-        .select_from(
-            JCCM.outerjoin(
-                JCJM, sa.and_(JCJM.c.JCCo == JCCM.c.JCCo, JCJM.c.Contract == JCCM.c.Contract)
-            )
-        )
-        .where(*_filters(JCCM, company, contract_nos, job_nos))
+    return sa.select(
+        JCCM.c.JCCo.label("erp_company"),
+        JCCM.c.Contract.label("contract_no"),
+        JCCM.c.Description.label("title"),
+        JCCM.c.ContractStatus.label("status_code"),
+        JCCM.c.Customer.label("customer"),
+        JCCM.c.StartMonth.label("start_date"),
+        JCCM.c.ProjCloseDate.label("projected_completion"),
+        *(_scaled(c, s).label(f) for f, (c, s) in HEADER_NUMBERS.items()),
+        _flag(_over_scale(c, s) for c, s in HEADER_NUMBERS.values()),
+    ).where(*_filters(JCCM, company, contract_nos, job_nos))
+
+
+def _read_headers(connection: sa.Connection, company: int, contract_nos, job_nos) -> pd.DataFrame:
+    """JCCM's rows with their job from JCJM. Two queries joined here rather than a join in
+    SQL: JCJM's key is (JCCo, Job), and a database without an index on its Contract (SQLite
+    makes none) would scan JCJM once per contract."""
+    contracts = _read_sql(_contracts_query(company, contract_nos, job_nos), connection)
+    jobs = _read_sql(
+        sa.select(JCJM.c.Contract.label("contract_no"), JCJM.c.Job.label("job_no")).where(
+            *_filters(JCJM, company, contract_nos, job_nos), JCJM.c.Contract.is_not(None)
+        ),
+        connection,
     )
+    return contracts.merge(jobs, on="contract_no", how="left")
 
 
 def _items_query(company: int, contract_nos, job_nos) -> sa.Select:
@@ -110,7 +115,7 @@ def read_vista(
 ) -> ErpFrames:
     """Read one company's contracts and items, optionally narrowed to contracts or jobs."""
     with engine.connect() as connection:
-        contracts = _read_sql(_contracts_query(company, contract_nos, job_nos), connection)
+        contracts = _read_headers(connection, company, contract_nos, job_nos)
         items = _read_sql(_items_query(company, contract_nos, job_nos), connection)
         if contracts["bad_scale"].eq(1).any() or items["bad_scale"].eq(1).any():
             _raise_over_scale(connection, company, contract_nos, job_nos)
@@ -128,7 +133,7 @@ def vista_groups(
     """The same read a group of contracts at a time: the items streamed in the order of
     JCCI's key (no sort), while the connection stays open."""
     with engine.connect() as connection:
-        raw = _read_sql(_contracts_query(company, contract_nos, job_nos), connection)
+        raw = _read_headers(connection, company, contract_nos, job_nos)
         if raw["bad_scale"].eq(1).any():
             _raise_over_scale(connection, company, contract_nos, job_nos)
         contracts = _contracts_frame(raw)
