@@ -13,7 +13,13 @@ from contextlib import contextmanager
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.bulk import insert_columns, insert_frame, records, update_columns
+from contract_sync.bulk import (
+    insert_columns,
+    insert_frame,
+    records,
+    sync_columns,
+    update_columns,
+)
 from contract_sync.columns import HEADER_FIELDS, ITEM_FIELDS
 from contract_sync.store import schema as s
 from contract_sync.store.db import WRITE_LOCK
@@ -121,6 +127,7 @@ def reimport_contracts(
         connection,
         s.line_items,
         changed[["item_id", *ITEM_FIELDS]].rename(columns={"item_id": "id"}),
+        within=("contract_id", headers["contract_id"].astype("int64").tolist()),
     )
     added = items[items["change"] == "added"]
     insert_columns(
@@ -136,12 +143,13 @@ def replace_baselines(
     connection: sa.Connection, headers: pd.DataFrame, erp_items: pd.DataFrame
 ) -> None:
     """The baselines of these contracts become the ERP's values: `headers` holds contract_id,
-    erp_hash and the `erp_` header fields, `erp_items` contract_id, item_no and item fields."""
+    erp_hash and the `erp_` header fields, `erp_items` contract_id, item_no and item fields.
+    Only the baseline items that differ from the ERP's are written (sync_columns)."""
     ids = headers["contract_id"].astype("int64").tolist()
-    for table in (s.import_baselines, s.baseline_items):
-        for start in range(0, len(ids), IN_CHUNK):
-            chunk = ids[start : start + IN_CHUNK]
-            connection.execute(table.delete().where(table.c.contract_id.in_(chunk)))
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = ids[start : start + IN_CHUNK]
+        table = s.import_baselines
+        connection.execute(table.delete().where(table.c.contract_id.in_(chunk)))
     baselines = headers[["contract_id", "erp_hash", *(f"erp_{f}" for f in HEADER_FIELDS)]]
     insert_frame(  # a few rows, and a time: SQLAlchemy's own conversions
         connection,
@@ -149,7 +157,7 @@ def replace_baselines(
         baselines.rename(columns={f"erp_{f}": f for f in HEADER_FIELDS}).assign(imported_at=now()),
     )
     baseline_items = erp_items[["contract_id", "item_no", *ITEM_FIELDS]]
-    insert_columns(connection, s.baseline_items, baseline_items)
+    sync_columns(connection, s.baseline_items, baseline_items, ids)
 
 
 def import_contracts(
