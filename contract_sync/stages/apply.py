@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -34,6 +35,7 @@ from contract_sync.store.writes import audit_transaction, insert_audit
 from contract_sync.vocabulary import APPLIED, Outcome, Reason
 
 GROUP = 100  # contracts per transaction
+_CODE = ["contract_no", "item_no", "item_code"]
 WRITTEN = ["contract_id", "version_after"]
 
 
@@ -175,11 +177,8 @@ class _Reimport(_Writer):
     def __init__(self, plan: Plan) -> None:
         applying = plan.audit.loc[plan.audit["outcome"] == Outcome.reimported, "contract_no"]
         comparison = plan.comparison
-        items = comparison.items[comparison.items["contract_no"].isin(applying)]
-        erp_items = plan.erp.items[plan.erp.items["contract_no"].isin(applying)]
-        codes = erp_items[["contract_no", "item_no", "item_code"]]
-        self.items = _ByContract(items.merge(codes, on=["contract_no", "item_no"], how="left"))
-        self.erp_items = _ByContract(erp_items)
+        self.items = _ByContract(comparison.items[comparison.items["contract_no"].isin(applying)])
+        self.erp_items = _ByContract(plan.erp.items[plan.erp.items["contract_no"].isin(applying)])
         self.headers = comparison.contracts.set_index("contract_no")[
             ["contract_id", "version", *HEADER_FIELDS]
         ].join(_erp_headers(plan))
@@ -197,7 +196,7 @@ class _Reimport(_Writer):
         stale = ~locked & moved
         readable = ~locked & ~stale
         now = current_items_digests(connection, ids[readable].tolist())
-        digest = rows["contract_no"].map(now).fillna(NO_ITEMS_DIGEST)
+        digest = ids.map(now).fillna(NO_ITEMS_DIGEST)
         compared = rows["contract_no"].map(self.digests)
         stale |= readable & digest.ne(compared).fillna(True).astype(bool)
         rows = _refused(rows, rows.index[locked.to_numpy()], Reason.locked)
@@ -205,9 +204,16 @@ class _Reimport(_Writer):
 
     def write(self, connection: sa.Connection, rows: pd.DataFrame) -> pd.DataFrame:
         headers = self.headers.loc[rows["contract_no"]].reset_index()
-        reimport_contracts(connection, headers, self.items.of(rows["contract_no"]))
-        ids = headers.set_index("contract_no")["contract_id"]
         erp_items = self.erp_items.of(rows["contract_no"])
+        items = self.items.of(rows["contract_no"])
+        added = items["change"].eq("added").to_numpy()  # the ERP's text of their codes
+        codes = erp_items.loc[erp_items["item_no"].isin(items.loc[added, "item_no"]), _CODE]
+        items = pd.concat(
+            [items[~added], items[added].merge(codes, on=_CODE[:2], how="left")],
+            ignore_index=True,
+        )
+        reimport_contracts(connection, headers, items)
+        ids = headers.set_index("contract_no")["contract_id"]
         replace_baselines(
             connection,
             headers.assign(erp_hash=rows["erp_hash"].to_numpy()),
@@ -243,12 +249,13 @@ class _ByContract:
     """A frame's rows of any set of contracts, found without a pass over the whole frame."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame.set_axis(frame["contract_no"].to_numpy()).sort_index(kind="stable")
-        self.present = set(self.frame.index)
+        self.frame = frame
+        self.rows = frame.groupby("contract_no", sort=False).indices  # contract -> positions
 
     def of(self, contract_nos: pd.Series) -> pd.DataFrame:
-        wanted = [n for n in contract_nos if n in self.present]
-        return self.frame.loc[wanted].reset_index(drop=True)
+        found = [self.rows[n] for n in contract_nos if n in self.rows]  # a loop over contracts
+        positions = np.concatenate(found) if found else np.empty(0, dtype=np.intp)
+        return self.frame.iloc[positions].reset_index(drop=True)
 
 
 def _erp_headers(plan: Plan) -> pd.DataFrame:

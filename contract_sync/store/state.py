@@ -197,7 +197,18 @@ def _frame_of(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
 
+# PostgreSQL: each item row's version, the transaction that wrote it (xmin). Any write to a
+# row makes a new version, so the items' ids and versions say all that their values say, and
+# a stale check reads two numbers per item instead of all its fields.
+ITEM_VERSION = "item_version"
+
+
+def _item_version() -> sa.ColumnElement:
+    return sa.literal_column(f"{s.line_items.name}.xmin::text::bigint").label(ITEM_VERSION)
+
+
 def _items_query(contract_ids: list[int], dialect: str) -> sa.Select:
+    versions = [_item_version()] if dialect == "postgresql" else []
     return (
         sa.select(
             s.line_items.c.contract_id,
@@ -205,29 +216,35 @@ def _items_query(contract_ids: list[int], dialect: str) -> sa.Select:
             sa.func.trim(s.main_contracts.c.origin_id).label("contract_no"),
             sa.func.trim(s.line_items.c.origin_id).label("item_no"),
             *(exact(s.line_items.c[f], dialect) for f in ITEM_FIELDS),
+            *versions,
         )
         .join(s.main_contracts, s.main_contracts.c.id == s.line_items.c.contract_id)
         .where(s.line_items.c.contract_id.in_(contract_ids), s.line_items.c.origin_id.is_not(None))
     )
 
 
-def items_digests(items: pd.DataFrame) -> pd.Series:
-    """A digest of each contract's store items as read, by contract_no: any edit to any of
-    them changes it, and so does an item deleted and made again (its id changes). A
-    contract without items has none here: see NO_ITEMS_DIGEST."""
+def items_digests(items: pd.DataFrame, by: str = "contract_no") -> pd.Series:
+    """A digest of each contract's store items as read, by contract_no (or `by`, another
+    key of a contract: the same rows give the same digest): any edit to any of them changes
+    it, and so does an item deleted and made again (its id changes). Of their ids and
+    values; where the items were read with their row versions (PostgreSQL), of their ids
+    and versions, which change with any write (a save of the same values too). A contract
+    without items has none here: see NO_ITEMS_DIGEST."""
+    keys = "string" if by == "contract_no" else None
     if items.empty:
-        return pd.Series(dtype="string", index=pd.Index([], dtype="string", name="contract_no"))
-    columns = ["item_id", "item_no", *ITEM_FIELDS]
-    rows = items.sort_values(["contract_no", "item_id"])
+        return pd.Series(dtype="string", index=pd.Index([], dtype=keys, name=by))
+    versioned = ITEM_VERSION in items.columns
+    columns = ["item_id", ITEM_VERSION] if versioned else ["item_id", "item_no", *ITEM_FIELDS]
+    rows = items.sort_values([by, "item_id"])
     typed = rows[columns].astype({c: "Int64" if c in NUMBERS else "string" for c in columns})
     hashed = pd.util.hash_pandas_object(typed, index=False).to_numpy()  # one number per row
-    numbers = rows["contract_no"].to_numpy()
+    numbers = rows[by].to_numpy()
     starts = np.flatnonzero(np.r_[True, numbers[1:] != numbers[:-1]])
     ends = np.r_[starts[1:], len(rows)]
     digests = [
         _sha256(hashed[start:end].tobytes()) for start, end in zip(starts, ends, strict=True)
     ]
-    index = pd.Index(numbers[starts], dtype="string", name="contract_no")
+    index = pd.Index(numbers[starts], dtype=keys, name=by)
     return pd.Series(digests, index=index, dtype="string")
 
 
@@ -237,22 +254,44 @@ def _sha256(data: bytes) -> str:
 
 NO_ITEMS_DIGEST = _sha256(b"")
 ITEM_LOCK_WAIT = "5s"  # PostgreSQL: how long a group waits for items a store user holds
-NUMBERS = {"item_id", *(c for c, dtype in ITEM_COLUMNS.items() if dtype.lower() == "int64")}
+NUMBERS = {
+    "item_id",
+    ITEM_VERSION,
+    *(c for c, dtype in ITEM_COLUMNS.items() if dtype.lower() == "int64"),
+}
 
 
 def current_items_digests(connection: sa.Connection, contract_ids: list[int]) -> pd.Series:
-    """The digests of these contracts' store items now, inside the writing transaction; on
-    PostgreSQL the rows stay locked until it ends (SQLite's write lock covers them)."""
-    query = _items_query(contract_ids, connection.dialect.name)
-    if connection.dialect.name != "postgresql":
-        return items_digests(read_bulk(connection, query))
+    """The digests of these contracts' store items now, by contract_id, inside the writing
+    transaction: the same digests as items_digests of the items compare read, when they
+    have not changed since. On PostgreSQL the rows stay locked until it ends (SQLite's write
+    lock covers them), and only their ids and versions are read."""
+    li = s.line_items.c
+    dialect = connection.dialect.name
+    in_scope = (li.contract_id.in_(contract_ids), li.origin_id.is_not(None))
+    if dialect != "postgresql":
+        query = sa.select(
+            li.contract_id,
+            li.id.label("item_id"),
+            sa.func.trim(li.origin_id).label("item_no"),
+            *(exact(li[f], dialect) for f in ITEM_FIELDS),
+        ).where(*in_scope)
+        return items_digests(read_bulk(connection, query), by="contract_id")
+    query = sa.select(li.contract_id, li.id.label("item_id"), _item_version()).where(*in_scope)
     # In id order (one lock order for every writer), and not waited for without end: an
-    # item a store user holds longer than ITEM_LOCK_WAIT makes the group `locked`.
-    connection.execute(sa.text(f"SET LOCAL lock_timeout = '{ITEM_LOCK_WAIT}'"))
-    query = query.order_by(s.line_items.c.id).with_for_update(of=s.line_items)
-    found = read_bulk(connection, query)
-    connection.execute(sa.text("SET LOCAL lock_timeout = 0"))
-    return items_digests(found)
+    # item a store user holds longer than ITEM_LOCK_WAIT makes the group `locked`. A group's
+    # items are a small share of the table: found by index, whatever the planner's
+    # statistics (a store copied from a template has none until it is analyzed).
+    _settings(connection, lock_timeout=ITEM_LOCK_WAIT, enable_seqscan="off")
+    found = read_bulk(connection, query.order_by(li.id).with_for_update())
+    _settings(connection, lock_timeout="0", enable_seqscan="on")
+    return items_digests(found, by="contract_id")
+
+
+def _settings(connection: sa.Connection, **values: str) -> None:
+    """PostgreSQL settings for the rest of this transaction, in one round trip."""
+    calls = ", ".join(f"set_config('{name}', :{name}, true)" for name in values)
+    connection.execute(sa.text(f"SELECT {calls}"), values)
 
 
 def with_items(engine: sa.Engine, state: StoreState, contract_ids: Sequence[int]) -> StoreState:
