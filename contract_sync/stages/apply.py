@@ -1,19 +1,21 @@
 """Apply: the eligible contracts written in groups, each contract atomic.
 
-Refused contracts (and every contract of a dry run) are audited together in one
-transaction. The contracts to write go in groups of GROUP, in store-id order, one
-transaction per group: it holds the group's contracts (never waiting: one another run
-holds is blocked as locked), refuses the stale ones, writes the rest with a few set-based
-statements inside a savepoint, and appends the group's audit rows and chain entries at its
-end, under the chain's lock. When those writes fail, the savepoint is rolled back and each
-contract is written again in a savepoint of its own: the one that fails is recorded as
-failed, its neighbours land. A group whose transaction fails as a whole is written again
-one contract per transaction. A killed run leaves whole groups, never part of a contract.
+Refused contracts (and every contract of a dry run) are audited together, in the first
+group's transaction (in one of their own when there is nothing to write). The contracts to
+write go in groups of GROUP, in store-id order, one transaction per group: it holds the
+group's contracts (never waiting: one another run holds is blocked as locked), refuses the
+stale ones, writes the rest with a few set-based statements inside a savepoint, and appends
+the group's audit rows and chain entries at its end, under the chain's lock. When those
+writes fail, the savepoint is rolled back and each contract is written again in a savepoint
+of its own: the one that fails is recorded as failed, its neighbours land. A group whose
+transaction fails as a whole is written again one contract per transaction. A killed run
+leaves whole groups, never part of a contract.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -52,17 +54,18 @@ def apply(
     # The diff is recorded for what was (or, in a dry run, would be) written, not for refusals.
     previewed = audit.loc[audit["outcome"] == Outcome.would_reimport, "contract_no"]
     repeated = plan.repeated.reindex(audit.index, fill_value=False)
-    with audit_transaction(engine) as connection:
-        insert_audit(
-            connection,
-            run_id,
-            audit[~to_apply & ~repeated],
-            None if changes is None else changes[changes["contract_no"].isin(previewed)],
-        )
-    writer = _Reimport(plan) if plan.comparison is not None else _FirstImport(plan)
+    refused = _Record(
+        audit[~to_apply & ~repeated],
+        None if changes is None else changes[changes["contract_no"].isin(previewed)],
+    )
     todo = audit[to_apply].sort_values("contract_id", kind="stable")  # the order locks are taken
+    if todo.empty:
+        with audit_transaction(engine) as connection:
+            refused.insert(connection, run_id)
+    writer = _Reimport(plan) if plan.comparison is not None else _FirstImport(plan)
     for start in range(0, len(todo), GROUP):
-        rows = _write_group(engine, run_id, writer, todo.iloc[start : start + GROUP])
+        first = refused if start == 0 else None  # recorded with the first group: one commit less
+        rows = _write_group(engine, run_id, writer, todo.iloc[start : start + GROUP], first)
         audit.loc[rows.index, rows.columns] = rows
         if progress:
             for done in range(start + 1, start + len(rows) + 1):
@@ -72,14 +75,31 @@ def apply(
     return audit
 
 
+class _Record(NamedTuple):
+    """Audit rows (and their field changes) to record in a transaction that writes others."""
+
+    rows: pd.DataFrame
+    changes: pd.DataFrame | None
+
+    def insert(self, connection: sa.Connection, run_id: str) -> None:
+        insert_audit(connection, run_id, self.rows, self.changes)
+
+
 def _write_group(
-    engine: sa.Engine, run_id: str, writer: _Writer, group: pd.DataFrame
+    engine: sa.Engine,
+    run_id: str,
+    writer: _Writer,
+    group: pd.DataFrame,
+    before: _Record | None = None,
 ) -> pd.DataFrame:
-    """One group in one transaction, with its audit rows; its rows as recorded."""
+    """One group in one transaction, with its audit rows, after the `before` ones (the
+    run's refusals, recorded in the same commit); the group's rows as recorded."""
     try:
         with write_transaction(engine) as connection:
             rows = _write_each(connection, writer, writer.check(connection, group))
             written = rows.loc[rows["outcome"].isin(APPLIED), "contract_no"]
+            if before is not None:
+                before.insert(connection, run_id)
             insert_audit(connection, run_id, rows, writer.changes(written))
         return rows
     except LockedContract:
@@ -87,10 +107,15 @@ def _write_group(
     except Exception as error:  # noqa: BLE001 - recorded, and the run goes on
         if len(group) > 1:
             return pd.concat(
-                [_write_group(engine, run_id, writer, group.iloc[[i]]) for i in range(len(group))]
+                [
+                    _write_group(engine, run_id, writer, group.iloc[[i]], None if i else before)
+                    for i in range(len(group))
+                ]
             )
         rows = _failed(group, group.index, error)
     with audit_transaction(engine) as connection:
+        if before is not None:
+            before.insert(connection, run_id)
         insert_audit(connection, run_id, rows)
     return rows
 
