@@ -20,7 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from contract_sync.columns import ITEM_COLUMNS, empty
-from contract_sync.erp.frames import ErpFrames
+from contract_sync.erp.frames import MAX_LISTED, ErpFrames, ErpReadError
 from contract_sync.erp.read import read_contract_numbers, read_erp_groups
 from contract_sync.errors import UserError
 from contract_sync.hashing import contract_hashes
@@ -84,6 +84,15 @@ def require_known(settings: Settings, request: Request, erp_contracts: pd.DataFr
     raise UnknownContract(f"not in the ERP for company {request.company}: {'; '.join(lines)}")
 
 
+def _require_all_read(scope: pd.Series, read: pd.Series) -> None:
+    """Every contract in scope came in a group: a stream that ended early is an error, never
+    a run over part of the company."""
+    missing = scope[~scope.isin(read)]
+    if len(missing):
+        listed = ", ".join(map(repr, missing.head(MAX_LISTED)))
+        raise ErpReadError(f"the ERP read ended before contracts {listed} were read")
+
+
 def next_group(groups: Iterator[ErpFrames]) -> ErpFrames | None:
     """The ERP's next group of contracts (None when all were read)."""
     return next(groups, None)
@@ -143,6 +152,7 @@ def scan(
             counts.append(group.items.groupby("contract_no").size())
             checked.append(changed.contracts["contract_no"])
     contracts = pd.concat(headers)
+    _require_all_read(scope, contracts["contract_no"])
     order = contracts.index.argsort(kind="stable")  # the ERP's order of contracts
     validation = combined(validations)
     checked = pd.concat([nothing, *checked])

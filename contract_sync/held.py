@@ -49,7 +49,7 @@ class HeldFrames:
             self.in_memory += size
             return
         if self._folder is None:  # created private (0700), removed on exit
-            self._folder = tempfile.TemporaryDirectory(prefix="contract-sync-")
+            self._folder = tempfile.TemporaryDirectory(prefix="contract-sync-held-")
         path = Path(self._folder.name) / f"{len(self.entries)}.pickle"
         with path.open("wb") as file:
             pickle.dump(frames, file, protocol=pickle.HIGHEST_PROTOCOL)

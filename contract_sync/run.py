@@ -237,6 +237,7 @@ def _run(
                 )
                 audits.append(audit)
                 repeated += int(plan.repeated.sum())
+            progress.finish()
         except BaseException:
             finish_run(store, origin.run_id, RunStatus.failed)
             raise
@@ -252,6 +253,7 @@ class _Progress:
 
     def __init__(self, progress, changed: int) -> None:  # noqa: ANN001 - Hooks.progress
         self.progress, self.unplanned, self.written = progress, changed, 0
+        self.reported = (0, 0)
 
     def of_group(self, evaluation: Evaluation):  # noqa: ANN201 - a progress callback
         if self.progress is None:
@@ -261,9 +263,16 @@ class _Progress:
 
         def report(done: int, total: int) -> None:
             self.written = before + done
-            self.progress(self.written, before + total + self.unplanned)
+            self.reported = (self.written, before + total + self.unplanned)
+            self.progress(*self.reported)
 
         return report
+
+    def finish(self) -> None:
+        """The exact total, when the last groups had nothing to write."""
+        exact = (self.written, self.written)
+        if self.progress is not None and self.written and self.reported != exact:
+            self.progress(*exact)
 
 
 def run_record(origin: Origin, company_id: int, request: Request) -> dict:

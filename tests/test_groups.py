@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from contract_sync.cli import OUTCOME_FIELDS
 from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.seed import seed
-from contract_sync.erp.frames import ErpDataError
+from contract_sync.erp.frames import ErpDataError, ErpReadError
 from contract_sync.erp.groups import split_by_contract
 from contract_sync.erp.vista import read_vista
 from contract_sync.erp.vista_schema import JCCI
@@ -128,12 +128,37 @@ def test_a_first_import_in_groups_imports_every_requested_contract(seeded):
     )
     state = load_state(seeded.store, 1, "admin")
     fresh = sorted(set(erp.contracts["contract_no"]) - set(state.contracts["contract_no"]))
-    result = first_import(settings, Request(company=1, actor="estimator", contracts=fresh))
+    moved = []
+    result = first_import(
+        settings,
+        Request(company=1, actor="estimator", contracts=fresh),
+        hooks=Hooks(progress=lambda *done: moved.append(done)),
+    )
     imported = result.audit.set_index("contract_no")
     counts = erp.items.groupby("contract_no").size()
     done = imported[imported["outcome"] == "imported"]
     assert len(done) > 0
     assert (done["items_added"] == counts[done.index]).all()
+    assert moved[-1] == (len(done), len(done))  # exact at the end, blocked ones last or not
+
+
+def test_a_read_that_ends_early_fails_the_run_before_any_write(seeded):
+    """A stream that stops (say, a retried read task) never passes for the whole ERP."""
+    settings = Settings(
+        erp_url=seeded.erp_url, store_url=seeded.store_url, data_docs=False, group_items=5
+    )
+    extracts = Counter()
+
+    def stop_early(name, function, /, **arguments):
+        extracts[name] += 1
+        if name == "extract" and extracts[name] > 2:
+            return None
+        return function(**arguments)
+
+    before = _written(seeded)
+    with pytest.raises(ErpReadError, match="the ERP read ended before contracts"):
+        reimport(settings, Request(company=1, actor="admin"), hooks=Hooks(run_stage=stop_early))
+    assert _written(seeded) == before
 
 
 def _late_contract(sides) -> str:
@@ -155,8 +180,12 @@ def _written(sides) -> tuple[int, int]:
         )
 
 
+@pytest.mark.parametrize("group_items", [5, 10**9])
 @pytest.mark.parametrize("fault", ["more decimals", "codes differ in spaces"])
-def test_an_erp_fault_in_the_last_group_fails_the_run_before_any_write(seeded, backend, fault):
+def test_an_erp_fault_in_the_last_group_fails_the_run_before_any_write(
+    seeded, backend, fault, group_items
+):
+    """In a late group or in the only one: the same refusal, the store untouched."""
     if backend == "postgresql" and fault == "more decimals":
         pytest.skip("PostgreSQL's NUMERIC rounds a value to its column's scale when stored")
     edit_erp(seeded.erp, 1, 1.0, seed=5)  # every contract has something to write
@@ -174,7 +203,10 @@ def test_an_erp_fault_in_the_last_group_fails_the_run_before_any_write(seeded, b
             )
     before = _written(seeded)
     settings = Settings(
-        erp_url=seeded.erp_url, store_url=seeded.store_url, data_docs=False, group_items=5
+        erp_url=seeded.erp_url,
+        store_url=seeded.store_url,
+        data_docs=False,
+        group_items=group_items,
     )
     with pytest.raises(ErpDataError) as raised:
         reimport(settings, Request(company=1, actor="admin"))

@@ -101,7 +101,7 @@ def read_erp_groups(
 
             def open_read() -> ErpGroups:
                 try:
-                    groups = vista_groups(engine, company, contract_nos, None, group_items)
+                    groups = vista_groups(engine, company, contract_nos, group_items)
                     return stack.enter_context(groups)
                 except sa.exc.DBAPIError as error:
                     raise classify(error, where) from error

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.columns import CONTRACT_COLUMNS, conform
+from contract_sync.columns import CONTRACT_COLUMNS, conform, normal_code
 from contract_sync.erp.frames import MAX_LISTED, ErpDataError, ErpFrames, finish_items
 from contract_sync.erp.groups import ErpGroups, frames_in_groups, split_by_contract
 from contract_sync.erp.vista_schema import BILL_TYPES, JCCI, JCCM, JCJM
@@ -89,7 +89,11 @@ def _read_headers(connection: sa.Connection, company: int, contract_nos, job_nos
         ),
         connection,
     )
-    return contracts.merge(jobs, on="contract_no", how="left")
+    jobs = jobs.assign(contract_no=normal_code(jobs["contract_no"]))
+    matched = contracts.assign(_normal=normal_code(contracts["contract_no"])).merge(
+        jobs.rename(columns={"contract_no": "_normal"}), on="_normal", how="left"
+    )
+    return matched.drop(columns="_normal")
 
 
 def _items_query(company: int, contract_nos, job_nos) -> sa.Select:
@@ -127,17 +131,16 @@ def vista_groups(
     engine: sa.Engine,
     company: int,
     contract_nos: Sequence[str] | None,
-    job_nos: Sequence[str] | None,
     group_items: int | None,
 ) -> Iterator[ErpGroups]:
     """The same read a group of contracts at a time: the items streamed in the order of
     JCCI's key (no sort), while the connection stays open."""
     with engine.connect() as connection:
-        raw = _read_headers(connection, company, contract_nos, job_nos)
+        raw = _read_headers(connection, company, contract_nos, None)
         if raw["bad_scale"].eq(1).any():
-            _raise_over_scale(connection, company, contract_nos, job_nos)
+            _raise_over_scale(connection, company, contract_nos, None)
         contracts = _contracts_frame(raw)
-        query = _items_query(company, contract_nos, job_nos).order_by(JCCI.c.JCCo, JCCI.c.Contract)
+        query = _items_query(company, contract_nos, None).order_by(JCCI.c.JCCo, JCCI.c.Contract)
         streamed = connection.execution_options(stream_results=True)
         chunks = _read_sql(query, streamed, chunksize=STREAM_ROWS)
 
@@ -145,7 +148,7 @@ def vista_groups(
             for group in split_by_contract(chunks, group_items):
                 if group["bad_scale"].eq(1).any():
                     with engine.connect() as other:
-                        _raise_over_scale(other, company, contract_nos, job_nos)
+                        _raise_over_scale(other, company, contract_nos, None)
                 yield _items_frame(group)
 
         yield ErpGroups(contracts, frames_in_groups(contracts, items()))
@@ -204,6 +207,7 @@ def _contracts_frame(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def _items_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    _require_one_code(raw)
     return finish_items(
         raw.assign(
             # An unknown code stays as it is, so that validation names it.
@@ -212,6 +216,27 @@ def _items_frame(raw: pd.DataFrame) -> pd.DataFrame:
             unit_cost=raw["unit_cost"].fillna(0),
         )
     )
+
+
+def _require_one_code(raw: pd.DataFrame) -> None:
+    """A contract's items all under one code: ' 1001-' and '1001-' would be one contract to
+    anyone reading them, yet JCCI's key order puts them apart (and a run reads a group of
+    contracts at a time)."""
+    codes = raw["contract_no"].astype("string")
+    normal = normal_code(codes)
+    if not normal.ne(codes).any():  # no padding: nothing can differ only in spaces
+        return
+    variants = codes.groupby(normal).unique()
+    twice = variants[variants.map(len) > 1]
+    if len(twice):
+        raise ErpDataError(
+            "JCCI: "
+            + "; ".join(
+                f"the items of contract {number} are stored under codes that differ only in "
+                f"spaces: {', '.join(map(repr, sorted(found)))}"
+                for number, found in twice.head(MAX_LISTED).items()
+            )
+        )
 
 
 def _iso_dates(values: pd.Series) -> pd.Series:

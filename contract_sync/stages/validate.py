@@ -202,17 +202,12 @@ def with_report(
 
 
 def combined(parts: list[Validation]) -> Validation:
-    """The validations of several groups of contracts as one (no report page yet); the
-    failures of items whose contract the ERP lacks, found in several groups, joined."""
+    """The validations of groups of whole contracts as one (no report page yet)."""
     if not parts:
         return NO_FAILURES
-    failures = pd.concat([p.failures for p in parts], ignore_index=True)
-    if failures["contract_no"].duplicated().any():
-        grouped = failures.groupby("contract_no", dropna=False, sort=False)["failed_expectations"]
-        failures = grouped.agg(lambda lists: [f for found in lists for f in found]).reset_index()
     return Validation(
         invalid_contracts=pd.concat([p.invalid_contracts for p in parts], ignore_index=True),
-        failures=failures,
+        failures=pd.concat([p.failures for p in parts], ignore_index=True),
         docs_path=None,
         reused=sum(p.reused for p in parts),
     )
