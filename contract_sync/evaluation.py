@@ -1,8 +1,9 @@
 """A run's evaluation, a group of contracts at a time.
 
-The scan reads the whole ERP group by group (extract, hash, validate) before anything is
-written: an ERP value that cannot be taken, or a suite that cannot run, still fails the
-run with the store untouched. Only the changed contracts' frames are kept (HeldFrames).
+The scan reads the whole ERP group by group (extract, hash) and validates the changed
+contracts before anything is written: an ERP value that cannot be taken, or a suite that
+cannot run, still fails the run with the store untouched. Only the changed contracts'
+frames are kept (HeldFrames).
 Then each group of them is compared and gated (`evaluations`), for the caller to plan and
 apply before the next is loaded; the unchanged contracts go with the first group, as
 headers only. Memory so holds about two groups, whatever the company's size.
@@ -120,11 +121,11 @@ def scan(
     hooks: Hooks = Hooks(),
     group_items: int | None = None,
 ) -> Scan:
-    """Extract, hash and validate the ERP contracts in scope, a group at a time; the
-    changed ones (every one for a first import or a full refresh) go to `held`."""
+    """Extract and hash the ERP contracts in scope a group at a time; the changed ones
+    (every one for a first import or a full refresh) go to `held`, and are validated."""
     inputs = _validation_inputs(settings, run_id)
     nothing = pd.Series([], dtype="string")
-    headers, hashes, unchanged, counts, validations, checked = [], [nothing], [], [], [], []
+    headers, hashes, unchanged, counts = [], [nothing], [], []
     with read_erp_groups(settings, request.company, request.contracts, group_items) as erp:
         if first_import:
             require_known(settings, request, erp.contracts)
@@ -144,18 +145,22 @@ def scan(
             else:
                 same = unchanged_contracts(state, group.contracts, found)
             changed = group.only(~same)
-            validations.append(hooks.stage("validate", validate, erp=changed, **inputs))
             held.add(changed)
             headers.append(group.contracts)
             hashes.append(found)
             unchanged.append(same)
             counts.append(group.items.groupby("contract_no").size())
-            checked.append(changed.contracts["contract_no"])
     contracts = pd.concat(headers)
     _require_all_read(scope, contracts["contract_no"])
     order = contracts.index.argsort(kind="stable")  # the ERP's order of contracts
+    # The changed contracts validated together, a group's items at a time: Great
+    # Expectations then runs once for the few edits of an hourly sync, not once per group.
+    validations, checked = [], [nothing]
+    for changed in held.groups(group_items):
+        validations.append(hooks.stage("validate", validate, erp=changed, **inputs))
+        checked.append(changed.contracts["contract_no"])
     validation = combined(validations)
-    checked = pd.concat([nothing, *checked])
+    checked = pd.concat(checked)
     if len(checked):
         validation = with_report(validation, checked, docs_dir, run_id)
     return Scan(
