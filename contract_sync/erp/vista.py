@@ -203,7 +203,7 @@ def _contracts_frame(raw: pd.DataFrame) -> pd.DataFrame:
             "JCCM: "
             + "; ".join(f"contracts {c} differ only in spaces" for c in codes.head(MAX_LISTED))
         )
-    return frame
+    return frame.reset_index(drop=True)  # labelled in contract order: a run keeps that order
 
 
 def _items_frame(raw: pd.DataFrame) -> pd.DataFrame:
