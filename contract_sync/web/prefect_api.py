@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -17,6 +18,10 @@ from contract_sync.errors import UserError
 REIMPORT = "reimport-main-contracts/reimport-contracts"
 IMPORT = "import-main-contract/import-contract"
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+# Answers of a busy server (its database locked, say), asked again as Prefect's own client
+# does; nothing was done for them.
+BUSY = {429, 502, 503}
+BUSY_DELAYS = (0.5, 1.0, 2.0)
 
 
 class PrefectUnavailable(UserError, ConnectionError):
@@ -53,12 +58,16 @@ class PrefectRuns:
     def _call(self, method: str, path: str, **arguments: object) -> dict | list:
         if not self.api_url:
             raise PrefectUnavailable("no Prefect server is set (PREFECT_API_URL): make serve")
-        try:
-            response = self.client.request(method, path, **arguments)
-        except httpx.HTTPError as error:
-            raise PrefectUnavailable(
-                f"the Prefect server at {self.api_url} does not answer ({error})"
-            ) from None
+        for delay in (*BUSY_DELAYS, None):
+            try:
+                response = self.client.request(method, path, **arguments)
+            except httpx.HTTPError as error:
+                raise PrefectUnavailable(
+                    f"the Prefect server at {self.api_url} does not answer ({error})"
+                ) from None
+            if response.status_code not in BUSY or delay is None:
+                break
+            time.sleep(delay)
         if response.is_error:
             raise PrefectUnavailable(
                 f"the Prefect server refused {method} {path}: {response.status_code} "
