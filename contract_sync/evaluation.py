@@ -28,7 +28,12 @@ from contract_sync.hashing import contract_hashes
 from contract_sync.held import HeldFrames
 from contract_sync.hooks import Hooks
 from contract_sync.settings import Settings
-from contract_sync.stages.compare import Comparison, compare, unchanged_contracts
+from contract_sync.stages.compare import (
+    Comparison,
+    compare,
+    stored_hashes,
+    unchanged_contracts,
+)
 from contract_sync.stages.gate import evaluate_gates, evaluate_import_gates
 from contract_sync.stages.scope import in_project
 from contract_sync.stages.validate import Validation, combined, validate, with_report
@@ -133,21 +138,23 @@ def scan(
         if request.project is not None:
             everyone = ErpFrames(erp.contracts, empty(ITEM_COLUMNS))
             scope = in_project(everyone, state, request.project).contracts["contract_no"]
+        stored = stored_hashes(state)
         headers.append(erp.contracts.iloc[0:0])
         unchanged.append(pd.Series([], dtype=bool))
         while (group := hooks.stage("extract", next_group, groups=erp.groups)) is not None:
-            group = group.only(group.contracts["contract_no"].isin(scope))
-            found = hooks.stage(
+            if request.project is not None:  # else every contract read is in scope
+                group = group.only(group.contracts["contract_no"].isin(scope))
+            group_hashes = hooks.stage(
                 "hash", contract_hashes, contracts=group.contracts, items=group.items
             )
             if first_import or request.full_refresh:
                 same = pd.Series(False, index=group.contracts.index)
             else:
-                same = unchanged_contracts(state, group.contracts, found)
+                same = unchanged_contracts(stored, group.contracts, group_hashes)
             changed = group.only(~same)
             held.add(changed)
             headers.append(group.contracts)
-            hashes.append(found)
+            hashes.append(group_hashes)
             unchanged.append(same)
             counts.append(group.items.groupby("contract_no").size())
     contracts = pd.concat(headers)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from contract_sync.stages.compare import compare, unchanged_contracts
+from contract_sync.stages.compare import compare, stored_hashes, unchanged_contracts
 from contract_sync.stages.gate import evaluate_gates
 from contract_sync.stages.ready import ready_list
 from contract_sync.terminal import ready_view
@@ -71,7 +71,7 @@ def test_the_ready_list_and_its_view_hold_for_every_mix(cases):
         pd.Series([], dtype="string"),
         comparison,
         ConflictPolicy.erp_wins,
-        unchanged_contracts(state, contracts, hashes),
+        unchanged_contracts(stored_hashes(state), contracts, hashes),
     )
     table = ready_list(contracts, state, decisions, comparison).set_index("contract_no")
 

@@ -451,12 +451,17 @@ def diff_headers(
     return headers, _changes_or_empty(parts, ["contract_no"]).assign(item_no=pd.NA)
 
 
-def unchanged_contracts(
-    state: StoreState, erp_contracts: pd.DataFrame, hashes: pd.Series
-) -> pd.Series:
-    """Per ERP contract: its content hash equals the one stored at its last import."""
+def stored_hashes(state: StoreState) -> pd.Series:
+    """contract_no -> the content hash stored at its last import (one-project contracts)."""
     stored = state.single_contracts().merge(state.baselines, on="contract_id")
-    stored_hash = stored.set_index("contract_no")["erp_hash"]
+    return stored.set_index("contract_no")["erp_hash"]
+
+
+def unchanged_contracts(
+    stored_hash: pd.Series, erp_contracts: pd.DataFrame, hashes: pd.Series
+) -> pd.Series:
+    """Per ERP contract: its content hash equals the one stored at its last import
+    (`stored_hash`: stored_hashes of the store state, found once per run)."""
     previous = erp_contracts["contract_no"].map(stored_hash)
     return previous.eq(hashes).fillna(False).astype(bool)
 
