@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from contract_sync.collector import long_lived_frozen
 from contract_sync.columns import ITEM_FIELDS
 from contract_sync.erp.read import read_erp
 from contract_sync.run import Hooks, Request, reimport
@@ -81,7 +82,9 @@ class Stopwatch:
 def floor(settings: Settings) -> dict:
     watch = Stopwatch()
     store = make_engine(settings.store_database_url)
-    with watch.stage("read ERP"):
+    # The floor gets the collector setting a run has (contract_sync.collector): else a run
+    # would gain on it by that alone.
+    with long_lived_frozen(), watch.stage("read ERP"):
         erp = read_erp(settings, 1)
     with watch.stage("read store"):
         state = load_state(store, 1, ACTOR)

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 import pandas as pd
 import sqlalchemy as sa
 
+from contract_sync.collector import freeze_more, long_lived_frozen
 from contract_sync.errors import UserError
 from contract_sync.evaluation import (
     Evaluation,
@@ -198,7 +199,12 @@ def _run(
     the changed contracts' frames wait in memory up to a group's items, in files beyond."""
     make_plan = plan_first_import if first_import else plan_reimport
     group_items = settings.group_items
-    with _store(settings) as store, alive(store, origin.run_id), HeldFrames(group_items) as held:
+    with (
+        long_lived_frozen(),
+        _store(settings) as store,
+        alive(store, origin.run_id),
+        HeldFrames(group_items) as held,
+    ):
         state = _load_state(store, request, hooks)
         start_run(store, run_record(origin, state.company_id, request))
         try:
@@ -214,6 +220,7 @@ def _run(
                 hooks=hooks,
                 group_items=group_items,
             )
+            freeze_more()  # what validation imported
             audits, repeated = [], 0
             progress = _Progress(hooks.progress, int((~found.unchanged).sum()))
             for evaluation in evaluations(
