@@ -21,7 +21,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from contract_sync.columns import ITEM_COLUMNS, empty
-from contract_sync.erp.frames import MAX_LISTED, ErpFrames, ErpReadError
+from contract_sync.erp.frames import MAX_LISTED, ErpFrames, ErpReadError, items_per_contract
 from contract_sync.erp.read import read_contract_numbers, read_erp_groups
 from contract_sync.errors import UserError
 from contract_sync.hashing import contract_hashes
@@ -156,7 +156,7 @@ def scan(
             headers.append(group.contracts)
             hashes.append(group_hashes)
             unchanged.append(same)
-            counts.append(group.items.groupby("contract_no").size())
+            counts.append(items_per_contract(group.items))
     contracts = pd.concat(headers)
     _require_all_read(scope, contracts["contract_no"])
     order = contracts.index.argsort(kind="stable")  # the ERP's order of contracts

@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from contract_sync.columns import ITEM_COLUMNS, empty
-from contract_sync.erp.frames import MAX_LISTED, ErpDataError, ErpFrames
+from contract_sync.erp.frames import MAX_LISTED, ErpDataError, ErpFrames, contract_starts
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ def split_by_contract(
         if group_items is None or rows < group_items:
             continue
         frame = pd.concat(pending, ignore_index=True)
-        starts = np.flatnonzero(frame[key].ne(frame[key].shift()).fillna(True).to_numpy(bool))
+        starts = contract_starts(frame[key])
         begin = 0
         for cut in starts[starts >= group_items]:
             if cut - begin >= group_items:
