@@ -13,6 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from contract_sync.columns import CONTRACT_COLUMNS, conform, normal_code
+from contract_sync.erp.ahead import ReadAhead
 from contract_sync.erp.frames import MAX_LISTED, ErpDataError, ErpFrames, finish_items
 from contract_sync.erp.groups import ErpGroups, frames_in_groups, split_by_contract
 from contract_sync.erp.vista_schema import BILL_TYPES, JCCI, JCCM, JCJM
@@ -26,6 +27,7 @@ HEADER_NUMBERS = {
     "original_amount": (JCCM.c.OrigContractAmt, 2),
 }
 STREAM_ROWS = 20_000  # item rows fetched at a time when read in groups
+READ_AHEAD = 5  # chunks fetched ahead of the run (about one group of the default size)
 ITEM_NUMBERS = {
     "quantity": (JCCI.c.OrigContractUnits, 3),
     "unit_cost": (JCCI.c.OrigUnitPrice, 5),
@@ -142,16 +144,19 @@ def vista_groups(
         contracts = _contracts_frame(raw)
         query = _items_query(company, contract_nos, None).order_by(JCCI.c.JCCo, JCCI.c.Contract)
         streamed = connection.execution_options(stream_results=True)
-        chunks = _read_sql(query, streamed, chunksize=STREAM_ROWS)
+        ahead = ReadAhead(_read_sql(query, streamed, chunksize=STREAM_ROWS), READ_AHEAD)
 
         def items() -> Iterator[pd.DataFrame]:
-            for group in split_by_contract(chunks, group_items):
+            for group in split_by_contract(ahead, group_items):
                 if group["bad_scale"].eq(1).any():
                     with engine.connect() as other:
                         _raise_over_scale(other, company, contract_nos, None)
                 yield _items_frame(group)
 
-        yield ErpGroups(contracts, frames_in_groups(contracts, items()))
+        try:
+            yield ErpGroups(contracts, frames_in_groups(contracts, items()))
+        finally:
+            ahead.close()  # before the connection it reads on
 
 
 def _read_sql(query: sa.Select, connection: sa.Connection, chunksize: int | None = None):
