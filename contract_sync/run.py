@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.collector import freeze_more, long_lived_frozen
+from contract_sync.collector import long_lived_frozen
 from contract_sync.errors import UserError
 from contract_sync.evaluation import (
     Evaluation,
@@ -200,7 +200,7 @@ def _run(
     make_plan = plan_first_import if first_import else plan_reimport
     group_items = settings.group_items
     with (
-        long_lived_frozen(),
+        long_lived_frozen() as frozen,
         _store(settings) as store,
         alive(store, origin.run_id),
         HeldFrames(group_items) as held,
@@ -220,7 +220,7 @@ def _run(
                 hooks=hooks,
                 group_items=group_items,
             )
-            freeze_more()  # what validation imported
+            frozen.imports_since()  # Great Expectations, when validation ran
             audits, repeated = [], 0
             progress = _Progress(hooks.progress, int((~found.unchanged).sum()))
             for evaluation in evaluations(

@@ -4,9 +4,13 @@ them back when it ends, failed or not."""
 from __future__ import annotations
 
 import gc
+import sys
+import weakref
+from types import ModuleType
 
 import pytest
 
+from contract_sync.collector import long_lived_frozen
 from contract_sync.erp.frames import ErpReadError
 from contract_sync.run import Hooks, Request, reimport
 from contract_sync.settings import Settings
@@ -48,4 +52,27 @@ def test_a_failed_run_thaws_them_too(seeded):
         reimport(
             _settings(seeded), Request(company=1, actor="admin"), hooks=Hooks(run_stage=fail_read)
         )
+    assert gc.get_freeze_count() == 0
+
+
+class _Node:
+    pass
+
+
+def test_what_was_imported_since_is_frozen_and_the_garbage_of_the_moment_collected(
+    monkeypatch,
+):
+    with long_lived_frozen() as frozen:
+        before = gc.get_freeze_count()
+        frozen.imports_since()
+        assert gc.get_freeze_count() == before  # nothing imported: nothing to do
+
+        cycle = _Node()
+        cycle.itself = cycle
+        garbage = weakref.ref(cycle)
+        del cycle
+        monkeypatch.setitem(sys.modules, "contract_sync_imported_meanwhile", ModuleType("m"))
+        frozen.imports_since()
+        assert garbage() is None  # collected, not kept frozen until the run ends
+        assert gc.get_freeze_count() > before
     assert gc.get_freeze_count() == 0
