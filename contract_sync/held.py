@@ -4,7 +4,10 @@ validates the whole ERP before it writes anything, in memory that does not grow 
 
 from __future__ import annotations
 
+import fcntl
+import os
 import pickle
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +17,52 @@ import pandas as pd
 
 from contract_sync.erp.frames import ErpFrames
 
+PREFIX = "contract-sync-held-"
+LOCK = ".in-use"
+
+
+class _LockedFolder:
+    """A private (0700) temporary folder that its process holds locked while it lives: a run
+    killed before it could remove its folder (SIGKILL, say) leaves it unlocked, and the next
+    run on the machine removes it. A lock, not a process id: it holds across containers
+    that share a temporary folder, and a process id can be reused."""
+
+    def __init__(self, temp: Path) -> None:
+        sweep_abandoned(temp)
+        # Locked under another name, then renamed: a sweep never sees it unlocked.
+        making = Path(tempfile.mkdtemp(prefix="contract-sync-making-", dir=temp))
+        self._lock = (making / LOCK).open("w")
+        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.path = making.with_name(PREFIX + making.name.removeprefix("contract-sync-making-"))
+        making.rename(self.path)
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        self._lock.close()
+
+
+def sweep_abandoned(temp: Path) -> list[Path]:
+    """Remove the held folders in `temp` that no live process holds (this user's only)."""
+    removed = []
+    for folder in temp.glob(f"{PREFIX}*"):
+        try:
+            if folder.stat().st_uid != os.getuid():
+                continue
+            with (folder / LOCK).open("r+") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # else in use: BlockingIOError
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # in use, gone meanwhile, or not ours to open
+            continue
+        removed.append(folder)
+    return removed
+
 
 class HeldFrames:
     def __init__(self, budget_items: int | None) -> None:
         self.budget_items = budget_items  # None: everything in memory
         self.in_memory = 0
         self.entries: list[ErpFrames | Path] = []
-        self._folder: tempfile.TemporaryDirectory | None = None
+        self._folder: _LockedFolder | None = None
 
     def __enter__(self) -> HeldFrames:
         return self
@@ -48,9 +90,9 @@ class HeldFrames:
             self.entries.append(frames)
             self.in_memory += size
             return
-        if self._folder is None:  # created private (0700), removed on exit
-            self._folder = tempfile.TemporaryDirectory(prefix="contract-sync-held-")
-        path = Path(self._folder.name) / f"{len(self.entries)}.pickle"
+        if self._folder is None:
+            self._folder = _LockedFolder(Path(tempfile.gettempdir()))
+        path = self._folder.path / f"{len(self.entries)}.pickle"
         with path.open("wb") as file:
             pickle.dump(frames, file, protocol=pickle.HIGHEST_PROTOCOL)
         self.entries.append(path)

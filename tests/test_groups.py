@@ -72,7 +72,7 @@ def test_held_frames_spill_beyond_their_budget_and_come_back_equal(seeded):
             held.add(part)
         assert held.spilled > 0 and held.in_memory <= 20
         back = list(held.groups(None))
-        folder = held._folder.name
+        folder = held._folder.path
     [whole] = back
     pd.testing.assert_frame_equal(whole.contracts, erp.contracts)
     pd.testing.assert_frame_equal(whole.items, erp.items)
