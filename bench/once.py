@@ -84,13 +84,14 @@ def floor(settings: Settings) -> dict:
     store = make_engine(settings.store_database_url)
     # The floor gets the collector setting a run has (contract_sync.collector): else a run
     # would gain on it by that alone.
-    with long_lived_frozen(), watch.stage("read ERP"):
-        erp = read_erp(settings, 1)
-    with watch.stage("read store"):
-        state = load_state(store, 1, ACTOR)
-        state = with_items(store, state, state.contracts["contract_id"])
-    with watch.stage("keyed diff"):
-        differing = keyed_diff(erp.items, state.items)
+    with long_lived_frozen():
+        with watch.stage("read ERP"):
+            erp = read_erp(settings, 1)
+        with watch.stage("read store"):
+            state = load_state(store, 1, ACTOR)
+            state = with_items(store, state, state.contracts["contract_id"])
+        with watch.stage("keyed diff"):
+            differing = keyed_diff(erp.items, state.items)
     return {
         "stages": watch.stages,
         "growth_mb": watch.growth_mb,

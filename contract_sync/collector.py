@@ -4,7 +4,7 @@ Importing pandas, SQLAlchemy and Great Expectations leaves over 100,000 tracked 
 (classes, functions, module dicts) that are never garbage. Each full collection scans them
 again: 60 to 190 ms a pass, and streaming a large ERP triggers a pass every few hundred
 milliseconds (its row tuples pass through the older generations). A run freezes what
-exists when it starts, and again once validation has imported Great Expectations; it
+exists when it starts, and again once its validation has imported Great Expectations; it
 thaws them when it ends, so nothing frozen is kept from the collector for good.
 """
 
@@ -12,30 +12,44 @@ from __future__ import annotations
 
 import gc
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+VALIDATION_LIBRARY = "great_expectations"  # imported when a run first validates
+_lock = threading.Lock()
+_holders = 0  # blocks in long_lived_frozen: the last one out thaws (unfreeze is global)
+
 
 class Frozen:
-    def __init__(self) -> None:
-        self.modules = len(sys.modules)
+    """What a run froze; see `after_validation`."""
 
-    def imports_since(self) -> None:
-        """Freeze what modules imported since the last freeze. The garbage of the moment is
-        collected first: frozen, it would stay until the run ends (a full refresh's peak
-        grew 66 MB by it)."""
-        if len(sys.modules) == self.modules:
+    def __init__(self) -> None:
+        self.had_validation = VALIDATION_LIBRARY in sys.modules
+
+    def after_validation(self) -> None:
+        """Once validation has imported its library: freeze everything alive again. The
+        garbage of the moment is collected first, else it would stay until the run ends (a
+        full refresh's peak grew 66 MB by it)."""
+        if self.had_validation or VALIDATION_LIBRARY not in sys.modules:
             return
         gc.collect()
         gc.freeze()
-        self.modules = len(sys.modules)
+        self.had_validation = True
 
 
 @contextmanager
 def long_lived_frozen() -> Iterator[Frozen]:
-    """Freeze the tracked objects of the moment for the block; thaw them after it."""
-    gc.freeze()
+    """Freeze the tracked objects of the moment for the block; thaw them after it (after
+    the last such block, when several overlap in one process)."""
+    global _holders
+    with _lock:
+        _holders += 1
+        gc.freeze()
     try:
         yield Frozen()
     finally:
-        gc.unfreeze()
+        with _lock:
+            _holders -= 1
+            if not _holders:
+                gc.unfreeze()

@@ -220,7 +220,7 @@ def _run(
                 hooks=hooks,
                 group_items=group_items,
             )
-            frozen.imports_since()  # Great Expectations, when validation ran
+            frozen.after_validation()
             audits, repeated = [], 0
             progress = _Progress(hooks.progress, int((~found.unchanged).sum()))
             for evaluation in evaluations(

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from contract_sync.collector import long_lived_frozen
+from contract_sync.collector import VALIDATION_LIBRARY, long_lived_frozen
 from contract_sync.erp.frames import ErpReadError
 from contract_sync.run import Hooks, Request, reimport
 from contract_sync.settings import Settings
@@ -59,20 +59,36 @@ class _Node:
     pass
 
 
-def test_what_was_imported_since_is_frozen_and_the_garbage_of_the_moment_collected(
-    monkeypatch,
-):
-    with long_lived_frozen() as frozen:
-        before = gc.get_freeze_count()
-        frozen.imports_since()
-        assert gc.get_freeze_count() == before  # nothing imported: nothing to do
+def _frozen(thing: object) -> bool:
+    """In no generation the collector scans (the freeze count moves as frozen objects die)."""
+    return not any(any(o is thing for o in gc.get_objects(g)) for g in range(3))
 
-        cycle = _Node()
-        cycle.itself = cycle
-        garbage = weakref.ref(cycle)
-        del cycle
-        monkeypatch.setitem(sys.modules, "contract_sync_imported_meanwhile", ModuleType("m"))
-        frozen.imports_since()
-        assert garbage() is None  # collected, not kept frozen until the run ends
-        assert gc.get_freeze_count() > before
+
+def test_after_validation_freezes_again_with_the_garbage_of_the_moment_collected(monkeypatch):
+    monkeypatch.delitem(sys.modules, VALIDATION_LIBRARY, raising=False)
+    gc.disable()  # no collection but the one under test
+    try:
+        with long_lived_frozen() as frozen:
+            young = _Node()
+            frozen.after_validation()
+            assert not _frozen(young)  # nothing validated yet: nothing to do
+
+            cycle = _Node()
+            cycle.itself = cycle
+            garbage = weakref.ref(cycle)
+            del cycle
+            monkeypatch.setitem(sys.modules, VALIDATION_LIBRARY, ModuleType(VALIDATION_LIBRARY))
+            frozen.after_validation()
+            assert _frozen(young)
+            assert garbage() is None  # collected, not kept frozen until the run ends
+    finally:
+        gc.enable()
+    assert not _frozen(young)  # thawed
+
+
+def test_overlapping_blocks_thaw_when_the_last_one_ends():
+    with long_lived_frozen():
+        with long_lived_frozen():
+            pass
+        assert gc.get_freeze_count() > 0  # the outer block still holds them
     assert gc.get_freeze_count() == 0
