@@ -4,7 +4,6 @@ place, and never a reader left behind its connection."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -12,17 +11,18 @@ from contract_sync.erp.ahead import ReadAhead
 from contract_sync.erp.vista import vista_groups
 
 
-def _readers() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "erp-read-ahead"]
+def _readers() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "erp-read-ahead"}
 
 
-def test_every_chunk_comes_in_order():
+def test_every_chunk_comes_in_order_and_then_the_end_for_good():
     ahead = ReadAhead(iter(range(100)), depth=3)
     try:
         assert list(ahead) == list(range(100))
+        assert list(ahead) == []  # one pass: no waiting for more
     finally:
         ahead.close()
-    assert not _readers()
+    assert not ahead._thread.is_alive()
 
 
 def test_an_error_in_the_read_reaches_the_caller_after_the_chunks_before_it():
@@ -39,28 +39,32 @@ def test_an_error_in_the_read_reaches_the_caller_after_the_chunks_before_it():
     assert came == [1, 2]
 
 
-def test_closing_stops_a_reader_waiting_on_a_full_queue():
+def test_closing_stops_a_reader_waiting_on_a_full_queue_and_reading_on_raises():
     pulled = []
+    waiting = threading.Event()
 
     def endless():
         while True:
             pulled.append(len(pulled))
+            if len(pulled) > 3:  # depth 2 waiting, one taken, one in the reader's hands
+                waiting.set()
             yield pulled[-1]
 
     ahead = ReadAhead(endless(), depth=2)
-    first = next(iter(ahead))
-    time.sleep(0.3)  # the reader fills the queue and waits
-    started = time.perf_counter()
+    assert next(ahead) == 0
+    assert waiting.wait(5)
     ahead.close()
-    assert time.perf_counter() - started < 2
-    assert first == 0 and len(pulled) <= 4  # never more than depth ahead (one in hand)
-    assert not _readers()
+    assert not ahead._thread.is_alive()
+    assert len(pulled) == 4  # never more than depth ahead of the caller, plus one in hand
+    with pytest.raises(RuntimeError, match="closed"):
+        next(ahead)
 
 
-def test_a_read_left_after_its_first_group_stops_its_reader(shared_seeded, monkeypatch):
+def test_a_read_left_early_stops_its_reader(shared_seeded, monkeypatch):
     monkeypatch.setattr("contract_sync.erp.vista.STREAM_ROWS", 1)  # a reader with more to read
-    with vista_groups(shared_seeded.erp, 1, None, group_items=5) as erp:
-        first = next(erp.groups)
-        assert len(first.items)
-        assert _readers()
-    assert not _readers()
+    before = _readers()
+    with pytest.raises(KeyError), vista_groups(shared_seeded.erp, 1, None, group_items=5) as erp:
+        assert len(next(erp.groups).items)
+        assert _readers() - before
+        raise KeyError("the caller fails after its first group")
+    assert not _readers() - before

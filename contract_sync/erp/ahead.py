@@ -1,30 +1,41 @@
 """The ERP read a few chunks ahead of the run, in a thread of its own.
 
 While the run finishes and hashes one group, the database works on the next rows (and a
-remote one sends them): the driver waits on the database without the interpreter's lock,
-so the two overlap even on one core's worth of Python.
+remote one sends them). Building rows and frames still takes the interpreter's lock: only
+the driver's wait on the database overlaps with the run's work.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from queue import Full, Queue
+from dataclasses import dataclass
+from queue import Empty, Full, Queue
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+_POLL_SECONDS = 0.1  # how soon either side notices the other has stopped
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
+
+
 _DONE = object()
-_POLL_SECONDS = 0.1  # how soon the reader notices it was closed while the queue is full
 
 
 class ReadAhead(Generic[T]):
-    """Iterate `chunks` up to `depth` ahead of the caller. An error in the read is raised
-    to the caller in the read's place. `close()` (always call it, before the connection
-    closes) stops the reader and waits for it: it never outlives the connection it uses."""
+    """Iterate `chunks` with up to `depth` of them waiting ahead of the caller (and one in
+    the reader's hands). An error in the read is raised to the caller in the read's place.
+    `close()` (always call it, before the connection closes) stops the reader and waits for
+    it: it never outlives the connection it uses. One pass; after the end or `close()`,
+    iterating raises instead of waiting."""
 
     def __init__(self, chunks: Iterable[T], depth: int) -> None:
         self._queue: Queue = Queue(maxsize=depth)
         self._closed = threading.Event()
+        self._ended = False
         self._thread = threading.Thread(
             target=self._pull, args=(iter(chunks),), name="erp-read-ahead", daemon=True
         )
@@ -45,18 +56,32 @@ class ReadAhead(Generic[T]):
                 if not self._put(chunk):
                     return
         except BaseException as error:  # noqa: BLE001 - raised again in the caller's thread
-            self._put(error)
+            self._put(_Failed(error))
             return
         self._put(_DONE)
 
-    def __iter__(self) -> Iterator[T]:
+    def __iter__(self) -> ReadAhead[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self._ended:
+            raise StopIteration
         while True:
-            item = self._queue.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+            if self._closed.is_set():
+                raise RuntimeError("the ERP read was closed")
+            try:
+                item = self._queue.get(timeout=_POLL_SECONDS)
+                break
+            except Empty:
+                if not self._thread.is_alive() and self._queue.empty():
+                    raise RuntimeError("the ERP read stopped without a word") from None
+        if item is _DONE:
+            self._ended = True
+            raise StopIteration
+        if isinstance(item, _Failed):
+            self._ended = True
+            raise item.error
+        return item
 
     def close(self) -> None:
         self._closed.set()  # a reader waiting on a full queue sees it within _POLL_SECONDS

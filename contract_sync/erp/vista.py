@@ -27,7 +27,7 @@ HEADER_NUMBERS = {
     "original_amount": (JCCM.c.OrigContractAmt, 2),
 }
 STREAM_ROWS = 20_000  # item rows fetched at a time when read in groups
-READ_AHEAD = 5  # chunks fetched ahead of the run (about one group of the default size)
+READ_AHEAD = 5  # chunks fetched ahead of the run at most: one group of the default size
 ITEM_NUMBERS = {
     "quantity": (JCCI.c.OrigContractUnits, 3),
     "unit_cost": (JCCI.c.OrigUnitPrice, 5),
@@ -144,7 +144,7 @@ def vista_groups(
         contracts = _contracts_frame(raw)
         query = _items_query(company, contract_nos, None).order_by(JCCI.c.JCCo, JCCI.c.Contract)
         streamed = connection.execution_options(stream_results=True)
-        ahead = ReadAhead(_read_sql(query, streamed, chunksize=STREAM_ROWS), READ_AHEAD)
+        ahead = ReadAhead(_read_sql(query, streamed, chunksize=STREAM_ROWS), _depth(group_items))
 
         def items() -> Iterator[pd.DataFrame]:
             for group in split_by_contract(ahead, group_items):
@@ -157,6 +157,13 @@ def vista_groups(
             yield ErpGroups(contracts, frames_in_groups(contracts, items()))
         finally:
             ahead.close()  # before the connection it reads on
+
+
+def _depth(group_items: int | None) -> int:
+    """Chunks read ahead: about a group's rows, READ_AHEAD at most (memory follows groups)."""
+    if group_items is None:
+        return READ_AHEAD
+    return max(1, min(READ_AHEAD, -(-group_items // STREAM_ROWS)))
 
 
 def _read_sql(query: sa.Select, connection: sa.Connection, chunksize: int | None = None):
