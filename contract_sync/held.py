@@ -5,10 +5,12 @@ validates the whole ERP before it writes anything, in memory that does not grow 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import pickle
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -18,22 +20,29 @@ import pandas as pd
 from contract_sync.erp.frames import ErpFrames
 
 PREFIX = "contract-sync-held-"
+MAKING = "contract-sync-making-"  # a folder not locked yet
 LOCK = ".in-use"
+UNTOUCHED_SECONDS = 3600  # before an unlocked folder counts as abandoned
+log = logging.getLogger(__name__)
 
 
 class _LockedFolder:
-    """A private (0700) temporary folder that its process holds locked while it lives: a run
-    killed before it could remove its folder (SIGKILL, say) leaves it unlocked, and the next
-    run on the machine removes it. A lock, not a process id: it holds across containers
-    that share a temporary folder, and a process id can be reused."""
+    """A private (0700) temporary folder its run holds locked while it lives. A run killed
+    before it could remove it (SIGKILL, say) leaves it unlocked, and a later run removes it
+    once untouched for an hour: the hour covers file systems whose locks other machines do
+    not see (a run touches its folder whenever it reads from it). flock, not lockf: two
+    runs in one process must not see each other's folders as free."""
 
     def __init__(self, temp: Path) -> None:
         sweep_abandoned(temp)
         # Locked under another name, then renamed: a sweep never sees it unlocked.
-        making = Path(tempfile.mkdtemp(prefix="contract-sync-making-", dir=temp))
+        making = Path(tempfile.mkdtemp(prefix=MAKING, dir=temp))
         self._lock = (making / LOCK).open("w")
-        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self.path = making.with_name(PREFIX + making.name.removeprefix("contract-sync-making-"))
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # a file system without locks: swept by age alone
+            log.warning("%s cannot be locked: kept by its age alone", making)
+        self.path = making.with_name(PREFIX + making.name.removeprefix(MAKING))
         making.rename(self.path)
 
     def cleanup(self) -> None:
@@ -42,19 +51,34 @@ class _LockedFolder:
 
 
 def sweep_abandoned(temp: Path) -> list[Path]:
-    """Remove the held folders in `temp` that no live process holds (this user's only)."""
+    """Remove this user's held folders in `temp` that were left: untouched for an hour
+    and locked by no live process."""
     removed = []
-    for folder in temp.glob(f"{PREFIX}*"):
+    for folder in [*temp.glob(f"{PREFIX}*"), *temp.glob(f"{MAKING}*")]:
         try:
-            if folder.stat().st_uid != os.getuid():
-                continue
-            with (folder / LOCK).open("r+") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # else in use: BlockingIOError
-                shutil.rmtree(folder, ignore_errors=True)
-        except OSError:  # in use, gone meanwhile, or not ours to open
+            info = folder.stat()
+        except OSError:  # removed meanwhile
             continue
+        untouched = time.time() - info.st_mtime >= UNTOUCHED_SECONDS
+        if info.st_uid != os.getuid() or not untouched or _in_use(folder):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        log.info("removed %s, left by a run that ended without removing it", folder)
         removed.append(folder)
     return removed
+
+
+def _in_use(folder: Path) -> bool:
+    """Locked by a live run. Without a lock file (an earlier version's folder, or one killed
+    before it locked) or without locks on the file system, the age decides alone."""
+    try:
+        with (folder / LOCK).open("r+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 class HeldFrames:
@@ -116,6 +140,7 @@ class HeldFrames:
 def _load(entry: ErpFrames | Path) -> ErpFrames:
     if isinstance(entry, ErpFrames):
         return entry
+    os.utime(entry.parent)  # in use: never swept by age
     with entry.open("rb") as file:  # our own file, written by this process
         return pickle.load(file)  # noqa: S301
 
