@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 
 from contract_sync.vocabulary import SCALES
@@ -69,6 +70,17 @@ def normal_code(codes: pd.Series) -> pd.Series:
     Vista pads codes with its input masks (' 1001-', items right-justified in 16
     characters); exports and people trim them."""
     return codes.astype("string").str.strip(" ")
+
+
+def run_starts(values: np.ndarray | pd.Series) -> np.ndarray:
+    """Positions where a run of equal values begins (missing values equal to each other):
+    where each contract starts in rows kept in contract order. A Series is compared on its
+    plain objects: comparing string arrays costs five times as much."""
+    if isinstance(values, pd.Series):
+        values = values.to_numpy(dtype=object, na_value=None)
+    if not len(values):
+        return np.array([], dtype=np.intp)
+    return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
 
 
 def item_order(items: pd.DataFrame) -> pd.DataFrame:

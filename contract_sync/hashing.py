@@ -9,7 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from contract_sync.columns import CODE_COLUMNS, CONTRACT_COLUMNS, CONTRACT_KEY, ITEM_COLUMNS
+from contract_sync.columns import (
+    CODE_COLUMNS,
+    CONTRACT_COLUMNS,
+    CONTRACT_KEY,
+    ITEM_COLUMNS,
+    run_starts,
+)
 
 # The exact text of the keys is left out: a padded database and a trimmed export hash alike.
 HASHED_CONTRACT_COLUMNS = [c for c in CONTRACT_COLUMNS if c not in CODE_COLUMNS]
@@ -50,7 +56,7 @@ def contract_hashes(
     if len(items):
         order = np.argsort(codes, kind="stable")
         sorted_codes = codes[order]
-        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+        starts = run_starts(sorted_codes)
         xored = np.bitwise_xor.reduceat(item_hashes.to_numpy()[order], starts)
         known = sorted_codes[starts] >= 0
         combined[sorted_codes[starts][known]] = xored[known]

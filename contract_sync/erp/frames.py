@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from contract_sync.columns import ITEM_COLUMNS, conform, item_order
+from contract_sync.columns import ITEM_COLUMNS, conform, item_order, run_starts
 from contract_sync.errors import UserError
 from contract_sync.exact import PLAIN, NumberFormat, parse_scaled
 
@@ -43,21 +43,11 @@ def finish_items(raw: pd.DataFrame) -> pd.DataFrame:
     return items.assign(position=items.groupby("contract_no").cumcount() + 1).reset_index(drop=True)
 
 
-def contract_starts(codes: pd.Series) -> np.ndarray:
-    """Row numbers where a new contract begins in rows in contract order (missing codes
-    compare equal to each other). On the plain objects: comparing string arrays costs five
-    times as much."""
-    values = codes.to_numpy(dtype=object, na_value=None)
-    if not len(values):
-        return np.array([], dtype=np.intp)
-    return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
-
-
 def items_per_contract(items: pd.DataFrame) -> pd.Series:
     """contract_no -> number of items, for canonical items (in contract order, one company):
     read off the runs of equal numbers instead of grouping them."""
     numbers = items["contract_no"]
-    starts = contract_starts(numbers)
+    starts = run_starts(numbers)
     counts = np.diff(np.r_[starts, len(numbers)]).astype("int64")
     return pd.Series(counts, index=numbers.iloc[starts].to_numpy(), dtype="int64")
 

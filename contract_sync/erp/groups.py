@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from contract_sync.columns import ITEM_COLUMNS, empty
-from contract_sync.erp.frames import MAX_LISTED, ErpDataError, ErpFrames, contract_starts
+from contract_sync.columns import ITEM_COLUMNS, empty, run_starts
+from contract_sync.erp.frames import MAX_LISTED, ErpDataError, ErpFrames
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ def split_by_contract(
         if group_items is None or rows < group_items:
             continue
         frame = pd.concat(pending, ignore_index=True)
-        starts = contract_starts(frame[key])
+        starts = run_starts(frame[key])
         begin = 0
         for cut in starts[starts >= group_items]:
             if cut - begin >= group_items:

@@ -11,7 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from contract_sync.bulk import read_bulk, read_frame
-from contract_sync.columns import HEADER_FIELDS, ITEM_COLUMNS, ITEM_FIELDS
+from contract_sync.columns import HEADER_FIELDS, ITEM_COLUMNS, ITEM_FIELDS, run_starts
 from contract_sync.errors import UserError
 from contract_sync.store import schema as s
 from contract_sync.store.types import exact
@@ -239,7 +239,7 @@ def items_digests(items: pd.DataFrame, by: str = "contract_no") -> pd.Series:
     typed = rows[columns].astype({c: "Int64" if c in NUMBERS else "string" for c in columns})
     hashed = pd.util.hash_pandas_object(typed, index=False).to_numpy()  # one number per row
     numbers = rows[by].to_numpy()
-    starts = np.flatnonzero(np.r_[True, numbers[1:] != numbers[:-1]])
+    starts = run_starts(numbers)
     ends = np.r_[starts[1:], len(rows)]
     digests = [
         _sha256(hashed[start:end].tobytes()) for start, end in zip(starts, ends, strict=True)
