@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from contract_sync import hashing
 from contract_sync.hashing import contract_hashes
 from tests.frames import contracts_frame, items_frame
 
@@ -96,3 +97,19 @@ def test_items_of_unknown_contracts_are_ignored():
     with_orphans = pd.concat([orphans, ITEMS, orphans.assign(item_no="99")], ignore_index=True)
     assert by_contract(CONTRACTS, with_orphans) == by_contract(CONTRACTS, ITEMS)
     assert by_contract(CONTRACTS, orphans) == by_contract(CONTRACTS, ITEMS.iloc[0:0])
+
+
+def test_digests_are_those_stored_by_earlier_versions():
+    """A stored digest that changed would make every contract look edited after an upgrade."""
+    assert by_contract(CONTRACTS, ITEMS) == {
+        "C1": "9f5954d37fc70130",
+        "C2": "f61ea8ec141231b9",
+        "C3": "e4f84453045b142a",
+    }
+
+
+def test_rows_hashed_a_slice_at_a_time_give_the_same_digests(monkeypatch):
+    whole = by_contract(CONTRACTS, ITEMS)
+    for rows in (1, 2, 4):
+        monkeypatch.setattr(hashing, "HASH_SLICE_ROWS", rows)
+        assert by_contract(CONTRACTS, ITEMS) == whole
