@@ -24,6 +24,7 @@ from contract_sync.erp.frames import ErpFrames
 from contract_sync.errors import UserError
 from contract_sync.hashing import contract_hashes
 from contract_sync.stages import store_limits
+from contract_sync.stages.gx_import import great_expectations
 from contract_sync.stages.store_limits import store_expectations
 from contract_sync.store.validation_cache import ValidationCache
 from contract_sync.vocabulary import LUMP_SUM_UOM, SCALES
@@ -101,7 +102,7 @@ def _plain_values(frame: pd.DataFrame) -> pd.DataFrame:
 def load_suite(path: Path, extra: list[dict] = ()):  # -> great_expectations.ExpectationSuite
     """A suite from its JSON file, with `extra` expectations (the store's limits); every
     expectation is checked, unknown types included."""
-    import great_expectations as gx
+    gx = great_expectations()
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )
@@ -122,7 +123,7 @@ def load_suite(path: Path, extra: list[dict] = ()):  # -> great_expectations.Exp
 
 def _context():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
+    gx = great_expectations()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
@@ -247,7 +248,7 @@ def _run_suites(erp: ErpFrames, suites_dir: Path) -> Validation:
     """Great Expectations over every contract and item of `erp`."""
     if erp.contracts.empty and erp.items.empty:  # nothing to check: not even GX is imported
         return NO_FAILURES
-    import great_expectations as gx
+    gx = great_expectations()
 
     suites = {
         stem: load_suite(suites_dir / f"{stem}.json", store_expectations(frame))

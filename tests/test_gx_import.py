@@ -1,0 +1,74 @@
+"""Great Expectations imported with scipy.stats and altair deferred (stages/gx_import.py).
+
+Each check runs in an interpreter of its own: the test session may have imported them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _python(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "GX_ANALYTICS_ENABLED": "false"},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_a_validation_with_its_report_never_imports_the_deferred_modules(tmp_path):
+    printed = _python(
+        f"""
+        import sys
+        from pathlib import Path
+        from contract_sync.demo.generator import generate_company
+        from contract_sync.erp.frames import ErpFrames
+        from contract_sync.stages.validate import validate
+        from contract_sync.stages.gx_import import DEFERRED
+
+        data = generate_company(1, 30, 4, seed=5)  # company 1: edge cases, so failures
+        result = validate(
+            ErpFrames(data.contracts, data.items), Path("expectations"), Path({str(tmp_path)!r})
+        )
+        assert not result.invalid_contracts.empty
+        print(*(type(sys.modules[name]).__name__ for name in DEFERRED))
+        print("scipy.stats._stats_py" in sys.modules, "altair.vegalite" in sys.modules)
+        """
+    )
+    assert printed.splitlines() == ["_StandIn _StandIn", "False False"]
+    assert any(tmp_path.rglob("*.html"))  # the report was written
+
+
+def test_a_deferred_module_works_once_asked_for_from_any_thread():
+    printed = _python(
+        """
+        import sys, threading
+        from contract_sync.stages.gx_import import great_expectations
+
+        great_expectations()
+        from scipy import stats
+        import altair
+
+        found = []
+        threads = [threading.Thread(target=lambda: found.append(stats.entropy)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        real = sys.modules["scipy.stats"]
+        print(type(real).__name__, len(found), all(f is real.entropy for f in found))
+        print(round(stats.entropy([0.5, 0.5], [0.25, 0.75]), 6))
+        print(altair.Chart.__name__, type(sys.modules["altair"]).__name__)
+        """
+    )
+    assert printed.splitlines() == ["module 4 True", "0.143841", "Chart module"]
