@@ -12,6 +12,7 @@ headers only. Memory so holds about two groups, whatever the company's size.
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from contract_sync.hashing import contract_hashes
 from contract_sync.held import HeldFrames
 from contract_sync.hooks import Hooks
 from contract_sync.settings import Settings
+from contract_sync.stages import suite_worker
 from contract_sync.stages.compare import (
     Comparison,
     compare,
@@ -36,6 +38,7 @@ from contract_sync.stages.compare import (
 )
 from contract_sync.stages.gate import evaluate_gates, evaluate_import_gates
 from contract_sync.stages.scope import in_project
+from contract_sync.stages.suite_worker import SuiteWorker
 from contract_sync.stages.validate import Validation, combined, validate, with_report
 from contract_sync.store.state import StoreState, with_items
 from contract_sync.store.validation_cache import ValidationCache
@@ -114,6 +117,18 @@ def _validation_inputs(settings: Settings, run_id: str | None) -> dict:
     }
 
 
+def _wants_helper(settings: Settings, request: Request, first_import: bool, scope: int) -> bool:
+    """Whether a scan loads Great Expectations in a helper process (stages/suite_worker.py):
+    a large run whose process has not loaded it yet (a long-lived one keeps it), and not a
+    full refresh or first import, which validate everything (their memory is the largest)."""
+    return (
+        settings.validation_helper
+        and scope >= suite_worker.MIN_CONTRACTS
+        and not (first_import or request.full_refresh)
+        and "great_expectations" not in sys.modules
+    )
+
+
 def scan(
     settings: Settings,
     state: StoreState,
@@ -131,41 +146,49 @@ def scan(
     inputs = _validation_inputs(settings, run_id)
     nothing = pd.Series([], dtype="string")
     headers, hashes, unchanged, counts = [], [nothing], [], []
-    with read_erp_groups(settings, request.company, request.contracts, group_items) as erp:
-        if first_import:
-            require_known(settings, request, erp.contracts)
-        scope = erp.contracts["contract_no"]
-        if request.project is not None:
-            everyone = ErpFrames(erp.contracts, empty(ITEM_COLUMNS))
-            scope = in_project(everyone, state, request.project).contracts["contract_no"]
-        stored = stored_hashes(state)
-        headers.append(erp.contracts.iloc[0:0])
-        unchanged.append(pd.Series([], dtype=bool))
-        while (group := hooks.stage("extract", next_group, groups=erp.groups)) is not None:
-            if request.project is not None:  # else every contract read is in scope
-                group = group.only(group.contracts["contract_no"].isin(scope))
-            group_hashes = hooks.stage(
-                "hash", contract_hashes, contracts=group.contracts, items=group.items
+    with SuiteWorker() as helper:
+        with read_erp_groups(settings, request.company, request.contracts, group_items) as erp:
+            if first_import:
+                require_known(settings, request, erp.contracts)
+            scope = erp.contracts["contract_no"]
+            if request.project is not None:
+                everyone = ErpFrames(erp.contracts, empty(ITEM_COLUMNS))
+                scope = in_project(everyone, state, request.project).contracts["contract_no"]
+            helped = _wants_helper(settings, request, first_import, len(scope))
+            stored = stored_hashes(state)
+            headers.append(erp.contracts.iloc[0:0])
+            unchanged.append(pd.Series([], dtype=bool))
+            while (group := hooks.stage("extract", next_group, groups=erp.groups)) is not None:
+                if request.project is not None:  # else every contract read is in scope
+                    group = group.only(group.contracts["contract_no"].isin(scope))
+                group_hashes = hooks.stage(
+                    "hash", contract_hashes, contracts=group.contracts, items=group.items
+                )
+                if first_import or request.full_refresh:
+                    same = pd.Series(False, index=group.contracts.index)
+                else:
+                    same = unchanged_contracts(stored, group.contracts, group_hashes)
+                changed = group.only(~same)
+                held.add(changed)
+                if helped and not changed.contracts.empty:
+                    helper.start()  # loads Great Expectations while the read goes on
+                headers.append(group.contracts)
+                hashes.append(group_hashes)
+                unchanged.append(same)
+                counts.append(items_per_contract(group.items))
+        contracts = pd.concat(headers)
+        _require_all_read(scope, contracts["contract_no"])
+        order = contracts.index.argsort(kind="stable")  # the ERP's order of contracts
+        if held.spilled:  # more than a group: validated here, the helper's memory given back
+            helper.close()
+        # The changed contracts validated together, a group's items at a time: Great
+        # Expectations then runs once for the few edits of an hourly sync, not once per group.
+        validations, checked = [], [nothing]
+        for changed in held.groups(group_items):
+            validations.append(
+                hooks.stage("validate", validate, erp=changed, suites=helper.run_suites, **inputs)
             )
-            if first_import or request.full_refresh:
-                same = pd.Series(False, index=group.contracts.index)
-            else:
-                same = unchanged_contracts(stored, group.contracts, group_hashes)
-            changed = group.only(~same)
-            held.add(changed)
-            headers.append(group.contracts)
-            hashes.append(group_hashes)
-            unchanged.append(same)
-            counts.append(items_per_contract(group.items))
-    contracts = pd.concat(headers)
-    _require_all_read(scope, contracts["contract_no"])
-    order = contracts.index.argsort(kind="stable")  # the ERP's order of contracts
-    # The changed contracts validated together, a group's items at a time: Great
-    # Expectations then runs once for the few edits of an hourly sync, not once per group.
-    validations, checked = [], [nothing]
-    for changed in held.groups(group_items):
-        validations.append(hooks.stage("validate", validate, erp=changed, **inputs))
-        checked.append(changed.contracts["contract_no"])
+            checked.append(changed.contracts["contract_no"])
     validation = combined(validations)
     checked = pd.concat(checked)
     if len(checked):

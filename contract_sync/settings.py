@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     validation_cache: bool = Field(
         True, description="Reuse the verdict on a contract validated before with the same content."
     )
+    validation_helper: bool = Field(
+        True,
+        description="A large run loads Great Expectations in a helper process while it reads "
+        "the ERP (a second core's second of work; about 250 MB while the run validates).",
+    )
     group_items: int = Field(
         100_000,
         ge=1,

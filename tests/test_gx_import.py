@@ -4,30 +4,11 @@ Each check runs in an interpreter of its own: the test session may have imported
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _python(code: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "GX_ANALYTICS_ENABLED": "false"},
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+from tests.new_interpreter import python
 
 
 def test_a_validation_with_its_report_never_imports_the_deferred_modules(tmp_path):
-    printed = _python(
+    printed = python(
         f"""
         import sys
         from pathlib import Path
@@ -50,7 +31,7 @@ def test_a_validation_with_its_report_never_imports_the_deferred_modules(tmp_pat
 
 
 def test_a_deferred_module_works_once_asked_for_from_any_thread():
-    printed = _python(
+    printed = python(
         """
         import sys, threading
         from contract_sync.stages.gx_import import great_expectations

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
@@ -138,14 +139,17 @@ def validate(
     docs_dir: Path | None,
     cache: ValidationCache | None = None,
     run_id: str | None = None,
+    suites: Callable[[ErpFrames, Path], Validation] | None = None,
 ) -> Validation:
     """The contracts of `erp` that fail the suites, and why. With a cache, only contracts
     whose content (every column, codes' exact text included) was not validated before under
-    the same rules are checked; the verdicts of those are kept for the next time."""
+    the same rules are checked; the verdicts of those are kept for the next time. `suites`
+    runs them (run_suites, or the same in a helper process: stages/suite_worker.py)."""
+    run = suites or run_suites
     nothing = erp.contracts.empty and erp.items.empty
     rules = None if cache is None or nothing else rules_key(suites_dir)
     if rules is None:
-        return _with_report(_run_suites(erp, suites_dir), erp, docs_dir, run_id)
+        return _with_report(run(erp, suites_dir), erp, docs_dir, run_id)
     keys = erp.contracts[CONTRACT_KEY].assign(content=content_keys(erp))
     known = cache.lookup(rules, keys)
     numbers = erp.contracts["contract_no"]
@@ -153,7 +157,7 @@ def validate(
     reuse = cacheable & known.notna()
     orphan = ~erp.items["contract_no"].isin(numbers.dropna())
     checked_numbers = numbers[~reuse]
-    checked = _run_suites(
+    checked = run(
         ErpFrames(
             erp.contracts[~reuse],
             erp.items[erp.items["contract_no"].isin(checked_numbers) | orphan],
@@ -244,7 +248,7 @@ def content_keys(erp: ErpFrames) -> pd.Series:
     return keys
 
 
-def _run_suites(erp: ErpFrames, suites_dir: Path) -> Validation:
+def run_suites(erp: ErpFrames, suites_dir: Path) -> Validation:
     """Great Expectations over every contract and item of `erp`."""
     if erp.contracts.empty and erp.items.empty:  # nothing to check: not even GX is imported
         return NO_FAILURES

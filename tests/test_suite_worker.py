@@ -1,0 +1,127 @@
+"""The suites in a helper process (stages/suite_worker.py): the same verdicts as in the
+run's own process, its errors raised in the run, and the run's own process when it stops."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from contract_sync.demo.edit import edit_erp
+from contract_sync.demo.generator import generate_company
+from contract_sync.erp.frames import ErpFrames
+from contract_sync.evaluation import _wants_helper
+from contract_sync.run import Request
+from contract_sync.settings import Settings
+from contract_sync.stages.suite_worker import SuiteWorker
+from contract_sync.stages.validate import SuiteFileError, run_suites
+from tests.new_interpreter import ROOT, python
+
+SUITES = ROOT / "expectations"
+
+
+def _company() -> ErpFrames:
+    data = generate_company(1, 30, 4, seed=5)  # company 1: edge cases, so failures
+    return ErpFrames(data.contracts, data.items)
+
+
+def _same(found, expected) -> None:
+    assert not expected.invalid_contracts.empty
+    pd.testing.assert_series_equal(found.invalid_contracts, expected.invalid_contracts)
+    pd.testing.assert_frame_equal(found.failures, expected.failures)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_the_helper_finds_what_the_run_finds_and_ends_with_it():
+    erp = _company()
+    with SuiteWorker() as helper:
+        helper.start()
+        pid = helper.process.pid
+        _same(helper.run_suites(erp, SUITES), run_suites(erp, SUITES))
+        assert helper.process is not None  # the answer came from the helper
+    assert helper.process is None and _gone(pid)
+
+
+def test_an_error_in_the_helper_is_raised_in_the_run(tmp_path):
+    suites = tmp_path / "suites"
+    shutil.copytree(SUITES, suites)
+    (suites / "line_items.json").write_text("{not json")
+    with SuiteWorker() as helper, pytest.raises(SuiteFileError, match="line_items.json"):
+        helper.start()
+        helper.run_suites(_company(), suites)
+
+
+def test_a_helper_that_stopped_leaves_the_run_validating_itself(caplog):
+    erp = _company()
+    with SuiteWorker() as helper:
+        helper.start()
+        helper.process.kill()
+        helper.process.wait()
+        with caplog.at_level(logging.WARNING):
+            found = helper.run_suites(erp, SUITES)
+        assert helper.process is None
+    _same(found, run_suites(erp, SUITES))
+    assert "validation helper stopped" in caplog.text
+
+
+RUN = """
+import json, sys
+from pathlib import Path
+from contract_sync.stages import suite_worker
+from contract_sync.run import Request, reimport
+from contract_sync.settings import Settings
+
+suite_worker.MIN_CONTRACTS = 1
+settings = Settings(
+    erp_url={erp!r}, store_url={store!r}, data_docs=False, data_dir=Path({data!r}),
+    validation_helper={helper},
+)
+result = reimport(settings, Request(company=1, actor="admin", dry_run=True))
+audit = result.audit[["contract_no", "outcome", "reasons"]].astype(str)
+print(json.dumps({{"loaded_here": "great_expectations" in sys.modules,
+                  "audit": sorted(audit.values.tolist())}}))
+"""
+
+
+def _run_in_a_new_process(seeded, data: Path, helper: bool) -> dict:
+    code = RUN.format(erp=seeded.erp_url, store=seeded.store_url, data=str(data), helper=helper)
+    return json.loads(python(code).splitlines()[-1])
+
+
+def test_a_run_validates_in_its_helper_with_the_same_outcomes(seeded, tmp_path):
+    edit_erp(seeded.erp, 1, 0.5, seed=3)
+    helped = _run_in_a_new_process(seeded, tmp_path / "helped", helper=True)
+    alone = _run_in_a_new_process(seeded, tmp_path / "alone", helper=False)
+    assert not helped["loaded_here"]  # Great Expectations ran in the helper only
+    assert alone["loaded_here"]
+    assert helped["audit"] == alone["audit"]
+    assert any("invalid_erp_data" in reasons for _, _, reasons in helped["audit"])
+
+
+@pytest.mark.parametrize(
+    ("helper", "first_import", "full_refresh", "scope"),
+    [
+        (False, False, False, 5_000),
+        (True, True, False, 5_000),
+        (True, False, True, 5_000),
+        (True, False, False, 999),
+    ],
+)
+def test_small_runs_and_runs_that_validate_everything_validate_themselves(
+    helper, first_import, full_refresh, scope
+):
+    settings = Settings(erp_url="sqlite://", store_url="sqlite://", validation_helper=helper)
+    request = Request(company=1, actor="admin", full_refresh=full_refresh)
+    assert not _wants_helper(settings, request, first_import, scope)
