@@ -39,7 +39,13 @@ from contract_sync.stages.compare import (
 from contract_sync.stages.gate import evaluate_gates, evaluate_import_gates
 from contract_sync.stages.scope import in_project
 from contract_sync.stages.suite_worker import SuiteWorker
-from contract_sync.stages.validate import Validation, combined, validate, with_report
+from contract_sync.stages.validate import (
+    Validation,
+    combined,
+    needs_suites,
+    validate,
+    with_report,
+)
 from contract_sync.store.state import StoreState, with_items
 from contract_sync.store.validation_cache import ValidationCache
 
@@ -170,8 +176,9 @@ def scan(
                     same = unchanged_contracts(stored, group.contracts, group_hashes)
                 changed = group.only(~same)
                 held.add(changed)
-                if helped and not changed.contracts.empty:
+                if helped and needs_suites(changed, inputs["suites_dir"], inputs["cache"]):
                     helper.start()  # loads Great Expectations while the read goes on
+                    helped = False
                 headers.append(group.contracts)
                 hashes.append(group_hashes)
                 unchanged.append(same)

@@ -19,7 +19,8 @@ from contract_sync.evaluation import _wants_helper
 from contract_sync.run import Request
 from contract_sync.settings import Settings
 from contract_sync.stages.suite_worker import SuiteWorker
-from contract_sync.stages.validate import SuiteFileError, run_suites
+from contract_sync.stages.validate import SuiteFileError, needs_suites, run_suites, validate
+from contract_sync.store.validation_cache import ValidationCache
 from tests.new_interpreter import ROOT, python
 
 SUITES = ROOT / "expectations"
@@ -125,3 +126,16 @@ def test_small_runs_and_runs_that_validate_everything_validate_themselves(
     settings = Settings(erp_url="sqlite://", store_url="sqlite://", validation_helper=helper)
     request = Request(company=1, actor="admin", full_refresh=full_refresh)
     assert not _wants_helper(settings, request, first_import, scope)
+
+
+def test_a_helper_is_wanted_only_for_contracts_without_a_kept_verdict(tmp_path):
+    erp = _company()
+    cache = ValidationCache(tmp_path / "verdicts.sqlite")
+    assert needs_suites(erp, SUITES, cache)  # nothing kept yet
+    assert needs_suites(erp, SUITES, None)  # no cache: everything is checked
+    validate(erp, SUITES, None, cache)
+    assert not needs_suites(erp, SUITES, cache)
+    assert not needs_suites(erp.only(erp.contracts["contract_no"].isna()), SUITES, cache)
+    edited = erp.items.copy()
+    edited.loc[edited.index[0], "description"] = "changed since"
+    assert needs_suites(ErpFrames(erp.contracts, edited), SUITES, cache)

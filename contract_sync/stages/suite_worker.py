@@ -2,9 +2,10 @@
 
 Loading GX costs about a second of the interpreter, which a run would spend after its ERP
 read, before the first changed contract is checked. A large run (MIN_CONTRACTS in scope)
-starts this helper when its scan finds the first changed contract: the helper loads GX on
-another core meanwhile, then runs the suites on the frames it is sent and sends back their
-Validation. It only computes: verdicts are kept and reports written by the run.
+starts this helper when its scan finds the first changed contract without a kept verdict:
+the helper loads GX on another core meanwhile, then runs the suites on the frames it is
+sent and sends back their Validation. It only computes: verdicts are kept and reports
+written by the run.
 
 The run validates in its own process, as before, when the helper is not started (small
 runs, full refreshes, first imports, changes beyond one group: see evaluation.scan), and

@@ -150,12 +150,8 @@ def validate(
     rules = None if cache is None or nothing else rules_key(suites_dir)
     if rules is None:
         return _with_report(run(erp, suites_dir), erp, docs_dir, run_id)
-    keys = erp.contracts[CONTRACT_KEY].assign(content=content_keys(erp))
-    known = cache.lookup(rules, keys)
+    keys, known, cacheable, reuse, orphan = _kept_verdicts(erp, rules, cache)
     numbers = erp.contracts["contract_no"]
-    cacheable = numbers.notna() & ~numbers.duplicated(keep=False)
-    reuse = cacheable & known.notna()
-    orphan = ~erp.items["contract_no"].isin(numbers.dropna())
     checked_numbers = numbers[~reuse]
     checked = run(
         ErpFrames(
@@ -179,6 +175,30 @@ def validate(
         reused=int(reuse.sum()),
     )
     return _with_report(found, erp, docs_dir, run_id)
+
+
+def _kept_verdicts(erp: ErpFrames, rules: str, cache: ValidationCache) -> tuple[pd.Series, ...]:
+    """Per contract: its content key (erp_company, contract_no, content), its kept verdict
+    (None: none), whether a verdict is kept for it at all (a number held twice: never),
+    whether its kept verdict stands; per item, whether its contract is missing (orphan)."""
+    keys = erp.contracts[CONTRACT_KEY].assign(content=content_keys(erp))
+    known = cache.lookup(rules, keys)
+    numbers = erp.contracts["contract_no"]
+    cacheable = numbers.notna() & ~numbers.duplicated(keep=False)
+    orphan = ~erp.items["contract_no"].isin(numbers.dropna())
+    return keys, known, cacheable, cacheable & known.notna(), orphan
+
+
+def needs_suites(erp: ErpFrames, suites_dir: Path, cache: ValidationCache | None) -> bool:
+    """Whether validate would run the suites on any of `erp` (a contract or orphan item
+    without a kept verdict): the run's helper is started for that alone."""
+    if erp.contracts.empty and erp.items.empty:
+        return False
+    rules = None if cache is None else rules_key(suites_dir)
+    if rules is None:
+        return True
+    _, _, _, reuse, orphan = _kept_verdicts(erp, rules, cache)
+    return bool((~reuse).any() or orphan.any())
 
 
 def _with_report(
