@@ -63,6 +63,18 @@ def test_items_per_contract_counts_as_grouping_does(sizes):
     assert list(counted.index) == list(dict.fromkeys(numbers))  # in the items' order
 
 
+def test_only_nothing_kept_is_empty_frames_of_the_same_columns(seeded):
+    erp = read_vista(seeded.erp, 1)
+    none = erp.only(pd.Series(False, index=erp.contracts.index))
+    one = erp.only(erp.contracts["contract_no"] == erp.contracts["contract_no"].iloc[0])
+    assert none.contracts.empty and none.items.empty
+    pd.testing.assert_series_equal(none.contracts.dtypes, erp.contracts.dtypes)
+    pd.testing.assert_series_equal(none.items.dtypes, erp.items.dtypes)
+    assert len(one.contracts) == 1 and set(one.items["contract_no"]) == set(
+        one.contracts["contract_no"]
+    )
+
+
 def test_held_frames_spill_beyond_their_budget_and_come_back_equal(seeded):
     erp = read_vista(seeded.erp, 1)
     numbers = erp.contracts["contract_no"]

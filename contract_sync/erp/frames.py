@@ -21,6 +21,8 @@ class ErpFrames:
 
     def only(self, keep: pd.Series) -> ErpFrames:
         """The contracts where `keep` (aligned with `contracts`) holds, with their items."""
+        if not keep.any():  # an hourly sync's usual group: no pass over the items
+            return ErpFrames(self.contracts.iloc[0:0], self.items.iloc[0:0])
         numbers = self.contracts.loc[keep, "contract_no"]
         return ErpFrames(self.contracts[keep], self.items[self.items["contract_no"].isin(numbers)])
 
