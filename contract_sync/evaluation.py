@@ -38,7 +38,6 @@ from contract_sync.stages.compare import (
 )
 from contract_sync.stages.gate import evaluate_gates, evaluate_import_gates
 from contract_sync.stages.scope import in_project
-from contract_sync.stages.suite_worker import SuiteWorker
 from contract_sync.stages.validate import (
     Validation,
     combined,
@@ -124,8 +123,8 @@ def _validation_inputs(settings: Settings, run_id: str | None) -> dict:
 
 
 def _wants_helper(settings: Settings, request: Request, first_import: bool, scope: int) -> bool:
-    """Whether a scan loads Great Expectations in a helper process (stages/suite_worker.py):
-    a large run whose process has not loaded it yet (a long-lived one keeps it), and not a
+    """Whether a run's scan loads Great Expectations in a helper process
+    (stages/suite_worker.py): a large run whose process has not loaded it yet, and not a
     full refresh or first import, which validate everything (their memory is the largest)."""
     return (
         settings.validation_helper
@@ -146,13 +145,16 @@ def scan(
     run_id: str | None = None,
     hooks: Hooks = Hooks(),
     group_items: int | None = None,
+    helper: bool = False,
 ) -> Scan:
     """Extract and hash the ERP contracts in scope a group at a time; the changed ones
-    (every one for a first import or a full refresh) go to `held`, and are validated."""
+    (every one for a first import or a full refresh) go to `held`, and are validated. With
+    `helper` (a run's scan; not a preview's, whose process may serve many), in a helper
+    process when the run qualifies (_wants_helper) and its changes stay within one group."""
     inputs = _validation_inputs(settings, run_id)
     nothing = pd.Series([], dtype="string")
     headers, hashes, unchanged, counts = [], [nothing], [], []
-    with SuiteWorker() as helper:
+    with suite_worker.SuiteWorker() as suites:
         with read_erp_groups(settings, request.company, request.contracts, group_items) as erp:
             if first_import:
                 require_known(settings, request, erp.contracts)
@@ -160,7 +162,7 @@ def scan(
             if request.project is not None:
                 everyone = ErpFrames(erp.contracts, empty(ITEM_COLUMNS))
                 scope = in_project(everyone, state, request.project).contracts["contract_no"]
-            helped = _wants_helper(settings, request, first_import, len(scope))
+            want_helper = helper and _wants_helper(settings, request, first_import, len(scope))
             stored = stored_hashes(state)
             headers.append(erp.contracts.iloc[0:0])
             unchanged.append(pd.Series([], dtype=bool))
@@ -176,9 +178,9 @@ def scan(
                     same = unchanged_contracts(stored, group.contracts, group_hashes)
                 changed = group.only(~same)
                 held.add(changed)
-                if helped and needs_suites(changed, inputs["suites_dir"], inputs["cache"]):
-                    helper.start()  # loads Great Expectations while the read goes on
-                    helped = False
+                if want_helper and needs_suites(changed, inputs["suites_dir"], inputs["cache"]):
+                    suites.start()  # loads Great Expectations while the read goes on
+                    want_helper = False
                 headers.append(group.contracts)
                 hashes.append(group_hashes)
                 unchanged.append(same)
@@ -186,14 +188,14 @@ def scan(
         contracts = pd.concat(headers)
         _require_all_read(scope, contracts["contract_no"])
         order = contracts.index.argsort(kind="stable")  # the ERP's order of contracts
-        if held.spilled:  # more than a group: validated here, the helper's memory given back
-            helper.close()
+        if held.spilled or group_items is None:  # beyond a group: validated here
+            suites.close()  # the helper's memory given back first
         # The changed contracts validated together, a group's items at a time: Great
         # Expectations then runs once for the few edits of an hourly sync, not once per group.
         validations, checked = [], [nothing]
         for changed in held.groups(group_items):
             validations.append(
-                hooks.stage("validate", validate, erp=changed, suites=helper.run_suites, **inputs)
+                hooks.stage("validate", validate, erp=changed, suites=suites.run_suites, **inputs)
             )
             checked.append(changed.contracts["contract_no"])
     validation = combined(validations)

@@ -219,6 +219,7 @@ def _run(
                 run_id=origin.run_id,
                 hooks=hooks,
                 group_items=group_items,
+                helper=True,
             )
             frozen.after_validation()
             audits, repeated = [], 0

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -15,10 +16,11 @@ import pytest
 from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.generator import generate_company
 from contract_sync.erp.frames import ErpFrames
+from contract_sync.errors import UserError
 from contract_sync.evaluation import _wants_helper
 from contract_sync.run import Request
 from contract_sync.settings import Settings
-from contract_sync.stages.suite_worker import SuiteWorker
+from contract_sync.stages.suite_worker import HelperUserError, SuiteWorker, _travelling
 from contract_sync.stages.validate import SuiteFileError, needs_suites, run_suites, validate
 from contract_sync.store.validation_cache import ValidationCache
 from tests.new_interpreter import ROOT, python
@@ -59,13 +61,34 @@ def test_an_error_in_the_helper_is_raised_in_the_run(tmp_path):
     suites = tmp_path / "suites"
     shutil.copytree(SUITES, suites)
     (suites / "line_items.json").write_text("{not json")
-    with SuiteWorker() as helper, pytest.raises(SuiteFileError, match="line_items.json"):
+    with SuiteWorker() as helper, pytest.raises(SuiteFileError, match="line_items.json") as raised:
         helper.start()
         helper.run_suites(_company(), suites)
+    assert any("in the validation helper" in note for note in raised.value.__notes__)
 
 
-def test_a_helper_that_stopped_leaves_the_run_validating_itself(caplog):
+class _TwoPartError(UserError, ValueError):
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what}: {why}")
+
+
+def test_an_error_that_cannot_travel_comes_back_as_its_type_and_message():
+    try:
+        raise _TwoPartError("C-1", "no such job")
+    except _TwoPartError as error:
+        travelling = _travelling(error)
+    assert isinstance(travelling, HelperUserError)
+    assert str(travelling) == "_TwoPartError: C-1: no such job"
+    try:
+        raise ValueError("plain")
+    except ValueError as error:
+        assert _travelling(error) is error
+
+
+@pytest.mark.parametrize("contracts", [30, 1])  # one contract: a request the pipe buffers
+def test_a_helper_that_stopped_leaves_the_run_validating_itself(caplog, contracts):
     erp = _company()
+    erp = erp.only(erp.contracts["contract_no"].isin(erp.contracts["contract_no"][:contracts]))
     with SuiteWorker() as helper:
         helper.start()
         helper.process.kill()
@@ -73,7 +96,8 @@ def test_a_helper_that_stopped_leaves_the_run_validating_itself(caplog):
         with caplog.at_level(logging.WARNING):
             found = helper.run_suites(erp, SUITES)
         assert helper.process is None
-    _same(found, run_suites(erp, SUITES))
+    expected = run_suites(erp, SUITES)
+    pd.testing.assert_frame_equal(found.failures, expected.failures)
     assert "validation helper stopped" in caplog.text
 
 
@@ -121,11 +145,16 @@ def test_a_run_validates_in_its_helper_with_the_same_outcomes(seeded, tmp_path):
     ],
 )
 def test_small_runs_and_runs_that_validate_everything_validate_themselves(
-    helper, first_import, full_refresh, scope
+    monkeypatch, helper, first_import, full_refresh, scope
 ):
+    monkeypatch.delitem(sys.modules, "great_expectations", raising=False)  # as in a new run
     settings = Settings(erp_url="sqlite://", store_url="sqlite://", validation_helper=helper)
     request = Request(company=1, actor="admin", full_refresh=full_refresh)
     assert not _wants_helper(settings, request, first_import, scope)
+    wanted = Settings(erp_url="sqlite://", store_url="sqlite://")
+    assert _wants_helper(wanted, Request(company=1, actor="admin"), False, 1_000)
+    monkeypatch.setitem(sys.modules, "great_expectations", sys)  # loaded in this process
+    assert not _wants_helper(wanted, Request(company=1, actor="admin"), False, 1_000)
 
 
 def test_a_helper_is_wanted_only_for_contracts_without_a_kept_verdict(tmp_path):
@@ -135,7 +164,7 @@ def test_a_helper_is_wanted_only_for_contracts_without_a_kept_verdict(tmp_path):
     assert needs_suites(erp, SUITES, None)  # no cache: everything is checked
     validate(erp, SUITES, None, cache)
     assert not needs_suites(erp, SUITES, cache)
-    assert not needs_suites(erp.only(erp.contracts["contract_no"].isna()), SUITES, cache)
+    assert not needs_suites(erp.only(pd.Series(False, index=erp.contracts.index)), SUITES, cache)
     edited = erp.items.copy()
     edited.loc[edited.index[0], "description"] = "changed since"
     assert needs_suites(ErpFrames(erp.contracts, edited), SUITES, cache)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import threading
 import types
 
 DEFERRED = ("scipy.stats", "altair")
+_SWAP = threading.Lock()
 
 
 class _StandIn(types.ModuleType):
@@ -22,8 +24,9 @@ class _StandIn(types.ModuleType):
 
     def __getattr__(self, attribute: str) -> object:
         name = self.__name__
-        if sys.modules.get(name) is self:
-            del sys.modules[name]
+        with _SWAP:  # never two threads removing it, nor one removing the real module
+            if sys.modules.get(name) is self:
+                del sys.modules[name]
         real = importlib.import_module(name)  # two threads at once: the import lock orders them
         self.__dict__.update(real.__dict__)
         return getattr(real, attribute)

@@ -3,29 +3,31 @@
 Loading GX costs about a second of the interpreter, which a run would spend after its ERP
 read, before the first changed contract is checked. A large run (MIN_CONTRACTS in scope)
 starts this helper when its scan finds the first changed contract without a kept verdict:
-the helper loads GX on another core meanwhile, then runs the suites on the frames it is
-sent and sends back their Validation. It only computes: verdicts are kept and reports
-written by the run.
+the helper loads GX meanwhile (on another core where the machine has one), then runs the
+suites on the frames it is sent and sends back their Validation. It only computes:
+verdicts are kept and reports written by the run, which ends its helper when its scan ends.
 
-The run validates in its own process, as before, when the helper is not started (small
-runs, full refreshes, first imports, changes beyond one group: see evaluation.scan), and
-when the helper cannot start or stops (logged). Killed with its run: it holds nothing.
-The helper is `python -m` this module, with its answers on a channel of its own: a
-module-level call in the caller's main script never runs twice.
+The run validates in its own process, as before, when the helper is not started (see
+evaluation.scan) and when the helper cannot start or stops (logged). A run killed outright
+leaves its helper to end at its next read, on the closed pipe. The helper is `python -P -m`
+this module, in a process group of its own (Ctrl-C is for the run), with its answers on a
+channel of its own: a module-level call in the caller's main script never runs twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 from types import TracebackType
-from typing import IO
 
 from contract_sync.erp.frames import ErpFrames
+from contract_sync.errors import UserError
 from contract_sync.stages.gx_import import great_expectations
 from contract_sync.stages.validate import Validation, run_suites
 
@@ -57,10 +59,11 @@ class SuiteWorker:
         paths = os.pathsep.join(path for path in sys.path if path)
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", __name__],
+                [sys.executable, "-P", "-m", __name__],  # -P: nothing from the current folder
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env={**os.environ, "PYTHONPATH": paths},
+                process_group=0,
             )
         except OSError as error:
             log.warning("validation helper not started (%s): the run validates itself", error)
@@ -70,7 +73,8 @@ class SuiteWorker:
         if self.process is None:
             return run_suites(erp, suites_dir)
         try:
-            _send(self.process.stdin, (erp, suites_dir))
+            pickle.dump((erp, suites_dir), self.process.stdin, pickle.HIGHEST_PROTOCOL)
+            self.process.stdin.flush()
             done, value = pickle.load(self.process.stdout)  # noqa: S301 - our own helper
         except (OSError, EOFError, pickle.UnpicklingError) as error:
             log.warning("validation helper stopped (%r): the run validates itself", error)
@@ -82,18 +86,34 @@ class SuiteWorker:
 
     def close(self) -> None:
         """End the helper, whatever it is doing (it holds nothing)."""
-        if self.process is None:
+        process, self.process = self.process, None
+        if process is None:
             return
-        self.process.kill()
-        self.process.wait()
-        for pipe in (self.process.stdin, self.process.stdout):
-            pipe.close()
-        self.process = None
+        process.kill()
+        process.wait()
+        for pipe in (process.stdin, process.stdout):
+            with contextlib.suppress(OSError):  # a request still buffered for a dead helper
+                pipe.close()
 
 
-def _send(channel: IO[bytes], message: object) -> None:
-    channel.write(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
-    channel.flush()
+class HelperError(RuntimeError):
+    """An error of the helper's that could not travel as itself."""
+
+
+class HelperUserError(UserError, HelperError):
+    """A user error of the helper's that could not travel as itself."""
+
+
+def _travelling(error: Exception) -> Exception:
+    """The error as the run will raise it: itself, with the helper's traceback as a note,
+    when it comes back from pickling whole; else its type and message."""
+    error.add_note(f"in the validation helper:\n{traceback.format_exc()}")
+    try:
+        pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
+    except Exception:  # noqa: BLE001 - replaced by one that travels
+        kind = HelperUserError if isinstance(error, UserError) else HelperError
+        return kind(f"{type(error).__name__}: {error}")
+    return error
 
 
 def _answer(erp: ErpFrames, suites_dir: Path) -> bytes:
@@ -101,10 +121,7 @@ def _answer(erp: ErpFrames, suites_dir: Path) -> bytes:
     try:
         return pickle.dumps((True, run_suites(erp, suites_dir)), pickle.HIGHEST_PROTOCOL)
     except Exception as error:  # noqa: BLE001 - raised in the run
-        try:
-            return pickle.dumps((False, error), pickle.HIGHEST_PROTOCOL)
-        except Exception:  # noqa: BLE001 - an error that cannot travel travels as text
-            return pickle.dumps((False, RuntimeError(f"{type(error).__name__}: {error}")))
+        return pickle.dumps((False, _travelling(error)), pickle.HIGHEST_PROTOCOL)
 
 
 def serve() -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -177,16 +178,21 @@ def validate(
     return _with_report(found, erp, docs_dir, run_id)
 
 
-def _kept_verdicts(erp: ErpFrames, rules: str, cache: ValidationCache) -> tuple[pd.Series, ...]:
-    """Per contract: its content key (erp_company, contract_no, content), its kept verdict
-    (None: none), whether a verdict is kept for it at all (a number held twice: never),
-    whether its kept verdict stands; per item, whether its contract is missing (orphan)."""
+class KeptVerdicts(NamedTuple):
+    keys: pd.DataFrame  # per contract: erp_company, contract_no, content (its content key)
+    known: pd.Series  # per contract: the failures kept for its content (None: no verdict)
+    cacheable: pd.Series  # per contract: a verdict can be kept (not a number held twice)
+    reuse: pd.Series  # per contract: its kept verdict stands
+    orphan: pd.Series  # per item: its contract is not among the contracts
+
+
+def _kept_verdicts(erp: ErpFrames, rules: str, cache: ValidationCache) -> KeptVerdicts:
     keys = erp.contracts[CONTRACT_KEY].assign(content=content_keys(erp))
     known = cache.lookup(rules, keys)
     numbers = erp.contracts["contract_no"]
     cacheable = numbers.notna() & ~numbers.duplicated(keep=False)
     orphan = ~erp.items["contract_no"].isin(numbers.dropna())
-    return keys, known, cacheable, cacheable & known.notna(), orphan
+    return KeptVerdicts(keys, known, cacheable, cacheable & known.notna(), orphan)
 
 
 def needs_suites(erp: ErpFrames, suites_dir: Path, cache: ValidationCache | None) -> bool:
@@ -197,8 +203,8 @@ def needs_suites(erp: ErpFrames, suites_dir: Path, cache: ValidationCache | None
     rules = None if cache is None else rules_key(suites_dir)
     if rules is None:
         return True
-    _, _, _, reuse, orphan = _kept_verdicts(erp, rules, cache)
-    return bool((~reuse).any() or orphan.any())
+    kept = _kept_verdicts(erp, rules, cache)
+    return bool((~kept.reuse).any() or kept.orphan.any())
 
 
 def _with_report(
