@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -154,7 +155,7 @@ def scan(
     inputs = _validation_inputs(settings, run_id)
     nothing = pd.Series([], dtype="string")
     headers, hashes, unchanged, counts = [], [nothing], [], []
-    with suite_worker.SuiteWorker() as suites:
+    with closing(suite_worker.SuiteWorker()) as suites:
         with read_erp_groups(settings, request.company, request.contracts, group_items) as erp:
             if first_import:
                 require_known(settings, request, erp.contracts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 import bench.__main__ as bench_main
 from bench.__main__ import SCENARIOS, report, targets
+from bench.once import _children_peak_kb
 from contract_sync.demo.generator import EDGE_CASES
 
 pytestmark = pytest.mark.slow
@@ -124,3 +126,22 @@ def test_benchmark_runs_every_scenario_with_the_right_outcomes(tmp_path, monkeyp
     assert ratios["figure"][-1] == f"apply per re-imported contract (c: {written} written)"
     assert float(ratios["ratio"][-1].removesuffix(" ms")) == pytest.approx(per_contract, abs=0.05)
     assert runs["floor"]["differing_items"] >= 5  # the items of the contract never imported
+
+
+def test_the_peak_of_a_child_process_is_seen_while_it_lives():
+    """What adds a run's validation helper to the run's peak memory."""
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; b = b'x' * 60_000_000; print(); sys.stdout.flush(); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        child.stdout.readline()  # its 60 MB are allocated
+        assert _children_peak_kb() >= 55_000
+    finally:
+        child.kill()
+        child.wait()
+        child.stdout.close()

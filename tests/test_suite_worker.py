@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
@@ -49,7 +50,7 @@ def _gone(pid: int) -> bool:
 
 def test_the_helper_finds_what_the_run_finds_and_ends_with_it():
     erp = _company()
-    with SuiteWorker() as helper:
+    with closing(SuiteWorker()) as helper:
         helper.start()
         pid = helper.process.pid
         _same(helper.run_suites(erp, SUITES), run_suites(erp, SUITES))
@@ -61,7 +62,10 @@ def test_an_error_in_the_helper_is_raised_in_the_run(tmp_path):
     suites = tmp_path / "suites"
     shutil.copytree(SUITES, suites)
     (suites / "line_items.json").write_text("{not json")
-    with SuiteWorker() as helper, pytest.raises(SuiteFileError, match="line_items.json") as raised:
+    with (
+        closing(SuiteWorker()) as helper,
+        pytest.raises(SuiteFileError, match="line_items.json") as raised,
+    ):
         helper.start()
         helper.run_suites(_company(), suites)
     assert any("in the validation helper" in note for note in raised.value.__notes__)
@@ -89,7 +93,7 @@ def test_an_error_that_cannot_travel_comes_back_as_its_type_and_message():
 def test_a_helper_that_stopped_leaves_the_run_validating_itself(caplog, contracts):
     erp = _company()
     erp = erp.only(erp.contracts["contract_no"].isin(erp.contracts["contract_no"][:contracts]))
-    with SuiteWorker() as helper:
+    with closing(SuiteWorker()) as helper:
         helper.start()
         helper.process.kill()
         helper.process.wait()

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import traceback
 from pathlib import Path
-from types import TracebackType
 
 from contract_sync.erp.frames import ErpFrames
 from contract_sync.errors import UserError
@@ -36,21 +35,11 @@ log = logging.getLogger(__name__)
 
 
 class SuiteWorker:
-    """The helper of one run; run_suites goes to it once started, else runs here."""
+    """The helper of one run; run_suites goes to it once started, else runs here. Used as
+    `with contextlib.closing(SuiteWorker())`: the helper ends with the block."""
 
     def __init__(self) -> None:
         self.process: subprocess.Popen | None = None
-
-    def __enter__(self) -> SuiteWorker:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def start(self) -> None:
         """Start the helper (once); it loads GX while the run goes on."""
