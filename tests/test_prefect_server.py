@@ -8,6 +8,8 @@ import os
 import re
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -43,8 +45,15 @@ def _post(path: str, body: dict) -> dict:
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
+    for attempt in range(3):  # a busy server answers 503; Prefect's own client retries too
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            if error.code != 503 or attempt == 2:
+                raise
+            time.sleep(2)
+    raise AssertionError("unreachable")
 
 
 def _run_form_explains_itself(browser, deployment) -> None:
