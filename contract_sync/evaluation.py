@@ -23,10 +23,10 @@ import pandas as pd
 import sqlalchemy as sa
 
 from contract_sync.columns import ITEM_COLUMNS, empty
-from contract_sync.erp.frames import MAX_LISTED, ErpFrames, ErpReadError, items_per_contract
+from contract_sync.erp.frames import MAX_LISTED, ErpFrames, ErpReadError
 from contract_sync.erp.read import read_contract_numbers, read_erp_groups
 from contract_sync.errors import UserError
-from contract_sync.hashing import contract_hashes
+from contract_sync.hashing import hashes_and_counts
 from contract_sync.held import HeldFrames
 from contract_sync.hooks import Hooks
 from contract_sync.settings import Settings
@@ -75,7 +75,7 @@ class Scan:
     contracts: pd.DataFrame  # every ERP contract in scope, in the ERP's order
     hashes: pd.Series  # aligned with contracts
     unchanged: pd.Series  # aligned with contracts
-    item_counts: pd.Series  # contract_no -> items read
+    item_counts: pd.Series  # contract_no -> items read (0 for none)
     validation: Validation  # of the changed contracts, with the run's report page
     held: HeldFrames  # the changed contracts' frames
 
@@ -170,8 +170,8 @@ def scan(
             while (group := hooks.stage("extract", next_group, groups=erp.groups)) is not None:
                 if request.project is not None:  # else every contract read is in scope
                     group = group.only(group.contracts["contract_no"].isin(scope))
-                group_hashes = hooks.stage(
-                    "hash", contract_hashes, contracts=group.contracts, items=group.items
+                group_hashes, group_counts = hooks.stage(
+                    "hash", hashes_and_counts, contracts=group.contracts, items=group.items
                 )
                 if first_import or request.full_refresh:
                     same = pd.Series(False, index=group.contracts.index)
@@ -185,7 +185,7 @@ def scan(
                 headers.append(group.contracts)
                 hashes.append(group_hashes)
                 unchanged.append(same)
-                counts.append(items_per_contract(group.items))
+                counts.append(group_counts)
         contracts = pd.concat(headers)
         _require_all_read(scope, contracts["contract_no"])
         order = contracts.index.argsort(kind="stable")  # the ERP's order of contracts

@@ -58,6 +58,21 @@ def contract_hashes(
 ) -> pd.Series:
     """Hex digest per contract, aligned with `contracts`' rows, over `columns` (of the
     header, of the items)."""
+    return _hashed(contracts, items, columns)[0]
+
+
+def hashes_and_counts(contracts: pd.DataFrame, items: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """contract_hashes, and contract_no -> its number of items (0 for none; items of no
+    contract in `contracts` are not counted): one lookup of the items' contracts for both."""
+    hashes, codes = _hashed(contracts, items, (HASHED_CONTRACT_COLUMNS, HASHED_ITEM_COLUMNS))
+    counts = np.bincount(codes[codes >= 0], minlength=len(contracts)).astype("int64")
+    return hashes, pd.Series(counts, index=contracts["contract_no"].to_numpy(), dtype="int64")
+
+
+def _hashed(
+    contracts: pd.DataFrame, items: pd.DataFrame, columns: tuple[list[str], list[str]]
+) -> tuple[pd.Series, np.ndarray]:
+    """The digests, and per item the row of its contract (see _contract_of_items)."""
     contract_columns, item_columns = columns
     item_hashes = pd.Series(_row_hashes(items[item_columns]), dtype="uint64")
     codes = _contract_of_items(contracts, items)
@@ -71,4 +86,5 @@ def contract_hashes(
         combined[sorted_codes[starts][known]] = xored[known]
     header = _row_hashes(contracts[contract_columns])
     digest = _row_hashes(pd.DataFrame({"header": header, "items": combined}))
-    return pd.Series(np.char.mod("%016x", digest), index=contracts.index, dtype="string")
+    hashes = pd.Series(np.char.mod("%016x", digest), index=contracts.index, dtype="string")
+    return hashes, codes

@@ -9,7 +9,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from contract_sync.evaluation import next_group
-from contract_sync.hashing import contract_hashes
+from contract_sync.hashing import hashes_and_counts
 from contract_sync.stages.apply import apply
 from contract_sync.stages.compare import compare
 from contract_sync.stages.gate import evaluate_gates, evaluate_import_gates
@@ -28,7 +28,7 @@ load_state_task = _task(load_state, "load store state")
 # read_erp_groups; this task must never be retried nor submitted (a stream is read once, in
 # order), and the scan checks that every contract in scope was read.
 extract_task = _task(next_group, "extract")
-hash_task = _task(contract_hashes, "hash")
+hash_task = _task(hashes_and_counts, "hash")
 validate_task = _task(validate, "validate")
 load_items_task = _task(with_items, "load store items")
 compare_task = _task(compare, "compare")

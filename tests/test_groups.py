@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from contract_sync.cli import OUTCOME_FIELDS
 from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.seed import seed
-from contract_sync.erp.frames import ErpDataError, ErpReadError, items_per_contract
+from contract_sync.erp.frames import ErpDataError, ErpReadError
 from contract_sync.erp.groups import split_by_contract
 from contract_sync.erp.vista import read_vista
 from contract_sync.erp.vista_schema import JCCI
@@ -50,17 +50,6 @@ def test_groups_hold_whole_contracts_and_every_row_once(sizes, chunk, group_item
     if group_items is not None:  # cut at the first contract boundary after group_items rows
         assert all(len(group) >= group_items for group in groups[:-1])
         assert all(len(group) < group_items + max(sizes) for group in groups)
-
-
-@given(sizes=st.lists(st.integers(1, 9), max_size=12))
-def test_items_per_contract_counts_as_grouping_does(sizes):
-    numbers = [f"C{n:02d}" for n, size in enumerate(sizes) for _ in range(size)]
-    items = pd.DataFrame({"contract_no": pd.Series(numbers, dtype="string")})
-
-    counted = items_per_contract(items)
-
-    assert counted.to_dict() == items.groupby("contract_no").size().to_dict()
-    assert list(counted.index) == list(dict.fromkeys(numbers))  # in the items' order
 
 
 def test_only_nothing_kept_is_empty_frames_of_the_same_columns(seeded):

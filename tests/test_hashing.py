@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contract_sync import hashing
-from contract_sync.hashing import contract_hashes
+from contract_sync.hashing import contract_hashes, hashes_and_counts
 from tests.frames import contracts_frame, items_frame
 
 CONTRACTS = contracts_frame("C1", "C2", "C3")
@@ -113,3 +115,18 @@ def test_rows_hashed_a_slice_at_a_time_give_the_same_digests(monkeypatch):
     for rows in (1, 2, 4):
         monkeypatch.setattr(hashing, "HASH_SLICE_ROWS", rows)
         assert by_contract(CONTRACTS, ITEMS) == whole
+
+
+@given(sizes=st.lists(st.integers(0, 6), max_size=8), orphans=st.integers(0, 3))
+def test_counts_are_each_contracts_items_beside_the_same_hashes(sizes, orphans):
+    numbers = [f"C{n}" for n in range(len(sizes))]
+    rows = [(no, str(10 * k)) for no, size in zip(numbers, sizes, strict=True) for k in range(size)]
+    rows += [("C9", str(10 * k)) for k in range(orphans)]  # items of no contract read
+    contracts = contracts_frame(*numbers)
+    items = items_frame(*rows)
+
+    hashes, counts = hashes_and_counts(contracts, items)
+
+    assert hashes.equals(contract_hashes(contracts, items))
+    assert counts.to_dict() == dict(zip(numbers, sizes, strict=True))
+    assert counts.dtype == "int64"

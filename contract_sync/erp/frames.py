@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from contract_sync.columns import ITEM_COLUMNS, conform, item_order, run_starts
+from contract_sync.columns import ITEM_COLUMNS, conform, item_order
 from contract_sync.errors import UserError
 from contract_sync.exact import PLAIN, NumberFormat, parse_scaled
 
@@ -43,15 +42,6 @@ def finish_items(raw: pd.DataFrame) -> pd.DataFrame:
     """Canonical items in Vista's order, position counted within each contract."""
     items = item_order(conform(raw.assign(position=0), ITEM_COLUMNS))
     return items.assign(position=items.groupby("contract_no").cumcount() + 1).reset_index(drop=True)
-
-
-def items_per_contract(items: pd.DataFrame) -> pd.Series:
-    """contract_no -> number of items, for canonical items (in contract order, one company):
-    read off the runs of equal numbers instead of grouping them."""
-    numbers = items["contract_no"]
-    starts = run_starts(numbers)
-    counts = np.diff(np.r_[starts, len(numbers)]).astype("int64")
-    return pd.Series(counts, index=numbers.iloc[starts].to_numpy(), dtype="int64")
 
 
 def parse_numbers(
