@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from contract_sync.cli import OUTCOME_FIELDS
 from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.seed import seed
+from contract_sync.erp import groups
 from contract_sync.erp.frames import ErpDataError, ErpReadError
 from contract_sync.erp.groups import split_by_contract
 from contract_sync.erp.vista import read_vista
@@ -131,6 +132,40 @@ def test_a_run_in_small_groups_does_what_one_group_does(database_url, full_refre
     assert [done for done, _ in progress[1]] == list(range(1, written + 1))
     totals = [total for _, total in progress[1]]
     assert totals == sorted(totals, reverse=True) and totals[-1] == written
+
+
+def test_a_group_is_read_in_pieces_and_written_as_one(database_url, monkeypatch):
+    """A group larger than a read piece: read and hashed a piece at a time, compared and
+    written as one group, with the outcome of a read in one piece."""
+    audits, counts = [], []
+    for name, piece in (("one_piece", 10**9), ("pieces", 7)):
+        monkeypatch.setattr(groups, "READ_PIECE_ITEMS", piece)
+        with _twin(database_url, name) as sides:
+            seed(sides.erp, sides.store, **SMALL)
+            edit_erp(sides.erp, 1, 0.5, seed=3)
+            settings = Settings(
+                erp_url=sides.erp_url, store_url=sides.store_url, data_docs=False, group_items=500
+            )
+            counted = Counter()
+
+            def timer(stage, counted=counted):
+                counted[stage] += 1
+                return nullcontext()
+
+            result = reimport(settings, Request(company=1, actor="admin"), hooks=Hooks(timer=timer))
+            audits.append(result.audit[AUDITED].reset_index(drop=True))
+            counts.append(counted)
+    pd.testing.assert_frame_equal(audits[0], audits[1])
+    assert audits[0]["outcome"].eq("reimported").sum() > 0
+    assert counts[0]["extract"] == 2 and counts[1]["extract"] > 5  # the last finds the end
+    assert counts[0]["apply"] == counts[1]["apply"] == 1
+    assert counts[1]["hash"] == counts[1]["extract"] - 1
+
+
+def test_read_pieces_are_the_group_up_to_their_own_size():
+    assert groups.read_piece_items(None) is None
+    assert groups.read_piece_items(7) == 7
+    assert groups.read_piece_items(10**6) == groups.READ_PIECE_ITEMS
 
 
 def test_a_first_import_in_groups_imports_every_requested_contract(seeded):

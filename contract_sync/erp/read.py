@@ -89,8 +89,9 @@ def read_erp_groups(
     contract_nos: Sequence[str] | None = None,
     group_items: int | None = None,
 ) -> Iterator[ErpGroups]:
-    """read_erp, a group of contracts (about `group_items` items) at a time. Opening the
-    read is retried as read_erp is; a fault after the first group fails the read."""
+    """read_erp, a group of contracts at a time: about `group_items` items, 20,000 at most
+    (groups.read_piece_items). Opening the read is retried as read_erp is; a fault after
+    the first group fails the read."""
     if settings.erp_connector is ErpConnector.files:  # files are read whole, then cut
         yield in_groups(read_files(settings.erp_files_path, company, contract_nos), group_items)
         return

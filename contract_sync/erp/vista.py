@@ -15,7 +15,12 @@ import sqlalchemy as sa
 from contract_sync.columns import CONTRACT_COLUMNS, conform, normal_code
 from contract_sync.erp.ahead import ReadAhead
 from contract_sync.erp.frames import MAX_LISTED, ErpDataError, ErpFrames, finish_items
-from contract_sync.erp.groups import ErpGroups, frames_in_groups, split_by_contract
+from contract_sync.erp.groups import (
+    ErpGroups,
+    frames_in_groups,
+    read_piece_items,
+    split_by_contract,
+)
 from contract_sync.erp.vista_schema import BILL_TYPES, JCCI, JCCM, JCJM
 from contract_sync.vocabulary import ERP_STATUSES, RETAINAGE_FRACTION_SCALE
 
@@ -135,8 +140,9 @@ def vista_groups(
     contract_nos: Sequence[str] | None,
     group_items: int | None,
 ) -> Iterator[ErpGroups]:
-    """The same read a group of contracts at a time: the items streamed in the order of
-    JCCI's key (no sort), while the connection stays open."""
+    """The same read a group of contracts at a time (groups.read_piece_items): the items
+    streamed in the order of JCCI's key (no sort), while the connection stays open. The
+    read runs up to `group_items` rows ahead."""
     with engine.connect() as connection:
         raw = _read_headers(connection, company, contract_nos, None)
         if raw["bad_scale"].eq(1).any():
@@ -147,7 +153,7 @@ def vista_groups(
         ahead = ReadAhead(_read_sql(query, streamed, chunksize=STREAM_ROWS), _depth(group_items))
 
         def items() -> Iterator[pd.DataFrame]:
-            for group in split_by_contract(ahead, group_items):
+            for group in split_by_contract(ahead, read_piece_items(group_items)):
                 if group["bad_scale"].eq(1).any():
                     with engine.connect() as other:
                         _raise_over_scale(other, company, contract_nos, None)
