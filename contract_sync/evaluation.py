@@ -179,6 +179,9 @@ def scan(
                     same = unchanged_contracts(stored, group.contracts, group_hashes)
                 changed = group.only(~same)
                 held.add(changed)
+                if held.spilled:  # validated here: the helper's memory given back at once
+                    suites.close()
+                    want_helper = False
                 if want_helper and needs_suites(changed, inputs["suites_dir"], inputs["cache"]):
                     suites.start()  # loads Great Expectations while the read goes on
                     want_helper = False
@@ -189,8 +192,8 @@ def scan(
         contracts = pd.concat(headers)
         _require_all_read(scope, contracts["contract_no"])
         order = contracts.index.argsort(kind="stable")  # the ERP's order of contracts
-        if held.spilled or group_items is None:  # beyond a group: validated here
-            suites.close()  # the helper's memory given back first
+        if group_items is None:  # changes not bounded by a group: validated here
+            suites.close()
         # The changed contracts validated together, a group's items at a time: Great
         # Expectations then runs once for the few edits of an hourly sync, not once per group.
         validations, checked = [], [nothing]

@@ -139,6 +139,52 @@ def test_a_run_validates_in_its_helper_with_the_same_outcomes(seeded, tmp_path):
     assert any("invalid_erp_data" in reasons for _, _, reasons in helped["audit"])
 
 
+SPILLED = """
+import json, sys
+from contextlib import nullcontext
+from pathlib import Path
+from contract_sync.stages import suite_worker
+from contract_sync.run import Hooks, Request, reimport
+from contract_sync.settings import Settings
+
+suite_worker.MIN_CONTRACTS = 1
+events, extracts = [], []
+for name in ("start", "close"):
+    def logged(self, name=name, method=getattr(suite_worker.SuiteWorker, name)):
+        if name == "start" or self.process is not None:
+            events.append((name, len(extracts)))
+        return method(self)
+    setattr(suite_worker.SuiteWorker, name, logged)
+
+def timer(stage):
+    if stage == "extract":
+        extracts.append(stage)
+    return nullcontext()
+
+settings = Settings(
+    erp_url={erp!r}, store_url={store!r}, data_docs=False, data_dir=Path({data!r}),
+    group_items=30,
+)
+request = Request(company=1, actor="admin", dry_run=True)
+result = reimport(settings, request, hooks=Hooks(timer=timer))
+audit = result.audit[["contract_no", "outcome", "reasons"]].astype(str)
+print(json.dumps({{"loaded_here": "great_expectations" in sys.modules, "events": events,
+                  "extracts": len(extracts), "audit": sorted(audit.values.tolist())}}))
+"""
+
+
+def test_changes_beyond_a_group_end_the_helper_when_they_spill(seeded, tmp_path):
+    edit_erp(seeded.erp, 1, 0.5, seed=3)
+    code = SPILLED.format(erp=seeded.erp_url, store=seeded.store_url, data=str(tmp_path / "s"))
+    spilled = json.loads(python(code).splitlines()[-1])
+    alone = _run_in_a_new_process(seeded, tmp_path / "alone", helper=False)
+    (started, at), (closed, then) = spilled["events"]
+    assert (started, closed) == ("start", "close")
+    assert at <= then < spilled["extracts"]  # ended during the read, not after it
+    assert spilled["loaded_here"]  # validated in the run's own process
+    assert spilled["audit"] == alone["audit"]
+
+
 @pytest.mark.parametrize(
     ("helper", "first_import", "full_refresh", "scope"),
     [
