@@ -1,9 +1,9 @@
 """A run's evaluation, a group of contracts at a time.
 
-The scan reads the whole ERP group by group (extract, hash) and validates the changed
-contracts before anything is written: an ERP value that cannot be taken, or a suite that
-cannot run, still fails the run with the store untouched. Only the changed contracts'
-frames are kept (HeldFrames).
+The scan reads the whole ERP a piece of contracts at a time (extract, hash; see
+erp/groups.read_piece_items) and validates the changed contracts before anything is
+written: an ERP value that cannot be taken, or a suite that cannot run, still fails the run
+with the store untouched. Only the changed contracts' frames are kept (HeldFrames).
 Then each group of them is compared and gated (`evaluations`), for the caller to plan and
 apply before the next is loaded; the unchanged contracts go with the first group, as
 headers only. Memory so holds about two groups, whatever the company's size.
@@ -148,7 +148,7 @@ def scan(
     group_items: int | None = None,
     helper: bool = False,
 ) -> Scan:
-    """Extract and hash the ERP contracts in scope a group at a time; the changed ones
+    """Extract and hash the ERP contracts in scope a piece at a time; the changed ones
     (every one for a first import or a full refresh) go to `held`, and are validated. With
     `helper` (a run's scan; not a preview's, whose process may serve many), in a helper
     process when the run qualifies (_wants_helper) and its changes stay within one group."""

@@ -1,6 +1,7 @@
 """The ERP read a group of contracts at a time, so that a run's memory does not grow with
 the company: the headers whole (a row per contract), the items streamed in contract order
-and cut between contracts into groups of about `group_items` items (read_piece_items)."""
+and cut between contracts into pieces of about `group_items` items, 20,000 at most
+(read_piece_items)."""
 
 from __future__ import annotations
 
