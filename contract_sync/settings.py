@@ -71,13 +71,14 @@ class Settings(BaseSettings):
     validation_helper: bool = Field(
         True,
         description="A run of 1,000 contracts or more loads Great Expectations in a helper "
-        "process while it reads the ERP (about a second of work, 170 MB until its scan ends).",
+        "process while it reads the ERP (about a second of work, 170 MB until its scan ends, "
+        "or until its changes go beyond a group).",
     )
     group_items: int = Field(
         100_000,
         ge=1,
-        description="Items a run reads, validates, compares and writes at a time: its memory "
-        "follows this, not the company's size.",
+        description="Items a run holds, validates, compares and writes at a time (it reads "
+        "them 20,000 at most at a time): its memory follows this, not the company's size.",
     )
 
     signed_manual_runs: bool = Field(

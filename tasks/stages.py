@@ -24,9 +24,10 @@ def _task(function: Any, name: str) -> Any:
 
 
 load_state_task = _task(load_state, "load store state")
-# The ERP read a group of contracts at a time, from a stream: opening it is retried inside
-# read_erp_groups; this task must never be retried nor submitted (a stream is read once, in
-# order), and the scan checks that every contract in scope was read.
+# The ERP read a piece of contracts at a time (erp/groups.read_piece_items), from a stream:
+# opening it is retried inside read_erp_groups; this task must never be retried nor
+# submitted (a stream is read once, in order), and the scan checks that every contract in
+# scope was read.
 extract_task = _task(next_group, "extract")
 hash_task = _task(hashes_and_counts, "hash")
 validate_task = _task(validate, "validate")

@@ -1,6 +1,6 @@
 """The ERP read a few chunks ahead of the run, in a thread of its own.
 
-While the run finishes and hashes one group, the database works on the next rows (and a
+While the run finishes and hashes one piece, the database works on the next rows (and a
 remote one sends them). Building rows and frames still takes the interpreter's lock: only
 the driver's wait on the database overlaps with the run's work.
 """

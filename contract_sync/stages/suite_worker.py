@@ -5,7 +5,8 @@ read, before the first changed contract is checked. A large run (MIN_CONTRACTS i
 starts this helper when its scan finds the first changed contract without a kept verdict:
 the helper loads GX meanwhile (on another core where the machine has one), then runs the
 suites on the frames it is sent and sends back their Validation. It only computes:
-verdicts are kept and reports written by the run, which ends its helper when its scan ends.
+verdicts are kept and reports written by the run, which ends its helper when its scan ends,
+or as soon as its changes go beyond a group (it then validates them itself).
 
 The run validates in its own process, as before, when the helper is not started (see
 evaluation.scan) and when the helper cannot start or stops (logged). A run killed outright
