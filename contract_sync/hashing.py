@@ -20,6 +20,7 @@ from contract_sync.columns import (
 # The exact text of the keys is left out: a padded database and a trimmed export hash alike.
 HASHED_CONTRACT_COLUMNS = [c for c in CONTRACT_COLUMNS if c not in CODE_COLUMNS]
 HASHED_ITEM_COLUMNS = [c for c in ITEM_COLUMNS if c not in CODE_COLUMNS]
+HASHED_COLUMNS = (HASHED_CONTRACT_COLUMNS, HASHED_ITEM_COLUMNS)
 
 
 # Rows hashed a slice at a time: the same hashes, at two thirds of the time of a 100,000-row
@@ -54,7 +55,7 @@ def _contract_of_items(contracts: pd.DataFrame, items: pd.DataFrame) -> np.ndarr
 def contract_hashes(
     contracts: pd.DataFrame,
     items: pd.DataFrame,
-    columns: tuple[list[str], list[str]] = (HASHED_CONTRACT_COLUMNS, HASHED_ITEM_COLUMNS),
+    columns: tuple[list[str], list[str]] = HASHED_COLUMNS,
 ) -> pd.Series:
     """Hex digest per contract, aligned with `contracts`' rows, over `columns` (of the
     header, of the items)."""
@@ -64,7 +65,7 @@ def contract_hashes(
 def hashes_and_counts(contracts: pd.DataFrame, items: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """contract_hashes, and contract_no -> its number of items (0 for none; items of no
     contract in `contracts` are not counted): one lookup of the items' contracts for both."""
-    hashes, codes = _hashed(contracts, items, (HASHED_CONTRACT_COLUMNS, HASHED_ITEM_COLUMNS))
+    hashes, codes = _hashed(contracts, items, HASHED_COLUMNS)
     counts = np.bincount(codes[codes >= 0], minlength=len(contracts)).astype("int64")
     return hashes, pd.Series(counts, index=contracts["contract_no"].to_numpy(), dtype="int64")
 

@@ -86,6 +86,16 @@ def _twin(database_url, name: str):
     return new_sides(lambda side: database_url(f"{name}_{side}"))
 
 
+def _counting(counted: Counter):
+    """A stage timer that counts each stage's runs in `counted`."""
+
+    def timer(stage: str):
+        counted[stage] += 1
+        return nullcontext()
+
+    return timer
+
+
 def _store_contents(sides) -> pd.DataFrame:
     state = load_state(sides.store, 1, "admin")
     state = with_items(sides.store, state, state.contracts["contract_id"])
@@ -109,12 +119,9 @@ def test_a_run_in_small_groups_does_what_one_group_does(database_url, full_refre
             )
             request = Request(company=1, actor="admin", full_refresh=full_refresh)
             counted, moved = Counter(), []
-
-            def timer(stage, counted=counted):
-                counted[stage] += 1
-                return nullcontext()
-
-            hooks = Hooks(timer=timer, progress=lambda *done, moved=moved: moved.append(done))
+            hooks = Hooks(
+                timer=_counting(counted), progress=lambda *done, moved=moved: moved.append(done)
+            )
             result = reimport(settings, request, hooks=hooks)
             audits.append(result.audit[AUDITED].reset_index(drop=True))
             contents.append(_store_contents(sides))
@@ -148,11 +155,8 @@ def test_a_group_is_read_in_pieces_and_written_as_one(database_url, monkeypatch)
             )
             counted = Counter()
 
-            def timer(stage, counted=counted):
-                counted[stage] += 1
-                return nullcontext()
-
-            result = reimport(settings, Request(company=1, actor="admin"), hooks=Hooks(timer=timer))
+            hooks = Hooks(timer=_counting(counted))
+            result = reimport(settings, Request(company=1, actor="admin"), hooks=hooks)
             audits.append(result.audit[AUDITED].reset_index(drop=True))
             counts.append(counted)
     pd.testing.assert_frame_equal(audits[0], audits[1])
