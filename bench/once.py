@@ -1,18 +1,21 @@
 """One measured run in a process of its own (so peak memory is this run's alone).
 
-python -m bench.once ERP_URL STORE_URL SCENARIO VERDICTS  ->  JSON on stdout
+python -m bench.once ERP_URL STORE_URL SCENARIO VERDICTS [--memory]  ->  JSON on stdout
 SCENARIO: floor (read ERP and store items, and a plain two-way keyed diff of them), or a
 sync: changed | full_refresh | kept (verdicts kept in VERDICTS) | warm (fills them)
+--memory: each stage starts with the C allocator's free memory given back (see
+Stopwatch), so that its growth is what it needs; its times are not the ones to report.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import resource
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pandas as pd
@@ -94,11 +97,24 @@ def _reset_peak() -> bool:
     return True
 
 
+def _trim_allocator() -> None:
+    """Give the C allocator's free memory back to the system (glibc's malloc_trim; nothing
+    elsewhere)."""
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 class Stopwatch:
     """Each stage's seconds and, where Linux lets the peak be reset, its memory growth: the
-    peak resident size during the stage less the resident size at its start (MB)."""
+    peak resident size during the stage less the resident size at its start (MB).
 
-    def __init__(self) -> None:
+    With `trim`, each stage starts with the allocator's free memory given back: else a
+    stage's growth depends on what the stages before it freed, not on what it needs (a
+    PostgreSQL driver's read leaves hundreds of MB free that a keyed diff after it reuses).
+    Giving it back costs the stage fresh pages, so a trimmed run is for memory only."""
+
+    def __init__(self, trim: bool = False) -> None:
+        self.trim = trim
         self.stages: dict[str, float] = {}
         self.growth_mb: dict[str, float] = {}
         self.peak_kb = 0  # the process's peak, kept across the resets
@@ -107,6 +123,8 @@ class Stopwatch:
     @contextmanager
     def stage(self, name: str):
         self.peak_kb = max(self.peak_kb, _status_kb("VmHWM") or 0)
+        if self.trim:
+            _trim_allocator()
         before = _status_kb("VmRSS") if _reset_peak() else None
         start = time.perf_counter()
         yield
@@ -137,8 +155,7 @@ class Stopwatch:
         return (self.own_peak_kb() + self.helper_kb) / 1024
 
 
-def floor(settings: Settings) -> dict:
-    watch = Stopwatch()
+def floor(settings: Settings, watch: Stopwatch) -> dict:
     store = make_engine(settings.store_database_url)
     # The floor gets the collector setting a run has (contract_sync.collector): else a run
     # would gain on it by that alone.
@@ -174,9 +191,8 @@ def keyed_diff(erp_items: pd.DataFrame, store_items: pd.DataFrame) -> int:
     return int((~both | changed).sum())
 
 
-def sync(settings: Settings, full_refresh: bool) -> dict:
+def sync(settings: Settings, full_refresh: bool, watch: Stopwatch) -> dict:
     """A re-import run through the run API, each stage timed (without Prefect)."""
-    watch = Stopwatch()
     request = Request(company=1, actor=ACTOR, full_refresh=full_refresh)
     with TogetherPeak() as together:
         result = reimport(settings, request, hooks=Hooks(timer=watch.stage))
@@ -194,7 +210,7 @@ def sync(settings: Settings, full_refresh: bool) -> dict:
     }
 
 
-def main(erp_url: str, store_url: str, scenario: str, verdicts: str) -> None:
+def main(erp_url: str, store_url: str, scenario: str, verdicts: str, *flags: str) -> None:
     # Validation measured as work done (no verdict kept from an earlier run), except in the
     # scenarios that keep verdicts: "kept" (measured) and "warm" (fills them) use the
     # validation cache in the folder `verdicts`.
@@ -206,11 +222,15 @@ def main(erp_url: str, store_url: str, scenario: str, verdicts: str) -> None:
         validation_cache=keep,
         data_dir=Path(verdicts),
     )
+    watch = Stopwatch(trim="--memory" in flags)
     started = time.perf_counter()
-    result = floor(settings) if scenario == "floor" else sync(settings, scenario == "full_refresh")
+    if scenario == "floor":
+        result = floor(settings, watch)
+    else:
+        result = sync(settings, scenario == "full_refresh", watch)
     result["total"] = time.perf_counter() - started
     print(json.dumps(result))
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:])

@@ -113,9 +113,15 @@ def test_benchmark_runs_every_scenario_with_the_right_outcomes(tmp_path, monkeyp
     peak = max(r["peak_rss_mb"] for name, r in runs.items() if name != "floor")
     assert ratios["figure"][-2] == "peak memory of any scenario, MB"
     assert float(ratios["measured"][-2]) == pytest.approx(peak, abs=0.005)
+    # ... from the runs that measure memory apart, one each.
+    assert list(result["memory_runs"]) == ["floor", "d: full refresh"]
     if measured_growth:
         assert set(runs["floor"]["growth_mb"]) == FLOOR_STAGES
         assert ratios["figure"][5] == "compare (full refresh) / keyed diff, memory growth MB"
+        apart = {name: r["growth_mb"] for name, r in result["memory_runs"].items()}
+        measured, floor = float(ratios["measured"][5]), float(ratios["floor"][5])
+        assert measured == pytest.approx(apart["d: full refresh"]["compare"], abs=0.005)
+        assert floor == pytest.approx(apart["floor"]["keyed diff"], abs=0.005)
     steady = runs["b': nothing edited, verdicts kept"]
     assert ratios["figure"][1] == "nothing edited, verdicts kept / read ERP, s"
     read_erp = runs["floor"]["stages"]["read ERP"]
