@@ -59,6 +59,8 @@ HEADER_FIELDS = [
 # The ERP's exact text of a key: shown and written to the store's origin_id, never matched on.
 CODE_COLUMNS = ["contract_code", "item_code"]
 ITEM_FIELDS = [c for c in ITEM_COLUMNS if c not in ITEM_KEY and c not in CODE_COLUMNS]
+# A baseline item (the ERP's item at the last import) is keyed by its store contract.
+BASELINE_ITEM_KEY = ["contract_id", "item_no"]
 
 # What a re-import changes, counted per contract (the audit, previews and reports).
 CHANGE_COUNTS = ["items_added", "items_changed", "items_removed", "header_changes"]

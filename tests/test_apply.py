@@ -8,13 +8,16 @@ from collections.abc import Callable
 import pandas as pd
 import sqlalchemy as sa
 
+from contract_sync.columns import ITEM_FIELDS
 from contract_sync.demo.edit import edit_erp
+from contract_sync.erp.read import read_erp
 from contract_sync.run import Hooks, Request, reimport
 from contract_sync.settings import Settings
 from contract_sync.stages import apply as apply_stage
 from contract_sync.stages.plan import Plan
 from contract_sync.store import chain
 from contract_sync.store import schema as s
+from contract_sync.store.state import load_state, with_items
 
 
 def _reimport(sides, before_apply: Callable[[Plan], None]) -> pd.DataFrame:
@@ -139,3 +142,78 @@ def test_each_contract_of_a_group_is_atomic(seeded, monkeypatch):
         victim: "failed",
         stale: "blocked",
     }
+
+
+def _baseline_items(sides) -> pd.DataFrame:
+    """The store's baseline items, by contract number, in key order."""
+    b, c = s.baseline_items.c, s.main_contracts.c
+    query = (
+        sa.select(c.origin_id.label("contract_no"), b.item_no, *(b[f] for f in ITEM_FIELDS))
+        .join(s.main_contracts, c.id == b.contract_id)
+        .order_by(c.origin_id, b.item_no)
+    )
+    with sides.store.connect() as connection:
+        rows = connection.execute(query).all()
+    return pd.DataFrame(rows, columns=["contract_no", "item_no", *ITEM_FIELDS])
+
+
+def test_a_reimport_leaves_each_baseline_the_erp_items_exactly(seeded):
+    """Items changed, added and removed: the baseline rows written are only the ones that
+    differ, and the baseline is the ERP's items all the same (exact values, as compare
+    reads them)."""
+    edited = edit_erp(seeded.erp, 1, 1.0, seed=6)
+    audit = _reimport(seeded, lambda _plan: None)
+    written = audit[audit["outcome"] == "reimported"]
+    assert set(written.index) == set(edited.contracts)
+
+    state = load_state(seeded.store, 1, "admin")
+    state = with_items(seeded.store, state, written["contract_id"].astype("int64"))
+    numbers = state.contracts.set_index("contract_id")["contract_no"]
+    baseline = state.baseline_items.assign(
+        contract_no=state.baseline_items["contract_id"].map(numbers)
+    )
+    settings = Settings(erp_url=seeded.erp_url, store_url=seeded.store_url, data_docs=False)
+    erp = read_erp(settings, 1).items
+    columns = ["contract_no", "item_no", *ITEM_FIELDS]
+    pd.testing.assert_frame_equal(
+        _in_key_order(baseline[columns]),
+        _in_key_order(erp.loc[erp["contract_no"].isin(written.index), columns]),
+        check_dtype=False,
+    )
+
+
+def _in_key_order(items: pd.DataFrame) -> pd.DataFrame:
+    return items.sort_values(["contract_no", "item_no"]).reset_index(drop=True)
+
+
+def test_a_contract_whose_baseline_moved_after_compare_is_stale_and_untouched(seeded):
+    """Another run settles a contract's baseline between this run's compare and its apply:
+    the diff was made from the old one, so the contract is refused, nothing of it written."""
+    edited = edit_erp(seeded.erp, 1, 1.0, seed=5)
+    target = sorted(edited.contracts)[0]
+    saved = {}
+
+    def settle_elsewhere(_plan: Plan) -> None:
+        with seeded.store.begin() as connection:
+            contract_id = connection.execute(
+                sa.select(s.main_contracts.c.id).where(
+                    s.main_contracts.c.origin_id == target, s.main_contracts.c.company_id == 1
+                )
+            ).scalar_one()
+            connection.execute(
+                s.import_baselines.update()
+                .where(s.import_baselines.c.contract_id == contract_id)
+                .values(erp_hash="settled by another run")
+            )
+        saved.update(contract=_contract(seeded, target), baseline=_baseline_items(seeded))
+
+    audit = _reimport(seeded, settle_elsewhere)
+    assert (audit.loc[target, "outcome"], audit.loc[target, "reasons"]) == ("blocked", "stale")
+    assert _contract(seeded, target) == saved["contract"]
+    baseline = _baseline_items(seeded)
+    pd.testing.assert_frame_equal(
+        baseline[baseline["contract_no"] == target],
+        saved["baseline"][saved["baseline"]["contract_no"] == target],
+    )
+    others = [c for c in edited.contracts if c != target]
+    assert (audit.loc[others, "outcome"] == "reimported").all()

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from contract_sync.bulk import insert_columns, sync_columns, update_columns
+from contract_sync.bulk import delete_rows, insert_columns, update_columns, upsert_columns
 from contract_sync.store.db import make_engine
 from contract_sync.store.types import Amount
 
@@ -61,48 +61,39 @@ SCOPED = sa.Table(
 )
 
 
-def _changed_rows(connection: sa.Connection) -> set[tuple[int, str]]:
-    """Rows written by this transaction (PostgreSQL: their xmin)."""
-    current = connection.execute(sa.text("SELECT txid_current() % 4294967296")).scalar_one()
-    rows = connection.execute(
-        sa.text("SELECT scope, key FROM bulk_scoped WHERE xmin::text::bigint = :x"),
-        {"x": current},
-    ).all()
-    return {tuple(r) for r in rows}
-
-
-def test_sync_writes_only_the_rows_that_differ_within_its_scopes(database_url):
-    engine = make_engine(database_url("bulk_sync"))
+def test_upsert_writes_new_and_changed_rows_and_delete_removes_keys(database_url):
+    engine = make_engine(database_url("bulk_upsert"))
     SCOPED.metadata.create_all(engine)
     before = pd.DataFrame(
         {
-            "scope": [1, 1, 1, 2, 3],
-            "key": ["a", "b", "c", "a", "a"],
-            "code": ["x", None, "z", "x", "x"],
-            "amount": pd.array([100, 200, 300, 400, 500], "Int64"),
+            "scope": [1, 1, 1, 2],
+            "key": ["a", "b", "c", "a"],
+            "code": ["x", None, "z", "x"],
+            "amount": pd.array([100, 200, 300, 400], "Int64"),
         }
     )
     with engine.begin() as connection:
         insert_columns(connection, SCOPED, before)
-    after = pd.DataFrame(  # 1: a same, b's code set, c gone, d new; 2: emptied; 3: not in scope
+    changed = pd.DataFrame(  # 1/b's code set and amount moved, 1/d new; 1/a, 2/a untouched
         {
-            "scope": [1, 1, 1],
-            "key": ["a", "b", "d"],
-            "code": pd.array(["x", "y", None], "string"),
-            "amount": pd.array([100, 200, 999], "Int64"),
+            "scope": [1, 1],
+            "key": ["b", "d"],
+            "code": pd.array(["y", None], "string"),
+            "amount": pd.array([250, 999], "Int64"),
         }
     )
     with engine.begin() as connection:
-        sync_columns(connection, SCOPED, after, [1, 2])
-        if connection.dialect.name == "postgresql":  # 1/a, equal, is not written again
-            assert _changed_rows(connection) == {(1, "b"), (1, "d")}
+        upsert_columns(connection, SCOPED, changed)
+        delete_rows(connection, SCOPED, pd.DataFrame({"scope": [1, 2, 9], "key": ["c", "b", "c"]}))
         rows = connection.execute(sa.select(SCOPED).order_by(SCOPED.c.scope, SCOPED.c.key)).all()
     assert [tuple(r) for r in rows] == [
         (1, "a", "x", 100),
-        (1, "b", "y", 200),
+        (1, "b", "y", 250),
         (1, "d", None, 999),
-        (3, "a", "x", 500),
+        (2, "a", "x", 400),
     ]
     with pytest.raises(TypeError, match="scaled integers"), engine.begin() as connection:
-        sync_columns(connection, SCOPED, after.assign(amount=[1.0, 2.0, 3.0]), [1])
+        upsert_columns(connection, SCOPED, changed.assign(amount=[1.0, 2.0]))
+    with pytest.raises(ValueError, match="starts with its key"), engine.begin() as connection:
+        delete_rows(connection, SCOPED, pd.DataFrame({"key": ["a"], "scope": [1]}))
     engine.dispose()

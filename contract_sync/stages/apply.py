@@ -32,7 +32,11 @@ from contract_sync.store.contract_writes import (
     replace_baselines,
     write_transaction,
 )
-from contract_sync.store.state import NO_ITEMS_DIGEST, current_items_digests
+from contract_sync.store.state import (
+    NO_ITEMS_DIGEST,
+    current_baseline_hashes,
+    current_items_digests,
+)
 from contract_sync.store.writes import audit_transaction, insert_audit
 from contract_sync.vocabulary import APPLIED, Outcome, Reason
 
@@ -212,12 +216,15 @@ class _Reimport(_Writer):
             written[written["contract_no"].isin(applying) & written["change"].ne("kept")]
         )
         self.digests = pd.Series(plan.store_digests, dtype="string")
+        self.baselines = _ByContract(plan.baselines, by="contract_id")
+        self.baseline_hashes = plan.baseline_hashes
 
     def check(self, connection: sa.Connection, rows: pd.DataFrame) -> pd.DataFrame:
         ids = rows["contract_id"].astype("int64")
         found = hold_contracts(connection, ids.tolist()).set_index("contract_id")
         locked = ids.map(found["held"]).eq(False).fillna(False).astype(bool)
         moved = ids.map(found["version"]).ne(rows["version_before"]).fillna(True).astype(bool)
+        moved |= _baseline_moved(connection, ids, self.baseline_hashes)
         stale = ~locked & moved
         readable = ~locked & ~stale
         now = current_items_digests(connection, ids[readable].tolist())
@@ -238,11 +245,10 @@ class _Reimport(_Writer):
             ignore_index=True,
         )
         reimport_contracts(connection, headers, items)
-        ids = headers.set_index("contract_no")["contract_id"]
         replace_baselines(
             connection,
             headers.assign(erp_hash=rows["erp_hash"].to_numpy()),
-            erp_items.assign(contract_id=erp_items["contract_no"].map(ids)),
+            self.baselines.of(rows["contract_id"].astype("int64")),
         )
         versions = (headers["version"] + 1).to_numpy()
         return pd.DataFrame({"contract_id": rows["contract_id"], "version_after": versions})
@@ -271,16 +277,27 @@ class _FirstImport(_Writer):
 
 
 class _ByContract:
-    """A frame's rows of any set of contracts, found without a pass over the whole frame."""
+    """A frame's rows of any set of contracts (by contract_no, or `by` another column),
+    found without a pass over the whole frame."""
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def __init__(self, frame: pd.DataFrame, by: str = "contract_no") -> None:
         self.frame = frame
-        self.rows = frame.groupby("contract_no", sort=False).indices  # contract -> positions
+        self.rows = frame.groupby(by, sort=False).indices  # contract -> positions
 
-    def of(self, contract_nos: pd.Series) -> pd.DataFrame:
-        found = [self.rows[n] for n in contract_nos if n in self.rows]  # a loop over contracts
+    def of(self, contracts: pd.Series) -> pd.DataFrame:
+        found = [self.rows[n] for n in contracts if n in self.rows]  # a loop over contracts
         positions = np.concatenate(found) if found else np.empty(0, dtype=np.intp)
         return self.frame.iloc[positions].reset_index(drop=True)
+
+
+def _baseline_moved(connection: sa.Connection, ids: pd.Series, compared: pd.Series) -> pd.Series:
+    """Per contract (ids: contract_id): its baseline is no longer the one compare saw
+    (`compared`: the ERP hash of each baseline then), written by another run since; the
+    three-way diff and the baseline rows to write were made from the one it saw."""
+    now = ids.map(current_baseline_hashes(connection, ids.tolist()))
+    then = ids.map(compared)
+    same = now.eq(then).fillna(False).astype(bool) | (now.isna() & then.isna())
+    return ~same
 
 
 def _erp_headers(plan: Plan) -> pd.DataFrame:
@@ -291,7 +308,8 @@ def settle_baselines(engine: sa.Engine, plan: Plan) -> None:
     """A contract whose ERP changed only to what the store already holds has nothing to
     re-import; its baseline moves to the ERP's values, so that a later store-side edit is
     seen as one (kept) and not as a conflict, and its hash stops sending it to compare.
-    In groups, one transaction each; a contract another run holds is left to the next run."""
+    In groups, one transaction each; a contract another run holds, or whose baseline another
+    run wrote since compare, is left to the next run."""
     settled = plan.audit[plan.audit["contract_no"].isin(plan.settle)]
     if settled.empty:
         return
@@ -304,15 +322,15 @@ def settle_baselines(engine: sa.Engine, plan: Plan) -> None:
         )
         .sort_values("contract_id")
     )
-    erp_items = _ByContract(plan.erp.items[plan.erp.items["contract_no"].isin(headers.index)])
+    changes = _ByContract(plan.baselines, by="contract_id")
     for start in range(0, len(headers), GROUP):
         group = headers.iloc[start : start + GROUP]
         try:
             with write_transaction(engine) as connection:
                 held = hold_contracts(connection, group["contract_id"].tolist())
-                group = group[group["contract_id"].isin(held.loc[held["held"], "contract_id"])]
-                items = erp_items.of(pd.Series(group.index))
-                ids = items["contract_no"].map(group["contract_id"])
-                replace_baselines(connection, group, items.assign(contract_id=ids))
+                ids = group["contract_id"]
+                moved = _baseline_moved(connection, ids, plan.baseline_hashes)
+                group = group[ids.isin(held.loc[held["held"], "contract_id"]) & ~moved]
+                replace_baselines(connection, group, changes.of(group["contract_id"]))
         except LockedContract:
             continue  # another run holds the store; the next run settles them

@@ -82,6 +82,11 @@ def _same(left: Comparable, right: Comparable) -> np.ndarray:
     return (equal & ~left_missing & ~right_missing) | (left_missing & right_missing)
 
 
+def same_values(left: ExtensionArray, right: ExtensionArray) -> np.ndarray:
+    """Per row: the same value, or missing on both sides (arrays of one nullable dtype)."""
+    return _same(_comparable(left), _comparable(right))
+
+
 class Decision(NamedTuple):
     """One field's three-way, per row."""
 

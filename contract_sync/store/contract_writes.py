@@ -14,13 +14,14 @@ import pandas as pd
 import sqlalchemy as sa
 
 from contract_sync.bulk import (
+    delete_rows,
     insert_columns,
     insert_frame,
     records,
-    sync_columns,
     update_columns,
+    upsert_columns,
 )
-from contract_sync.columns import HEADER_FIELDS, ITEM_FIELDS
+from contract_sync.columns import BASELINE_ITEM_KEY, HEADER_FIELDS, ITEM_FIELDS
 from contract_sync.store import schema as s
 from contract_sync.store.db import WRITE_LOCK
 from contract_sync.store.writes import now
@@ -140,11 +141,12 @@ def reimport_contracts(
 
 
 def replace_baselines(
-    connection: sa.Connection, headers: pd.DataFrame, erp_items: pd.DataFrame
+    connection: sa.Connection, headers: pd.DataFrame, changes: pd.DataFrame
 ) -> None:
     """The baselines of these contracts become the ERP's values: `headers` holds contract_id,
-    erp_hash and the `erp_` header fields, `erp_items` contract_id, item_no and item fields.
-    Only the baseline items that differ from the ERP's are written (sync_columns)."""
+    erp_hash and the `erp_` header fields; `changes` the baseline items that differ from
+    the ERP's (contract_sync.stages.baselines.baseline_changes: contract_id, item_no, item
+    fields, gone), written or, when gone, deleted."""
     ids = headers["contract_id"].astype("int64").tolist()
     for start in range(0, len(ids), IN_CHUNK):
         chunk = ids[start : start + IN_CHUNK]
@@ -156,8 +158,10 @@ def replace_baselines(
         s.import_baselines,
         baselines.rename(columns={f"erp_{f}": f for f in HEADER_FIELDS}).assign(imported_at=now()),
     )
-    baseline_items = erp_items[["contract_id", "item_no", *ITEM_FIELDS]]
-    sync_columns(connection, s.baseline_items, baseline_items, ids)
+    gone = changes["gone"].to_numpy(dtype=bool)
+    rows = changes[[*BASELINE_ITEM_KEY, *ITEM_FIELDS]]
+    delete_rows(connection, s.baseline_items, rows.loc[gone, BASELINE_ITEM_KEY])
+    upsert_columns(connection, s.baseline_items, rows[~gone])
 
 
 def import_contracts(
@@ -191,6 +195,6 @@ def import_contracts(
     replace_baselines(
         connection,
         baselines.rename(columns={f: f"erp_{f}" for f in HEADER_FIELDS}),
-        items,
+        items[[*BASELINE_ITEM_KEY, *ITEM_FIELDS]].assign(gone=False),  # no baseline yet: all new
     )
     return ids

@@ -288,6 +288,16 @@ def current_items_digests(connection: sa.Connection, contract_ids: list[int]) ->
     return items_digests(found, by="contract_id")
 
 
+def current_baseline_hashes(connection: sa.Connection, contract_ids: list[int]) -> pd.Series:
+    """The ERP hash of these contracts' baselines now, by contract_id (a contract without
+    one left out): read inside the transaction that holds the contracts, whose baselines
+    only a transaction holding them writes."""
+    b = s.import_baselines.c
+    query = sa.select(b.contract_id, b.erp_hash).where(b.contract_id.in_(contract_ids))
+    found = read_frame(connection, query)
+    return pd.Series(found["erp_hash"].to_numpy(), index=found["contract_id"].to_numpy())
+
+
 def _settings(connection: sa.Connection, **values: str) -> None:
     """PostgreSQL settings for the rest of this transaction, in one round trip."""
     calls = ", ".join(f"set_config('{name}', :{name}, true)" for name in values)
