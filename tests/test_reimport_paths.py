@@ -156,3 +156,50 @@ def test_a_change_both_sides_agree_on_settles_the_baseline(configured):
             )
         ).scalar_one()
     assert title == "Title C"
+
+
+def test_an_item_change_both_sides_agree_on_settles_its_baseline_item(configured):
+    """ERP and store both set an item's description to the same text: nothing to re-import,
+    and the baseline item moves to it (only that row is written), so that a later store
+    edit of it is kept, not taken for a conflict."""
+    contract = "24012-"
+    assert contract not in _edge(configured).values()
+    with configured.store.connect() as connection:
+        store_id = contract_id(connection, contract)
+        item_no = first_item(connection, store_id, s.line_items.c.origin_id)
+
+    def store_description(text: str) -> None:
+        with configured.store.begin() as connection:
+            connection.execute(
+                s.line_items.update()
+                .where(s.line_items.c.contract_id == store_id, s.line_items.c.origin_id == item_no)
+                .values(description=text)
+            )
+
+    with configured.erp.begin() as connection:
+        connection.execute(
+            JCCI.update()
+            .where(JCCI.c.JCCo == 1, JCCI.c.Contract == contract, JCCI.c.Item == item_no)
+            .values(Description="Agreed on both sides")
+        )
+    store_description("Agreed on both sides")
+    runs = [
+        reimport_main_contracts(
+            company=1, contracts=[contract], requested_by="admin", policy=ConflictPolicy.block
+        ).iloc[0]
+    ]
+    store_description("Edited again in the project")
+    runs += [
+        reimport_main_contracts(
+            company=1, contracts=[contract], requested_by="admin", policy=ConflictPolicy.block
+        ).iloc[0]
+    ]
+    assert [(run["outcome"], run["reasons"]) for run in runs] == [("up_to_date", "no_updates")] * 2
+    with configured.store.connect() as connection:
+        baseline = connection.execute(
+            sa.select(s.baseline_items.c.description).where(
+                s.baseline_items.c.contract_id == store_id,
+                s.baseline_items.c.item_no == item_no.strip(),
+            )
+        ).scalar_one()
+    assert baseline == "Agreed on both sides"
