@@ -118,3 +118,30 @@ def test_the_database_refuses_to_change_the_audit_log(empty_sides, statement):
     with empty_sides.store.connect() as connection:
         row = connection.execute(sa.select(s.audit_contracts.c.outcome)).one()
     assert row.outcome == "blocked"
+
+
+def test_padded_baseline_item_numbers_of_an_older_store_are_trimmed(seeded):
+    """A store written before codes were matched on their normal form holds Vista's padded
+    item numbers in its baselines: the upgrade trims them, and keeps one row of an item
+    held twice."""
+    b = s.baseline_items
+    with seeded.store.begin() as connection:
+        contract = connection.execute(sa.select(sa.func.min(b.c.contract_id))).scalar_one()
+        rows = connection.execute(
+            sa.select(b).where(b.c.contract_id == contract).order_by(b.c.item_no)
+        ).all()
+        padded, twice = rows[0].item_no, rows[1].item_no
+        connection.execute(
+            b.update()
+            .where(b.c.contract_id == contract, b.c.item_no == padded)
+            .values(item_no=sa.literal("      ") + b.c.item_no)
+        )
+        connection.execute(b.insert().values({**rows[1]._asdict(), "item_no": f"   {twice}"}))
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0006'"))
+    upgrade(seeded.store)
+    with seeded.store.connect() as connection:
+        after = connection.execute(
+            sa.select(b).where(b.c.contract_id == contract).order_by(b.c.item_no)
+        ).all()
+    assert current_revision(seeded.store) == head_revision()
+    assert after == rows
