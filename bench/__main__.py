@@ -367,6 +367,11 @@ def _table(rows: list[tuple]) -> Table:
     return table
 
 
+def apart_runs(result: dict) -> list[dict]:
+    """The runs that measured memory apart (none in files written before them)."""
+    return list(result.get("memory_runs", {}).values())
+
+
 def _floor_rows(result: dict) -> list[tuple]:
     runs = result["runs"]
     floor = stage_medians(runs["floor"])
@@ -396,10 +401,12 @@ def _floor_rows(result: dict) -> list[tuple]:
     apart = {name: [run] for name, run in result.get("memory_runs", {}).items()}
     grown = growth_medians(apart.get(GROWTH_SCENARIO, runs[GROWTH_SCENARIO]))
     floor_grown = growth_medians(apart.get("floor", runs["floor"]))
+    untrimmed = any(not r.get("allocator_trimmed", True) for r in apart_runs(result))
     if "compare" in grown and floor_grown.get("keyed diff"):
         rows.append(
             (
-                "compare (full refresh) / keyed diff, memory growth MB",
+                "compare (full refresh) / keyed diff, memory growth MB"
+                + (" (free memory not given back: no glibc)" if untrimmed else ""),
                 grown["compare"],
                 floor_grown["keyed diff"],
                 1.2,

@@ -97,11 +97,13 @@ def _reset_peak() -> bool:
     return True
 
 
-def _trim_allocator() -> None:
-    """Give the C allocator's free memory back to the system (glibc's malloc_trim; nothing
-    elsewhere)."""
+def _trim_allocator() -> bool:
+    """Give the C allocator's free memory back to the system (glibc's malloc_trim); False
+    where there is no such call."""
     with suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+        return True
+    return False
 
 
 class Stopwatch:
@@ -115,6 +117,7 @@ class Stopwatch:
 
     def __init__(self, trim: bool = False) -> None:
         self.trim = trim
+        self.trimmed = False  # the allocator gave its free memory back (with trim)
         self.stages: dict[str, float] = {}
         self.growth_mb: dict[str, float] = {}
         self.peak_kb = 0  # the process's peak, kept across the resets
@@ -124,7 +127,7 @@ class Stopwatch:
     def stage(self, name: str):
         self.peak_kb = max(self.peak_kb, _status_kb("VmHWM") or 0)
         if self.trim:
-            _trim_allocator()
+            self.trimmed = _trim_allocator()
         before = _status_kb("VmRSS") if _reset_peak() else None
         start = time.perf_counter()
         yield
@@ -229,6 +232,7 @@ def main(erp_url: str, store_url: str, scenario: str, verdicts: str, *flags: str
     else:
         result = sync(settings, scenario == "full_refresh", watch)
     result["total"] = time.perf_counter() - started
+    result["allocator_trimmed"] = watch.trimmed
     print(json.dumps(result))
 
 

@@ -110,14 +110,18 @@ def update_columns(
 def upsert_columns(connection: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> None:
     """Rows inserted, or set to the frame's values where the table holds their key (its
     primary key, the frame's first columns), as insert_columns writes them: one INSERT ...
-    ON CONFLICT per chunk."""
+    ON CONFLICT per chunk. ValueError for a key the frame holds twice (which PostgreSQL
+    refuses within a statement and SQLite would let the last row win)."""
     quote = connection.dialect.identifier_preparer.quote
     names = [quote(name) for name in frame.columns]
-    keys = len(_key_of(table, frame))
+    key = _key_of(table, frame)
+    twice = frame[frame.duplicated(key, keep=False)]
+    if len(twice):
+        shown = ", ".join(map(str, twice[key].drop_duplicates().head(5).itertuples(False, None)))
+        raise ValueError(f"{table.name}: keys given twice: {shown}")
+    keys = len(key)
     fields = ", ".join(f"{n} = excluded.{n}" for n in names[keys:])
-    conflict = f"ON CONFLICT ({', '.join(names[:keys])}) " + (
-        f"DO UPDATE SET {fields}" if fields else "DO NOTHING"
-    )
+    conflict = f"ON CONFLICT ({', '.join(names[:keys])}) DO UPDATE SET {fields}"
     _insert(connection, table, frame, conflict)
 
 
@@ -180,9 +184,9 @@ def _document(frame: pd.DataFrame) -> str:
     return frame.to_json(orient="values", force_ascii=False)
 
 
-def _element(column: sa.Column, i: int, source: str = "u") -> str:
+def _element(column: sa.Column, i: int) -> str:
     """A row's value as its column's value: a scaled integer divided exactly."""
-    value = f"{source}.c{i}"
+    value = f"u.c{i}"
     return (
         f"{value}::numeric / {10**column.type.scale}" if isinstance(column.type, Scaled) else value
     )

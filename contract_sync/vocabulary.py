@@ -87,7 +87,10 @@ REASON_WORDS: dict[str, tuple[str, str]] = {
         "a field changed both in the ERP and in the store (policy block)",
         "revert the store edit, or re-import with policy erp_wins",
     ),
-    Reason.stale: ("the store contract changed while the run was writing", "run again"),
+    Reason.stale: (
+        "the store contract or its last-import baseline changed while the run was writing",
+        "run again",
+    ),
     Reason.locked: ("another run was writing this contract", "run again"),
 }
 

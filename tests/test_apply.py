@@ -18,6 +18,7 @@ from contract_sync.stages.plan import Plan
 from contract_sync.store import chain
 from contract_sync.store import schema as s
 from contract_sync.store.state import load_state, with_items
+from tests.store_rows import describe_first_item
 
 
 def _reimport(sides, before_apply: Callable[[Plan], None]) -> pd.DataFrame:
@@ -158,9 +159,8 @@ def _baseline_items(sides) -> pd.DataFrame:
 
 
 def test_a_reimport_leaves_each_baseline_the_erp_items_exactly(seeded):
-    """Items changed, added and removed: the baseline rows written are only the ones that
-    differ, and the baseline is the ERP's items all the same (exact values, as compare
-    reads them)."""
+    """Items changed, added and removed, of which only the baseline rows that differ are
+    written: the baseline is the ERP's items (exact values, as compare reads them)."""
     edited = edit_erp(seeded.erp, 1, 1.0, seed=6)
     audit = _reimport(seeded, lambda _plan: None)
     written = audit[audit["outcome"] == "reimported"]
@@ -217,3 +217,30 @@ def test_a_contract_whose_baseline_moved_after_compare_is_stale_and_untouched(se
     )
     others = [c for c in edited.contracts if c != target]
     assert (audit.loc[others, "outcome"] == "reimported").all()
+
+
+def test_a_settle_leaves_a_baseline_another_run_wrote_after_compare(seeded):
+    """A change both sides agree on settles the baseline, unless another run wrote that
+    baseline since this run compared: its rows were computed from the one compare saw."""
+    target, agreed = "24012-", "Agreed on both sides"
+    contract_id, _ = describe_first_item(seeded, target, store=agreed, erp=agreed)
+    before = _baseline_items(seeded)
+
+    def write_baseline_elsewhere(plan: Plan) -> None:
+        assert target in set(plan.settle)
+        with seeded.store.begin() as connection:
+            connection.execute(
+                s.import_baselines.update()
+                .where(s.import_baselines.c.contract_id == contract_id)
+                .values(erp_hash="written by another run")
+            )
+
+    audit = _reimport(seeded, write_baseline_elsewhere)
+    assert (audit.loc[target, "outcome"], audit.loc[target, "reasons"]) == (
+        "up_to_date",
+        "no_updates",
+    )
+    after = _baseline_items(seeded)
+    pd.testing.assert_frame_equal(
+        after[after["contract_no"] == target], before[before["contract_no"] == target]
+    )

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from contract_sync import bulk
 from contract_sync.bulk import delete_rows, insert_columns, update_columns, upsert_columns
 from contract_sync.store.db import make_engine
 from contract_sync.store.types import Amount
@@ -61,7 +62,8 @@ SCOPED = sa.Table(
 )
 
 
-def test_upsert_writes_new_and_changed_rows_and_delete_removes_keys(database_url):
+def test_upsert_writes_new_and_changed_rows_and_delete_removes_keys(database_url, monkeypatch):
+    monkeypatch.setattr(bulk, "CHUNK_ROWS", 1)  # a statement per row: chunks change nothing
     engine = make_engine(database_url("bulk_upsert"))
     SCOPED.metadata.create_all(engine)
     before = pd.DataFrame(
@@ -94,6 +96,9 @@ def test_upsert_writes_new_and_changed_rows_and_delete_removes_keys(database_url
     ]
     with pytest.raises(TypeError, match="scaled integers"), engine.begin() as connection:
         upsert_columns(connection, SCOPED, changed.assign(amount=[1.0, 2.0]))
+    twice = pd.concat([changed, changed.iloc[[0]]])
+    with pytest.raises(ValueError, match=r"given twice: \(1, 'b'\)"), engine.begin() as connection:
+        upsert_columns(connection, SCOPED, twice)
     with pytest.raises(ValueError, match="starts with its key"), engine.begin() as connection:
         delete_rows(connection, SCOPED, pd.DataFrame({"key": ["a"], "scope": [1]}))
     engine.dispose()

@@ -12,7 +12,7 @@ from contract_sync.store import schema as s
 from contract_sync.vocabulary import ConflictPolicy
 from flows.first_import import import_main_contract
 from flows.reimport import reimport_main_contracts
-from tests.store_rows import contract_id, first_item
+from tests.store_rows import describe_first_item
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -53,20 +53,9 @@ def test_first_import_needs_standard_on_erp_integrations_and_happens_once(config
 
 def _conflict(configured, contract: str) -> str:
     """The same item's description edited in the store and, differently, in the ERP."""
-    with configured.store.begin() as connection:
-        store_id = contract_id(connection, contract)
-        item_no = first_item(connection, store_id, s.line_items.c.origin_id)
-        connection.execute(
-            s.line_items.update()
-            .where(s.line_items.c.contract_id == store_id, s.line_items.c.origin_id == item_no)
-            .values(description="Edited in the project")
-        )
-    with configured.erp.begin() as connection:
-        connection.execute(
-            JCCI.update()
-            .where(JCCI.c.JCCo == 1, JCCI.c.Contract == contract, JCCI.c.Item == item_no)
-            .values(Description="Edited in the ERP")
-        )
+    _, item_no = describe_first_item(
+        configured, contract, store="Edited in the project", erp="Edited in the ERP"
+    )
     return item_no
 
 
@@ -145,8 +134,12 @@ def test_a_change_both_sides_agree_on_settles_the_baseline(configured):
     ).iloc[0]
     assert first["reasons"] == "no_updates"
     store_title("Title C")
-    second = reimport_main_contracts(
-        company=1, contracts=[contract], requested_by="admin", policy=ConflictPolicy.block
+    second = reimport_main_contracts(  # compared again, or an unmoved ERP hash skips it
+        company=1,
+        contracts=[contract],
+        requested_by="admin",
+        policy=ConflictPolicy.block,
+        full_refresh=True,
     ).iloc[0]
     assert (second["outcome"], second["reasons"]) == ("up_to_date", "no_updates")
     with configured.store.connect() as connection:
@@ -164,34 +157,21 @@ def test_an_item_change_both_sides_agree_on_settles_its_baseline_item(configured
     edit of it is kept, not taken for a conflict."""
     contract = "24012-"
     assert contract not in _edge(configured).values()
-    with configured.store.connect() as connection:
-        store_id = contract_id(connection, contract)
-        item_no = first_item(connection, store_id, s.line_items.c.origin_id)
-
-    def store_description(text: str) -> None:
-        with configured.store.begin() as connection:
-            connection.execute(
-                s.line_items.update()
-                .where(s.line_items.c.contract_id == store_id, s.line_items.c.origin_id == item_no)
-                .values(description=text)
-            )
-
-    with configured.erp.begin() as connection:
-        connection.execute(
-            JCCI.update()
-            .where(JCCI.c.JCCo == 1, JCCI.c.Contract == contract, JCCI.c.Item == item_no)
-            .values(Description="Agreed on both sides")
-        )
-    store_description("Agreed on both sides")
+    agreed = "Agreed on both sides"
+    store_id, item_no = describe_first_item(configured, contract, store=agreed, erp=agreed)
     runs = [
         reimport_main_contracts(
             company=1, contracts=[contract], requested_by="admin", policy=ConflictPolicy.block
         ).iloc[0]
     ]
-    store_description("Edited again in the project")
+    describe_first_item(configured, contract, store="Edited again in the project")
     runs += [
-        reimport_main_contracts(
-            company=1, contracts=[contract], requested_by="admin", policy=ConflictPolicy.block
+        reimport_main_contracts(  # compared again, or an unmoved ERP hash skips it
+            company=1,
+            contracts=[contract],
+            requested_by="admin",
+            policy=ConflictPolicy.block,
+            full_refresh=True,
         ).iloc[0]
     ]
     assert [(run["outcome"], run["reasons"]) for run in runs] == [("up_to_date", "no_updates")] * 2

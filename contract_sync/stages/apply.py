@@ -201,7 +201,7 @@ class _Writer:
 
 class _Reimport(_Writer):
     """Re-imports: the header, the item changes, the baseline; under the contracts' locks,
-    with the optimistic checks (version and items as compared)."""
+    with the optimistic checks (version, items and the baseline's ERP hash as compared)."""
 
     def __init__(self, plan: Plan) -> None:
         applying = plan.audit.loc[plan.audit["outcome"] == Outcome.reimported, "contract_no"]
@@ -216,15 +216,15 @@ class _Reimport(_Writer):
             written[written["contract_no"].isin(applying) & written["change"].ne("kept")]
         )
         self.digests = pd.Series(plan.store_digests, dtype="string")
-        self.baselines = _ByContract(plan.baselines, by="contract_id")
-        self.baseline_hashes = plan.baseline_hashes
+        self.baseline_item_changes = _ByContract(plan.baseline_item_changes, by="contract_id")
+        self.compared_baseline_hashes = plan.compared_baseline_hashes
 
     def check(self, connection: sa.Connection, rows: pd.DataFrame) -> pd.DataFrame:
         ids = rows["contract_id"].astype("int64")
         found = hold_contracts(connection, ids.tolist()).set_index("contract_id")
         locked = ids.map(found["held"]).eq(False).fillna(False).astype(bool)
         moved = ids.map(found["version"]).ne(rows["version_before"]).fillna(True).astype(bool)
-        moved |= _baseline_moved(connection, ids, self.baseline_hashes)
+        moved |= _baseline_moved(connection, ids, self.compared_baseline_hashes)
         stale = ~locked & moved
         readable = ~locked & ~stale
         now = current_items_digests(connection, ids[readable].tolist())
@@ -248,7 +248,7 @@ class _Reimport(_Writer):
         replace_baselines(
             connection,
             headers.assign(erp_hash=rows["erp_hash"].to_numpy()),
-            self.baselines.of(rows["contract_id"].astype("int64")),
+            self.baseline_item_changes.of(rows["contract_id"].astype("int64")),
         )
         versions = (headers["version"] + 1).to_numpy()
         return pd.DataFrame({"contract_id": rows["contract_id"], "version_after": versions})
@@ -322,14 +322,14 @@ def settle_baselines(engine: sa.Engine, plan: Plan) -> None:
         )
         .sort_values("contract_id")
     )
-    changes = _ByContract(plan.baselines, by="contract_id")
+    changes = _ByContract(plan.baseline_item_changes, by="contract_id")
     for start in range(0, len(headers), GROUP):
         group = headers.iloc[start : start + GROUP]
         try:
             with write_transaction(engine) as connection:
                 held = hold_contracts(connection, group["contract_id"].tolist())
                 ids = group["contract_id"]
-                moved = _baseline_moved(connection, ids, plan.baseline_hashes)
+                moved = _baseline_moved(connection, ids, plan.compared_baseline_hashes)
                 group = group[ids.isin(held.loc[held["held"], "contract_id"]) & ~moved]
                 replace_baselines(connection, group, changes.of(group["contract_id"]))
         except LockedContract:

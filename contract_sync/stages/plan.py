@@ -13,7 +13,12 @@ from contract_sync.columns import CHANGE_COUNTS
 from contract_sync.erp.frames import ErpFrames
 from contract_sync.stages.baselines import BASELINE_ROW, baseline_changes
 from contract_sync.stages.compare import Comparison
-from contract_sync.store.state import NO_ITEMS_DIGEST, STATE_COLUMNS, items_digests
+from contract_sync.store.state import (
+    NO_ITEMS_DIGEST,
+    STATE_COLUMNS,
+    StoreState,
+    items_digests,
+)
 from contract_sync.vocabulary import UNCHANGED_REASONS, Outcome
 
 STATE_NUMBERS = {"project_id", "amount_before", "version_before"}
@@ -40,10 +45,12 @@ class Plan:
     # Contracts whose state is the one last recorded: counted in the run's end, not recorded.
     repeated: pd.Series = field(default_factory=lambda: pd.Series(dtype=bool))
     # The baseline items that writing the contracts to re-import or settle changes
-    # (baseline_changes), and by contract_id the baseline's ERP hash they were computed
+    # (baseline_changes), and by contract_id the ERP hash of the baseline they were computed
     # from: apply refuses (stale) a contract whose baseline moved since.
-    baselines: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BASELINE_ROW))
-    baseline_hashes: pd.Series = field(default_factory=lambda: pd.Series(dtype="string"))
+    baseline_item_changes: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=BASELINE_ROW)
+    )
+    compared_baseline_hashes: pd.Series = field(default_factory=lambda: pd.Series(dtype="string"))
 
 
 def repeats(audit: pd.DataFrame, last_recorded: pd.DataFrame, actor: str) -> pd.Series:
@@ -158,10 +165,7 @@ def plan_reimport(found: Evaluation, dry_run: bool) -> Plan:
     eligible = number[decisions["eligible"].to_numpy()]
     items = state.items[state.items["contract_no"].isin(eligible)]
     digests = eligible.map(items_digests(items)).fillna(NO_ITEMS_DIGEST)
-    written = number[number.isin(eligible) | number.isin(settle)] if not dry_run else number[:0]
-    ids = written.map(stored["contract_id"]).astype("int64")
-    erp_items = erp.items[erp.items["contract_no"].isin(written)]
-    stored_hashes = state.baselines.set_index("contract_id")["erp_hash"]
+    to_write = eligible[:0] if dry_run else pd.concat([eligible, settle])
     return Plan(
         audit,
         found.comparison,
@@ -171,13 +175,26 @@ def plan_reimport(found: Evaluation, dry_run: bool) -> Plan:
         settle,
         dict(zip(eligible, digests, strict=True)),
         repeats(audit, state.last_recorded, state.actor),
-        baseline_changes(
-            ids,
-            erp_items.assign(contract_id=erp_items["contract_no"].map(stored["contract_id"])),
-            state.baseline_items,
-        ),
-        pd.Series(ids.map(stored_hashes).to_numpy(), index=ids.to_numpy(), dtype="string"),
+        *_baseline_writes(erp, state, stored.loc[to_write, "contract_id"].astype("int64")),
     )
+
+
+def _baseline_writes(
+    erp: ErpFrames, state: StoreState, contract_ids: pd.Series
+) -> tuple[pd.DataFrame, pd.Series]:
+    """For these contracts (contract_no -> store contract_id): the baseline item changes
+    that writing them makes, and by contract_id the ERP hash of the baseline those were
+    computed from."""
+    if contract_ids.empty:
+        return pd.DataFrame(columns=BASELINE_ROW), pd.Series(dtype="string")
+    erp_items = erp.items[erp.items["contract_no"].isin(contract_ids.index)]
+    changes = baseline_changes(
+        contract_ids,
+        erp_items.assign(contract_id=erp_items["contract_no"].map(contract_ids)),
+        state.baseline_items,
+    )
+    hashes = contract_ids.map(state.baselines.set_index("contract_id")["erp_hash"])
+    return changes, pd.Series(hashes.to_numpy(), index=contract_ids.to_numpy(), dtype="string")
 
 
 def plan_first_import(found: Evaluation, dry_run: bool) -> Plan:

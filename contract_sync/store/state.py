@@ -108,14 +108,7 @@ def load_state(
             )
         in_scope = contracts_query.with_only_columns(s.main_contracts.c.id).scalar_subquery()
         contracts = read_frame(connection, contracts_query)
-        baselines = read_frame(
-            connection,
-            sa.select(
-                s.import_baselines.c.contract_id,
-                s.import_baselines.c.erp_hash,
-                *(s.import_baselines.c[f] for f in HEADER_FIELDS),
-            ).where(s.import_baselines.c.contract_id.in_(in_scope)),
-        )
+        baselines = read_frame(connection, _baselines_query(in_scope))
         projects = read_frame(
             connection,
             sa.select(
@@ -304,13 +297,24 @@ def _settings(connection: sa.Connection, **values: str) -> None:
     connection.execute(sa.text(f"SELECT {calls}"), values)
 
 
+def _baselines_query(contract_ids: sa.ScalarSelect | list[int]) -> sa.Select:
+    b = s.import_baselines.c
+    return sa.select(b.contract_id, b.erp_hash, *(b[f] for f in HEADER_FIELDS)).where(
+        b.contract_id.in_(contract_ids)
+    )
+
+
 def with_items(engine: sa.Engine, state: StoreState, contract_ids: Sequence[int]) -> StoreState:
-    """The state with the items and baseline items of these store contracts (two queries)."""
+    """The state with the items and baseline items of these store contracts, and their
+    baselines read again: the baseline items and the baseline (its ERP hash, which apply
+    checks the baseline items by) are read in one snapshot (three queries)."""
     ids = [int(i) for i in contract_ids]
     if not ids:
         return state
     dialect = engine.dialect.name
     with engine.connect() as connection:
+        if dialect == "postgresql":  # SQLite: one transaction is one snapshot already
+            connection.execution_options(isolation_level="REPEATABLE READ")
         items = read_bulk(connection, _items_query(ids, dialect))
         baseline_items = read_bulk(
             connection,
@@ -320,4 +324,7 @@ def with_items(engine: sa.Engine, state: StoreState, contract_ids: Sequence[int]
                 *(exact(s.baseline_items.c[f], dialect) for f in ITEM_FIELDS),
             ).where(s.baseline_items.c.contract_id.in_(ids)),
         )
-    return replace(state, items=items, baseline_items=baseline_items)
+        baselines = read_frame(connection, _baselines_query(ids))
+    others = state.baselines[~state.baselines["contract_id"].isin(ids)]
+    baselines = pd.concat([others, baselines], ignore_index=True) if len(others) else baselines
+    return replace(state, items=items, baseline_items=baseline_items, baselines=baselines)
