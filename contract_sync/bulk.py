@@ -120,6 +120,8 @@ def upsert_columns(connection: sa.Connection, table: sa.Table, frame: pd.DataFra
         shown = ", ".join(map(str, twice[key].drop_duplicates().head(5).itertuples(False, None)))
         raise ValueError(f"{table.name}: keys given twice: {shown}")
     keys = len(key)
+    if len(names) == keys:
+        raise ValueError(f"{table.name}: nothing to write besides the key {key}")
     fields = ", ".join(f"{n} = excluded.{n}" for n in names[keys:])
     conflict = f"ON CONFLICT ({', '.join(names[:keys])}) DO UPDATE SET {fields}"
     _insert(connection, table, frame, conflict)

@@ -88,7 +88,7 @@ REASON_WORDS: dict[str, tuple[str, str]] = {
         "revert the store edit, or re-import with policy erp_wins",
     ),
     Reason.stale: (
-        "the store contract or its last-import baseline changed while the run was writing",
+        "the store contract or its last-import baseline changed since this run compared it",
         "run again",
     ),
     Reason.locked: ("another run was writing this contract", "run again"),

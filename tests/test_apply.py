@@ -3,7 +3,8 @@ audit row."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 import sqlalchemy as sa
@@ -240,7 +241,50 @@ def test_a_settle_leaves_a_baseline_another_run_wrote_after_compare(seeded):
         "up_to_date",
         "no_updates",
     )
+    with seeded.store.connect() as connection:
+        kept = connection.execute(
+            sa.select(s.import_baselines.c.erp_hash).where(
+                s.import_baselines.c.contract_id == contract_id
+            )
+        ).scalar_one()
+    assert kept == "written by another run"
     after = _baseline_items(seeded)
     pd.testing.assert_frame_equal(
         after[after["contract_no"] == target], before[before["contract_no"] == target]
     )
+
+
+def test_a_baseline_written_before_the_items_are_read_is_the_one_compared(seeded):
+    """Another run writes a contract's baseline after this run loaded the store's state and
+    before it reads the contract's items: the baseline and its hash are read with the items,
+    so the contract is compared with that baseline and written, not refused as stale."""
+    edited = edit_erp(seeded.erp, 1, 1.0, seed=8)
+    target = sorted(edited.contracts)[0]
+    written = []
+
+    @contextmanager
+    def write_baseline_before_items(stage: str) -> Iterator[None]:
+        if stage == "load items" and not written:
+            with seeded.store.begin() as connection:
+                connection.execute(
+                    s.import_baselines.update()
+                    .where(
+                        s.import_baselines.c.contract_id
+                        == sa.select(s.main_contracts.c.id)
+                        .where(
+                            s.main_contracts.c.origin_id == target,
+                            s.main_contracts.c.company_id == 1,
+                        )
+                        .scalar_subquery()
+                    )
+                    .values(erp_hash="written by another run")
+                )
+            written.append(stage)
+        yield
+
+    settings = Settings(erp_url=seeded.erp_url, store_url=seeded.store_url, data_docs=False)
+    request = Request(company=1, actor="admin", full_refresh=True)
+    result = reimport(settings, request, hooks=Hooks(timer=write_baseline_before_items))
+    audit = result.audit.set_index("contract_no")
+    assert written
+    assert audit.loc[target, "outcome"] == "reimported"

@@ -99,6 +99,8 @@ def test_upsert_writes_new_and_changed_rows_and_delete_removes_keys(database_url
     twice = pd.concat([changed, changed.iloc[[0]]])
     with pytest.raises(ValueError, match=r"given twice: \(1, 'b'\)"), engine.begin() as connection:
         upsert_columns(connection, SCOPED, twice)
+    with pytest.raises(ValueError, match="nothing to write besides"), engine.begin() as connection:
+        upsert_columns(connection, SCOPED, changed[["scope", "key"]])
     with pytest.raises(ValueError, match="starts with its key"), engine.begin() as connection:
         delete_rows(connection, SCOPED, pd.DataFrame({"key": ["a"], "scope": [1]}))
     engine.dispose()

@@ -123,20 +123,24 @@ def test_the_database_refuses_to_change_the_audit_log(empty_sides, statement):
 def test_padded_baseline_item_numbers_of_an_older_store_are_trimmed(seeded):
     """A store written before codes were matched on their normal form holds Vista's padded
     item numbers in its baselines: the upgrade trims them, and keeps one row of an item
-    held twice."""
+    held twice (the trimmed one, or one of two padded ones)."""
     b = s.baseline_items
     with seeded.store.begin() as connection:
         contract = connection.execute(sa.select(sa.func.min(b.c.contract_id))).scalar_one()
         rows = connection.execute(
             sa.select(b).where(b.c.contract_id == contract).order_by(b.c.item_no)
         ).all()
-        padded, twice = rows[0].item_no, rows[1].item_no
+        padded, twice, padded_twice = rows[0].item_no, rows[1].item_no, rows[2].item_no
         connection.execute(
             b.update()
             .where(b.c.contract_id == contract, b.c.item_no == padded)
             .values(item_no=sa.literal("      ") + b.c.item_no)
         )
         connection.execute(b.insert().values({**rows[1]._asdict(), "item_no": f"   {twice}"}))
+        trimmed = b.delete().where(b.c.contract_id == contract, b.c.item_no == padded_twice)
+        connection.execute(trimmed)
+        for text in (f"  {padded_twice}", f" {padded_twice}"):
+            connection.execute(b.insert().values({**rows[2]._asdict(), "item_no": text}))
         connection.execute(sa.text("UPDATE alembic_version SET version_num = '0006'"))
     upgrade(seeded.store)
     with seeded.store.connect() as connection:

@@ -326,5 +326,8 @@ def with_items(engine: sa.Engine, state: StoreState, contract_ids: Sequence[int]
         )
         baselines = read_frame(connection, _baselines_query(ids))
     others = state.baselines[~state.baselines["contract_id"].isin(ids)]
-    baselines = pd.concat([others, baselines], ignore_index=True) if len(others) else baselines
+    if len(others) and len(baselines):
+        baselines = pd.concat([others, baselines], ignore_index=True)
+    elif len(others):
+        baselines = others  # none of these contracts has a baseline: keep the frame's dtypes
     return replace(state, items=items, baseline_items=baseline_items, baselines=baselines)

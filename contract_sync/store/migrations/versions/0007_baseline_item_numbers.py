@@ -2,7 +2,9 @@
 since codes are matched on one normal form. A baseline written before kept Vista's padded
 text; a re-import writes only the baseline items that differ, by their key, and would add
 the trimmed key beside the padded one instead of replacing it. A padded row whose normal
-form the contract's baseline already holds (one item twice) is dropped.
+form the contract's baseline already holds (one item twice) is dropped; of two padded rows
+of one normal form, the one whose text sorts first is kept (the next re-import of the
+contract writes the ERP's values over it).
 
 Revision ID: 0007
 Revises: 0006
