@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -109,6 +110,18 @@ def test_every_path_checks_the_acting_user(configured):
     assert "permission_denied" in runs["viewer"]["reasons"]
 
 
+def _under_block(contract: str, full_refresh: bool = False) -> pd.Series:
+    """One contract re-imported as admin under the `block` policy; with `full_refresh`
+    compared again even when its ERP hash has not moved since its last import."""
+    return reimport_main_contracts(
+        company=1,
+        contracts=[contract],
+        requested_by="admin",
+        policy=ConflictPolicy.block,
+        full_refresh=full_refresh,
+    ).iloc[0]
+
+
 def test_a_change_both_sides_agree_on_settles_the_baseline(configured):
     """ERP and store both move the title to B: nothing to re-import, and the baseline moves
     to B, so that a later store edit to C is kept, not taken for a conflict."""
@@ -129,18 +142,10 @@ def test_a_change_both_sides_agree_on_settles_the_baseline(configured):
             )
 
     store_title("Title B")
-    first = reimport_main_contracts(
-        company=1, contracts=[contract], requested_by="admin", policy=ConflictPolicy.block
-    ).iloc[0]
+    first = _under_block(contract)
     assert first["reasons"] == "no_updates"
     store_title("Title C")
-    second = reimport_main_contracts(  # compared again, or an unmoved ERP hash skips it
-        company=1,
-        contracts=[contract],
-        requested_by="admin",
-        policy=ConflictPolicy.block,
-        full_refresh=True,
-    ).iloc[0]
+    second = _under_block(contract, full_refresh=True)
     assert (second["outcome"], second["reasons"]) == ("up_to_date", "no_updates")
     with configured.store.connect() as connection:
         title = connection.execute(
@@ -159,21 +164,9 @@ def test_an_item_change_both_sides_agree_on_settles_its_baseline_item(configured
     assert contract not in _edge(configured).values()
     agreed = "Agreed on both sides"
     store_id, item_no = describe_first_item(configured, contract, store=agreed, erp=agreed)
-    runs = [
-        reimport_main_contracts(
-            company=1, contracts=[contract], requested_by="admin", policy=ConflictPolicy.block
-        ).iloc[0]
-    ]
+    runs = [_under_block(contract)]
     describe_first_item(configured, contract, store="Edited again in the project")
-    runs += [
-        reimport_main_contracts(  # compared again, or an unmoved ERP hash skips it
-            company=1,
-            contracts=[contract],
-            requested_by="admin",
-            policy=ConflictPolicy.block,
-            full_refresh=True,
-        ).iloc[0]
-    ]
+    runs.append(_under_block(contract, full_refresh=True))
     assert [(run["outcome"], run["reasons"]) for run in runs] == [("up_to_date", "no_updates")] * 2
     with configured.store.connect() as connection:
         baseline = connection.execute(
