@@ -167,7 +167,7 @@ def prefect_overhead(backend: Backend) -> float:
     """End-to-end flow time minus the same work without Prefect: one run, nothing edited."""
     code = (
         "import time, os; t = time.perf_counter();"
-        "from flows.reimport import reimport_main_contracts;"
+        "from contract_sync_flows.reimport import reimport_main_contracts;"
         "reimport_main_contracts(company=1, requested_by='admin');"
         "print(time.perf_counter() - t)"
     )

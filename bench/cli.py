@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CLI = [sys.executable, "-m", "contract_sync.cli"]
+CLI = [sys.executable, "-m", "contract_sync_faces.cli"]
 DEMO = [  # the steps of `make demo`, on data that is already there
     ["db", "upgrade"],
     ["demo", "seed", "--contracts", "16", "--items-per-contract", "12", "--skip-existing"],

@@ -14,7 +14,7 @@ from contract_sync.reports.audit import load_report, timeline_svg, to_csv, to_ht
 from contract_sync.run import open_store
 from contract_sync.settings import get_settings
 from contract_sync.store.audit_log import AuditFilter
-from flows.parameters import BadParameter, checked, refused
+from contract_sync_flows.parameters import BadParameter, checked, refused
 
 
 @flow(name="audit-report", log_prints=True, validate_parameters=False)

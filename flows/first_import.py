@@ -11,9 +11,9 @@ from pydantic import Field
 from contract_sync.run import Request, first_import
 from contract_sync.settings import get_settings
 from contract_sync.store.identity import RunAsked
-from flows.parameters import COMPANY, REQUEST_ID, BadParameter, checked, refused
-from flows.prefect_run import origin, prefect_hooks
-from flows.signed import check_signed
+from contract_sync_flows.parameters import COMPANY, REQUEST_ID, BadParameter, checked, refused
+from contract_sync_flows.prefect_run import origin, prefect_hooks
+from contract_sync_flows.signed import check_signed
 
 
 @flow(name="import-main-contract", log_prints=True, validate_parameters=False)

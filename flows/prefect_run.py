@@ -12,7 +12,7 @@ from prefect.context import FlowRunContext
 
 from contract_sync.run import Hooks, Origin
 from contract_sync.vocabulary import Trigger
-from tasks.stages import TASKS
+from contract_sync_tasks.stages import TASKS
 
 
 def as_task(_name: str, function: Any, /, **arguments: Any) -> Any:

@@ -12,8 +12,8 @@ from contract_sync.run import Request, company_ready_list
 from contract_sync.settings import get_settings
 from contract_sync.stages.ready import readable
 from contract_sync.vocabulary import in_words
-from flows.parameters import COMPANY, BadParameter, checked, refused
-from flows.prefect_run import prefect_hooks
+from contract_sync_flows.parameters import COMPANY, BadParameter, checked, refused
+from contract_sync_flows.prefect_run import prefect_hooks
 
 
 @flow(name="ready-list", log_prints=True, validate_parameters=False)

@@ -9,8 +9,8 @@ from prefect import flow
 
 from contract_sync.run import Request, RunResult, first_import
 from contract_sync.settings import get_settings
-from flows.prefect_run import origin, prefect_hooks
-from flows.reimport import reimport_in_flow
+from contract_sync_flows.prefect_run import origin, prefect_hooks
+from contract_sync_flows.reimport import reimport_in_flow
 
 
 @flow(name="reimport-main-contracts", log_prints=True)

@@ -19,9 +19,9 @@ from contract_sync.settings import Settings, get_settings
 from contract_sync.store.db import safe_url
 from contract_sync.store.identity import RunAsked
 from contract_sync.vocabulary import ConflictPolicy, in_words
-from flows.parameters import COMPANY, REQUEST_ID, BadParameter, checked, refused
-from flows.prefect_run import ProgressArtifact, origin, prefect_hooks
-from flows.signed import check_signed
+from contract_sync_flows.parameters import COMPANY, REQUEST_ID, BadParameter, checked, refused
+from contract_sync_flows.prefect_run import ProgressArtifact, origin, prefect_hooks
+from contract_sync_flows.signed import check_signed
 
 
 @flow(name="reimport-main-contracts", log_prints=True, validate_parameters=False)

@@ -12,8 +12,8 @@ from contract_sync.settings import Settings
 from contract_sync.store import identity
 from contract_sync.store.identity import Event, RunAsked
 from contract_sync.vocabulary import Trigger, WebEvent
-from flows.parameters import BadParameter
-from flows.prefect_run import trigger
+from contract_sync_flows.parameters import BadParameter
+from contract_sync_flows.prefect_run import trigger
 
 
 def check_signed(settings: Settings, request_id: str, asked: RunAsked) -> None:

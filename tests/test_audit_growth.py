@@ -7,7 +7,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from contract_sync.cli import app
 from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.generator import edge_case_contracts
 from contract_sync.reports.audit import load_report
@@ -15,6 +14,7 @@ from contract_sync.run import Request, reimport
 from contract_sync.settings import Settings
 from contract_sync.store import schema as s
 from contract_sync.store.audit_log import AuditFilter, runs
+from contract_sync_faces.cli import app
 
 
 def _recorded(store: sa.Engine, run_id: str) -> int:

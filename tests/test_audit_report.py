@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from markupsafe import escape
 from typer.testing import CliRunner
 
-from contract_sync.cli import app
 from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.generator import edge_case_contracts
 from contract_sync.reports.audit import CSV_COLUMNS, load_report, to_csv, to_html
@@ -21,6 +20,7 @@ from contract_sync.run import Hooks, Request, reimport
 from contract_sync.settings import get_settings
 from contract_sync.stages.plan import Plan
 from contract_sync.store.audit_log import AuditFilter, read_audit
+from contract_sync_faces.cli import app
 from tests.conftest import kept_as_is, seeded_sides, settings_for
 from tests.test_reimport_paths import _conflict
 
@@ -186,7 +186,7 @@ def test_audit_commands(history):
 def test_the_audit_report_flow_writes_the_files_and_the_artifact(history):
     from prefect.artifacts import Artifact
 
-    from flows.audit_report import audit_report_flow
+    from contract_sync_flows.audit_report import audit_report_flow
 
     html_path = Path(audit_report_flow(days=1))
     assert html_path.exists() and html_path.with_suffix(".csv").exists()

@@ -11,12 +11,12 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from contract_sync.cli import app
 from contract_sync.demo.edit import edit_erp
 from contract_sync.run import Request, reimport
 from contract_sync.settings import Settings
 from contract_sync.store import chain
 from contract_sync.store import schema as s
+from contract_sync_faces.cli import app
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ import yaml
 from prefect.flows import Flow, load_flow_from_entrypoint
 from typer.testing import CliRunner
 
-from contract_sync.cli import app
 from contract_sync.settings import get_settings
+from contract_sync_faces.cli import app
 from tests.conftest import free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
-CLI = [sys.executable, "-m", "contract_sync.cli"]
+CLI = [sys.executable, "-m", "contract_sync_faces.cli"]
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_demo_commands_end_to_end(data_dir):
 
 
 def test_the_console_entry_runs_in_a_process_of_its_own(tmp_path):
-    """`python -m contract_sync.cli`, as the `contract-sync` script runs it: help, and one
+    """`python -m contract_sync_faces.cli`, as the `contract-sync` script runs it: help, and one
     command that writes a store."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CONTRACT_SYNC_")},

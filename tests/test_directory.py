@@ -11,12 +11,12 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from contract_sync.cli import app
 from contract_sync.directory import DirectoryError, apply_file, export_text, parse_file
 from contract_sync.settings import get_settings
 from contract_sync.store import schema as s
 from contract_sync.store.db import make_engine, upgrade
 from contract_sync.store.state import load_state
+from contract_sync_faces.cli import app
 
 EXAMPLE = """\
 companies:

@@ -48,7 +48,7 @@ def _broken_export(demo: Path, tmp_path: Path, file: str, change) -> Path:  # no
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("CONTRACT_SYNC_")}
     return subprocess.run(
-        [sys.executable, "-m", "contract_sync.cli", *args],
+        [sys.executable, "-m", "contract_sync_faces.cli", *args],
         env={**base, "COLUMNS": "200", "PYTHONPATH": str(PROJECT), **env},
         cwd=cwd,
         capture_output=True,

@@ -10,13 +10,13 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from contract_sync.cli import app
 from contract_sync.demo.export import write_files
 from contract_sync.erp.vista import read_vista
 from contract_sync.erp.vista_schema import JCCI, JCCM
 from contract_sync.settings import get_settings
 from contract_sync.store import schema as s
 from contract_sync.store.db import make_engine, upgrade
+from contract_sync_faces.cli import app
 from tests.field import vista as field
 
 ITEM_COLUMNS = [

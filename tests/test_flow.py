@@ -16,7 +16,7 @@ from contract_sync.stages.plan import COUNT_COLUMNS
 from contract_sync.store import schema as s
 from contract_sync.store.audit_log import runs
 from contract_sync.store.state import load_state, with_items
-from flows.reimport import reimport_main_contracts
+from contract_sync_flows.reimport import reimport_main_contracts
 from tests.store_rows import contract_id, first_item
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -195,9 +195,9 @@ def test_only_contracts_changed_since_their_import_are_compared(configured):
 )
 def test_a_bad_parameter_ends_the_run_failed_in_one_line(configured, flow_function, given, named):
     """As when the run form's validation is off: the flow itself refuses, in one line."""
-    from flows.audit_report import audit_report_flow
-    from flows.first_import import import_main_contract
-    from flows.ready import ready_list_flow
+    from contract_sync_flows.audit_report import audit_report_flow
+    from contract_sync_flows.first_import import import_main_contract
+    from contract_sync_flows.ready import ready_list_flow
 
     flows = {
         "reimport": reimport_main_contracts,

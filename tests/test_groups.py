@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contract_sync.cli import OUTCOME_FIELDS
 from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.seed import seed
 from contract_sync.erp import groups
@@ -26,6 +25,7 @@ from contract_sync.run import Hooks, Request, first_import, reimport
 from contract_sync.settings import Settings
 from contract_sync.store import schema as s
 from contract_sync.store.state import load_state, with_items
+from contract_sync_faces.cli import OUTCOME_FIELDS
 from tests.conftest import SMALL, new_sides
 
 # What a contract's audit row says, the run's id aside.

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
-ORCHESTRATION = ("prefect", "flows", "tasks")
+FACES, FLOWS, TASKS = "contract_sync_faces", "contract_sync_flows", "contract_sync_tasks"
+# The layers, from the bottom up, as their folders and what each may not import.
+FORBIDDEN = {
+    "contract_sync": {"prefect", FACES, FLOWS, TASKS},
+    "tasks": {FACES, FLOWS},
+    "flows": {FACES},
+}
+# Names of the folders that never install as such (pyproject maps them to the names above).
+BARE = {"flows", "tasks", "faces"}
 
 
 def _imported_roots(path: Path) -> set[str]:
@@ -25,24 +33,33 @@ def _imported_roots(path: Path) -> set[str]:
     return roots
 
 
-# The one exception: the command line records its runs as Prefect flow runs when
-# PREFECT_API_URL names a server, through flows/recorded.py, imported only then.
-ALLOWED = {"contract_sync/cli.py": ["flows"]}
+def _sources() -> list[Path]:
+    folders = ["contract_sync", "faces", "flows", "tasks", "bench", "tests"]
+    return [path for folder in folders for path in (PROJECT / folder).rglob("*.py")]
 
 
-def test_the_core_imports_neither_prefect_nor_flows_nor_tasks():
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_no_layer_reaches_up(layer):
+    """The core imports no orchestration and no face, with no exception; tasks import
+    neither flows nor faces; flows import no face."""
     offenders = {
-        str(path.relative_to(PROJECT)): sorted(_imported_roots(path) & set(ORCHESTRATION))
-        for path in (PROJECT / "contract_sync").rglob("*.py")
+        str(path.relative_to(PROJECT)): sorted(_imported_roots(path) & FORBIDDEN[layer])
+        for path in (PROJECT / layer).rglob("*.py")
     }
-    assert {k: v for k, v in offenders.items() if v} == ALLOWED
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_nothing_imports_a_folder_by_its_bare_name():
+    """`flows`, `tasks` and `faces` are imported by their installed names only."""
+    offenders = {str(p.relative_to(PROJECT)): _imported_roots(p) & BARE for p in _sources()}
+    assert {k: v for k, v in offenders.items() if v} == {}
 
 
 def test_tasks_only_wrap_core_functions():
     """Every module-level object in tasks/ is a Prefect task around a core function."""
     from prefect.tasks import Task
 
-    from tasks import stages
+    from contract_sync_tasks import stages
 
     tasks = [v for k, v in vars(stages).items() if k.endswith("_task") and k != "_task"]
     assert tasks and all(isinstance(t, Task) for t in tasks)
@@ -54,7 +71,7 @@ def _modules_after(args: list[str], env: dict[str, str]) -> tuple[str, list[str]
     """Run the CLI in a fresh interpreter; which heavy packages did the command import?"""
     probe = (
         "import sys\n"
-        "from contract_sync.cli import app\n"
+        "from contract_sync_faces.cli import app\n"
         "try:\n"
         f"    app({args!r}, standalone_mode=False)\n"
         "finally:\n"

@@ -39,14 +39,22 @@ if os.environ.get("CS_MODULE_LOG"):
 
 
 def test_every_package_folder_is_listed_in_pyproject():
-    """pyproject lists the packages by hand (for the mapped suites); a new one must be added."""
+    """pyproject lists the packages by hand (for the mapped folders); a new one must be added."""
+    roots = {name.split(".")[0] for name in SETUPTOOLS["packages"]} - set(MAPPED)
     found = set()
-    for root in {name.split(".")[0] for name in SETUPTOOLS["packages"]}:
-        for folder in [PROJECT / root, *(PROJECT / root).rglob("*")]:
-            parts = folder.relative_to(PROJECT).parts
+    for package, top in [*((r, r) for r in roots), *MAPPED.items()]:
+        for folder in [PROJECT / top, *(PROJECT / top).rglob("*")]:
+            parts = folder.relative_to(PROJECT / top).parts
             if folder.is_dir() and not any(p == "__pycache__" or p[0] == "." for p in parts):
-                found.add(".".join(parts))
-    assert set(SETUPTOOLS["packages"]) == found | set(MAPPED)
+                found.add(".".join((package, *parts)))
+    assert set(SETUPTOOLS["packages"]) == found
+
+
+def test_nothing_installs_a_generic_top_level_package():
+    """Every installed top-level package is named for the product: no `flows` or `tasks` to
+    collide with another project's."""
+    tops = {name.split(".")[0] for name in SETUPTOOLS["packages"]}
+    assert all(top.startswith("contract_sync") for top in tops), tops
 
 
 def _copy_sources(target: Path) -> Path:

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from contract_sync.web.prefect_api import PrefectRuns, PrefectUnavailable
+from contract_sync_faces.web.prefect_api import PrefectRuns, PrefectUnavailable
 
 
 @contextmanager

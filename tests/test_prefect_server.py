@@ -161,7 +161,7 @@ def _a_command_line_run_is_recorded(served, contract: str) -> None:
     """With PREFECT_API_URL set, `contract-sync reimport` is a flow run of the same flow."""
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "COLUMNS": "200"}
     done = subprocess.run(
-        [sys.executable, "-m", "contract_sync.cli", "reimport", contract, "--as", "admin"],
+        [sys.executable, "-m", "contract_sync_faces.cli", "reimport", contract, "--as", "admin"],
         env=env,
         capture_output=True,
         text=True,

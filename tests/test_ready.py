@@ -84,7 +84,7 @@ def test_preview_marks_kept_edits_conflicts_added_and_removed_items():
 
 @pytest.mark.usefixtures("prefect_harness", "edited")
 def test_the_ready_list_flow_publishes_the_table():
-    from flows.ready import ready_list_flow
+    from contract_sync_flows.ready import ready_list_flow
 
     table = ready_list_flow(company=1)
     artifact = Artifact.get("ready-list-company-1")

@@ -14,8 +14,8 @@ from rich.console import Console
 from contract_sync.stages.compare import compare, stored_hashes, unchanged_contracts
 from contract_sync.stages.gate import evaluate_gates
 from contract_sync.stages.ready import ready_list
-from contract_sync.terminal import ready_view
 from contract_sync.vocabulary import ConflictPolicy
+from contract_sync_faces.terminal import ready_view
 from tests.frames import contract, contracts_frame, items_frame, make_state
 
 CASE = st.fixed_dictionaries(

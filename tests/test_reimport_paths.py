@@ -11,8 +11,8 @@ from contract_sync.erp.vista import read_vista
 from contract_sync.erp.vista_schema import JCCI, JCCM
 from contract_sync.store import schema as s
 from contract_sync.vocabulary import ConflictPolicy
-from flows.first_import import import_main_contract
-from flows.reimport import reimport_main_contracts
+from contract_sync_flows.first_import import import_main_contract
+from contract_sync_flows.reimport import reimport_main_contracts
 from tests.store_rows import describe_first_item
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

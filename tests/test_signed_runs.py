@@ -15,8 +15,8 @@ from contract_sync.store import identity
 from contract_sync.store import schema as s
 from contract_sync.store.audit_log import runs
 from contract_sync.store.identity import RunAsked
-from flows.first_import import import_main_contract
-from flows.reimport import reimport_main_contracts
+from contract_sync_flows.first_import import import_main_contract
+from contract_sync_flows.reimport import reimport_main_contracts
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

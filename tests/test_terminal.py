@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from contract_sync.cli import app
 from contract_sync.columns import display
 from contract_sync.demo.edit import edit_erp
+from contract_sync_faces.cli import app
 
 COMMANDS = [
     ["ready"],

@@ -26,7 +26,7 @@ from contract_sync.demo.edit import edit_erp
 from contract_sync.directory import apply_file, export_text
 from contract_sync.store import chain
 from contract_sync.store import schema as s
-from contract_sync.web.auth import set_password
+from contract_sync_faces.web.auth import set_password
 from tests.conftest import Sides, free_port, seeded_sides, settings_for
 
 PASSWORD = "correct horse battery staple"
@@ -43,7 +43,7 @@ def web_server(**settings: str) -> Iterator[str]:
         **{f"CONTRACT_SYNC_{k.upper()}": v for k, v in settings.items()},
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "contract_sync.cli", "web", "--port", str(port)],
+        [sys.executable, "-m", "contract_sync_faces.cli", "web", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -15,7 +15,7 @@ from prefect.settings import PREFECT_API_URL
 from contract_sync.demo.edit import edit_erp
 from contract_sync.store import schema as s
 from contract_sync.store.audit_log import runs
-from contract_sync.web.auth import set_password
+from contract_sync_faces.web.auth import set_password
 from tests.served import served_fixture, wait_for_run  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.slow

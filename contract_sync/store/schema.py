@@ -233,7 +233,7 @@ directory_changes = sa.Table(
     sa.Index("ix_directory_changes_recorded_at", "recorded_at"),
 )
 
-# Web sign-in (contract_sync.web): a user's password hash (argon2), set by `contract-sync
+# Web sign-in (contract_sync_faces.web): a user's password hash (argon2), set by `contract-sync
 # users set-password`; the open sessions, each known by the SHA-256 of its cookie's token.
 user_passwords = sa.Table(
     "user_passwords",

@@ -16,10 +16,10 @@ from fastapi.responses import Response
 
 from contract_sync.run import open_store
 from contract_sync.settings import Settings
-from contract_sync.web import audit_pages, contract_pages, sign_in_pages
-from contract_sync.web.guard import Guard
-from contract_sync.web.prefect_api import PrefectRuns
-from contract_sync.web.site import Site, page
+from contract_sync_faces.web import audit_pages, contract_pages, sign_in_pages
+from contract_sync_faces.web.guard import Guard
+from contract_sync_faces.web.prefect_api import PrefectRuns
+from contract_sync_faces.web.site import Site, page
 
 log = logging.getLogger(__name__)
 SECURITY_HEADERS = {

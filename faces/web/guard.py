@@ -18,7 +18,7 @@ from contract_sync.settings import Settings
 from contract_sync.store import identity
 from contract_sync.store.identity import Event, Person
 from contract_sync.vocabulary import WebEvent
-from contract_sync.web.auth import sign_in_by_proxy
+from contract_sync_faces.web.auth import sign_in_by_proxy
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "contract_sync_session"

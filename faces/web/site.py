@@ -19,8 +19,8 @@ from contract_sync.errors import UserError
 from contract_sync.settings import Settings
 from contract_sync.store import identity
 from contract_sync.store.identity import Person
-from contract_sync.web.guard import Guard, Refused, same_site_path
-from contract_sync.web.prefect_api import PrefectRuns
+from contract_sync_faces.web.guard import Guard, Refused, same_site_path
+from contract_sync_faces.web.prefect_api import PrefectRuns
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 Field = Annotated[str, Form()]  # a field of a posted form

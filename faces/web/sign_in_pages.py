@@ -10,9 +10,15 @@ from fastapi.responses import RedirectResponse, Response
 from contract_sync.store import identity
 from contract_sync.store.identity import Event
 from contract_sync.vocabulary import WebEvent
-from contract_sync.web.auth import sign_in
-from contract_sync.web.guard import SESSION_COOKIE, SIGN_IN_COOKIE, Refused, client, same_site_path
-from contract_sync.web.site import Field, page, site_of
+from contract_sync_faces.web.auth import sign_in
+from contract_sync_faces.web.guard import (
+    SESSION_COOKIE,
+    SIGN_IN_COOKIE,
+    Refused,
+    client,
+    same_site_path,
+)
+from contract_sync_faces.web.site import Field, page, site_of
 
 router = APIRouter()
 

@@ -52,7 +52,7 @@ def _fit_console() -> None:
 
 
 def _check_format(output_format: str) -> None:
-    from contract_sync.terminal import FORMATS
+    from contract_sync_faces.terminal import FORMATS
 
     if output_format not in FORMATS:
         _fail(f"unknown format {output_format!r}: {', '.join(FORMATS)}")
@@ -222,7 +222,7 @@ def users_set_password(
     """Set the password LOGIN signs in to the web pages with (argon2id hash; their open
     sessions end). Asked twice, hidden, unless --password-stdin."""
     from contract_sync.directory import default_actor
-    from contract_sync.web.auth import set_password
+    from contract_sync_faces.web.auth import set_password
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -243,8 +243,8 @@ def web(
     of PREFECT_API_URL (`make serve` starts both)."""
     import uvicorn
 
-    from contract_sync.web.app import create_app
-    from contract_sync.web.prefect_api import PrefectRuns
+    from contract_sync_faces.web.app import create_app
+    from contract_sync_faces.web.prefect_api import PrefectRuns
 
     settings = get_settings()
     application = _or_fail(lambda: create_app(settings, PrefectRuns.from_environment()))
@@ -398,7 +398,7 @@ def _run(kind: str, settings, request):  # noqa: ANN001, ANN202 - Settings, Requ
 
         return {"reimport": run.reimport, "import": run.first_import}[kind](settings, request)
     _require_server(api)
-    from flows import recorded
+    from contract_sync_flows import recorded
 
     flows = {"reimport": recorded.reimport_recorded, "import": recorded.first_import_recorded}
     return flows[kind](request)
@@ -454,7 +454,7 @@ def _print_outcomes(results: list, wide: bool = False, output_format: str = "tab
     import pandas as pd
 
     from contract_sync.store.db import safe_url
-    from contract_sync.terminal import as_text, outcome_view
+    from contract_sync_faces.terminal import as_text, outcome_view
 
     settings = get_settings()
     audit = pd.concat([r.audit.assign(run_id=r.run_id) for r in results], ignore_index=True)
@@ -495,7 +495,7 @@ def ready(
 ) -> None:
     """The ERP main contracts ready to be imported, and what stops the others."""
     from contract_sync.run import Request, company_ready_list
-    from contract_sync.terminal import as_text, ready_view
+    from contract_sync_faces.terminal import as_text, ready_view
 
     _check_format(output_format)
     settings = get_settings()
@@ -521,8 +521,8 @@ def diff(
     """What a re-import of one contract would do, line by line (nothing is written)."""
     from contract_sync.run import Request, preview, require_known
     from contract_sync.stages.ready import line_preview
-    from contract_sync.terminal import as_text, preview_view
     from contract_sync.vocabulary import in_words
+    from contract_sync_faces.terminal import as_text, preview_view
 
     _check_format(output_format)
     settings = get_settings()
@@ -734,7 +734,7 @@ def _print_audit(report, changes: bool, wide: bool) -> None:  # noqa: ANN001
     rows (they are counted in the summary) and shows the newest hundred."""
     from contract_sync.columns import display
     from contract_sync.reports.audit import run_line
-    from contract_sync.terminal import audit_rows_view, blockers_view, changes_view
+    from contract_sync_faces.terminal import audit_rows_view, blockers_view, changes_view
 
     s = report.summary
     console.print(

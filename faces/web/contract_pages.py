@@ -15,10 +15,10 @@ from contract_sync.stages.ready import line_preview
 from contract_sync.store import identity
 from contract_sync.store.identity import Event, Person, RunAsked
 from contract_sync.vocabulary import WebEvent, in_words
-from contract_sync.web import views
-from contract_sync.web.guard import Refused, client
-from contract_sync.web.prefect_api import IMPORT, REIMPORT, PrefectUnavailable
-from contract_sync.web.site import Field, Site, common, page, site_of
+from contract_sync_faces.web import views
+from contract_sync_faces.web.guard import Refused, client
+from contract_sync_faces.web.prefect_api import IMPORT, REIMPORT, PrefectUnavailable
+from contract_sync_faces.web.site import Field, Site, common, page, site_of
 
 router = APIRouter()
 

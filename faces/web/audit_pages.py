@@ -13,10 +13,10 @@ from contract_sync.store import identity
 from contract_sync.store import schema as s
 from contract_sync.store.audit_log import AuditFilter, runs
 from contract_sync.store.identity import Person
-from contract_sync.web import views
-from contract_sync.web.guard import Refused
-from contract_sync.web.prefect_api import FlowRunState, PrefectUnavailable
-from contract_sync.web.site import common, page, site_of
+from contract_sync_faces.web import views
+from contract_sync_faces.web.guard import Refused
+from contract_sync_faces.web.prefect_api import FlowRunState, PrefectUnavailable
+from contract_sync_faces.web.site import common, page, site_of
 
 router = APIRouter()
 
