@@ -23,7 +23,9 @@ import pandas as pd
 from contract_sync.collector import long_lived_frozen
 from contract_sync.columns import ITEM_FIELDS
 from contract_sync.erp.read import read_erp
-from contract_sync.run import Hooks, Request, reimport
+from contract_sync.hooks import Hooks
+from contract_sync.model import Request
+from contract_sync.run import reimport
 from contract_sync.settings import Settings
 from contract_sync.store.db import make_engine
 from contract_sync.store.state import load_state, with_items

@@ -61,6 +61,8 @@ CODE_COLUMNS = ["contract_code", "item_code"]
 ITEM_FIELDS = [c for c in ITEM_COLUMNS if c not in ITEM_KEY and c not in CODE_COLUMNS]
 # A baseline item (the ERP's item at the last import) is keyed by its store contract.
 BASELINE_ITEM_KEY = ["contract_id", "item_no"]
+# A row of the baseline items a write changes (stages/baselines.baseline_changes).
+BASELINE_ROW = [*BASELINE_ITEM_KEY, *ITEM_FIELDS, "gone"]
 
 # What a re-import changes, counted per contract (the audit, previews and reports).
 CHANGE_COUNTS = ["items_added", "items_changed", "items_removed", "header_changes"]

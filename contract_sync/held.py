@@ -17,7 +17,7 @@ from types import TracebackType
 
 import pandas as pd
 
-from contract_sync.erp.frames import ErpFrames
+from contract_sync.model import ErpFrames
 
 PREFIX = "contract-sync-held-"
 MAKING = "contract-sync-making-"  # a folder not locked yet

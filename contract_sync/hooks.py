@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from contract_sync.stages.plan import Plan
+from contract_sync.model import Plan
 
 
 def _call(_name: str, function: Callable[..., Any], /, **arguments: Any) -> Any:

@@ -9,91 +9,32 @@ tasks, the benchmark under a stopwatch, a test with a look at each plan before i
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.collector import long_lived_frozen
 from contract_sync.errors import UserError
-from contract_sync.evaluation import (
-    Evaluation,
-    Scan,
-    UnknownContract,
-    evaluations,
-    require_known,
-    scan,
-)
-from contract_sync.held import HeldFrames
+from contract_sync.evaluation import evaluations
 from contract_sync.hooks import Hooks
+from contract_sync.model import Evaluation, Origin, Request, RunResult, Scan, StoreState
+from contract_sync.pace import Pace
+from contract_sync.reports.validation import with_report
+from contract_sync.resolve import require_known
+from contract_sync.scan import scan
 from contract_sync.settings import Settings
 from contract_sync.stages.apply import apply
 from contract_sync.stages.gate import evaluate_import_gates
 from contract_sync.stages.plan import plan_first_import, plan_reimport
 from contract_sync.stages.ready import ready_list
 from contract_sync.stages.scope import UnknownProject
-from contract_sync.store.db import check_reachable, make_engine, require_current_schema
+from contract_sync.store.db import open_store
 from contract_sync.store.liveness import alive
-from contract_sync.store.state import StoreState, load_state
+from contract_sync.store.state import load_state
 from contract_sync.store.writes import finish_run, start_run
-from contract_sync.vocabulary import ConflictPolicy, RunStatus, Trigger
-
-__all__ = [
-    "Evaluation",
-    "Hooks",
-    "Origin",
-    "Request",
-    "RunResult",
-    "Scan",
-    "UnknownContract",
-    "require_known",
-]
-
-
-@dataclass(frozen=True)
-class Request:
-    """What a run is asked to do. Contract numbers are taken in any padding and kept in
-    their normal form (contract_sync.columns.normal_code)."""
-
-    company: int
-    actor: str
-    contracts: list[str] | None = None  # ERP contract numbers; every contract when None
-    project: str | None = None  # only the contracts of this store project
-    dry_run: bool = False
-    policy: ConflictPolicy = ConflictPolicy.erp_wins
-    full_refresh: bool = False  # compare also the contracts unchanged since their last import
-
-    def __post_init__(self) -> None:
-        if self.contracts is not None:
-            normal = list(dict.fromkeys(str(c).strip(" ") for c in self.contracts))
-            object.__setattr__(self, "contracts", normal)
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a run comes from, for its run record."""
-
-    trigger: Trigger = Trigger.cli
-    deployment: str | None = None
-    run_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-
-@dataclass(frozen=True)
-class RunResult:
-    run_id: str
-    audit: pd.DataFrame  # one row per contract in scope, as recorded
-    scan: Scan  # every contract's header, hash and verdict; the store state it started from
-
-
-def open_store(settings: Settings) -> sa.Engine:
-    """The store's engine, refusing a schema that is not the current one."""
-    store = make_engine(settings.store_database_url, must_exist=True)
-    check_reachable(store, "project store")
-    require_current_schema(store)
-    return store
+from contract_sync.vocabulary import RunStatus
 
 
 @contextmanager
@@ -122,10 +63,12 @@ def _load_state(store: sa.Engine, request: Request, hooks: Hooks) -> StoreState:
 
 def preview(settings: Settings, request: Request, hooks: Hooks = Hooks()) -> Evaluation:
     """A read-only evaluation of every contract in scope at once (no run record, no
-    validation report): lists and previews."""
-    with _store(settings) as store, HeldFrames(None) as held:
+    validation report): lists and previews. A request naming a contract the ERP lacks is
+    refused (resolve.UnknownContract)."""
+    require_known(settings, request)
+    with _store(settings) as store, Pace.for_preview() as pace:
         state = _load_state(store, request, hooks)
-        found = scan(settings, state, request, held, hooks=hooks)
+        found = scan(settings, state, request, pace, hooks=hooks)
         [evaluation] = evaluations(store, found, request, hooks=hooks)
         return evaluation
 
@@ -194,64 +137,77 @@ def _run(
     first_import: bool,
 ) -> RunResult:
     """The one run sequence: start, scan, then plan and apply group by group, finish
-    (failed on any error). The run holds its life lock throughout: killed, it is found
+    (failed on any error). A request naming a contract the ERP lacks is refused before
+    anything is recorded. The run holds its life lock throughout: killed, it is found
     abandoned. Nothing is written before the whole ERP in scope is read and validated;
     the changed contracts' frames wait in memory up to a group's items, in files beyond."""
-    make_plan = plan_first_import if first_import else plan_reimport
-    group_items = settings.group_items
+    require_known(settings, request)
     with (
-        long_lived_frozen() as frozen,
+        Pace.for_run(settings) as pace,
         _store(settings) as store,
         alive(store, origin.run_id),
-        HeldFrames(group_items) as held,
     ):
         state = _load_state(store, request, hooks)
         start_run(store, run_record(origin, state.company_id, request))
         try:
-            docs_dir = settings.reports_path / origin.run_id if settings.data_docs else None
             found = scan(
                 settings,
                 state,
                 request,
-                held,
+                pace,
                 first_import=first_import,
-                docs_dir=docs_dir,
                 run_id=origin.run_id,
                 hooks=hooks,
-                group_items=group_items,
-                helper=True,
             )
-            frozen.after_validation()
-            audits, repeated = [], 0
-            progress = _Progress(hooks.progress, int((~found.unchanged).sum()))
-            for evaluation in evaluations(
-                store,
-                found,
-                request,
-                first_import=first_import,
-                hooks=hooks,
-                group_items=group_items,
-            ):
-                plan = hooks.stage("plan", make_plan, found=evaluation, dry_run=request.dry_run)
-                if hooks.planned is not None:
-                    hooks.planned(plan)
-                audit = hooks.stage(
-                    "apply",
-                    apply,
-                    engine=store,
-                    run_id=origin.run_id,
-                    plan=plan,
-                    progress=progress.of_group(evaluation),
-                )
-                audits.append(audit)
-                repeated += int(plan.repeated.sum())
-            progress.finish()
+            found = _with_report(settings, found, origin.run_id)
+            audit, repeated = _plan_and_apply(store, found, request, origin, hooks, first_import)
         except BaseException:
             finish_run(store, origin.run_id, RunStatus.failed)
             raise
         finish_run(store, origin.run_id, RunStatus.completed, repeated)
-    audit = pd.concat(audits).sort_index(kind="stable") if len(audits) > 1 else audits[0]
     return RunResult(origin.run_id, audit, found)
+
+
+def _with_report(settings: Settings, found: Scan, run_id: str) -> Scan:
+    """The scan with the run's validation report on the contracts it validated, when
+    reports are written (CONTRACT_SYNC_DATA_DOCS)."""
+    checked = found.contracts.loc[~found.unchanged, "contract_no"]
+    if not settings.data_docs or checked.empty:
+        return found
+    docs_dir = settings.reports_path / run_id
+    return replace(found, validation=with_report(found.validation, checked, docs_dir, run_id))
+
+
+def _plan_and_apply(
+    store: sa.Engine,
+    found: Scan,
+    request: Request,
+    origin: Origin,
+    hooks: Hooks,
+    first_import: bool,
+) -> tuple[pd.DataFrame, int]:
+    """Each group evaluated, planned and applied in turn; the audit rows of all, and how
+    many contracts were found as last recorded."""
+    make_plan = plan_first_import if first_import else plan_reimport
+    audits, repeated = [], 0
+    progress = _Progress(hooks.progress, int((~found.unchanged).sum()))
+    for evaluation in evaluations(store, found, request, first_import=first_import, hooks=hooks):
+        plan = hooks.stage("plan", make_plan, found=evaluation, dry_run=request.dry_run)
+        if hooks.planned is not None:
+            hooks.planned(plan)
+        audit = hooks.stage(
+            "apply",
+            apply,
+            engine=store,
+            run_id=origin.run_id,
+            plan=plan,
+            progress=progress.of_group(evaluation),
+        )
+        audits.append(audit)
+        repeated += int(plan.repeated.sum())
+    progress.finish()
+    audit = pd.concat(audits).sort_index(kind="stable") if len(audits) > 1 else audits[0]
+    return audit, repeated
 
 
 class _Progress:

@@ -260,7 +260,7 @@ def web(
 def _with_store(action):  # noqa: ANN001, ANN202 - the action's own result
     """Run an action on the store; a failure the user can act on is shown as is."""
     from contract_sync.errors import UserError
-    from contract_sync.run import open_store
+    from contract_sync.store.db import open_store
 
     try:
         store = open_store(get_settings())
@@ -291,27 +291,22 @@ def sync(
     output_format: Format = "table",
 ) -> None:
     """Re-import every contract of the company that the gates let through."""
-    from contract_sync.run import Request
+    from contract_sync.resolve import resolve
 
     _check_format(output_format)
     settings = get_settings()
-    actor = acting_user or settings.service_user
-    results = [
-        _or_fail(
-            lambda n=number: _run(
-                "reimport",
-                settings,
-                Request(
-                    company=n,
-                    actor=actor,
-                    dry_run=dry_run,
-                    policy=policy,
-                    full_refresh=full_refresh,
-                ),
-            )
+    requests = [
+        resolve(
+            settings,
+            company=number,
+            actor=acting_user,
+            dry_run=dry_run,
+            policy=policy,
+            full_refresh=full_refresh,
         )
-        for number in company or [settings.company]
+        for number in company or [None]
     ]
+    results = [_or_fail(lambda r=request: _run("reimport", settings, r)) for request in requests]
     _print_outcomes(results, wide, output_format)
 
 
@@ -326,12 +321,13 @@ def reimport(
     output_format: Format = "table",
 ) -> None:
     """Re-import these contracts (every one compared, changed in the ERP or not)."""
-    from contract_sync.run import Request, require_known
+    from contract_sync.resolve import resolve
 
     _check_format(output_format)
     settings = get_settings()
-    request = Request(
-        company=company or settings.company,
+    request = resolve(
+        settings,
+        company=company,
         actor=acting_user,
         contracts=contracts,
         dry_run=dry_run,
@@ -341,7 +337,6 @@ def reimport(
     result = _or_fail(lambda: _run("reimport", settings, request))
     _say_resolved(contracts, result.scan.contracts, output_format)
     _print_outcomes([result], wide, output_format)
-    _or_fail(lambda: require_known(settings, request, result.scan.contracts))
 
 
 @app.command("import")
@@ -363,7 +358,8 @@ def first_import(
     """Import ERP contracts that are not in the store yet, each into its synced job's project
     (needs Standard or Admin on ERP Integrations and Admin on that project's Main Contracts).
     Each contract is written in a transaction of its own, with its audit row."""
-    from contract_sync.run import Request, company_ready_list
+    from contract_sync.resolve import resolve
+    from contract_sync.run import company_ready_list
 
     settings = get_settings()
     if acting_user is None:
@@ -371,11 +367,12 @@ def first_import(
     if not contracts and project is None and not every:
         _fail("name the contracts to import, or use --project P or --all")
     typed = list(contracts or [])
-    request = Request(company=company or settings.company, actor=acting_user, project=project)
+    request = resolve(settings, company=company, actor=acting_user, contracts=typed)
     if project is not None or every:
-        ready = _or_fail(lambda: company_ready_list(settings, request))
+        view = replace(request, contracts=None, project=project)
+        ready = _or_fail(lambda: company_ready_list(settings, view))
         importable = ready.loc[ready["import_available"], "contract_no"].tolist()
-        wanted = {c.strip(" ") for c in contracts or []}
+        wanted = set(request.contracts or [])
         contracts = [c for c in importable if not wanted or c in wanted]
         if not contracts:
             console.print(f"nothing to import for {acting_user}: see `contract-sync ready`")
@@ -494,18 +491,18 @@ def ready(
     output_format: Format = "table",
 ) -> None:
     """The ERP main contracts ready to be imported, and what stops the others."""
-    from contract_sync.run import Request, company_ready_list
+    from contract_sync.resolve import resolve
+    from contract_sync.run import company_ready_list
     from contract_sync_faces.terminal import as_text, ready_view
 
     _check_format(output_format)
     settings = get_settings()
-    actor = acting_user or settings.service_user
-    request = Request(company=company or settings.company, actor=actor, project=project)
+    request = resolve(settings, company=company, actor=acting_user, project=project)
     table = _or_fail(lambda: company_ready_list(settings, request))
     if output_format != "table":
         sys.stdout.write(as_text(table, output_format))
         return
-    console.print(ready_view(table, actor, wide))
+    console.print(ready_view(table, request.actor, wide))
 
 
 @app.command("diff")
@@ -519,20 +516,24 @@ def diff(
     output_format: Format = "table",
 ) -> None:
     """What a re-import of one contract would do, line by line (nothing is written)."""
-    from contract_sync.run import Request, preview, require_known
+    from contract_sync.resolve import resolve
+    from contract_sync.run import preview
     from contract_sync.stages.ready import line_preview
     from contract_sync.vocabulary import in_words
     from contract_sync_faces.terminal import as_text, preview_view
 
     _check_format(output_format)
     settings = get_settings()
-    actor = acting_user or settings.service_user
-    company = company or settings.company
-    request = Request(
-        company=company, actor=actor, contracts=[contract], policy=policy, full_refresh=True
+    request = resolve(
+        settings,
+        company=company,
+        actor=acting_user,
+        contracts=[contract],
+        policy=policy,
+        full_refresh=True,
     )
+    actor = request.actor
     found = _or_fail(lambda: preview(settings, request))
-    _or_fail(lambda: require_known(settings, request, found.erp.contracts))
     _say_resolved([contract], found.erp.contracts, output_format)
     contract = request.contracts[0]
     lines = line_preview(contract, found.comparison, found.state)
@@ -695,7 +696,7 @@ def _date(text: str | None):  # noqa: ANN202 - a datetime or None
 
 def _report(audit_filter, include_unchanged: bool = False):  # noqa: ANN001, ANN202
     from contract_sync.reports.audit import load_report
-    from contract_sync.run import open_store
+    from contract_sync.store.db import open_store
 
     return _or_fail(
         lambda: load_report(open_store(get_settings()), audit_filter, include_unchanged)

@@ -11,9 +11,9 @@ from prefect.states import State
 from pydantic import Field
 
 from contract_sync.reports.audit import load_report, timeline_svg, to_csv, to_html, to_markdown
-from contract_sync.run import open_store
 from contract_sync.settings import get_settings
 from contract_sync.store.audit_log import AuditFilter
+from contract_sync.store.db import open_store
 from contract_sync_flows.parameters import BadParameter, checked, refused
 
 

@@ -8,12 +8,11 @@ from prefect import flow
 from prefect.states import State
 from pydantic import Field
 
-from contract_sync.run import Request, first_import
+from contract_sync.resolve import RequestRefused, UnknownContract, resolve
+from contract_sync.run import first_import
 from contract_sync.settings import get_settings
-from contract_sync.store.identity import RunAsked
 from contract_sync_flows.parameters import COMPANY, REQUEST_ID, BadParameter, checked, refused
-from contract_sync_flows.prefect_run import origin, prefect_hooks
-from contract_sync_flows.signed import check_signed
+from contract_sync_flows.prefect_run import check_signed_here, origin, prefect_hooks
 
 
 @flow(name="import-main-contract", log_prints=True, validate_parameters=False)
@@ -34,17 +33,16 @@ def import_main_contract(
     settings = get_settings()
     try:
         given = checked(import_main_contract.fn, locals())
-        company = given["company"] or settings.company
-        asked = RunAsked(given["requested_by"], company, "import", given["contract"].strip(" "))
-        check_signed(settings, given["request_id"], asked)
-    except BadParameter as error:
+        request = resolve(
+            settings,
+            company=given["company"],
+            actor=given["requested_by"],
+            contracts=[given["contract"]],
+        )
+        check_signed_here(settings, request, "import", given["request_id"])
+        result = first_import(settings, request, origin=origin(), hooks=prefect_hooks())
+    except (BadParameter, RequestRefused, UnknownContract) as error:
         return refused(error)
-    request = Request(
-        company=company,
-        actor=given["requested_by"],
-        contracts=[given["contract"]],
-    )
-    result = first_import(settings, request, origin=origin(), hooks=prefect_hooks())
     for row in result.audit.itertuples():
         print(f"{row.contract_no}: {row.outcome} {row.reasons}".strip())
     return result.audit.assign(run_id=result.run_id)

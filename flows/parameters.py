@@ -19,6 +19,8 @@ from prefect.states import Failed, State
 from pydantic import Field, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
+from contract_sync.errors import UserError
+
 # Parameters several flows take, declared once.
 COMPANY = Field(0, ge=0, description="ERP company number (Vista JCCo); 0: the configured one.")
 REQUEST_ID = Field(
@@ -28,7 +30,7 @@ REQUEST_ID = Field(
 )
 
 
-class BadParameter(ValueError):
+class BadParameter(UserError, ValueError):
     """A flow parameter with a value it cannot take."""
 
 
@@ -53,7 +55,8 @@ def checked(flow_function: Callable[..., Any], values: dict[str, Any]) -> dict[s
     return found
 
 
-def refused(error: BadParameter) -> State:
-    """The run's end for a bad parameter: Failed, with the one line, also in the log."""
+def refused(error: UserError) -> State:
+    """The run's end for a bad parameter or a refused request: Failed, with the one line,
+    also in the log."""
     get_run_logger().error(str(error))
     return Failed(message=str(error))

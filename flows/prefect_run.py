@@ -10,7 +10,10 @@ from prefect import get_run_logger, runtime
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.context import FlowRunContext
 
-from contract_sync.run import Hooks, Origin
+from contract_sync.hooks import Hooks
+from contract_sync.model import Origin, Request
+from contract_sync.resolve import check_signed
+from contract_sync.settings import Settings
 from contract_sync.vocabulary import Trigger
 from contract_sync_tasks.stages import TASKS
 
@@ -54,3 +57,10 @@ def origin() -> Origin:
         deployment=runtime.deployment.name,
         run_id=str(runtime.flow_run.id or uuid.uuid4()),
     )
+
+
+def check_signed_here(settings: Settings, request: Request, kind: str, request_id: str) -> None:
+    """Whether this deployment run may act as its request's actor (resolve.check_signed),
+    with the run's id and trigger from Prefect's runtime."""
+    run_id = str(runtime.flow_run.id)
+    check_signed(settings, request, kind, request_id, run_id=run_id, trigger=trigger())

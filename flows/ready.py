@@ -8,7 +8,8 @@ from prefect.artifacts import create_table_artifact
 from prefect.states import State
 from pydantic import Field
 
-from contract_sync.run import Request, company_ready_list
+from contract_sync.resolve import resolve
+from contract_sync.run import company_ready_list
 from contract_sync.settings import get_settings
 from contract_sync.stages.ready import readable
 from contract_sync.vocabulary import in_words
@@ -34,9 +35,10 @@ def ready_list_flow(
     except BadParameter as error:
         return refused(error)
     settings = get_settings()
-    company = given["company"] or settings.company
-    actor = given["requested_by"] or settings.service_user
-    request = Request(company=company, actor=actor, project=given["project"].strip() or None)
+    request = resolve(
+        settings, company=given["company"], actor=given["requested_by"], project=given["project"]
+    )
+    company, actor = request.company, request.actor
     table = company_ready_list(settings, request, hooks=prefect_hooks())
     create_table_artifact(
         key=f"ready-list-company-{company}",

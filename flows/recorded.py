@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from prefect import flow
 
-from contract_sync.run import Request, RunResult, first_import
+from contract_sync.model import Request, RunResult
+from contract_sync.run import first_import
 from contract_sync.settings import get_settings
 from contract_sync_flows.prefect_run import origin, prefect_hooks
 from contract_sync_flows.reimport import reimport_in_flow

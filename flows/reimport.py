@@ -8,20 +8,25 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import State
 from pydantic import Field
 
+from contract_sync.model import Request, RunResult
 from contract_sync.reports.run_summary import (
     blocked_with_reasons,
     listed,
     outcome_rows,
     run_summary,
 )
-from contract_sync.run import Request, RunResult, reimport
+from contract_sync.resolve import RequestRefused, UnknownContract, resolve
+from contract_sync.run import reimport
 from contract_sync.settings import Settings, get_settings
 from contract_sync.store.db import safe_url
-from contract_sync.store.identity import RunAsked
 from contract_sync.vocabulary import ConflictPolicy, in_words
 from contract_sync_flows.parameters import COMPANY, REQUEST_ID, BadParameter, checked, refused
-from contract_sync_flows.prefect_run import ProgressArtifact, origin, prefect_hooks
-from contract_sync_flows.signed import check_signed
+from contract_sync_flows.prefect_run import (
+    ProgressArtifact,
+    check_signed_here,
+    origin,
+    prefect_hooks,
+)
 
 
 @flow(name="reimport-main-contracts", log_prints=True, validate_parameters=False)
@@ -59,25 +64,20 @@ def reimport_main_contracts(
     settings = get_settings()
     try:
         given = checked(reimport_main_contracts.fn, locals())
-        company = given["company"] or settings.company
-        actor = given["requested_by"] or settings.service_user
-        scope = ", ".join(c.strip(" ") for c in given["contracts"])
-        options = (given["dry_run"], given["policy"], given["project"], given["full_refresh"])
-        if given["request_id"] and options != (False, ConflictPolicy.erp_wins, "", False):
-            raise BadParameter("request_id: a run request from the web pages takes no options")
-        check_signed(settings, given["request_id"], RunAsked(actor, company, "reimport", scope))
-    except BadParameter as error:
+        request = resolve(
+            settings,
+            company=given["company"],
+            actor=given["requested_by"],
+            contracts=given["contracts"],
+            project=given["project"],
+            dry_run=given["dry_run"],
+            policy=given["policy"],
+            full_refresh=given["full_refresh"],
+        )
+        check_signed_here(settings, request, "reimport", given["request_id"])
+        result = reimport_in_flow(settings, request)
+    except (BadParameter, RequestRefused, UnknownContract) as error:
         return refused(error)
-    request = Request(
-        company=company,
-        actor=actor,
-        contracts=given["contracts"] or None,
-        project=given["project"].strip() or None,
-        dry_run=given["dry_run"],
-        policy=given["policy"],
-        full_refresh=given["full_refresh"],
-    )
-    result = reimport_in_flow(settings, request)
     return result.audit.assign(run_id=result.run_id)
 
 

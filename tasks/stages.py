@@ -8,8 +8,8 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from contract_sync.evaluation import next_group
 from contract_sync.hashing import hashes_and_counts
+from contract_sync.scan import next_group
 from contract_sync.stages.apply import apply
 from contract_sync.stages.compare import compare
 from contract_sync.stages.gate import evaluate_gates, evaluate_import_gates

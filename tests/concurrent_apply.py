@@ -12,9 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from contract_sync.run import Hooks, Request, reimport
+from contract_sync.hooks import Hooks
+from contract_sync.model import Plan, Request
+from contract_sync.run import reimport
 from contract_sync.settings import Settings
-from contract_sync.stages.plan import Plan
 
 
 def main(erp_url: str, store_url: str, folder: Path, name: str) -> None:

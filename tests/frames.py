@@ -13,7 +13,7 @@ from contract_sync.columns import (
     empty,
 )
 from contract_sync.hashing import contract_hashes
-from contract_sync.store.state import StoreState
+from contract_sync.model import StoreState
 
 
 def contract(no: str, **fields) -> dict:

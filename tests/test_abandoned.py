@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from contract_sync.demo.edit import edit_erp
-from contract_sync.run import Request, reimport
+from contract_sync.model import Request
+from contract_sync.run import reimport
 from contract_sync.settings import Settings
 from contract_sync.store import schema as s
 from contract_sync.store.audit_log import runs

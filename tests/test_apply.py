@@ -12,10 +12,11 @@ import sqlalchemy as sa
 from contract_sync.columns import ITEM_FIELDS
 from contract_sync.demo.edit import edit_erp
 from contract_sync.erp.read import read_erp
-from contract_sync.run import Hooks, Request, reimport
+from contract_sync.hooks import Hooks
+from contract_sync.model import Plan, Request
+from contract_sync.run import reimport
 from contract_sync.settings import Settings
 from contract_sync.stages import apply as apply_stage
-from contract_sync.stages.plan import Plan
 from contract_sync.store import chain
 from contract_sync.store import schema as s
 from contract_sync.store.state import load_state, with_items

@@ -15,10 +15,11 @@ from typer.testing import CliRunner
 
 from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.generator import edge_case_contracts
+from contract_sync.hooks import Hooks
+from contract_sync.model import Plan, Request
 from contract_sync.reports.audit import CSV_COLUMNS, load_report, to_csv, to_html
-from contract_sync.run import Hooks, Request, reimport
+from contract_sync.run import reimport
 from contract_sync.settings import get_settings
-from contract_sync.stages.plan import Plan
 from contract_sync.store.audit_log import AuditFilter, read_audit
 from contract_sync_faces.cli import app
 from tests.conftest import kept_as_is, seeded_sides, settings_for

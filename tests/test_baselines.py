@@ -7,8 +7,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contract_sync.columns import BASELINE_ITEM_KEY, ITEM_FIELDS
-from contract_sync.stages.baselines import BASELINE_ROW, baseline_changes
+from contract_sync.columns import BASELINE_ITEM_KEY, BASELINE_ROW, ITEM_FIELDS
+from contract_sync.stages.baselines import baseline_changes
 
 FIELDS = {  # a few values each, missing ones included, so that rows often agree
     "position": st.sampled_from([1, 2, None]),

@@ -12,7 +12,9 @@ import pytest
 
 from contract_sync.collector import VALIDATION_LIBRARY, long_lived_frozen
 from contract_sync.erp.frames import ErpReadError
-from contract_sync.run import Hooks, Request, reimport
+from contract_sync.hooks import Hooks
+from contract_sync.model import Request
+from contract_sync.run import reimport
 from contract_sync.settings import Settings
 
 

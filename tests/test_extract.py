@@ -197,7 +197,7 @@ def test_missing_vista_numbers_reach_validation_instead_of_failing_the_read(seed
     frames = read_vista(seeded.erp, 1)
     items = frames.items[frames.items["contract_no"] == "24010-"]
     assert items["amount"].isna().all() and (items["quantity"] == 0).all()
-    result = validate(frames, SUITES, None)
+    result = validate(frames, SUITES)
     assert "24010-" in set(result.invalid_contracts)
     found = {
         d["expectation"]

@@ -8,9 +8,10 @@ from typer.testing import CliRunner
 
 from contract_sync.demo.generator import edge_case_contracts
 from contract_sync.erp.vista import read_vista
-from contract_sync.run import Hooks, Request, first_import
+from contract_sync.hooks import Hooks
+from contract_sync.model import Plan, Request
+from contract_sync.run import first_import
 from contract_sync.settings import get_settings
-from contract_sync.stages.plan import Plan
 from contract_sync.store import schema as s
 from contract_sync_faces.cli import app
 

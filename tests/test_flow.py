@@ -10,9 +10,9 @@ from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.export import write_files
 from contract_sync.demo.generator import edge_case_contracts
 from contract_sync.erp.vista import read_vista
+from contract_sync.model import COUNT_COLUMNS
 from contract_sync.settings import get_settings
 from contract_sync.stages.compare import compare
-from contract_sync.stages.plan import COUNT_COLUMNS
 from contract_sync.store import schema as s
 from contract_sync.store.audit_log import runs
 from contract_sync.store.state import load_state, with_items

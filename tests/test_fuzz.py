@@ -20,7 +20,8 @@ from contract_sync.demo.generator import EDGE_CASES, edge_case_contracts
 from contract_sync.demo.seed import seed
 from contract_sync.erp.vista import read_vista
 from contract_sync.erp.vista_schema import JCCI, JCCM
-from contract_sync.run import Request, reimport
+from contract_sync.model import Request
+from contract_sync.run import reimport
 from contract_sync.settings import ErpConnector, Settings
 from contract_sync.store import schema as s
 from tests.conftest import SMALL, new_sides

@@ -7,9 +7,9 @@ import dataclasses
 import pandas as pd
 import pytest
 
+from contract_sync.model import StoreState
 from contract_sync.stages.compare import compare
 from contract_sync.stages.gate import evaluate_gates
-from contract_sync.store.state import StoreState
 from contract_sync.vocabulary import REIMPORT_GATES, ConflictPolicy
 from tests.frames import contracts_frame, items_frame, make_state
 

@@ -21,7 +21,9 @@ from contract_sync.erp.groups import split_by_contract
 from contract_sync.erp.vista import read_vista
 from contract_sync.erp.vista_schema import JCCI
 from contract_sync.held import HeldFrames
-from contract_sync.run import Hooks, Request, first_import, reimport
+from contract_sync.hooks import Hooks
+from contract_sync.model import Request
+from contract_sync.run import first_import, reimport
 from contract_sync.settings import Settings
 from contract_sync.store import schema as s
 from contract_sync.store.state import load_state, with_items

@@ -13,14 +13,15 @@ def test_a_validation_with_its_report_never_imports_the_deferred_modules(tmp_pat
         import sys
         from pathlib import Path
         from contract_sync.demo.generator import generate_company
-        from contract_sync.erp.frames import ErpFrames
+        from contract_sync.model import ErpFrames
+        from contract_sync.reports.validation import with_report
         from contract_sync.stages.validate import validate
         from contract_sync.stages.gx_import import DEFERRED
 
         data = generate_company(1, 30, 4, seed=5)  # company 1: edge cases, so failures
-        result = validate(
-            ErpFrames(data.contracts, data.items), Path("expectations"), Path({str(tmp_path)!r})
-        )
+        checked = validate(ErpFrames(data.contracts, data.items), Path("expectations"))
+        numbers = data.contracts["contract_no"]
+        result = with_report(checked, numbers, Path({str(tmp_path)!r}), "run-1")
         assert not result.invalid_contracts.empty
         print(*(type(sys.modules[name]).__name__ for name in DEFERRED))
         print("scipy.stats._stats_py" in sys.modules, "altair.vegalite" in sys.modules)

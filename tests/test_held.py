@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from contract_sync.erp.frames import ErpFrames
 from contract_sync.held import PREFIX, UNTOUCHED_SECONDS, HeldFrames
+from contract_sync.model import ErpFrames
 
 ROOT = Path(__file__).resolve().parent.parent
 ONE_ITEM = ErpFrames(pd.DataFrame({"contract_no": ["C1"]}), pd.DataFrame({"contract_no": ["C1"]}))

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from contract_sync.demo.export import write_files
 from contract_sync.erp.vista import read_vista
-from contract_sync.run import Request, reimport
+from contract_sync.model import Request
+from contract_sync.run import reimport
 from contract_sync.settings import ErpConnector, Settings
 from contract_sync.store import schema as s
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from contract_sync.demo.edit import edit_erp
-from contract_sync.run import Hooks, Request, reimport
+from contract_sync.hooks import Hooks
+from contract_sync.model import Plan, Request
+from contract_sync.run import reimport
 from contract_sync.settings import Settings
-from contract_sync.stages.plan import Plan
 from contract_sync.store import schema as s
 from tests.store_rows import contract_id, first_item
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from contract_sync.demo.generator import edge_case_contracts
 from contract_sync.erp.vista import read_vista
 from contract_sync.reports.audit import timeline_svg
+from contract_sync.reports.validation import with_report
 from contract_sync.stages.validate import validate
 from tests.test_validate import SUITES
 
@@ -25,7 +26,8 @@ def test_a_validation_report_names_each_quarantined_contract_and_why(
     browser, shared_seeded, tmp_path
 ):
     frames = read_vista(shared_seeded.erp, 1)
-    result = validate(frames, SUITES, tmp_path / "run-1", run_id="run-1")
+    checked = validate(frames, SUITES, run_id="run-1")
+    result = with_report(checked, frames.contracts["contract_no"], tmp_path / "run-1", "run-1")
     edge = edge_case_contracts(frames.contracts["contract_no"])
 
     page, requested, errors = _open(browser, result.docs_path.as_uri())

@@ -10,7 +10,8 @@ from prefect.artifacts import Artifact
 
 from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.generator import edge_case_contracts
-from contract_sync.run import Request, company_ready_list, preview
+from contract_sync.model import Request
+from contract_sync.run import company_ready_list, preview
 from contract_sync.settings import get_settings
 from contract_sync.stages.compare import compare
 from contract_sync.stages.ready import line_preview

@@ -93,7 +93,8 @@ def test_a_signed_request_is_acted_for_once_as_its_user(configured):
 
 
 def test_an_import_acts_for_its_request(configured):
-    from contract_sync.run import Request, company_ready_list
+    from contract_sync.model import Request
+    from contract_sync.run import company_ready_list
     from contract_sync.settings import get_settings
 
     ready = company_ready_list(get_settings(), Request(company=1, actor="admin"))

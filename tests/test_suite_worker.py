@@ -16,11 +16,9 @@ import pytest
 
 from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.generator import generate_company
-from contract_sync.erp.frames import ErpFrames
 from contract_sync.errors import UserError
-from contract_sync.evaluation import _wants_helper
-from contract_sync.run import Request
-from contract_sync.settings import Settings
+from contract_sync.model import ErpFrames
+from contract_sync.pace import Pace
 from contract_sync.stages.suite_worker import HelperUserError, SuiteWorker, _travelling
 from contract_sync.stages.validate import SuiteFileError, needs_suites, run_suites, validate
 from contract_sync.store.validation_cache import ValidationCache
@@ -185,26 +183,25 @@ def test_changes_beyond_a_group_end_the_helper_when_they_spill(seeded, tmp_path)
     assert spilled["audit"] == alone["audit"]
 
 
+def _wants_helper(allowed: bool, validates_all: bool, scope: int) -> bool:
+    """Whether a Pace would start a helper for a changed contract without a kept verdict."""
+    pace = Pace(None, helper=allowed)
+    pace.plan_helper(scope, validates_all, lambda _changed: True)
+    return pace._want_helper
+
+
 @pytest.mark.parametrize(
-    ("helper", "first_import", "full_refresh", "scope"),
-    [
-        (False, False, False, 5_000),
-        (True, True, False, 5_000),
-        (True, False, True, 5_000),
-        (True, False, False, 999),
-    ],
+    ("helper", "validates_all", "scope"),
+    [(False, False, 5_000), (True, True, 5_000), (True, False, 999)],
 )
 def test_small_runs_and_runs_that_validate_everything_validate_themselves(
-    monkeypatch, helper, first_import, full_refresh, scope
+    monkeypatch, helper, validates_all, scope
 ):
     monkeypatch.delitem(sys.modules, "great_expectations", raising=False)  # as in a new run
-    settings = Settings(erp_url="sqlite://", store_url="sqlite://", validation_helper=helper)
-    request = Request(company=1, actor="admin", full_refresh=full_refresh)
-    assert not _wants_helper(settings, request, first_import, scope)
-    wanted = Settings(erp_url="sqlite://", store_url="sqlite://")
-    assert _wants_helper(wanted, Request(company=1, actor="admin"), False, 1_000)
+    assert not _wants_helper(helper, validates_all, scope)
+    assert _wants_helper(True, False, 1_000)
     monkeypatch.setitem(sys.modules, "great_expectations", sys)  # loaded in this process
-    assert not _wants_helper(wanted, Request(company=1, actor="admin"), False, 1_000)
+    assert not _wants_helper(True, False, 1_000)
 
 
 def test_a_helper_is_wanted_only_for_contracts_without_a_kept_verdict(tmp_path):
@@ -212,7 +209,7 @@ def test_a_helper_is_wanted_only_for_contracts_without_a_kept_verdict(tmp_path):
     cache = ValidationCache(tmp_path / "verdicts.sqlite")
     assert needs_suites(erp, SUITES, cache)  # nothing kept yet
     assert needs_suites(erp, SUITES, None)  # no cache: everything is checked
-    validate(erp, SUITES, None, cache)
+    validate(erp, SUITES, cache)
     assert not needs_suites(erp, SUITES, cache)
     assert not needs_suites(erp.only(pd.Series(False, index=erp.contracts.index)), SUITES, cache)
     edited = erp.items.copy()

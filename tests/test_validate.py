@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from contract_sync.demo.generator import edge_case_contracts, generate_company
-from contract_sync.erp.frames import ErpFrames
 from contract_sync.erp.vista import read_vista
+from contract_sync.model import ErpFrames
+from contract_sync.reports.validation import with_report
 from contract_sync.stages.validate import SuiteFileError, validate
 
 SUITES = Path(__file__).resolve().parent.parent / "expectations"
@@ -24,7 +25,7 @@ def _company(contracts: int = 12) -> ErpFrames:
 
 
 def test_good_data_passes():
-    result = validate(_company(), SUITES, None)
+    result = validate(_company(), SUITES)
     assert result.invalid_contracts.empty
     assert result.failures.empty
 
@@ -32,7 +33,8 @@ def test_good_data_passes():
 def test_generated_invalid_contracts_are_quarantined_with_details(shared_seeded, tmp_path):
     frames = read_vista(shared_seeded.erp, 1)
     edge = edge_case_contracts(frames.contracts["contract_no"])
-    result = validate(frames, SUITES, tmp_path / "docs")
+    checked = validate(frames, SUITES)
+    result = with_report(checked, frames.contracts["contract_no"], tmp_path / "docs", "run-1")
     assert set(result.invalid_contracts) == {
         edge["invalid_unit_amount"],
         edge["invalid_header_total"],
@@ -94,7 +96,7 @@ def test_each_expectation_catches_its_own_case():
     frames = broken_company()
     number = frames.contracts["contract_no"]
 
-    result = validate(frames, SUITES, None)
+    result = validate(frames, SUITES)
 
     caught = result.failures.set_index("contract_no")["failed_expectations"]
     for index, (broken, expectation) in CASES.items():
@@ -112,7 +114,7 @@ def test_a_suite_file_that_is_not_gx_json_names_the_file(tmp_path):
     document["expectations"].append({"type": "expect_column_to_be_purple", "kwargs": {}})
     broken.write_text(json.dumps(document))
     with pytest.raises(SuiteFileError, match="line_items.json"):
-        validate(_company(), suites, None)
+        validate(_company(), suites)
     broken.write_text("{not json")
     with pytest.raises(SuiteFileError, match="line_items.json"):
-        validate(_company(), suites, None)
+        validate(_company(), suites)

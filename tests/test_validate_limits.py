@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from contract_sync.erp.frames import ErpFrames
+from contract_sync.model import ErpFrames
 from contract_sync.stages.store_limits import WRITTEN_TO
 from contract_sync.stages.validate import SUITES, validate
 from tests.frames import contract, contracts_frame, item, items_frame
@@ -35,7 +35,7 @@ def test_a_value_the_store_cannot_hold_quarantines_its_contract(frame, change):
     contracts = [contract("BAD", **(change if frame == "contracts" else {})), contract("GOOD")]
     items = [item("BAD", "10", **(change if frame == "items" else {})), item("GOOD", "10")]
     contracts = [{**c, "original_amount": 12_345} for c in contracts]
-    found = validate(ErpFrames(contracts_frame(*contracts), items_frame(*items)), SUITE_DIR, None)
+    found = validate(ErpFrames(contracts_frame(*contracts), items_frame(*items)), SUITE_DIR)
     assert list(found.invalid_contracts) == ["BAD"]
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from contract_sync.erp.frames import ErpFrames
+from contract_sync.model import ErpFrames
 from contract_sync.stages.validate import validate
 from tests.frames import contract, contracts_frame, item, items_frame
 
@@ -30,7 +30,7 @@ def test_blank_numbers_elsewhere_do_not_hide_a_wrong_extension_or_total(blank):
     contracts.append(contract("GOOD", original_amount=3750))
     items.append(item("GOOD", "10", uom="EA", quantity=3000, unit_cost=1250000, amount=3750))
 
-    found = validate(ErpFrames(contracts_frame(*contracts), items_frame(*items)), SUITES, None)
+    found = validate(ErpFrames(contracts_frame(*contracts), items_frame(*items)), SUITES)
     invalid = set(found.invalid_contracts)
     assert {"EXT", "TOTAL"} <= invalid
     assert {f"N{k}" for k in range(10)} <= invalid
@@ -44,5 +44,5 @@ def test_a_null_header_total_does_not_hide_another_contracts_wrong_total():
         contract("GOOD", original_amount=12_345),
     )
     items = items_frame(("BLANK", "10"), ("WRONG", "10"), ("GOOD", "10"))
-    found = validate(ErpFrames(contracts, items), SUITES, None)
+    found = validate(ErpFrames(contracts, items), SUITES)
     assert set(found.invalid_contracts) == {"BLANK", "WRONG"}

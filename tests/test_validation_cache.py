@@ -8,7 +8,7 @@ import shutil
 
 import pandas as pd
 
-from contract_sync.erp.frames import ErpFrames
+from contract_sync.model import ErpFrames
 from contract_sync.stages.validate import validate
 from contract_sync.store.validation_cache import ValidationCache
 from tests.test_validate import SUITES, broken_company
@@ -33,10 +33,10 @@ def _with_duplicate_number(frames: ErpFrames) -> ErpFrames:
 def test_cached_verdicts_are_those_of_a_full_validation(tmp_path):
     frames = _with_duplicate_number(broken_company())
     cache = ValidationCache(tmp_path / "cache.sqlite")
-    full = validate(frames, SUITES, None)
+    full = validate(frames, SUITES)
 
-    first = validate(frames, SUITES, None, cache=cache)
-    second = validate(frames, SUITES, None, cache=cache)
+    first = validate(frames, SUITES, cache=cache)
+    second = validate(frames, SUITES, cache=cache)
 
     duplicated = frames.contracts["contract_no"].iloc[-1]
     assert "expect_column_values_to_be_unique" in str(_verdicts(full)[duplicated])
@@ -49,11 +49,11 @@ def test_cached_verdicts_are_those_of_a_full_validation(tmp_path):
 def test_only_content_new_under_the_same_rules_is_validated(tmp_path):
     frames = broken_company()
     cache = ValidationCache(tmp_path / "cache.sqlite")
-    validate(frames, SUITES, None, cache=cache)
+    validate(frames, SUITES, cache=cache)
 
     padded = frames.items.copy()  # one item's exact ERP text changes: only its padding
     padded.loc[0, "item_code"] = f"   {padded.loc[0, 'item_code']}"
-    again = validate(ErpFrames(frames.contracts, padded), SUITES, None, cache=cache)
+    again = validate(ErpFrames(frames.contracts, padded), SUITES, cache=cache)
     assert again.reused == len(frames.contracts) - 1
 
     suites = tmp_path / "suites"
@@ -61,10 +61,10 @@ def test_only_content_new_under_the_same_rules_is_validated(tmp_path):
     headers = suites / "contract_headers.json"
     accepting_void = headers.read_text().replace('"hard_close"]', '"hard_close", "void"]')
     headers.write_text(accepting_void)
-    edited = validate(frames, suites, None, cache=cache)
+    edited = validate(frames, suites, cache=cache)
     assert edited.reused == 0
     assert frames.contracts["contract_no"][0] not in set(edited.invalid_contracts)
-    assert _verdicts(edited) == _verdicts(validate(frames, suites, None))
+    assert _verdicts(edited) == _verdicts(validate(frames, suites))
 
 
 def test_a_suite_that_compares_contracts_with_each_other_is_never_cached(tmp_path):
@@ -79,7 +79,7 @@ def test_a_suite_that_compares_contracts_with_each_other_is_never_cached(tmp_pat
     cache = ValidationCache(tmp_path / "cache.sqlite")
     frames = broken_company()
 
-    runs = [validate(frames, suites, None, cache=cache) for _ in range(2)]
+    runs = [validate(frames, suites, cache=cache) for _ in range(2)]
 
     assert [r.reused for r in runs] == [0, 0]
     assert not (tmp_path / "cache.sqlite").exists()
@@ -90,8 +90,8 @@ def test_a_broken_cache_file_is_skipped_with_a_warning(tmp_path, caplog):
     path.write_bytes(b"this is not a database" * 100)
     frames = broken_company()
 
-    result = validate(frames, SUITES, None, cache=ValidationCache(path))
+    result = validate(frames, SUITES, cache=ValidationCache(path))
 
     assert result.reused == 0
-    assert _verdicts(result) == _verdicts(validate(frames, SUITES, None))
+    assert _verdicts(result) == _verdicts(validate(frames, SUITES))
     assert "validation cache" in caplog.text and str(path) in caplog.text

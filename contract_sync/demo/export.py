@@ -12,8 +12,8 @@ import yaml
 
 from contract_sync.columns import scaled_text
 from contract_sync.erp.files import MAPPING_FILE
-from contract_sync.erp.frames import ErpFrames
 from contract_sync.erp.vista_schema import BILL_TYPES
+from contract_sync.model import ErpFrames
 from contract_sync.vocabulary import ERP_STATUSES, RETAINAGE_FRACTION_SCALE, SCALES
 
 CONTRACT_FIELDS = {

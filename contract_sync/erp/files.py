@@ -25,13 +25,13 @@ from contract_sync.columns import (
 from contract_sync.erp.frames import (
     MAX_LISTED,
     ErpDataError,
-    ErpFrames,
     ErpReadError,
     finish_items,
     parse_numbers,
     place,
 )
 from contract_sync.exact import NumberFormat
+from contract_sync.model import ErpFrames
 from contract_sync.vocabulary import RETAINAGE_FRACTION_SCALE, SCALES
 
 MAPPING_FILE = "mapping.yaml"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 
 from contract_sync.columns import ITEM_COLUMNS, conform, item_order
@@ -11,19 +9,6 @@ from contract_sync.errors import UserError
 from contract_sync.exact import PLAIN, NumberFormat, parse_scaled
 
 MAX_LISTED = 10
-
-
-@dataclass(frozen=True)
-class ErpFrames:
-    contracts: pd.DataFrame
-    items: pd.DataFrame
-
-    def only(self, keep: pd.Series) -> ErpFrames:
-        """The contracts where `keep` (aligned with `contracts`) holds, with their items."""
-        if not keep.any():  # an hourly sync's usual group: no pass over the items
-            return ErpFrames(self.contracts.iloc[0:0], self.items.iloc[0:0])
-        numbers = self.contracts.loc[keep, "contract_no"]
-        return ErpFrames(self.contracts[keep], self.items[self.items["contract_no"].isin(numbers)])
 
 
 class ErpReadError(UserError, RuntimeError):

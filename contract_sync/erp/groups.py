@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from contract_sync.columns import ITEM_COLUMNS, empty, run_starts
-from contract_sync.erp.frames import MAX_LISTED, ErpDataError, ErpFrames
+from contract_sync.erp.frames import MAX_LISTED, ErpDataError
+from contract_sync.model import ErpFrames
 
 # A run's group (its memory budget, CONTRACT_SYNC_GROUP_ITEMS) is read and hashed in pieces
 # of whole contracts of about this many items: their rows are freed while still in the

@@ -11,10 +11,11 @@ from typing import TypeVar
 import sqlalchemy as sa
 
 from contract_sync.erp.files import read_files
-from contract_sync.erp.frames import ErpFrames, ErpReadError, ErpTransientError
+from contract_sync.erp.frames import ErpReadError, ErpTransientError
 from contract_sync.erp.groups import ErpGroups, in_groups
 from contract_sync.erp.vista import read_vista, vista_groups
 from contract_sync.erp.vista_schema import JCCM
+from contract_sync.model import ErpFrames
 from contract_sync.settings import ErpConnector, Settings
 from contract_sync.store.db import make_engine
 

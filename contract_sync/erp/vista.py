@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from contract_sync.columns import CONTRACT_COLUMNS, conform, normal_code
 from contract_sync.erp.ahead import ReadAhead
-from contract_sync.erp.frames import MAX_LISTED, ErpDataError, ErpFrames, finish_items
+from contract_sync.erp.frames import MAX_LISTED, ErpDataError, finish_items
 from contract_sync.erp.groups import (
     ErpGroups,
     frames_in_groups,
@@ -22,6 +22,7 @@ from contract_sync.erp.groups import (
     split_by_contract,
 )
 from contract_sync.erp.vista_schema import BILL_TYPES, JCCI, JCCM, JCJM
+from contract_sync.model import ErpFrames
 from contract_sync.vocabulary import ERP_STATUSES, RETAINAGE_FRACTION_SCALE
 
 # A value this far from a whole number of its smallest unit has more decimals than its scale

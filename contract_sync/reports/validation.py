@@ -7,11 +7,13 @@ log's failed_expectations."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 
+from contract_sync.model import Validation
 from contract_sync.reports.pages import render
-from contract_sync.stages.validate import Validation
 
 ROWS_PER_CONTRACT = 20
 
@@ -71,3 +73,18 @@ def _rows(details: list[dict]) -> pd.DataFrame:
             "values": [json.dumps(d.get("values", {}), ensure_ascii=False) for d in details],
         }
     )
+
+
+def with_report(
+    validation: Validation, contract_nos: pd.Series, docs_dir: Path | None, run_id: str | None
+) -> Validation:
+    """The validation, its report page on `contract_nos` written to docs_dir/index.html
+    when asked for."""
+    if docs_dir is None:
+        return validation
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    page = docs_dir / "index.html"
+    page.write_text(
+        validation_page(validation, contract_nos, run_id or docs_dir.name), encoding="utf-8"
+    )
+    return replace(validation, docs_path=page)

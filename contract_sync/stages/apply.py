@@ -22,7 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from contract_sync.columns import HEADER_FIELDS
-from contract_sync.stages.plan import Plan
+from contract_sync.model import Plan
 from contract_sync.store.contract_writes import (
     LockedContract,
     StaleContract,

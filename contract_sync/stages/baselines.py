@@ -9,8 +9,6 @@ import pandas as pd
 from contract_sync.columns import BASELINE_ITEM_KEY, ITEM_COLUMNS, ITEM_FIELDS
 from contract_sync.stages.compare import same_values
 
-BASELINE_ROW = [*BASELINE_ITEM_KEY, *ITEM_FIELDS, "gone"]  # a row of baseline_changes
-
 
 def baseline_changes(
     contract_ids: pd.Series, erp_items: pd.DataFrame, baseline_items: pd.DataFrame

@@ -29,7 +29,7 @@ from contract_sync.columns import (
     ITEM_FIELDS,
     field_text,
 )
-from contract_sync.store.state import StoreState
+from contract_sync.model import Comparison, StoreState
 
 KEY = ["contract_no", "item_no"]
 # A position that moved only because an item was added or removed before it is written but
@@ -39,14 +39,6 @@ CONTENT_FIELDS = [f for f in ITEM_FIELDS if f != "position"]
 CHANGES = ["unchanged", "renumbered", "changed", "added", "removed"]
 UNCHANGED, RENUMBERED, CHANGED, ADDED, REMOVED = range(len(CHANGES))
 COUNTED = ["items_added", "items_changed", "items_removed", "items_unchanged"]
-
-
-@dataclass(frozen=True)
-class Comparison:
-    contracts: pd.DataFrame  # one row per diffable contract: counts, amounts, target header
-    items: pd.DataFrame  # one row per item of a diffable contract: change and target values
-    # One row per written field, added or removed item (audited) and kept store edit (not).
-    changes: pd.DataFrame
 
 
 def _nullable(field: str, dtypes: dict[str, str]) -> str:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from contract_sync.stages.compare import Comparison
-from contract_sync.store.state import StoreState
+from contract_sync.model import Comparison, StoreState
 from contract_sync.vocabulary import (
     APPROVED,
     IMPORT_GATES,

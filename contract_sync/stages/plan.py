@@ -4,53 +4,23 @@ anything is written. Re-imports and first imports share one audit-row shape."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from contract_sync.columns import CHANGE_COUNTS
-from contract_sync.erp.frames import ErpFrames
-from contract_sync.stages.baselines import BASELINE_ROW, baseline_changes
-from contract_sync.stages.compare import Comparison
-from contract_sync.store.state import (
-    NO_ITEMS_DIGEST,
+from contract_sync.columns import BASELINE_ROW
+from contract_sync.model import (
+    COUNT_COLUMNS,
     STATE_COLUMNS,
+    ErpFrames,
+    Evaluation,
+    Plan,
     StoreState,
-    items_digests,
 )
+from contract_sync.stages.baselines import baseline_changes
+from contract_sync.store.state import NO_ITEMS_DIGEST, items_digests
 from contract_sync.vocabulary import UNCHANGED_REASONS, Outcome
 
 STATE_NUMBERS = {"project_id", "amount_before", "version_before"}
-
-if TYPE_CHECKING:
-    from contract_sync.evaluation import Evaluation
-
-COUNT_COLUMNS = [*CHANGE_COUNTS, "items_unchanged"]
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Everything apply needs, computed before anything is written."""
-
-    audit: pd.DataFrame  # one row per contract in scope, outcome set where already known
-    comparison: Comparison | None  # None for a first import
-    erp: ErpFrames
-    company_id: int
-    dry_run: bool
-    settle: pd.Series  # contracts with nothing to re-import whose ERP hash moved: see apply
-    # Per contract to re-import: the digest of its store items as compare saw them; apply
-    # refuses (stale) a contract whose items changed since, version bumped or not.
-    store_digests: dict[str, str] = field(default_factory=dict)
-    # Contracts whose state is the one last recorded: counted in the run's end, not recorded.
-    repeated: pd.Series = field(default_factory=lambda: pd.Series(dtype=bool))
-    # The baseline items that writing the contracts to re-import or settle changes
-    # (baseline_changes), and by contract_id the ERP hash of the baseline they were computed
-    # from: apply refuses (stale) a contract whose baseline moved since.
-    baseline_item_changes: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=BASELINE_ROW)
-    )
-    compared_baseline_hashes: pd.Series = field(default_factory=lambda: pd.Series(dtype="string"))
 
 
 def repeats(audit: pd.DataFrame, last_recorded: pd.DataFrame, actor: str) -> pd.Series:

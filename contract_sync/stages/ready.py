@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from contract_sync.columns import CHANGE_COUNTS, display
-from contract_sync.stages.compare import Comparison
-from contract_sync.store.state import StoreState
+from contract_sync.model import Comparison, StoreState
 
 READY_COLUMNS = [
     "contract_no",

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from contract_sync.erp.frames import ErpFrames
 from contract_sync.errors import UserError
-from contract_sync.store.state import StoreState
+from contract_sync.model import ErpFrames, StoreState
 
 
 class UnknownProject(UserError, LookupError):

@@ -9,7 +9,7 @@ verdicts are kept and reports written by the run, which ends its helper when its
 or as soon as its changes go beyond a group (it then validates them itself).
 
 The run validates in its own process, as before, when the helper is not started (see
-evaluation.scan) and when the helper cannot start or stops (logged). A run killed outright
+pace.Pace) and when the helper cannot start or stops (logged). A run killed outright
 leaves its helper to end at its next read, on the closed pipe. The helper is `python -P -m`
 this module, in a process group of its own (Ctrl-C is for the run), with its answers on a
 channel of its own: a module-level call in the caller's main script never runs twice.
@@ -26,10 +26,10 @@ import sys
 import traceback
 from pathlib import Path
 
-from contract_sync.erp.frames import ErpFrames
 from contract_sync.errors import UserError
+from contract_sync.model import ErpFrames, Validation
 from contract_sync.stages.gx_import import great_expectations
-from contract_sync.stages.validate import Validation, run_suites
+from contract_sync.stages.validate import run_suites
 
 MIN_CONTRACTS = 1_000  # in scope: below, the ERP read is too short to hide the load behind
 log = logging.getLogger(__name__)

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import NamedTuple
@@ -22,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from contract_sync.columns import CONTRACT_KEY, to_decimal
-from contract_sync.erp.frames import ErpFrames
 from contract_sync.errors import UserError
 from contract_sync.hashing import contract_hashes
+from contract_sync.model import NO_FAILURES, ErpFrames, Validation
 from contract_sync.stages import store_limits
 from contract_sync.stages.gx_import import great_expectations
 from contract_sync.stages.store_limits import store_expectations
@@ -55,21 +54,6 @@ CONTRACT_LOCAL = {
 
 class SuiteFileError(UserError, ValueError):
     """A suite file that is not a valid Great Expectations 1.x suite."""
-
-
-@dataclass(frozen=True)
-class Validation:
-    invalid_contracts: pd.Series  # contracts in scope with at least one failing row
-    failures: pd.DataFrame  # contract_no (also of orphan items), failed_expectations (dicts)
-    docs_path: Path | None  # this run's validation report (contract_sync.reports.validation)
-    reused: int = 0  # contracts whose verdict was taken from an earlier validation
-
-
-NO_FAILURES = Validation(
-    pd.Series([], dtype="string"),
-    pd.DataFrame({"contract_no": [], "failed_expectations": []}),
-    None,
-)
 
 
 def validation_frames(erp: ErpFrames) -> dict[str, pd.DataFrame]:
@@ -137,7 +121,6 @@ def _context():
 def validate(
     erp: ErpFrames,
     suites_dir: Path,
-    docs_dir: Path | None,
     cache: ValidationCache | None = None,
     run_id: str | None = None,
     suites: Callable[[ErpFrames, Path], Validation] | None = None,
@@ -150,7 +133,7 @@ def validate(
     nothing = erp.contracts.empty and erp.items.empty
     rules = None if cache is None or nothing else rules_key(suites_dir)
     if rules is None:
-        return _with_report(run(erp, suites_dir), erp, docs_dir, run_id)
+        return run(erp, suites_dir)
     keys, known, cacheable, reuse, orphan = _kept_verdicts(erp, rules, cache)
     numbers = erp.contracts["contract_no"]
     checked_numbers = numbers[~reuse]
@@ -175,7 +158,7 @@ def validate(
         docs_path=None,
         reused=int(reuse.sum()),
     )
-    return _with_report(found, erp, docs_dir, run_id)
+    return found
 
 
 class KeptVerdicts(NamedTuple):
@@ -205,31 +188,6 @@ def needs_suites(erp: ErpFrames, suites_dir: Path, cache: ValidationCache | None
         return True
     kept = _kept_verdicts(erp, rules, cache)
     return bool((~kept.reuse).any() or kept.orphan.any())
-
-
-def _with_report(
-    validation: Validation, erp: ErpFrames, docs_dir: Path | None, run_id: str | None
-) -> Validation:
-    if erp.contracts.empty and erp.items.empty:
-        return validation
-    return with_report(validation, erp.contracts["contract_no"], docs_dir, run_id)
-
-
-def with_report(
-    validation: Validation, contract_nos: pd.Series, docs_dir: Path | None, run_id: str | None
-) -> Validation:
-    """The validation, its report page on `contract_nos` written to docs_dir/index.html
-    when asked for."""
-    if docs_dir is None:
-        return validation
-    from contract_sync.reports.validation import validation_page
-
-    docs_dir.mkdir(parents=True, exist_ok=True)
-    page = docs_dir / "index.html"
-    page.write_text(
-        validation_page(validation, contract_nos, run_id or docs_dir.name), encoding="utf-8"
-    )
-    return replace(validation, docs_path=page)
 
 
 def combined(parts: list[Validation]) -> Validation:

@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from contract_sync.errors import UserError
+from contract_sync.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -128,3 +129,11 @@ def check_reachable(engine: sa.Engine, what: str) -> None:
         raise StoreUnreachable(
             f"cannot reach the {what} at {safe_url(str(engine.url))}: {first}"
         ) from None
+
+
+def open_store(settings: Settings) -> sa.Engine:
+    """The store's engine, refusing a schema that is not the current one."""
+    store = make_engine(settings.store_database_url, must_exist=True)
+    check_reachable(store, "project store")
+    require_current_schema(store)
+    return store

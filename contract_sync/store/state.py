@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -13,57 +13,14 @@ import sqlalchemy as sa
 from contract_sync.bulk import read_bulk, read_frame
 from contract_sync.columns import HEADER_FIELDS, ITEM_COLUMNS, ITEM_FIELDS, run_starts
 from contract_sync.errors import UserError
+from contract_sync.model import LAST_RECORDED_COLUMNS, StoreState
 from contract_sync.store import schema as s
 from contract_sync.store.types import exact
 from contract_sync.vocabulary import PERMISSION_LEVELS, PermissionLevel, Tool
 
-# What a contract's audit record says of its state (see contract_sync.stages.plan.repeats).
-STATE_COLUMNS = [
-    "outcome",
-    "reasons",
-    "erp_hash",
-    "project_id",
-    "amount_before",
-    "version_before",
-    "failed_expectations",
-]
-LAST_RECORDED_COLUMNS = ["contract_no", *STATE_COLUMNS, "actor"]
-
 
 class UnknownCompany(UserError, LookupError):
     pass
-
-
-@dataclass(frozen=True)
-class StoreState:
-    company_id: int
-    erp_type: str | None
-    integration_configured: bool
-    actor: str
-    actor_known: bool  # the actor is a store user (logins are matched exactly)
-    erp_integrations_level: str
-    main_contracts_levels: pd.DataFrame  # project_id, level
-    synced_jobs: pd.DataFrame  # job_no, project_id
-    projects: pd.DataFrame  # project_id, project (its number), project_name
-    contracts: pd.DataFrame  # contract_id, project_id, contract_no, status, version, header fields
-    baselines: pd.DataFrame  # contract_id, erp_hash, header fields
-    # Items are loaded only for the contracts that go to compare (see with_items).
-    items: pd.DataFrame  # contract_id, item_id, contract_no, item_no, item fields
-    baseline_items: pd.DataFrame  # contract_id, item_no, item fields
-    # Each contract's last audit record: contract_no, its state columns, the run's actor.
-    last_recorded: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=LAST_RECORDED_COLUMNS)
-    )
-
-    def single_contracts(self) -> pd.DataFrame:
-        """Store contracts whose origin is attached to one project only: the ones a diff is
-        for (the others are blocked as contract_in_multiple_projects)."""
-        return self.contracts[~self.contracts["contract_no"].duplicated(keep=False)]
-
-    def contract_ids(self, contract_nos: pd.Series) -> pd.Series:
-        """Store ids of these ERP contracts, where each is in one project only."""
-        single = self.single_contracts()
-        return single.loc[single["contract_no"].isin(contract_nos), "contract_id"]
 
 
 def load_state(

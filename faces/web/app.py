@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from contract_sync.run import open_store
 from contract_sync.settings import Settings
+from contract_sync.store.db import open_store
 from contract_sync_faces.web import audit_pages, contract_pages, sign_in_pages
 from contract_sync_faces.web.guard import Guard
 from contract_sync_faces.web.prefect_api import PrefectRuns

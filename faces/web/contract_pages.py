@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from contract_sync.errors import UserError
-from contract_sync.run import Evaluation, company_ready_list, ready_with_evaluation
-from contract_sync.run import Request as RunRequest
+from contract_sync.model import Evaluation
+from contract_sync.model import Request as RunRequest
+from contract_sync.run import company_ready_list, ready_with_evaluation
 from contract_sync.settings import Settings
 from contract_sync.stages.ready import line_preview
 from contract_sync.store import identity

@@ -1,0 +1,71 @@
+"""The one request resolver: defaults, normal form, known contracts (with the nearest
+numbers), and a refused request leaves no run behind, from the CLI and the run form alike."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from contract_sync.resolve import UnknownContract, require_known, resolve
+from contract_sync.settings import Settings, get_settings
+from contract_sync.store import schema as s
+from contract_sync.vocabulary import ConflictPolicy
+from contract_sync_faces.cli import app
+
+SETTINGS = Settings(erp_url="sqlite://", store_url="sqlite://", company=7, service_user="svc")
+
+
+def _run_count(store: sa.Engine) -> int:
+    with store.connect() as connection:
+        return connection.execute(sa.select(sa.func.count()).select_from(s.sync_runs)).scalar()
+
+
+@pytest.mark.parametrize(
+    ("given", "company", "actor"),
+    [({}, 7, "svc"), ({"company": 0, "actor": ""}, 7, "svc"), ({"company": 2, "actor": "a"}, 2, "a")],
+)
+def test_missing_company_and_actor_are_the_configured_ones(given, company, actor):
+    request = resolve(SETTINGS, **given)
+    assert (request.company, request.actor) == (company, actor)
+
+
+def test_codes_take_their_normal_form_once_and_blanks_mean_every_one():
+    request = resolve(SETTINGS, contracts=["  24001-", "24001-", " 24002- "], project="  ")
+    assert request.contracts == ["24001-", "24002-"]
+    assert request.project is None
+    assert resolve(SETTINGS, contracts=[]).contracts is None
+    assert resolve(SETTINGS, policy="block").policy is ConflictPolicy.block
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_an_unknown_contract_is_named_with_the_nearest_ones(configured):
+    settings = get_settings()
+    require_known(settings, resolve(settings, company=1, contracts=["24001-"]))
+    with pytest.raises(UnknownContract) as refused:
+        require_known(settings, resolve(settings, company=1, contracts=["24001-", "24001"]))
+    assert str(refused.value) == (
+        "not in the ERP for company 1: '24001' (nearest: 24001-, 24012-, 24011-)"
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_cli_typo_records_no_run(configured):
+    for command in (["import", "2099-", "--as", "admin"], ["reimport", "2099-", "--as", "admin"]):
+        done = CliRunner().invoke(app, command)
+        assert done.exit_code == 1
+        assert "not in the ERP for company 1: '2099-'" in done.output
+    assert _run_count(configured.store) == 0
+
+
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_run_form_refuses_a_contract_it_cannot_find(configured):
+    from contract_sync_flows.reimport import reimport_main_contracts
+
+    state = reimport_main_contracts(
+        company=1, contracts=["24008", "24010-"], requested_by="admin", return_state=True
+    )
+    assert state.is_failed()
+    assert "'24008' (nearest: 24008-" in state.message
+    assert _run_count(configured.store) == 0
