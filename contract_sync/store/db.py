@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 
 from contract_sync.errors import UserError
 from contract_sync.settings import Settings
+from contract_sync.store.schema import metadata
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -72,6 +73,7 @@ def _alembic_config(connection: sa.Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
+    config.attributes["target_metadata"] = metadata  # autogenerate's; no migration reads it
     return config
 
 

@@ -162,7 +162,8 @@ sync_runs = sa.Table(
 run_ends = sa.Table(
     "run_ends",
     metadata,
-    sa.Column("run_id", sa.ForeignKey("sync_runs.id"), primary_key=True),
+    # Named as migration 0005 made it (not by the naming convention).
+    sa.Column("run_id", sa.ForeignKey("sync_runs.id", name="fk_run_ends_run_id"), primary_key=True),
     sa.Column("status", sa.String(20), nullable=False),  # completed / failed / abandoned
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     # Contracts the run checked whose state was the one last recorded: counted, not recorded.
@@ -294,7 +295,8 @@ audit_chain = sa.Table(
     sa.Column("record_table", sa.String(40), nullable=False),
     sa.Column("record_key", sa.String(40), nullable=False),
     sa.Column("digest", sa.String(64), nullable=False),
-    sa.UniqueConstraint("record_table", "record_key"),
+    # Named as migration 0005 made it (not by the naming convention).
+    sa.UniqueConstraint("record_table", "record_key", name="uq_audit_chain_record"),
 )
 
 # Records in the hash chain, each with its key and the time it was recorded at.

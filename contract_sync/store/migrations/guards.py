@@ -1,14 +1,18 @@
-"""Append-only guards for audit tables, as migrations create them: UPDATE and DELETE
-refused on both databases, TRUNCATE on PostgreSQL, and on SQLite an insert colliding with a
-key already there (REPLACE's implicit delete fires no DELETE trigger). On PostgreSQL the
-trigger function refuse_audit_change() comes from migration 0001."""
+"""Append-only guards for audit tables, as migrations 0005 and 0006 create them: UPDATE and
+DELETE refused on both databases, TRUNCATE on PostgreSQL, and on SQLite an insert colliding
+with a key already there (REPLACE's implicit delete fires no DELETE trigger). On PostgreSQL
+the trigger function refuse_audit_change() comes from migration 0001.
+
+Frozen as of revision 0006: each migration gives the tables' keys as they were when it was
+written, and nothing here reads the models, so replaying those revisions makes the triggers
+they made. A later revision that needs other guards writes them out itself."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
 
-from contract_sync.store import schema as s
+# A table's keys: its primary key, then each unique key, as column names.
+Keys = list[tuple[str, ...]]
 
 
 def _postgresql() -> bool:
@@ -21,15 +25,18 @@ def create_update_delete_guards(tables: list[str]) -> None:
             _refuse(table, action.lower(), f"BEFORE {action} ON {table}")
 
 
-def create_truncate_replace_guards(tables: list[str]) -> None:
-    for table in tables:
+def create_truncate_replace_guards(keys: dict[str, Keys]) -> None:
+    """Guards of the tables of `keys` (table -> its keys: on SQLite, an insert matching a
+    row already there on any of them is refused)."""
+    for table, table_keys in keys.items():
         if _postgresql():
             op.execute(
                 f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
                 "FOR EACH STATEMENT EXECUTE FUNCTION refuse_audit_change()"
             )
         else:
-            _refuse(table, "replace", f"BEFORE INSERT ON {table} WHEN {_collides(table)}")
+            when = f"BEFORE INSERT ON {table} WHEN {_collides(table, table_keys)}"
+            _refuse(table, "replace", when)
 
 
 def drop_guards(update_delete: list[str], truncate_replace: list[str]) -> None:
@@ -39,15 +46,10 @@ def drop_guards(update_delete: list[str], truncate_replace: list[str]) -> None:
         op.execute(f"DROP TRIGGER {table}_no_{action}" + (f" ON {table}" if _postgresql() else ""))
 
 
-def _collides(table: str) -> str:
-    """SQL true when NEW has the primary key or a unique key of a row already there."""
-    definition = s.metadata.tables[table]
-    keys = [list(definition.primary_key.columns)] + [
-        list(c.columns) for c in definition.constraints if isinstance(c, sa.UniqueConstraint)
-    ]
+def _collides(table: str, keys: Keys) -> str:
+    """SQL true when NEW has one of these keys of a row already there."""
     matches = " OR ".join(
-        "(" + " AND ".join(f"{column.name} = NEW.{column.name}" for column in key) + ")"
-        for key in keys
+        "(" + " AND ".join(f"{column} = NEW.{column}" for column in key) + ")" for key in keys
     )
     return f"EXISTS (SELECT 1 FROM {table} WHERE {matches})"
 

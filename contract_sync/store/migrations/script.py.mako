@@ -7,7 +7,7 @@ Revises: ${down_revision | comma,n}
 import sqlalchemy as sa
 from alembic import op
 
-import contract_sync.store.types
+from contract_sync.store.migrations import scaled_0001
 
 ${imports if imports else ""}
 revision = ${repr(up_revision)}

@@ -7,7 +7,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-import contract_sync.store.types
+from contract_sync.store.migrations import scaled_0001
 
 revision = "0001"
 down_revision = None
@@ -90,12 +90,8 @@ def upgrade() -> None:
         sa.Column("items_removed", sa.Integer(), nullable=False),
         sa.Column("items_unchanged", sa.Integer(), nullable=False),
         sa.Column("header_changes", sa.Integer(), nullable=False),
-        sa.Column(
-            "amount_before", contract_sync.store.types.Scaled(precision=15, scale=2), nullable=True
-        ),
-        sa.Column(
-            "amount_after", contract_sync.store.types.Scaled(precision=15, scale=2), nullable=True
-        ),
+        sa.Column("amount_before", scaled_0001.Scaled(precision=15, scale=2), nullable=True),
+        sa.Column("amount_after", scaled_0001.Scaled(precision=15, scale=2), nullable=True),
         sa.Column("erp_hash", sa.String(length=64), nullable=True),
         sa.Column("version_before", sa.Integer(), nullable=True),
         sa.Column("version_after", sa.Integer(), nullable=True),
@@ -126,14 +122,12 @@ def upgrade() -> None:
         sa.Column("title", sa.String(length=255), nullable=True),
         sa.Column("status", sa.String(length=30), nullable=False),
         sa.Column("customer", sa.String(length=120), nullable=True),
-        sa.Column(
-            "retainage_pct", contract_sync.store.types.Scaled(precision=5, scale=2), nullable=True
-        ),
+        sa.Column("retainage_pct", scaled_0001.Scaled(precision=5, scale=2), nullable=True),
         sa.Column("start_date", sa.String(length=10), nullable=True),
         sa.Column("projected_completion", sa.String(length=10), nullable=True),
         sa.Column(
             "original_amount",
-            contract_sync.store.types.Scaled(precision=15, scale=2),
+            scaled_0001.Scaled(precision=15, scale=2),
             nullable=False,
         ),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
@@ -230,15 +224,9 @@ def upgrade() -> None:
         sa.Column("cost_code", sa.String(length=40), nullable=True),
         sa.Column("line_item_type", sa.String(length=40), nullable=True),
         sa.Column("uom", sa.String(length=10), nullable=True),
-        sa.Column(
-            "quantity", contract_sync.store.types.Scaled(precision=15, scale=3), nullable=False
-        ),
-        sa.Column(
-            "unit_cost", contract_sync.store.types.Scaled(precision=15, scale=5), nullable=False
-        ),
-        sa.Column(
-            "amount", contract_sync.store.types.Scaled(precision=15, scale=2), nullable=False
-        ),
+        sa.Column("quantity", scaled_0001.Scaled(precision=15, scale=3), nullable=False),
+        sa.Column("unit_cost", scaled_0001.Scaled(precision=15, scale=5), nullable=False),
+        sa.Column("amount", scaled_0001.Scaled(precision=15, scale=2), nullable=False),
         sa.Column("tax_code", sa.String(length=20), nullable=True),
         sa.ForeignKeyConstraint(
             ["contract_id"],
@@ -254,14 +242,12 @@ def upgrade() -> None:
         sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("title", sa.String(length=255), nullable=True),
         sa.Column("customer", sa.String(length=120), nullable=True),
-        sa.Column(
-            "retainage_pct", contract_sync.store.types.Scaled(precision=5, scale=2), nullable=True
-        ),
+        sa.Column("retainage_pct", scaled_0001.Scaled(precision=5, scale=2), nullable=True),
         sa.Column("start_date", sa.String(length=10), nullable=True),
         sa.Column("projected_completion", sa.String(length=10), nullable=True),
         sa.Column(
             "original_amount",
-            contract_sync.store.types.Scaled(precision=15, scale=2),
+            scaled_0001.Scaled(precision=15, scale=2),
             nullable=True,
         ),
         sa.ForeignKeyConstraint(
@@ -281,15 +267,9 @@ def upgrade() -> None:
         sa.Column("cost_code", sa.String(length=40), nullable=True),
         sa.Column("line_item_type", sa.String(length=40), nullable=True),
         sa.Column("uom", sa.String(length=10), nullable=True),
-        sa.Column(
-            "quantity", contract_sync.store.types.Scaled(precision=15, scale=3), nullable=False
-        ),
-        sa.Column(
-            "unit_cost", contract_sync.store.types.Scaled(precision=15, scale=5), nullable=False
-        ),
-        sa.Column(
-            "amount", contract_sync.store.types.Scaled(precision=15, scale=2), nullable=False
-        ),
+        sa.Column("quantity", scaled_0001.Scaled(precision=15, scale=3), nullable=False),
+        sa.Column("unit_cost", scaled_0001.Scaled(precision=15, scale=5), nullable=False),
+        sa.Column("amount", scaled_0001.Scaled(precision=15, scale=2), nullable=False),
         sa.Column("tax_code", sa.String(length=20), nullable=True),
         sa.ForeignKeyConstraint(
             ["contract_id"],

@@ -11,8 +11,7 @@ Revises: 0004
 import sqlalchemy as sa
 from alembic import op
 
-from contract_sync.store import chain
-from contract_sync.store.migrations import guards
+from contract_sync.store.migrations import chain_0005, guards
 
 revision = "0005"
 down_revision = "0004"
@@ -20,7 +19,16 @@ branch_labels = None
 depends_on = None
 
 NEWLY_APPEND_ONLY = ["sync_runs", "run_ends", "audit_chain"]
-ALL_APPEND_ONLY = [*NEWLY_APPEND_ONLY, "audit_contracts", "audit_changes", "directory_changes"]
+# Every append-only table at this revision, with its primary key then its unique keys: on
+# SQLite, an insert matching a row already there on one of them (a REPLACE) is refused.
+APPEND_ONLY_KEYS = {
+    "sync_runs": [("id",)],
+    "run_ends": [("run_id",)],
+    "audit_chain": [("seq",), ("record_table", "record_key")],
+    "audit_contracts": [("id",), ("run_id", "erp_company", "contract_no")],
+    "audit_changes": [("id",)],
+    "directory_changes": [("id",)],
+}
 
 
 def upgrade() -> None:
@@ -55,11 +63,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_chain")),
         sa.UniqueConstraint("record_table", "record_key", name=op.f("uq_audit_chain_record")),
     )
-    # The tables chained at this revision (later revisions chain tables of their own).
-    chain.rebuild(
-        op.get_bind(),
-        ["sync_runs", "run_ends", "audit_contracts", "audit_changes", "directory_changes"],
-    )
+    # The tables chained at this revision (later revisions chain tables of their own), by
+    # the chain's code as it was then.
+    chain_0005.rebuild(op.get_bind())
     _create_guards()
 
 
@@ -81,8 +87,8 @@ def downgrade() -> None:
 
 def _create_guards() -> None:
     guards.create_update_delete_guards(NEWLY_APPEND_ONLY)
-    guards.create_truncate_replace_guards(ALL_APPEND_ONLY)
+    guards.create_truncate_replace_guards(APPEND_ONLY_KEYS)
 
 
 def _drop_guards() -> None:
-    guards.drop_guards(NEWLY_APPEND_ONLY, ALL_APPEND_ONLY)
+    guards.drop_guards(NEWLY_APPEND_ONLY, list(APPEND_ONLY_KEYS))

@@ -70,7 +70,7 @@ def upgrade() -> None:
     op.create_index("ix_web_events_login_recorded_at", EVENTS, ["login", "recorded_at"])
     op.create_index("ix_web_events_client_recorded_at", EVENTS, ["client", "recorded_at"])
     guards.create_update_delete_guards([EVENTS])
-    guards.create_truncate_replace_guards([EVENTS])
+    guards.create_truncate_replace_guards({EVENTS: [("id",)]})  # its keys: the primary key
 
 
 def downgrade() -> None:
