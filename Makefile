@@ -51,12 +51,14 @@ stop:
 	scripts/stop.sh
 
 # Company scale: 5,000 contracts x 200 items on SQLite (BENCH_ARGS="--backend postgresql ...").
+# Each benchmark adds its run's line to bench/history.tsv and writes its full JSON to
+# bench/results/ (ignored by git); BENCH_ARGS=--keep writes it to bench/results/cited/.
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # The command line's wall time on the demo (ready, reimport one contract, make demo again).
 bench-cli: install
-	$(BIN)/python -m bench.cli
+	$(BIN)/python -m bench.cli $(BENCH_ARGS)
 
 # Prefect's own cost per run of a served deployment (server, worker, process start, tasks).
 bench-served: install

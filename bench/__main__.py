@@ -8,8 +8,8 @@ process (bench/once.py). Reports medians per stage against the read floor,
 end-to-end flow time with Prefect's start-up apart, rows per second and peak memory; then
 each target against its floor (a full refresh's compare against a plain two-way keyed
 diff of the same frames, a sync against reading the ERP alone); the compare's and the
-diff's memory growth come from one more run of each that measures memory alone. Writes
-JSON to bench/results/.
+diff's memory growth come from one more run of each that measures memory alone. Adds the
+run's line to the history (bench/history.py) and writes its full JSON to bench/results/.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -29,6 +28,17 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
+from bench import history
+from bench.figures import (
+    APPLY_MS_TARGET,
+    GROWTH_SCENARIO,
+    Figure,
+    apply_of_edited,
+    floor_figures,
+    median,
+    memory_figures,
+    stage_medians,
+)
 from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.seed import seed
 from contract_sync.settings import VALIDATION_CACHE_FILE
@@ -45,10 +55,6 @@ SCENARIOS = {  # name -> (fraction of contracts edited in the ERP, mode)
     "a': 2% edited, verdicts kept": (0.02, "kept"),
     "b': nothing edited, verdicts kept": (0.0, "kept"),
 }
-GROWTH_SCENARIO = "d: full refresh"  # its compare's memory growth is held against the diff's
-APPLY_MS_TARGET = 3  # apply per re-imported contract in scenario c (issue 18)
-PEAK_MB_TARGET = 1000  # a run's peak memory at 1M items (issue 18)
-PEAK_GROWTH_TARGET = 1.2  # at a larger scale, against the peak at 1M
 console = Console(width=None if sys.stdout.isatty() else 140)
 
 
@@ -236,15 +242,6 @@ def measure_scenario(backend: Backend, name: str, memory: bool = False) -> dict:
     return measure(backend, mode, memory)
 
 
-def median(runs: list[dict], key: str) -> float:
-    return statistics.median(r[key] for r in runs)
-
-
-def stage_medians(runs: list[dict]) -> dict[str, float]:
-    names = {s for r in runs for s in r["stages"]}
-    return {s: statistics.median(r["stages"].get(s, 0.0) for r in runs) for s in sorted(names)}
-
-
 def report(result: dict) -> Table:
     floor = median(result["runs"]["floor"], "total") if result["runs"]["floor"] else None
     items = result["items"]
@@ -308,6 +305,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         help="a results file at a smaller scale: report the peak memory against its peak",
     )
+    history.add_keep_option(parser)
     parser.add_argument(
         "--no-prefect",
         dest="prefect",
@@ -322,115 +320,33 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _total(runs: dict, name: str, floor: dict) -> tuple[float, float, None]:
-    """A scenario's total against reading the ERP, shown without a target."""
-    return median(runs[name], "total"), floor["read ERP"], None
-
-
-def growth_medians(runs: list[dict]) -> dict[str, float]:
-    """Per stage, the median of its memory growth (MB; stages never measured left out)."""
-    names = {s for r in runs for s in r.get("growth_mb", {})}
-    return {s: statistics.median(r["growth_mb"].get(s, 0.0) for r in runs) for s in names}
-
-
-def peak_mb(result: dict) -> float:
-    """The largest median peak memory of any sync scenario (the floor left out)."""
-    return max(
-        median(runs, "peak_rss_mb") for name, runs in result["runs"].items() if name != "floor"
-    )
-
-
-def memory_rows(result: dict, smaller: dict | None) -> list[tuple]:
-    target = PEAK_MB_TARGET if result["items"] == 1_000_000 else None
-    rows = [("peak memory of any scenario, MB", peak_mb(result), None, target)]
-    if smaller is not None:
-        rows.append(
-            (
-                f"peak memory / its peak at {smaller['items']:,} items",
-                peak_mb(result),
-                peak_mb(smaller),
-                PEAK_GROWTH_TARGET,
-            )
-        )
-    return rows
-
-
-def _table(rows: list[tuple]) -> Table:
+def _table(figures: list[Figure]) -> Table:
     table = Table(title="Against the floors")
     for column in ["figure", "measured", "floor", "ratio", "target"]:
         table.add_column(column, justify="left" if column == "figure" else "right")
-    for name, measured, base, target in rows:
-        ratio = f"{measured / base:.2f}" if base else ""
+    for figure in figures:
         table.add_row(
-            name, f"{measured:.2f}", "" if base is None else f"{base:.2f}", ratio, f"{target or ''}"
+            figure.label,
+            f"{figure.measured:.2f}",
+            "" if figure.base is None else f"{figure.base:.2f}",
+            "" if figure.ratio is None else f"{figure.ratio:.2f}",
+            f"{figure.target or ''}",
         )
     return table
-
-
-def apart_runs(result: dict) -> list[dict]:
-    """The runs that measured memory apart (none in files written before them)."""
-    return list(result.get("memory_runs", {}).values())
-
-
-def _floor_rows(result: dict) -> list[tuple]:
-    runs = result["runs"]
-    floor = stage_medians(runs["floor"])
-    rows = [
-        (
-            "compare (full refresh) / keyed diff, s",
-            stage_medians(runs[GROWTH_SCENARIO])["compare"],
-            floor["keyed diff"],
-            1.5,
-        ),
-        (
-            "nothing edited, verdicts kept / read ERP, s",
-            median(runs["b': nothing edited, verdicts kept"], "total"),
-            floor["read ERP"],
-            1.15,
-        ),
-        (
-            "2% edited, verdicts kept / read ERP, s",
-            median(runs["a': 2% edited, verdicts kept"], "total"),
-            floor["read ERP"],
-            1.5,
-        ),
-        ("nothing edited, all validated / read ERP, s", *_total(runs, "b: nothing edited", floor)),
-        ("2% edited, all validated / read ERP, s", *_total(runs, "a: 2% edited", floor)),
-    ]
-    # Growth from the runs that measure memory apart; files written before them have none.
-    apart = {name: [run] for name, run in result.get("memory_runs", {}).items()}
-    grown = growth_medians(apart.get(GROWTH_SCENARIO, runs[GROWTH_SCENARIO]))
-    floor_grown = growth_medians(apart.get("floor", runs["floor"]))
-    untrimmed = any(not r.get("allocator_trimmed", True) for r in apart_runs(result))
-    if "compare" in grown and floor_grown.get("keyed diff"):
-        rows.append(
-            (
-                "compare (full refresh) / keyed diff, memory growth MB"
-                + (" (free memory not given back: no glibc)" if untrimmed else ""),
-                grown["compare"],
-                floor_grown["keyed diff"],
-                1.2,
-            )
-        )
-    return rows
 
 
 def targets(result: dict, smaller: dict | None = None) -> Table:
     """Each figure against its floor: the full refresh's compare against a plain keyed diff
     of the same frames (seconds, then memory growth), and a sync against reading the ERP
     alone; then the peak memory (against a smaller scale's when given), apply per contract."""
-    runs = result["runs"]
-    rows = _floor_rows(result) if runs["floor"] else []
-    table = _table(rows + memory_rows(result, smaller))
-    edited = runs["c: 10% edited"]
-    written = edited[0].get("outcomes", {}).get("reimported", 0)
-    if written:  # a target of its own: milliseconds of apply per contract written
-        apply_seconds = stage_medians(edited)["apply"]
+    table = _table(floor_figures(result) + memory_figures(result, smaller))
+    applied = apply_of_edited(result)
+    if applied:  # a target of its own: milliseconds of apply per contract written
         table.add_row(
-            f"apply per re-imported contract (c: {written} written)",
-            f"{apply_seconds:.2f}",
+            f"apply per re-imported contract (c: {applied.written} written)",
+            f"{applied.seconds:.2f}",
             "",
-            f"{1000 * apply_seconds / written:.1f} ms",
+            f"{applied.ms_per_contract:.1f} ms",
             f"{APPLY_MS_TARGET} ms",
         )
     return table
@@ -447,17 +363,8 @@ def main() -> None:
             f"Prefect's own cost for one flow run (start-up, task runs): "
             f"{result['prefect_overhead_seconds']:.1f} s, not in the figures above"
         )
-    out = (
-        HERE
-        / "results"
-        / (
-            f"{result['when'][:19].replace(':', '')}-{args.backend}-"
-            f"{args.contracts}x{args.items_per_contract}.json"
-        )
-    )
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    console.print(f"results: {out}")
+    out = history.record(result, "sync", HERE / "results", keep=args.keep)
+    console.print(f"results: {out}; a line added to {history.history_path()}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ last recorded, and counted in the run's end instead of recorded (stages.plan.rep
 The first hour records every contract once. The writers' clock is the simulated one.
 
 python -m bench.audit_year [--backend sqlite|postgresql] [--hours 8760] [--contracts 5000]
+[--keep]
 (PostgreSQL: CONTRACT_SYNC_BENCH_POSTGRES_URL, a superuser URL; a database is made for it)
+Adds the run's line to the history (bench/history.py) and writes its full JSON to
+bench/results/.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from bench import history
 from contract_sync.reports.audit import load_report
 from contract_sync.store import chain, writes
 from contract_sync.store import schema as s
@@ -218,16 +222,12 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--hours", type=int, default=24 * 365)
     parser.add_argument("--contracts", type=int, default=5_000)
+    history.add_keep_option(parser)
     arguments = parser.parse_args()
     result = run(arguments.backend, arguments.hours, arguments.contracts)
     print(json.dumps(result, indent=1))
-    out = (
-        HERE
-        / "results"
-        / f"{result['when'][:19].replace(':', '')}-audit-year-{arguments.backend}.json"
-    )
-    out.write_text(json.dumps(result, indent=1))
-    print(f"results: {out}")
+    out = history.record(result, "audit-year", HERE / "results", keep=arguments.keep)
+    print(f"results: {out}; a line added to {history.history_path()}")
 
 
 if __name__ == "__main__":

@@ -2,12 +2,12 @@
 (or `make bench-cli`). Each command is a fresh process, timed from start to exit;
 medians of --repeat runs. Targets: `ready` and `reimport ONE` 3 s or less, the steps of
 `make demo` on an existing demo 15 s or less. A contract whose content was never validated
-is measured apart: it pays for loading Great Expectations once."""
+is measured apart: it pays for loading Great Expectations once. Adds the run's line to the
+history (bench/history.py) and writes its full JSON to bench/results/."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -16,6 +16,8 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench import history
 
 HERE = Path(__file__).resolve().parent
 CLI = [sys.executable, "-m", "contract_sync_faces.cli"]
@@ -65,14 +67,14 @@ def run(repeat: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cli", description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
-    result = run(parser.parse_args().repeat)
+    history.add_keep_option(parser)
+    args = parser.parse_args()
+    result = run(args.repeat)
     for name, seconds in result["medians"].items():
         runs = len(result["seconds"][name])
         print(f"{name:26} {seconds:6.2f} s" + (f" (median of {runs})" if runs > 1 else ""))
-    out = HERE / "results" / f"{result['when'][:19].replace(':', '')}-cli.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(f"results: {out}")
+    out = history.record(result, "cli", HERE / "results", keep=args.keep)
+    print(f"results: {out}; a line added to {history.history_path()}")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ scheduled sync finds it most hours. Each run's time is split by its Prefect stat
 (Scheduled -> Pending: the worker's polling), start (Pending -> Running: a process with its
 imports), the flow (Running -> Completed), and within the flow the run itself (the run
 record's start to end) and what the flow adds around it (task runs, artifacts, API calls).
-The same run in this process without Prefect is measured for comparison. JSON goes to
-bench/results/.
+The same run in this process without Prefect is measured for comparison. Adds the run's
+line to the history (bench/history.py) and writes its full JSON to bench/results/.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
+from bench import history
 from contract_sync.demo.seed import seed
 from contract_sync.store import schema as s
 from contract_sync.store.audit_log import runs as run_records
@@ -205,12 +206,12 @@ def main() -> None:
     parser.add_argument("--contracts", type=int, default=1000)
     parser.add_argument("--items-per-contract", type=int, default=200)
     parser.add_argument("--runs", type=int, default=5)
+    history.add_keep_option(parser)
     args = parser.parse_args()
     result = measure(args.contracts, args.items_per_contract, args.runs)
     console.print(report(result))
-    out = HERE / "results" / f"{datetime.now(UTC):%Y-%m-%dT%H%M%S}-served.json"
-    out.write_text(json.dumps(result, indent=1, default=str))
-    console.print(f"wrote {out}")
+    out = history.record(result, "served", HERE / "results", keep=args.keep)
+    console.print(f"results: {out}; a line added to {history.history_path()}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # The embedded databases' folder (and the validation cache in it): never the project's data/.
 os.environ["CONTRACT_SYNC_DATA_DIR"] = tempfile.mkdtemp(prefix="contract-sync-data-")
+# A benchmark run's history line: never the project's bench/history.tsv.
+os.environ["BENCH_HISTORY"] = str(Path(tempfile.mkdtemp(prefix="contract-sync-bench-")) / "h.tsv")
 
 import pytest
 import sqlalchemy as sa

@@ -1,10 +1,11 @@
 """The benchmark at a small scale, so it cannot rot: outcome counts, every stage timed, the
-figures of its table consistent with the runs, its JSON file."""
+figures of its table consistent with the runs, its JSON file and its line in the history."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import bench.__main__ as bench_main
+from bench import history
 from bench.__main__ import SCENARIOS, report, targets
 from bench.once import TogetherPeak, _children_kb, _children_peak_kb, _status_kb
 from contract_sync.demo.generator import EDGE_CASES
@@ -45,6 +47,7 @@ def test_benchmark_runs_every_scenario_with_the_right_outcomes(tmp_path, monkeyp
     monkeypatch.setattr(bench_main, "HERE", tmp_path / "bench")
     (tmp_path / "bench").mkdir()
     monkeypatch.setenv("PYTHONPATH", str(PROJECT))
+    monkeypatch.setenv("BENCH_HISTORY", str(tmp_path / "history.tsv"))
     results = []
 
     def run(args):  # the real run, its result kept to compare with the file
@@ -60,6 +63,7 @@ def test_benchmark_runs_every_scenario_with_the_right_outcomes(tmp_path, monkeyp
     stamp = result["when"][:19].replace(":", "")
     assert written.name == f"{stamp}-sqlite-{contracts}x{items_per_contract}.json"
     assert json.loads(written.read_text()) == result
+    _assert_one_history_line(tmp_path / "history.tsv", result, f"{contracts}x{items_per_contract}")
 
     runs = {name: r[0] for name, r in result["runs"].items()}
     assert list(runs) == ["floor", *SCENARIOS]
@@ -133,6 +137,27 @@ def test_benchmark_runs_every_scenario_with_the_right_outcomes(tmp_path, monkeyp
     assert ratios["figure"][-1] == f"apply per re-imported contract (c: {written} written)"
     assert float(ratios["ratio"][-1].removesuffix(" ms")) == pytest.approx(per_contract, abs=0.05)
     assert runs["floor"]["differing_items"] >= 5  # the items of the contract never imported
+
+
+def _assert_one_history_line(path: Path, result: dict, size: str) -> None:
+    """The run added exactly one well-formed line (after the header) to the given history."""
+    header, line = path.read_text().splitlines()
+    assert header.split("\t") == list(history.COLUMNS)
+    fields = history.parse_row(line)
+    assert fields["when"] == result["when"][:19].replace(":", "")
+    assert (fields["bench"], fields["backend"], fields["size"]) == ("sync", "sqlite", size)
+    assert re.fullmatch(r"[0-9a-f]{7,40}\+?", fields["commit"])
+    assert line == history.row(result, "sync", fields["commit"])
+    figures = fields["figures"]
+    assert {"repeat", "floor", "a", "b", "c", "d", "a'", "b'", "apply_ms", "peak_mb"} <= set(
+        figures
+    )
+    assert {"compare/diff", "a/erp", "b/erp", "a'/erp", "b'/erp"} <= set(figures)
+    number = r"\d+(\.\d+)?(\(\d+(\.\d+)?\))?"
+    assert all(re.fullmatch(number, value) for value in figures.values()), figures
+    kept = result["runs"]["b': nothing edited, verdicts kept"][0]["total"]
+    assert float(figures["b'"]) == pytest.approx(kept, abs=0.005)
+    assert figures["b'/erp"].endswith("(1.15)") and figures["apply_ms"].endswith("(3)")
 
 
 HOLDS_60_MB = "import sys, time; b = b'x' * 60_000_000; print(); sys.stdout.flush(); time.sleep(60)"
