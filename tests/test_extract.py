@@ -166,7 +166,7 @@ def _closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_an_unreachable_database_is_transient_and_retried():
+def test_an_unreachable_database_is_transient_and_retried(caplog):
     engine = sa.create_engine(
         f"postgresql+psycopg://nobody@127.0.0.1:{_closed_port()}/erp",
         connect_args={"connect_timeout": 2},
@@ -185,6 +185,32 @@ def test_an_unreachable_database_is_transient_and_retried():
         with_retries(read, delays=(0.1, 0.2), sleep=waits.append)
     assert len(attempts) == 3
     assert waits == [0.1, 0.2]
+    warned = [r.getMessage() for r in caplog.records if r.name == "contract_sync.erp"]
+    assert [line.split(":")[0] for line in warned] == ["attempt 1", "attempt 2"]
+    assert all("not reachable" in line and "; retrying in 0 s" in line for line in warned)
+
+
+def test_a_read_that_recovers_is_read_once_more_and_a_permanent_fault_is_not_retried():
+    answers = [ErpTransientError("busy"), ErpTransientError("busy"), "read"]
+
+    def recovering():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    waits = []
+    assert with_retries(recovering, sleep=waits.append) == "read"
+    assert waits == [1.0, 3.0]  # RETRY_DELAYS, in order, until the read succeeds
+
+    def permanent():
+        waits.append("read")
+        raise ErpReadError("cannot read the ERP: no table JCCM")
+
+    waits.clear()
+    with pytest.raises(ErpReadError, match="no table JCCM"):
+        with_retries(permanent, sleep=waits.append)
+    assert waits == ["read"]
 
 
 def test_missing_vista_numbers_reach_validation_instead_of_failing_the_read(seeded):

@@ -9,6 +9,15 @@ from contextlib import ExitStack, contextmanager
 from typing import TypeVar
 
 import sqlalchemy as sa
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_chain,
+    wait_fixed,
+    wait_none,
+)
 
 from contract_sync.erp.files import read_files
 from contract_sync.erp.frames import ErpReadError, ErpTransientError
@@ -49,15 +58,24 @@ def with_retries(
     delays: Sequence[float] = RETRY_DELAYS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Read:
-    for attempt, delay in enumerate([*delays, None], start=1):
-        try:
-            return read()
-        except ErpTransientError as error:
-            if delay is None:
-                raise
-            log.warning("attempt %d: %s; retrying in %.0f s", attempt, error, delay)
-            sleep(delay)
-    raise AssertionError("unreachable")
+    """`read()`, asked again after each of `delays` while it fails with ErpTransientError
+    (a warning logged per retry); the last fault is raised as it is."""
+    retrying = Retrying(
+        retry=retry_if_exception_type(ErpTransientError),
+        stop=stop_after_attempt(len(delays) + 1),
+        wait=wait_chain(*map(wait_fixed, delays), wait_none()),  # none after the last
+        sleep=sleep,
+        before_sleep=_warn,
+        reraise=True,
+    )
+    return retrying(read)
+
+
+def _warn(attempt: RetryCallState) -> None:
+    error = attempt.outcome.exception()  # called after a fault only
+    log.warning(
+        "attempt %d: %s; retrying in %.0f s", attempt.attempt_number, error, attempt.upcoming_sleep
+    )
 
 
 def read_erp(
