@@ -6,6 +6,7 @@ so `contract-sync --help` stays fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -246,6 +247,9 @@ def web(
     from contract_sync_faces.web.app import create_app
     from contract_sync_faces.web.prefect_api import PrefectRuns
 
+    # A person waits on the page: Prefect's client asks a busy server again twice (then
+    # says so after about 14 s), not five times (about two minutes), unless this is set.
+    os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "2")
     settings = get_settings()
     application = _or_fail(lambda: create_app(settings, PrefectRuns.from_environment()))
     uvicorn.run(

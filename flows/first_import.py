@@ -11,6 +11,7 @@ from pydantic import Field
 from contract_sync.resolve import RequestRefused, UnknownContract, resolve
 from contract_sync.run import first_import
 from contract_sync.settings import get_settings
+from contract_sync_flows.deployments import Deployment
 from contract_sync_flows.parameters import COMPANY, REQUEST_ID, BadParameter, checked, refused
 from contract_sync_flows.prefect_run import check_signed_here, origin, prefect_hooks
 
@@ -46,3 +47,7 @@ def import_main_contract(
     for row in result.audit.itertuples():
         print(f"{row.contract_no}: {row.outcome} {row.reasons}".strip())
     return result.audit.assign(run_id=result.run_id)
+
+
+# Runs by hand: from the Prefect UI and from the web pages' Import button.
+BY_HAND = Deployment(import_main_contract, "import-contract")

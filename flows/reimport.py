@@ -20,6 +20,7 @@ from contract_sync.run import reimport
 from contract_sync.settings import Settings, get_settings
 from contract_sync.store.db import safe_url
 from contract_sync.vocabulary import ConflictPolicy, in_words
+from contract_sync_flows.deployments import Deployment
 from contract_sync_flows.parameters import COMPANY, REQUEST_ID, BadParameter, checked, refused
 from contract_sync_flows.prefect_run import (
     ProgressArtifact,
@@ -79,6 +80,10 @@ def reimport_main_contracts(
     except (BadParameter, RequestRefused, UnknownContract) as error:
         return refused(error)
     return result.audit.assign(run_id=result.run_id)
+
+
+# Runs by hand: from the Prefect UI and from the web pages' Re-Import button.
+BY_HAND = Deployment(reimport_main_contracts, "reimport-contracts")
 
 
 def reimport_in_flow(settings: Settings, request: Request) -> RunResult:

@@ -84,9 +84,28 @@ def _modules_after(args: list[str], env: dict[str, str]) -> tuple[str, list[str]
     return done.stdout, done.stdout.strip().splitlines()[-1].split()[1:]
 
 
-def test_help_imports_neither_prefect_nor_gx():
-    _, imported = _modules_after(["--help"], dict(os.environ))
+@pytest.mark.parametrize("args", [["--help"], ["web", "--help"]])
+def test_help_imports_neither_prefect_nor_gx(args):
+    _, imported = _modules_after(args, dict(os.environ))
     assert imported == ["False", "False"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_web_pages_start_without_prefect(configured):
+    """The page server imports Prefect at the first click or run page, not at its start."""
+    probe = (
+        "import sys\n"
+        "from contract_sync.settings import get_settings\n"
+        "from contract_sync_faces.web.app import create_app\n"
+        "from contract_sync_faces.web.prefect_api import PrefectRuns\n"
+        "create_app(get_settings(), PrefectRuns.from_environment())\n"
+        "print('prefect' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False"]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

@@ -231,6 +231,26 @@ def test_a_forged_requested_by_is_ignored(site):
     )
 
 
+def test_a_click_while_prefect_does_not_answer_is_refused_in_one_line(site):
+    """A Re-Import and an Import click build their runs (the flows and Prefect's client
+    imported then, not when the pages start) and say in one line that Prefect does not
+    answer; no run is started."""
+    admin = Visitor(site.url)
+    admin.sign_in("admin")
+    page = admin.get("/companies/1/contracts")
+    forms = re.findall(
+        r'action="/companies/1/(\w+)">.*?data-contract="([^"]+)"([^>]*)>', page.text, re.S
+    )
+    enabled = {kind: html.unescape(no) for kind, no, rest in forms if "disabled" not in rest}
+    assert enabled.keys() == {"reimport", "import"}
+    for kind, number in enabled.items():
+        refused = admin.post(f"/companies/1/{kind}", {"no": number, "csrf_token": admin.csrf(page)})
+        assert refused.status_code == 503, kind
+        said = re.search(r"the Prefect server at (\S+) does not answer \([^<\n]+\)", refused.text)
+        assert said and said.group(1).startswith("http://127.0.0.1:")
+    assert not any(e == "run_started" for e, _ in _events(site, "admin"))
+
+
 def test_forms_need_their_csrf_token_and_own_origin(site):
     admin = Visitor(site.url)
     admin.sign_in("admin")

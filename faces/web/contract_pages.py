@@ -3,6 +3,8 @@ Import clicks that start runs as the signed-in person."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -18,7 +20,7 @@ from contract_sync.store.identity import Event, Person, RunAsked
 from contract_sync.vocabulary import WebEvent, in_words
 from contract_sync_faces.web import views
 from contract_sync_faces.web.guard import Refused, client
-from contract_sync_faces.web.prefect_api import IMPORT, REIMPORT, PrefectUnavailable
+from contract_sync_faces.web.prefect_api import PrefectUnavailable
 from contract_sync_faces.web.site import Field, Site, common, page, site_of
 
 router = APIRouter()
@@ -84,13 +86,9 @@ def _start_run(
         return site.refusal_page(request, refusal, company)
     asked = RunAsked(person.login, company, kind, row["contract_no"])
     request_id = identity.request_run(site.store, asked)
-    parameters = {"company": company, "requested_by": person.login, "request_id": request_id}
-    if kind == "import":
-        deployment, parameters["contract"] = IMPORT, row["contract_no"]
-    else:
-        deployment, parameters["contracts"] = REIMPORT, [row["contract_no"]]
+    deployment, parameters = deployment_run(asked, request_id)
     try:
-        flow_run_id = site.prefect.start(deployment, parameters)
+        flow_run_id = site.prefect.start(deployment, parameters, idempotency_key=request_id)
     except PrefectUnavailable as error:
         return site.refusal_page(request, Refused(503, str(error), person.login), company)
     identity.attach_flow_run(site.store, request_id, flow_run_id)
@@ -98,6 +96,18 @@ def _start_run(
     event = Event(WebEvent.run_started, person.login, client(request), detail, company)
     identity.record(site.store, event)
     return RedirectResponse(f"/companies/{company}/runs/{flow_run_id}", status_code=303)
+
+
+def deployment_run(asked: RunAsked, request_id: str) -> tuple[str, dict[str, Any]]:
+    """The deployment a click starts ("flow/deployment") and its run's parameters, bound to
+    the flow's signature. The flows are imported here, at the click: they import Prefect."""
+    from contract_sync_flows.first_import import BY_HAND as IMPORT
+    from contract_sync_flows.reimport import BY_HAND as REIMPORT
+
+    given = {"company": asked.erp_company, "requested_by": asked.login, "request_id": request_id}
+    if asked.kind == "import":
+        return IMPORT.name, IMPORT.parameters(contract=asked.contract_no, **given)
+    return REIMPORT.name, REIMPORT.parameters(contracts=[asked.contract_no], **given)
 
 
 def _allowed(settings: Settings, company: int, login: str, no: str, kind: str) -> dict:

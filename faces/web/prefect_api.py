@@ -1,27 +1,28 @@
-"""Runs of the deployments, started and followed through Prefect's REST API.
+"""Runs of the deployments, started and followed with Prefect's own client.
 
-The web pages speak to the Prefect server over http, as its UI does: importing Prefect's
-client would cost the page server seconds at start and tie it to the flows' process.
+Prefect is imported at the first call, not with the pages: it costs the page server seconds
+at start. A busy server (429, 502, 503) is asked again by Prefect's client, as its settings
+say (PREFECT_CLIENT_MAX_RETRIES); a server that is not set, does not answer, or refuses the
+call is said in one line.
 """
 
 from __future__ import annotations
 
-import base64
 import os
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 from contract_sync.errors import UserError
 
-REIMPORT = "reimport-main-contracts/reimport-contracts"
-IMPORT = "import-main-contract/import-contract"
+if TYPE_CHECKING:
+    import httpx
+    from prefect.client.orchestration import SyncPrefectClient
+
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-# Answers of a busy server (its database locked, say), asked again as Prefect's own client
-# does; nothing was done for them.
-BUSY = {429, 502, 503}
-BUSY_DELAYS = (0.5, 1.0, 2.0)
+TAGS = ["contract-sync-web"]
 
 
 class PrefectUnavailable(UserError, ConnectionError):
@@ -46,71 +47,93 @@ class PrefectRuns:
     def __init__(self, api_url: str | None, ui_url: str | None = None) -> None:
         self.api_url = (api_url or "").rstrip("/")
         self.ui_url = (ui_url or self.api_url.removesuffix("/api")).rstrip("/")
-        headers = {}
-        if auth := os.environ.get("PREFECT_API_AUTH_STRING"):  # the server's basic auth
-            headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
-        self.client = httpx.Client(base_url=self.api_url, headers=headers, timeout=30)
 
     @classmethod
     def from_environment(cls) -> PrefectRuns:
         return cls(os.environ.get("PREFECT_API_URL"), os.environ.get("PREFECT_UI_URL"))
 
-    def _call(self, method: str, path: str, **arguments: object) -> dict | list:
-        if not self.api_url:
-            raise PrefectUnavailable("no Prefect server is set (PREFECT_API_URL): make serve")
-        for delay in (*BUSY_DELAYS, None):
-            try:
-                response = self.client.request(method, path, **arguments)
-            except httpx.HTTPError as error:
-                raise PrefectUnavailable(
-                    f"the Prefect server at {self.api_url} does not answer ({error})"
-                ) from None
-            if response.status_code not in BUSY or delay is None:
-                break
-            time.sleep(delay)
-        if response.is_error:
-            raise PrefectUnavailable(
-                f"the Prefect server refused {method} {path}: {response.status_code} "
-                f"{response.text[:300]}"
+    def start(self, deployment: str, parameters: dict, idempotency_key: str | None = None) -> str:
+        """A run of `deployment` ("flow/deployment") with these parameters; its id. A second
+        start with the same `idempotency_key` is the same run."""
+        with self._client() as client:
+            found = client.read_deployment_by_name(deployment)
+            run = client.create_flow_run_from_deployment(
+                found.id, parameters=parameters, tags=TAGS, idempotency_key=idempotency_key
             )
-        return response.json()
-
-    def start(self, deployment: str, parameters: dict) -> str:
-        """A run of `deployment` ("flow/deployment") with these parameters; its id."""
-        found = self._call("GET", f"/deployments/name/{deployment}")
-        created = self._call(
-            "POST",
-            f"/deployments/{found['id']}/create_flow_run",
-            json={
-                "parameters": parameters,
-                "state": {"type": "SCHEDULED", "name": "Scheduled"},
-                "tags": ["contract-sync-web"],
-            },
-        )
-        return str(created["id"])
+        return str(run.id)
 
     def state(self, flow_run_id: str) -> FlowRunState:
-        run = self._call("GET", f"/flow_runs/{flow_run_id}")
-        state = run.get("state") or {}
-        artifacts = self._call(
-            "POST",
-            "/artifacts/filter",
-            json={
-                "artifacts": {
-                    "flow_run_id": {"any_": [flow_run_id]},
-                    "type": {"any_": ["progress"]},
-                },
-                "limit": 1,
-            },
-        )
-        progress = artifacts[0].get("data") if artifacts else None
+        with self._client() as client:
+            run = client.read_flow_run(UUID(flow_run_id))
+            progress = _progress(client, run.id)
         return FlowRunState(
-            type=state.get("type", "SCHEDULED"),
-            name=state.get("name", "Scheduled"),
-            message=state.get("message"),
-            progress=float(progress) if isinstance(progress, int | float) else None,
+            type=run.state.type.value if run.state else "SCHEDULED",
+            name=run.state.name if run.state else "Scheduled",
+            message=run.state.message if run.state else None,
+            progress=progress,
         )
 
     def link(self, flow_run_id: str) -> str:
         """The flow run in the Prefect UI."""
         return f"{self.ui_url}/runs/flow-run/{flow_run_id}"
+
+    @contextmanager
+    def _client(self) -> Iterator[SyncPrefectClient]:
+        """Prefect's client of this server (built as get_client builds it, with the auth
+        string or API key of Prefect's settings) for one page's calls; what goes wrong in
+        them, as PrefectUnavailable. A client per page: a server that went away is said at
+        once, not after the retries Prefect's client gives a server it has reached."""
+        if not self.api_url:
+            raise PrefectUnavailable("no Prefect server is set (PREFECT_API_URL): make serve")
+        import httpx
+        from prefect.client.orchestration import SyncPrefectClient
+        from prefect.exceptions import ObjectNotFound
+        from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY
+
+        client = SyncPrefectClient(
+            self.api_url,
+            auth_string=PREFECT_API_AUTH_STRING.value(),
+            api_key=PREFECT_API_KEY.value(),
+        )
+        try:
+            with client:
+                yield client
+        except ObjectNotFound as error:
+            raise _refused(error.http_exc) from None
+        except httpx.HTTPStatusError as error:
+            raise _refused(error) from None
+        except httpx.TransportError as error:
+            raise PrefectUnavailable(
+                f"the Prefect server at {self.api_url} does not answer ({_one_line(error)})"
+            ) from None
+
+
+def _progress(client: SyncPrefectClient, flow_run_id: UUID) -> float | None:
+    """Percent of contracts written, from the run's progress artifact; None before it."""
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterType,
+    )
+
+    found = client.read_artifacts(
+        artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
+            type=ArtifactFilterType(any_=["progress"]),
+        ),
+        limit=1,
+    )
+    data = found[0].data if found else None
+    return float(data) if isinstance(data, int | float) else None
+
+
+def _refused(error: httpx.HTTPStatusError) -> PrefectUnavailable:
+    request, response = error.request, error.response
+    return PrefectUnavailable(
+        f"the Prefect server refused {request.method} {request.url.path}: "
+        f"{response.status_code} {_one_line(response.text)[:300]}"
+    )
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
