@@ -23,7 +23,11 @@ def _run_count(store: sa.Engine) -> int:
 
 @pytest.mark.parametrize(
     ("given", "company", "actor"),
-    [({}, 7, "svc"), ({"company": 0, "actor": ""}, 7, "svc"), ({"company": 2, "actor": "a"}, 2, "a")],
+    [
+        ({}, 7, "svc"),
+        ({"company": 0, "actor": ""}, 7, "svc"),
+        ({"company": 2, "actor": "a"}, 2, "a"),
+    ],
 )
 def test_missing_company_and_actor_are_the_configured_ones(given, company, actor):
     request = resolve(SETTINGS, **given)
