@@ -68,12 +68,22 @@ BASELINE_ROW = [*BASELINE_ITEM_KEY, *ITEM_FIELDS, "gone"]
 CHANGE_COUNTS = ["items_added", "items_changed", "items_removed", "header_changes"]
 
 
+# The padding a code's normal form drops: spaces only, as SQL's TRIM does (other blanks in
+# a code fail validation). Vista pads codes with its input masks (' 1001-', items
+# right-justified in 16 characters); exports and people trim them.
+CODE_PADDING = " "
+
+
 def normal_code(codes: pd.Series) -> pd.Series:
-    """The normal form ERP codes (contracts, jobs, items) are matched on: surrounding spaces
-    removed (spaces only, as SQL's TRIM does; other blanks in a code fail validation).
-    Vista pads codes with its input masks (' 1001-', items right-justified in 16
-    characters); exports and people trim them."""
-    return codes.astype("string").str.strip(" ")
+    """The normal form ERP codes (contracts, jobs, items) are matched on: surrounding
+    CODE_PADDING removed."""
+    return codes.astype("string").str.strip(CODE_PADDING)
+
+
+def normal_text(code: str) -> str:
+    """One code in its normal form: normal_code for a single code (a code asked for, a job
+    of the directory file)."""
+    return code.strip(CODE_PADDING)
 
 
 def run_starts(values: np.ndarray | pd.Series) -> np.ndarray:

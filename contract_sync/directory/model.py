@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from contract_sync.columns import normal_text
 from contract_sync.vocabulary import ERP_TYPES, PERMISSION_LEVELS
 
 REMOVE = "remove"  # in place of a permission level: delete the permission
@@ -50,7 +51,7 @@ Name = _text(120)
 ProjectNumber = _text(40)  # also "*" as a main_contracts key
 # Job codes in their normal form (surrounding spaces trimmed), as every match is made on it:
 # '  1001-001' as Vista writes it and '1001-001' as a person types it are one job.
-JobCode = Annotated[_text(20), AfterValidator(lambda code: code.strip(" "))]
+JobCode = Annotated[_text(20), AfterValidator(normal_text)]
 Level = Annotated[str, AfterValidator(_known_level)]
 ErpType = Annotated[str, AfterValidator(_known_erp)]
 

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from contract_sync.columns import normal_text
 from contract_sync.directory.model import ENTRY_LISTS, REMOVE, Directory
 from contract_sync.errors import UserError
 
@@ -260,7 +261,7 @@ def _cross_check(model: Directory) -> list[tuple[Location, str]]:
             if project.remove:
                 removed.add(project.number)
             for j, job in enumerate(project.jobs):
-                code = job.strip(" ")  # jobs are matched on their normal form, padding aside
+                code = normal_text(job)  # jobs are matched on their normal form, padding aside
                 if code in jobs:
                     where = "twice" if jobs[code] == project.number else "to two projects"
                     found.append(

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from contract_sync.columns import normal_text
 from contract_sync.directory.model import ALL_PROJECTS, REMOVE, CompanyEntry
 from contract_sync.directory.parse import DirectoryError, Location, ParsedDirectory
 from contract_sync.store import schema as s
@@ -83,7 +84,7 @@ def read_snapshot(connection: sa.Connection) -> Snapshot:
         },
         projects={(c, number): name for c, number, name in projects.values()},
         jobs={
-            (erp[r.company_id], r.erp_job_no.strip(" ")): projects[r.project_id][1]
+            (erp[r.company_id], normal_text(r.erp_job_no)): projects[r.project_id][1]
             for r in connection.execute(sa.select(s.synced_jobs).order_by(s.synced_jobs.c.id))
         },
         users=dict(users.values()),

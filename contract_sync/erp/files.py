@@ -21,6 +21,7 @@ from contract_sync.columns import (
     ITEM_COLUMNS,
     conform,
     normal_code,
+    normal_text,
 )
 from contract_sync.erp.frames import (
     MAX_LISTED,
@@ -126,7 +127,7 @@ def read_files(
 
 
 def _normal(codes: Sequence[str]) -> list[str]:
-    return [str(c).strip(" ") for c in codes]
+    return [normal_text(str(c)) for c in codes]
 
 
 def _table(folder: Path, mapping: FilesMapping, table: TableMapping, company: int) -> pd.DataFrame:

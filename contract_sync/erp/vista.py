@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.columns import CONTRACT_COLUMNS, conform, normal_code
+from contract_sync.columns import CONTRACT_COLUMNS, conform, normal_code, normal_text
 from contract_sync.erp.ahead import ReadAhead
 from contract_sync.erp.frames import MAX_LISTED, ErpDataError, finish_items
 from contract_sync.erp.groups import (
@@ -61,12 +61,12 @@ def _filters(table: sa.Table, company: int, contract_nos, job_nos) -> list:
     """Codes are asked for in their normal form and matched on it (Vista pads them)."""
     conditions = [table.c.JCCo == company]
     if contract_nos is not None:
-        wanted = [str(c).strip(" ") for c in contract_nos]
+        wanted = [normal_text(str(c)) for c in contract_nos]
         conditions.append(sa.func.trim(table.c.Contract).in_(wanted))
     if job_nos is not None:
         jobs = sa.select(JCJM.c.Contract).where(
             JCJM.c.JCCo == company,
-            sa.func.trim(JCJM.c.Job).in_([str(j).strip(" ") for j in job_nos]),
+            sa.func.trim(JCJM.c.Job).in_([normal_text(str(j)) for j in job_nos]),
         )
         conditions.append(table.c.Contract.in_(jobs))
     return conditions

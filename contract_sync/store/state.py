@@ -11,7 +11,13 @@ import pandas as pd
 import sqlalchemy as sa
 
 from contract_sync.bulk import read_bulk, read_frame
-from contract_sync.columns import HEADER_FIELDS, ITEM_COLUMNS, ITEM_FIELDS, run_starts
+from contract_sync.columns import (
+    HEADER_FIELDS,
+    ITEM_COLUMNS,
+    ITEM_FIELDS,
+    normal_text,
+    run_starts,
+)
 from contract_sync.errors import UserError
 from contract_sync.model import LAST_RECORDED_COLUMNS, StoreState
 from contract_sync.store import schema as s
@@ -60,8 +66,9 @@ def load_state(
             *(s.main_contracts.c[f] for f in HEADER_FIELDS),
         ).where(s.main_contracts.c.company_id == company, s.main_contracts.c.origin_id.is_not(None))
         if contract_nos is not None:
+            wanted = [normal_text(c) for c in contract_nos]
             contracts_query = contracts_query.where(
-                sa.func.trim(s.main_contracts.c.origin_id).in_([c.strip(" ") for c in contract_nos])
+                sa.func.trim(s.main_contracts.c.origin_id).in_(wanted)
             )
         in_scope = contracts_query.with_only_columns(s.main_contracts.c.id).scalar_subquery()
         contracts = read_frame(connection, contracts_query)
@@ -110,7 +117,7 @@ def _last_recorded(
     a = s.audit_contracts.c
     latest = sa.select(sa.func.max(a.id)).where(a.erp_company == erp_company)
     if contract_nos is not None:
-        latest = latest.where(a.contract_no.in_([c.strip(" ") for c in contract_nos]))
+        latest = latest.where(a.contract_no.in_([normal_text(c) for c in contract_nos]))
     query = (
         sa.select(*(a[c] for c in LAST_RECORDED_COLUMNS if c != "actor"), s.sync_runs.c.actor)
         .join(s.sync_runs, s.sync_runs.c.id == a.run_id)
