@@ -1,5 +1,5 @@
-"""The domain vocabulary, in one place: outcomes, reasons, conflict policies, permission
-levels, statuses, the ERP capability matrix and Vista's scales.
+"""The domain vocabulary, in one place: outcomes, reasons, conflict policies, item changes,
+directory actions, permission levels, statuses, the ERP capability matrix and Vista's scales.
 
 Every other module names these members; none spells the codes as strings of its own.
 The enums are StrEnums, so a member is also the plain text stored in the audit log.
@@ -151,6 +151,30 @@ class ConflictPolicy(StrEnum):
     block = "block"  # the contract is blocked with reason `conflict`
 
 
+class ItemChange(StrEnum):
+    """What a re-import does to an item, in the order compare codes them (a later one wins:
+    an item the ERP removed is removed); and `kept`, a field only the store changed, left
+    as it is. A compare's change rows are `changed` and `kept` fields (of the header too),
+    `added` and `removed` items; the audit records all but the kept ones."""
+
+    unchanged = "unchanged"
+    renumbered = "renumbered"  # only its position moved (an item before it came or went)
+    changed = "changed"
+    added = "added"
+    removed = "removed"
+    kept = "kept"
+
+
+class DirectoryAction(StrEnum):
+    """What applying the directory file does to one entry (a company, its integration, a
+    project, a job link, a user, a permission), as the change log records it. The words of
+    ItemChange, but of another set: an entry is never unchanged, renumbered or kept."""
+
+    added = "added"
+    changed = "changed"
+    removed = "removed"
+
+
 class PermissionLevel(StrEnum):
     none = "none"
     read_only = "read_only"
@@ -194,24 +218,38 @@ class Trigger(StrEnum):
     cli = "cli"
 
 
-# Store statuses of a main contract; only an Approved contract may be re-imported.
-CONTRACT_STATUSES = [
-    "Draft",
-    "Out For Bid",
-    "Out For Signature",
-    "Approved",
-    "Complete",
-    "Terminated",
-]
-APPROVED = "Approved"
+class ContractStatus(StrEnum):
+    """A store main contract's status; only an Approved contract may be re-imported."""
+
+    draft = "Draft"
+    out_for_bid = "Out For Bid"
+    out_for_signature = "Out For Signature"
+    approved = "Approved"
+    complete = "Complete"
+    terminated = "Terminated"
+
+
+class ErpStatus(StrEnum):
+    """An ERP contract's status."""
+
+    pending = "pending"
+    open = "open"
+    soft_close = "soft_close"
+    hard_close = "hard_close"
+
 
 # Vista's JCCM.ContractStatus codes, and the store status a first import gives each.
-ERP_STATUSES = {0: "pending", 1: "open", 2: "soft_close", 3: "hard_close"}
+ERP_STATUSES = {
+    0: ErpStatus.pending,
+    1: ErpStatus.open,
+    2: ErpStatus.soft_close,
+    3: ErpStatus.hard_close,
+}
 IMPORTED_STATUS = {
-    "pending": "Draft",
-    "open": "Approved",
-    "soft_close": "Approved",
-    "hard_close": "Complete",
+    ErpStatus.pending: ContractStatus.draft,
+    ErpStatus.open: ContractStatus.approved,
+    ErpStatus.soft_close: ContractStatus.approved,
+    ErpStatus.hard_close: ContractStatus.complete,
 }
 
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from contract_sync.columns import CHANGE_COUNTS, display, field_text
-from contract_sync.vocabulary import OUTCOME_COLOURS
+from contract_sync.vocabulary import OUTCOME_COLOURS, ItemChange
 
 AMOUNTS = ("amount_before", "amount_after", "amount_delta")
 FORMATS = ("table", "csv", "json")
@@ -207,7 +207,9 @@ def preview_view(lines: pd.DataFrame, contract: str) -> Table:
             "change": text["change"],
             "field": text["field"],
             "store now": text["before"],
-            "after re-import": text["before"].where(text["change"] == "kept", text["after"]),
+            "after re-import": text["before"].where(
+                text["change"] == ItemChange.kept, text["after"]
+            ),
             "note": text["note"],
         }
     )

@@ -54,7 +54,7 @@ def export_mapping(fmt: Literal["csv", "xlsx"], encoding: str) -> dict:
         "contracts": {
             "file": f"contracts.{fmt}",
             "columns": CONTRACT_FIELDS,
-            "values": {"erp_status": {str(k): v for k, v in ERP_STATUSES.items()}},
+            "values": {"erp_status": {str(k): v.value for k, v in ERP_STATUSES.items()}},
         },
         "items": {
             "file": f"items.{fmt}",

@@ -16,17 +16,18 @@ import pandas as pd
 from contract_sync.columns import CONTRACT_COLUMNS, ITEM_COLUMNS, conform
 from contract_sync.demo.catalog import AREAS, BUILDINGS, OWNERS, PLACES, SECTIONS
 from contract_sync.errors import UserError
-from contract_sync.vocabulary import LUMP_SUM_UOM
+from contract_sync.vocabulary import LUMP_SUM_UOM, ErpStatus, Reason
 
-# Edge cases, in the order they take company 1's first contracts.
+# Edge cases, in the order they take company 1's first contracts: each named by the reason
+# it gives, but the two invalid ones (both invalid_erp_data).
 EDGE_CASES = [
-    "contract_unapproved",
-    "job_not_synced",
-    "contract_in_multiple_projects",
-    "permission_denied",
+    Reason.contract_unapproved,
+    Reason.job_not_synced,
+    Reason.contract_in_multiple_projects,
+    Reason.permission_denied,
     "invalid_unit_amount",
     "invalid_header_total",
-    "not_imported",
+    Reason.not_imported,
 ]
 MIN_CONTRACTS = len(EDGE_CASES) + 1
 EDGE_COMPANY = 1
@@ -94,7 +95,7 @@ def _contracts(
             "title": pd.Series(PLACES[rng.integers(0, len(PLACES), n)])
             + " "
             + BUILDINGS[rng.integers(0, len(BUILDINGS), n)],
-            "erp_status": "open",
+            "erp_status": ErpStatus.open,
             "customer": OWNERS[rng.integers(0, len(OWNERS), n)],
             "retainage_pct": rng.choice([500, 1000], n),
             "start_date": pd.Series(start).dt.strftime("%Y-%m-%d"),

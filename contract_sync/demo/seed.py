@@ -33,14 +33,15 @@ from contract_sync.erp.vista_write import create_vista_tables, write_vista
 from contract_sync.errors import UserError
 from contract_sync.hashing import contract_hashes
 from contract_sync.store import schema as s
+from contract_sync.vocabulary import ContractStatus, PermissionLevel, Reason
 
 COMPANY_NAMES = ["Granite Peak Builders", "Bayside Constructors", "Cascade General Contracting"]
 # login -> (ERP Integrations level, Main Contracts level on every project: "*")
 USERS = {
-    "sync-service": ("admin", "admin"),
-    "admin": ("admin", "admin"),
-    "estimator": ("standard", "admin"),
-    "viewer": ("read_only", "read_only"),
+    "sync-service": (PermissionLevel.admin, PermissionLevel.admin),
+    "admin": (PermissionLevel.admin, PermissionLevel.admin),
+    "estimator": (PermissionLevel.standard, PermissionLevel.admin),
+    "viewer": (PermissionLevel.read_only, PermissionLevel.read_only),
 }
 
 
@@ -146,7 +147,10 @@ def directory_document(
         for login, (erp_level, main_level) in USERS.items():
             main = {ALL_PROJECTS: main_level}
             if login == "sync-service":  # Standard only where the permission edge case is
-                main |= {str(n): "standard" for n in own.loc[own["id"].isin(edge), "number"]}
+                main |= {
+                    str(n): PermissionLevel.standard
+                    for n in own.loc[own["id"].isin(edge), "number"]
+                }
             users.append(
                 {
                     "login": login,
@@ -247,15 +251,16 @@ def _company_store_rows(
             "contract_no": header["contract_no"],
         }
     )
-    if "contract_in_multiple_projects" in edge:
-        twin = projects[projects["contract_no"] == edge["contract_in_multiple_projects"]].assign(
+    if Reason.contract_in_multiple_projects in edge:
+        twice = edge[Reason.contract_in_multiple_projects]
+        twin = projects[projects["contract_no"] == twice].assign(
             id=first_project + len(header),
             number=lambda f: f["number"] + "-B",
             name=lambda f: f["name"] + " (Phase B)",
         )
         projects = pd.concat([projects, twin], ignore_index=True)
     synced = projects[~projects["number"].str.endswith("-B")]
-    synced = synced[~_is_edge(synced["contract_no"], edge, "job_not_synced")]
+    synced = synced[~_is_edge(synced["contract_no"], edge, Reason.job_not_synced)]
     synced = pd.DataFrame(
         {"company_id": data.company, "project_id": synced["id"], "erp_job_no": synced["number"]}
     )
@@ -263,7 +268,7 @@ def _company_store_rows(
     imported = projects
     if data.erp_type == "quickbooks_online":
         imported = projects.iloc[0:0]
-    imported = imported[~_is_edge(imported["contract_no"], edge, "not_imported")]
+    imported = imported[~_is_edge(imported["contract_no"], edge, Reason.not_imported)]
     imported = imported.reset_index(drop=True)
     erp = header.set_index("contract_no").loc[imported["contract_no"]].reset_index()
     contracts = erp[["contract_no", *HEADER_FIELDS]].assign(
@@ -273,7 +278,9 @@ def _company_store_rows(
         origin_id=erp["contract_no"],
         number=erp["contract_no"],
         status=np.where(
-            _is_edge(erp["contract_no"], edge, "contract_unapproved"), "Draft", "Approved"
+            _is_edge(erp["contract_no"], edge, Reason.contract_unapproved),
+            ContractStatus.draft,
+            ContractStatus.approved,
         ),
         version=1,
         updated_at=now,
@@ -312,4 +319,4 @@ def _permission_edge_projects(projects: pd.DataFrame) -> list[int]:
     if company.empty:
         return []
     edge = edge_case_contracts(company["contract_no"])
-    return list(company.loc[company["contract_no"] == edge["permission_denied"], "id"])
+    return list(company.loc[company["contract_no"] == edge[Reason.permission_denied], "id"])

@@ -22,6 +22,7 @@ from contract_sync.store import chain
 from contract_sync.store import schema as s
 from contract_sync.store.db import WRITE_LOCK
 from contract_sync.store.writes import now as stamp
+from contract_sync.vocabulary import DirectoryAction
 
 # Any fixed number: PostgreSQL's transaction-level advisory lock that serialises applies.
 ADVISORY_LOCK = 7_301_004
@@ -63,24 +64,24 @@ def apply_parsed(connection: sa.Connection, parsed: ParsedDirectory, actor: str)
 
 # The order of the writes: parents before children are added, children before parents go.
 PHASES = [
-    ("company", "added"),
-    ("company", "changed"),
-    ("integration", "added"),
-    ("integration", "changed"),
-    ("user", "added"),
-    ("user", "changed"),
-    ("project", "added"),
-    ("project", "changed"),
-    ("permission", "removed"),
-    ("job", "removed"),
-    ("job", "changed"),
-    ("job", "added"),
-    ("permission", "changed"),
-    ("permission", "added"),
-    ("project", "removed"),
-    ("integration", "removed"),
-    ("company", "removed"),
-    ("user", "removed"),
+    ("company", DirectoryAction.added),
+    ("company", DirectoryAction.changed),
+    ("integration", DirectoryAction.added),
+    ("integration", DirectoryAction.changed),
+    ("user", DirectoryAction.added),
+    ("user", DirectoryAction.changed),
+    ("project", DirectoryAction.added),
+    ("project", DirectoryAction.changed),
+    ("permission", DirectoryAction.removed),
+    ("job", DirectoryAction.removed),
+    ("job", DirectoryAction.changed),
+    ("job", DirectoryAction.added),
+    ("permission", DirectoryAction.changed),
+    ("permission", DirectoryAction.added),
+    ("project", DirectoryAction.removed),
+    ("integration", DirectoryAction.removed),
+    ("company", DirectoryAction.removed),
+    ("user", DirectoryAction.removed),
 ]
 
 
@@ -93,7 +94,7 @@ def apply_plan(connection: sa.Connection, plan: Plan, actor: str) -> None:
         changes = [c for c in plan.changes if (c.kind, c.action) == (kind, action)]
         if changes:
             _WRITERS[kind](connection, action, changes, ids)
-            if action == "added" and kind in ("company", "user", "project"):
+            if action == DirectoryAction.added and kind in ("company", "user", "project"):
                 ids.refresh(kind)
     chain.lock(connection)  # before the time is taken: the chain's order is time's order
     now = stamp(connection)
@@ -150,12 +151,14 @@ def _b(name: str) -> sa.BindParameter:
     return sa.bindparam(f"b_{name}")
 
 
-def _companies(connection: sa.Connection, action: str, changes: list[Change], ids: _Ids) -> None:
+def _companies(
+    connection: sa.Connection, action: DirectoryAction, changes: list[Change], ids: _Ids
+) -> None:
     t = s.companies
-    if action == "added":
+    if action == DirectoryAction.added:
         rows = [{"erp_company": c.key[0], "name": c.after["name"]} for c in changes]
         connection.execute(t.insert(), rows)
-    elif action == "changed":
+    elif action == DirectoryAction.changed:
         rows = [{"b_n": c.key[0], "b_name": c.after["name"]} for c in changes]
         connection.execute(
             t.update().where(t.c.erp_company == _b("n")).values(name=_b("name")), rows
@@ -164,7 +167,9 @@ def _companies(connection: sa.Connection, action: str, changes: list[Change], id
         connection.execute(t.delete().where(t.c.erp_company.in_([c.key[0] for c in changes])))
 
 
-def _integrations(connection: sa.Connection, action: str, changes: list[Change], ids: _Ids) -> None:
+def _integrations(
+    connection: sa.Connection, action: DirectoryAction, changes: list[Change], ids: _Ids
+) -> None:
     t = s.erp_integrations
     rows = [
         {
@@ -174,13 +179,13 @@ def _integrations(connection: sa.Connection, action: str, changes: list[Change],
         }
         for c in changes
     ]
-    if action == "added":
+    if action == DirectoryAction.added:
         values = [
             {"company_id": r["b_company"], "erp_type": r["b_erp"], "configured": r["b_configured"]}
             for r in rows
         ]
         connection.execute(t.insert(), values)
-    elif action == "changed":
+    elif action == DirectoryAction.changed:
         statement = (
             t.update()
             .where(t.c.company_id == _b("company"))
@@ -191,36 +196,42 @@ def _integrations(connection: sa.Connection, action: str, changes: list[Change],
         connection.execute(t.delete().where(t.c.company_id.in_([r["b_company"] for r in rows])))
 
 
-def _users(connection: sa.Connection, action: str, changes: list[Change], ids: _Ids) -> None:
+def _users(
+    connection: sa.Connection, action: DirectoryAction, changes: list[Change], ids: _Ids
+) -> None:
     t = s.users
-    if action == "added":
+    if action == DirectoryAction.added:
         connection.execute(
             t.insert(), [{"login": c.key[0], "name": c.after["name"]} for c in changes]
         )
-    elif action == "changed":
+    elif action == DirectoryAction.changed:
         rows = [{"b_login": c.key[0], "b_name": c.after["name"]} for c in changes]
         connection.execute(t.update().where(t.c.login == _b("login")).values(name=_b("name")), rows)
     else:
         connection.execute(t.delete().where(t.c.login.in_([c.key[0] for c in changes])))
 
 
-def _projects(connection: sa.Connection, action: str, changes: list[Change], ids: _Ids) -> None:
+def _projects(
+    connection: sa.Connection, action: DirectoryAction, changes: list[Change], ids: _Ids
+) -> None:
     t = s.projects
-    if action == "added":
+    if action == DirectoryAction.added:
         rows = [
             {"company_id": ids.companies[n], "number": number, "name": c.after["name"]}
             for c in changes
             for n, number in [c.key]
         ]
         connection.execute(t.insert(), rows)
-    elif action == "changed":
+    elif action == DirectoryAction.changed:
         rows = [{"b_id": ids.projects[c.key], "b_name": c.after["name"]} for c in changes]
         connection.execute(t.update().where(t.c.id == _b("id")).values(name=_b("name")), rows)
     else:
         connection.execute(t.delete().where(t.c.id.in_([ids.projects[c.key] for c in changes])))
 
 
-def _jobs(connection: sa.Connection, action: str, changes: list[Change], ids: _Ids) -> None:
+def _jobs(
+    connection: sa.Connection, action: DirectoryAction, changes: list[Change], ids: _Ids
+) -> None:
     t = s.synced_jobs
     rows = [
         {
@@ -231,7 +242,7 @@ def _jobs(connection: sa.Connection, action: str, changes: list[Change], ids: _I
         for c in changes
         for n, job in [c.key]
     ]
-    if action == "added":
+    if action == DirectoryAction.added:
         values = [
             {"company_id": r["b_company"], "erp_job_no": r["b_job"], "project_id": r["b_project"]}
             for r in rows
@@ -239,7 +250,7 @@ def _jobs(connection: sa.Connection, action: str, changes: list[Change], ids: _I
         connection.execute(t.insert(), values)
         return
     found = (t.c.company_id == _b("company")) & (sa.func.trim(t.c.erp_job_no) == _b("job"))
-    if action == "changed":
+    if action == DirectoryAction.changed:
         connection.execute(t.update().where(found).values(project_id=_b("project")), rows)
     else:
         connection.execute(
@@ -247,9 +258,11 @@ def _jobs(connection: sa.Connection, action: str, changes: list[Change], ids: _I
         )
 
 
-def _permissions(connection: sa.Connection, action: str, changes: list[Change], ids: _Ids) -> None:
+def _permissions(
+    connection: sa.Connection, action: DirectoryAction, changes: list[Change], ids: _Ids
+) -> None:
     t = s.tool_permissions
-    if action == "added":
+    if action == DirectoryAction.added:
         rows = [
             {
                 "user_id": ids.users[login],
@@ -271,7 +284,7 @@ def _permissions(connection: sa.Connection, action: str, changes: list[Change], 
                 "b_company": ids.companies[n],
                 "b_tool": tool,
                 **({} if company_level else {"b_project": _project_id(ids, n, project)}),
-                **({"b_level": c.after["level"]} if action == "changed" else {}),
+                **({"b_level": c.after["level"]} if action == DirectoryAction.changed else {}),
             }
             for c in changes
             for login, n, tool, project in [c.key]
@@ -285,7 +298,7 @@ def _permissions(connection: sa.Connection, action: str, changes: list[Change], 
             & (t.c.tool == _b("tool"))
             & (t.c.project_id.is_(None) if company_level else t.c.project_id == _b("project"))
         )
-        if action == "changed":
+        if action == DirectoryAction.changed:
             connection.execute(t.update().where(found).values(level=_b("level")), rows)
         else:
             connection.execute(t.delete().where(found), rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -101,12 +102,18 @@ def _represent_code(dumper: yaml.SafeDumper, data: Code) -> yaml.Node:
     return dumper.represent_scalar("tag:yaml.org,2002:str", str(data), style='"')
 
 
+def _represent_member(dumper: yaml.SafeDumper, data: StrEnum) -> yaml.Node:
+    """A member of the vocabulary (a permission level) as its text."""
+    return dumper.represent_str(data.value)
+
+
 # Keys of entries: an entry is always written as a block, never on one line.
 _ENTRY_KEYS = {"erp_company", "number", "login"}
 
 _Dumper.add_representer(list, _represent_list)
 _Dumper.add_representer(dict, _represent_dict)
 _Dumper.add_representer(Code, _represent_code)
+_Dumper.add_multi_representer(StrEnum, _represent_member)
 
 
 def document_text(document: dict[str, Any], header: str = HEADER) -> str:

@@ -17,7 +17,7 @@ from contract_sync.columns import normal_text
 from contract_sync.directory.model import ALL_PROJECTS, REMOVE, CompanyEntry
 from contract_sync.directory.parse import DirectoryError, Location, ParsedDirectory
 from contract_sync.store import schema as s
-from contract_sync.vocabulary import PERMISSION_LEVELS, Tool
+from contract_sync.vocabulary import PERMISSION_LEVELS, DirectoryAction, Tool
 
 COMPANY_LEVEL = ""  # the project part of a company-level permission's key
 
@@ -98,7 +98,7 @@ def read_snapshot(connection: sa.Connection) -> Snapshot:
 class Change:
     """One row the apply adds, changes or removes, named as people name it."""
 
-    action: str  # added / changed / removed
+    action: DirectoryAction
     kind: str  # company, integration, project, job, user, permission
     entry: str  # company 1 / user jdoe / main_contracts 1001-001
     erp_company: int | None
@@ -112,9 +112,9 @@ class Change:
         return self.kind == "permission"
 
     def describe(self) -> str:
-        if self.action == "added":
+        if self.action == DirectoryAction.added:
             what = _values(self.after)
-        elif self.action == "changed":
+        elif self.action == DirectoryAction.changed:
             what = ", ".join(
                 f"{k} {_value(self.before.get(k))} -> {_value(v)}"
                 for k, v in self.after.items()
@@ -141,14 +141,14 @@ class Plan:
     source: str
     changes: list[Change]
 
-    def count(self, action: str) -> int:
+    def count(self, action: DirectoryAction) -> int:
         return sum(c.action == action for c in self.changes)
 
     @property
     def summary(self) -> str:
         if not self.changes:
             return "no change"
-        return ", ".join(f"{self.count(a)} {a}" for a in ("added", "changed", "removed"))
+        return ", ".join(f"{self.count(a)} {a}" for a in DirectoryAction)
 
     def lines(self) -> list[str]:
         return [c.describe() for c in self.changes]
@@ -178,7 +178,7 @@ class _Planner:
 
     def change(
         self,
-        action: str,
+        action: DirectoryAction,
         kind: str,
         entry: str,
         company: int | None,
@@ -189,7 +189,7 @@ class _Planner:
     ) -> None:
         self.changes.append(Change(action, kind, entry, company, key, before, after, note))
         if kind == "permission":
-            if action == "removed":
+            if action == DirectoryAction.removed:
                 self.permissions_after.pop(key, None)
             else:
                 self.permissions_after[key] = [after["level"]]
@@ -204,9 +204,9 @@ class _Planner:
         after: dict,
     ) -> None:
         if before is None:
-            self.change("added", kind, entry, company, key, None, after)
+            self.change(DirectoryAction.added, kind, entry, company, key, None, after)
         elif before != after:
-            self.change("changed", kind, entry, company, key, before, after)
+            self.change(DirectoryAction.changed, kind, entry, company, key, before, after)
 
     def company(self, at: Location, entry: CompanyEntry) -> None:
         n = entry.erp_company
@@ -279,8 +279,8 @@ class _Planner:
     def remove_job(self, n: int, job: str, project: str, note: str) -> None:
         """Unlink a job from its project, saying why (the note)."""
         self.change(
-            "removed", "job", f"company {n} / job {job}", n, (n, job), {"project": project},
-            None, note,
+            DirectoryAction.removed, "job", f"company {n} / job {job}", n, (n, job),
+            {"project": project}, None, note,
         )  # fmt: skip
 
     def jobs(self, entry: CompanyEntry, removed: set[str]) -> None:
@@ -331,7 +331,7 @@ class _Planner:
         if before is not None and set(before) == {level}:
             return  # rows written twice by hand, at the same level, are left as they are
         self.change(
-            "added" if before is None else "changed",
+            DirectoryAction.added if before is None else DirectoryAction.changed,
             "permission",
             _permission_entry(key),
             key[1],
@@ -342,7 +342,7 @@ class _Planner:
 
     def remove_permission(self, key: PermissionKey, levels: list[str], note: str = "") -> None:
         self.change(
-            "removed",
+            DirectoryAction.removed,
             "permission",
             _permission_entry(key),
             key[1],
@@ -372,7 +372,7 @@ class _Planner:
             if permission[1:] == (n, Tool.main_contracts, number):
                 self.remove_permission(permission, levels, "project removed")
         self.change(
-            "removed",
+            DirectoryAction.removed,
             "project",
             f"company {n} / project {number}",
             n,
@@ -403,7 +403,7 @@ class _Planner:
         for (c, number), name in self.store.projects.items():
             if c == n:
                 self.change(
-                    "removed",
+                    DirectoryAction.removed,
                     "project",
                     f"company {n} / project {number}",
                     n,
@@ -415,7 +415,7 @@ class _Planner:
         if n in self.store.integrations:
             erp_type, configured = self.store.integrations[n]
             self.change(
-                "removed",
+                DirectoryAction.removed,
                 "integration",
                 f"company {n} / erp integration",
                 n,
@@ -425,7 +425,13 @@ class _Planner:
                 note,
             )
         self.change(
-            "removed", "company", f"company {n}", n, (n,), {"name": self.store.companies[n]}, None
+            DirectoryAction.removed,
+            "company",
+            f"company {n}",
+            n,
+            (n,),
+            {"name": self.store.companies[n]},
+            None,
         )
 
     def users_left(self) -> None:
@@ -434,7 +440,7 @@ class _Planner:
         for login in sorted(self.users_removed - self.users_kept - holding):
             if login in self.store.users:
                 self.change(
-                    "removed",
+                    DirectoryAction.removed,
                     "user",
                     f"user {login}",
                     None,

@@ -38,7 +38,7 @@ from contract_sync.store.state import (
     current_items_digests,
 )
 from contract_sync.store.writes import audit_transaction, insert_audit
-from contract_sync.vocabulary import APPLIED, Outcome, Reason
+from contract_sync.vocabulary import APPLIED, ItemChange, Outcome, Reason
 
 GROUP = 100  # contracts per transaction
 _CODE = ["contract_no", "item_no", "item_code"]
@@ -213,7 +213,7 @@ class _Reimport(_Writer):
         ].join(_erp_headers(plan))
         written = comparison.changes
         self.written = _ByContract(
-            written[written["contract_no"].isin(applying) & written["change"].ne("kept")]
+            written[written["contract_no"].isin(applying) & written["change"].ne(ItemChange.kept)]
         )
         self.digests = pd.Series(plan.store_digests, dtype="string")
         self.baseline_item_changes = _ByContract(plan.baseline_item_changes, by="contract_id")
@@ -238,7 +238,7 @@ class _Reimport(_Writer):
         headers = self.headers.loc[rows["contract_no"]].reset_index()
         erp_items = self.erp_items.of(rows["contract_no"])
         items = self.items.of(rows["contract_no"])
-        added = items["change"].eq("added").to_numpy()  # the ERP's text of their codes
+        added = items["change"].eq(ItemChange.added).to_numpy()  # the ERP's text of their codes
         codes = erp_items.loc[erp_items["item_no"].isin(items.loc[added, "item_no"]), _CODE]
         items = pd.concat(
             [items[~added], items[added].merge(codes, on=_CODE[:2], how="left")],

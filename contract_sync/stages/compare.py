@@ -30,14 +30,25 @@ from contract_sync.columns import (
     field_text,
 )
 from contract_sync.model import Comparison, StoreState
+from contract_sync.vocabulary import ItemChange
 
 KEY = ["contract_no", "item_no"]
 # A position that moved only because an item was added or removed before it is written but
 # is no change of its own: neither counted nor logged ("renumbered").
 CONTENT_FIELDS = [f for f in ITEM_FIELDS if f != "position"]
-# An item's change, by code (a later one wins: an item the ERP removed is removed).
-CHANGES = ["unchanged", "renumbered", "changed", "added", "removed"]
-UNCHANGED, RENUMBERED, CHANGED, ADDED, REMOVED = range(len(CHANGES))
+# An item's change, by code: ItemChange in its order (a later one wins: an item the ERP
+# removed is removed); `kept` is a field's, never an item's.
+CHANGES = [c for c in ItemChange if c is not ItemChange.kept]
+UNCHANGED, RENUMBERED, CHANGED, ADDED, REMOVED = (
+    CHANGES.index(c)
+    for c in (
+        ItemChange.unchanged,
+        ItemChange.renumbered,
+        ItemChange.changed,
+        ItemChange.added,
+        ItemChange.removed,
+    )
+)
 COUNTED = ["items_added", "items_changed", "items_removed", "items_unchanged"]
 
 
@@ -116,7 +127,7 @@ def _field_changes(
     re-import leaves alone (shown in previews, not audited as a change). `keys`, the
     decision and the values are row for row."""
     parts = []
-    for change, rows in (("changed", decision.write), ("kept", decision.kept)):
+    for change, rows in ((ItemChange.changed, decision.write), (ItemChange.kept, decision.kept)):
         if rows.any():
             chosen = keys[rows]
             parts.append(
@@ -301,7 +312,8 @@ def _presence_changes(
     """An added item with all its ERP values (after), a removed one with all its store
     values (before), each as a JSON object of exact text."""
     rows = []
-    for change, where, side in (("added", ~in_store, "erp"), ("removed", ~in_erp, "store")):
+    presence = ((ItemChange.added, ~in_store, "erp"), (ItemChange.removed, ~in_erp, "store"))
+    for change, where, side in presence:
         at = np.flatnonzero(where)
         chosen = keys.iloc[at]
         values = pd.DataFrame(
@@ -315,7 +327,7 @@ def _presence_changes(
             json.dumps({k: v for k, v in r.items() if pd.notna(v)}, ensure_ascii=False)
             for r in values.to_dict("records")
         ]
-        column = "after" if change == "added" else "before"
+        column = "after" if change == ItemChange.added else "before"
         rows.append(
             chosen.assign(
                 change=change, field=pd.NA, before=pd.NA, after=pd.NA, overwritten=False

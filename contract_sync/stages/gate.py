@@ -9,12 +9,12 @@ import pandas as pd
 
 from contract_sync.model import Comparison, StoreState
 from contract_sync.vocabulary import (
-    APPROVED,
     IMPORT_GATES,
     IMPORTERS,
     REIMPORT_GATES,
     REIMPORTERS,
     ConflictPolicy,
+    ContractStatus,
     Reason,
     syncs_main_contracts,
 )
@@ -52,7 +52,7 @@ def evaluate_gates(
         unchanged = pd.Series(False, index=erp_contracts.index)
     contract_no = erp_contracts["contract_no"]
     stored = (
-        state.contracts.assign(unapproved=state.contracts["status"] != APPROVED)
+        state.contracts.assign(unapproved=state.contracts["status"] != ContractStatus.approved)
         .groupby("contract_no")
         .agg(projects=("project_id", "nunique"), unapproved=("unapproved", "any"))
     )

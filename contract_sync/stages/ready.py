@@ -6,6 +6,7 @@ import pandas as pd
 
 from contract_sync.columns import CHANGE_COUNTS, display
 from contract_sync.model import Comparison, StoreState
+from contract_sync.vocabulary import ItemChange
 
 READY_COLUMNS = [
     "contract_no",
@@ -71,10 +72,10 @@ def line_preview(contract_no: str, comparison: Comparison, state: StoreState) ->
     changes = changes.assign(item_no=changes["item_no"].astype("string"))
     items = comparison.items[comparison.items["contract_no"] == contract_no]
     stored_items = state.items[state.items["contract_no"] == contract_no].set_index("item_no")
-    added = items[items["change"] == "added"].set_index("item_no")
+    added = items[items["change"] == ItemChange.added].set_index("item_no")
     describe = {
-        "added": lambda i: _summary(added, i),
-        "removed": lambda i: _summary(stored_items, i),
+        ItemChange.added: lambda i: _summary(added, i),
+        ItemChange.removed: lambda i: _summary(stored_items, i),
     }
     presence = changes["field"].isna()
     text = [
@@ -87,7 +88,7 @@ def line_preview(contract_no: str, comparison: Comparison, state: StoreState) ->
     changes.loc[presence, "after"] = pd.Series(text, index=changes.index[presence], dtype="string")
     changes.loc[presence, "before"] = pd.NA  # the audit's full values; the summary says it
     note = pd.Series("", index=changes.index, dtype="string")
-    note = note.mask(changes["change"].eq("kept"), "store edit kept")
+    note = note.mask(changes["change"].eq(ItemChange.kept), "store edit kept")
     note = note.mask(changes["overwritten"].astype(bool), "conflict: store edit overwritten")
     order = changes["item_no"].fillna("")  # header fields first
     return (

@@ -25,7 +25,7 @@ from contract_sync.columns import BASELINE_ITEM_KEY, HEADER_FIELDS, ITEM_FIELDS
 from contract_sync.store import schema as s
 from contract_sync.store.db import WRITE_LOCK
 from contract_sync.store.writes import now
-from contract_sync.vocabulary import IMPORTED_STATUS
+from contract_sync.vocabulary import IMPORTED_STATUS, ContractStatus, ItemChange
 
 IN_CHUNK = 5_000  # ids per IN list, within every database's bound parameters
 
@@ -119,18 +119,18 @@ def reimport_contracts(
     )
     if updated.rowcount != len(headers):
         raise StaleContract("a contract changed in the store since compare")
-    removed = items.loc[items["change"] == "removed", "item_id"].astype("int64").tolist()
+    removed = items.loc[items["change"] == ItemChange.removed, "item_id"].astype("int64").tolist()
     for start in range(0, len(removed), IN_CHUNK):
         chunk = removed[start : start + IN_CHUNK]
         connection.execute(s.line_items.delete().where(s.line_items.c.id.in_(chunk)))
-    changed = items[items["change"].isin(["changed", "renumbered"])]
+    changed = items[items["change"].isin([ItemChange.changed, ItemChange.renumbered])]
     update_columns(
         connection,
         s.line_items,
         changed[["item_id", *ITEM_FIELDS]].rename(columns={"item_id": "id"}),
         within=("contract_id", headers["contract_id"].astype("int64").tolist()),
     )
-    added = items[items["change"] == "added"]
+    added = items[items["change"] == ItemChange.added]
     insert_columns(
         connection,
         s.line_items,
@@ -174,7 +174,7 @@ def import_contracts(
         company_id=company_id,
         origin_id=headers["contract_code"],
         number=headers["contract_no"],
-        status=headers["erp_status"].map(IMPORTED_STATUS).fillna("Draft"),
+        status=headers["erp_status"].map(IMPORTED_STATUS).fillna(ContractStatus.draft),
         version=1,
         updated_at=now(),
     )

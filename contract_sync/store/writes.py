@@ -15,7 +15,7 @@ from contract_sync.store import chain
 from contract_sync.store import schema as s
 from contract_sync.store.db import WRITE_LOCK
 from contract_sync.store.liveness import is_dead
-from contract_sync.vocabulary import RunStatus
+from contract_sync.vocabulary import ItemChange, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def insert_audit(
     if changes is None:
         return
     changes = changes[
-        changes["contract_no"].isin(audit["contract_no"]) & changes["change"].ne("kept")
+        changes["contract_no"].isin(audit["contract_no"]) & changes["change"].ne(ItemChange.kept)
     ]
     if changes.empty:
         return
