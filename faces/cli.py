@@ -188,7 +188,13 @@ def directory_apply(
         f"plan for {file} (--check: nothing written):" if check else f"applied {file} as {actor}:",
         markup=False,
     )
-    colours = {"added": "green", "changed": "yellow", "removed": "red"}
+    from contract_sync.vocabulary import DirectoryAction
+
+    colours = {
+        DirectoryAction.added: "green",
+        DirectoryAction.changed: "yellow",
+        DirectoryAction.removed: "red",
+    }
     for change in plan.changes:
         console.print(f"  [{colours[change.action]}]{escape(change.describe())}[/]")
     logged = "" if check or not plan.changes else " (recorded in the table directory_changes)"
@@ -428,9 +434,11 @@ def _say_resolved(asked: list[str], erp_contracts, output_format: str = "table")
     """Name the ERP's exact code where the one typed differs (padding, say)."""
     if output_format != "table":
         return
+    from contract_sync.columns import normal_text
+
     codes = dict(zip(erp_contracts["contract_no"], erp_contracts["contract_code"], strict=True))
     for typed in asked:
-        code = codes.get(typed.strip(" "))
+        code = codes.get(normal_text(typed))
         if code is not None and code != typed:
             console.print(f"{typed!r} is ERP contract {code!r}")
 
@@ -663,12 +671,12 @@ def audit_contract(
     output_format: Format = "table",
 ) -> None:
     """One contract's full history, with its line-level changes."""
+    from contract_sync.resolve import resolve
     from contract_sync.store.audit_log import AuditFilter
 
-    report = _report(
-        AuditFilter(contract=contract, company=company or get_settings().company),
-        include_unchanged=True,
-    )
+    request = resolve(get_settings(), company=company, contracts=[contract])
+    number = request.contracts[0]
+    report = _report(AuditFilter(contract=number, company=request.company), include_unchanged=True)
     if report.rows.empty:
         _fail(f"no audit rows for contract {contract}")
     _emit(report, output_format, None, changes=True, wide=wide)
@@ -676,8 +684,7 @@ def audit_contract(
         return
     from contract_sync.store.audit_log import last_checked
 
-    number = contract.strip(" ")
-    run = _with_store(lambda store: last_checked(store, company or get_settings().company, number))
+    run = _with_store(lambda store: last_checked(store, request.company, number))
     if run is not None:
         last = report.rows.iloc[-1]
         console.print(

@@ -19,7 +19,7 @@ from contract_sync.resolve import RequestRefused, UnknownContract, resolve
 from contract_sync.run import reimport
 from contract_sync.settings import Settings, get_settings
 from contract_sync.store.db import safe_url
-from contract_sync.vocabulary import ConflictPolicy, in_words
+from contract_sync.vocabulary import ConflictPolicy, Trigger, in_words
 from contract_sync_flows.deployments import Deployment
 from contract_sync_flows.parameters import COMPANY, REQUEST_ID, BadParameter, checked, refused
 from contract_sync_flows.prefect_run import (
@@ -97,7 +97,7 @@ def reimport_in_flow(settings: Settings, request: Request) -> RunResult:
 
 
 def _publish(result: RunResult, settings: Settings, dry_run: bool) -> None:
-    source = runtime.deployment.name or "cli"
+    source = runtime.deployment.name or Trigger.cli
     found = result.scan
     shown = listed(result.audit)
     create_table_artifact(

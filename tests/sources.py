@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import ast
-from collections import Counter
-from collections.abc import Iterable
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -16,8 +14,3 @@ def modules() -> dict[str, ast.Module]:
     """Every module of the product, by its path from the project folder."""
     paths = sorted(p for folder in FOLDERS for p in (PROJECT / folder).rglob("*.py"))
     return {p.relative_to(PROJECT).as_posix(): ast.parse(p.read_text(), str(p)) for p in paths}
-
-
-def per_file(offenders: Iterable[str]) -> Counter[str]:
-    """'file:line: ...' findings counted by file."""
-    return Counter(finding.split(":", 1)[0] for finding in offenders)

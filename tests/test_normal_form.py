@@ -10,18 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contract_sync.columns import normal_code, normal_text
-from tests.sources import modules, per_file
+from tests.sources import modules
 
-# Files another change is rewriting, and how many codes each still trims by hand:
-# TEMPORARY, to be replaced by the run API restructure (each becomes normal_text).
-TEMPORARY = {
-    "contract_sync/run.py": 1,
-    "faces/cli.py": 3,
-    "faces/web/audit_pages.py": 1,
-    "faces/web/contract_pages.py": 1,
-    "flows/first_import.py": 1,
-    "flows/reimport.py": 1,
-}
 TRIMS = {"strip", "lstrip", "rstrip"}
 
 
@@ -57,7 +47,4 @@ def test_no_module_trims_a_code_by_hand():
         for path, tree in modules().items()
         for call in _hand_trims(tree)
     ]
-    owned = [f for f in found if f.split(":", 1)[0] in TEMPORARY]
-    others = [f for f in found if f not in owned]
-    assert not others, "\n".join(others)
-    assert per_file(owned) == TEMPORARY, "\n".join(owned)
+    assert not found, "\n".join(found)

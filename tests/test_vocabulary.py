@@ -32,16 +32,9 @@ from contract_sync.vocabulary import (
     Trigger,
     WebEvent,
 )
-from tests.sources import modules, per_file
+from tests.sources import modules
 
 # Files another change is rewriting, and how many code literals each still holds:
-# TEMPORARY, to be replaced by the run API restructure (each literal becomes its member).
-TEMPORARY = {
-    "faces/cli.py": 3,
-    "faces/web/audit_pages.py": 1,
-    "faces/web/views.py": 3,
-    "flows/reimport.py": 1,
-}
 
 CODES = [
     Outcome,
@@ -160,10 +153,8 @@ def test_no_module_spells_a_code():
         for literal in code_literals(path, tree)
     ]
     found, wrong = _without_other_meanings(found)
-    owned = [str(f) for f in found if f.path in TEMPORARY]
-    others = [str(f) for f in found if f.path not in TEMPORARY]
-    assert not wrong + others, "\n".join(wrong + others)
-    assert per_file(owned) == TEMPORARY, "\n".join(owned)
+    offenders = wrong + [str(f) for f in found]
+    assert not offenders, "\n".join(offenders)
 
 
 SAMPLE = '''\

@@ -8,11 +8,13 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from contract_sync.columns import normal_text
 from contract_sync.reports.audit import load_report
 from contract_sync.store import identity
 from contract_sync.store import schema as s
 from contract_sync.store.audit_log import AuditFilter, runs
 from contract_sync.store.identity import Person
+from contract_sync.vocabulary import RunStatus
 from contract_sync_faces.web import views
 from contract_sync_faces.web.guard import Refused
 from contract_sync_faces.web.prefect_api import FlowRunState, PrefectUnavailable
@@ -57,7 +59,7 @@ def history(request: Request, company: int, no: str) -> Response:
     site = site_of(request)
 
     def build(person: Person, companies: dict[int, str]) -> Response:
-        number = no.strip(" ")
+        number = normal_text(no)
         report = load_report(
             site.store, AuditFilter(contract=number, company=company), include_unchanged=True
         )
@@ -97,7 +99,7 @@ def _still_running(state: FlowRunState | None, recorded: sa.Row | None) -> bool:
     says running."""
     if state is not None:
         return not state.final
-    return recorded is None or recorded.status == "running"
+    return recorded is None or recorded.status == RunStatus.running
 
 
 def _run_record(store: sa.Engine, run_id: str) -> sa.Row | None:

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from contract_sync.errors import UserError
 from contract_sync.model import Evaluation
-from contract_sync.model import Request as RunRequest
+from contract_sync.resolve import resolve
 from contract_sync.run import company_ready_list, ready_with_evaluation
 from contract_sync.settings import Settings
 from contract_sync.stages.ready import line_preview
@@ -31,7 +31,8 @@ def contracts(request: Request, company: int, project: str = "") -> Response:
     site = site_of(request)
 
     def build(person: Person, companies: dict[int, str]) -> Response:
-        table = company_ready_list(site.settings, RunRequest(company, person.login))
+        asked = resolve(site.settings, company=company, actor=person.login)
+        table = company_ready_list(site.settings, asked)
         projects = sorted(table["project"].dropna().unique())
         if project:
             table = table[table["project"] == project]
@@ -127,7 +128,10 @@ def _allowed(settings: Settings, company: int, login: str, no: str, kind: str) -
 
 def _one(settings: Settings, company: int, login: str, no: str) -> tuple[dict, Evaluation]:
     """One contract's row of the ready list for this user, and its evaluation."""
-    table, found = ready_with_evaluation(settings, RunRequest(company, login, contracts=[no]))
+    request = resolve(settings, company=company, actor=login, contracts=[no])
+    table, found = ready_with_evaluation(settings, request)
     if table.empty:
-        raise UserError(f"contract {no.strip(' ')!r} is not in the ERP for company {company}")
+        raise UserError(
+            f"contract {request.contracts[0]!r} is not in the ERP for company {company}"
+        )
     return table.iloc[0].to_dict(), found

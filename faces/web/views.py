@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 
 from contract_sync.columns import display
-from contract_sync.vocabulary import in_words, what_to_do
+from contract_sync.vocabulary import ItemChange, in_words, what_to_do
 
 CHANGE_WORDS = {
-    "items_added": "added",
-    "items_changed": "changed",
-    "items_removed": "removed",
+    "items_added": ItemChange.added,
+    "items_changed": ItemChange.changed,
+    "items_removed": ItemChange.removed,
     "header_changes": "header",
 }
 
