@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from contract_sync import bulk
-from contract_sync.bulk import delete_rows, insert_columns, update_columns, upsert_columns
+from contract_sync.store import bulk
+from contract_sync.store.bulk import delete_rows, insert_columns, update_columns, upsert_columns
 from contract_sync.store.db import make_engine
 from contract_sync.store.types import Amount
 

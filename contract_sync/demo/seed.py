@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.bulk import insert_frame, reset_id_sequences
 from contract_sync.columns import HEADER_FIELDS, ITEM_FIELDS
 from contract_sync.demo.generator import (
     EDGE_COMPANY,
@@ -33,6 +32,7 @@ from contract_sync.erp.vista_write import create_vista_tables, write_vista
 from contract_sync.errors import UserError
 from contract_sync.hashing import contract_hashes
 from contract_sync.store import schema as s
+from contract_sync.store.bulk import insert_frame, reset_id_sequences
 from contract_sync.vocabulary import ContractStatus, PermissionLevel, Reason
 
 COMPANY_NAMES = ["Granite Peak Builders", "Bayside Constructors", "Cascade General Contracting"]

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.bulk import insert_frame
 from contract_sync.erp.vista_schema import BILL_TYPES, JCCI, JCCM, JCJM, metadata
+from contract_sync.store.bulk import insert_frame
 from contract_sync.vocabulary import ERP_STATUSES, RETAINAGE_FRACTION_SCALE
 
 _STATUS_CODES = {name: code for code, name in ERP_STATUSES.items()}

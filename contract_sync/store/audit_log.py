@@ -8,8 +8,8 @@ from datetime import datetime
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.bulk import read_frame
 from contract_sync.store import schema as s
+from contract_sync.store.bulk import read_frame
 from contract_sync.store.types import Amount
 from contract_sync.vocabulary import APPLIED, UNCHANGED_REASONS, Outcome, RunStatus
 

@@ -13,7 +13,9 @@ from contextlib import contextmanager
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.bulk import (
+from contract_sync.columns import BASELINE_ITEM_KEY, HEADER_FIELDS, ITEM_FIELDS
+from contract_sync.store import schema as s
+from contract_sync.store.bulk import (
     delete_rows,
     insert_columns,
     insert_frame,
@@ -21,8 +23,6 @@ from contract_sync.bulk import (
     update_columns,
     upsert_columns,
 )
-from contract_sync.columns import BASELINE_ITEM_KEY, HEADER_FIELDS, ITEM_FIELDS
-from contract_sync.store import schema as s
 from contract_sync.store.db import WRITE_LOCK
 from contract_sync.store.writes import now
 from contract_sync.vocabulary import IMPORTED_STATUS, ContractStatus, ItemChange

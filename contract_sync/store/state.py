@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.bulk import read_bulk, read_frame
 from contract_sync.columns import (
     HEADER_FIELDS,
     ITEM_COLUMNS,
@@ -21,6 +20,7 @@ from contract_sync.columns import (
 from contract_sync.errors import UserError
 from contract_sync.model import LAST_RECORDED_COLUMNS, StoreState
 from contract_sync.store import schema as s
+from contract_sync.store.bulk import read_bulk, read_frame
 from contract_sync.store.types import exact
 from contract_sync.vocabulary import PERMISSION_LEVELS, PermissionLevel, Tool
 

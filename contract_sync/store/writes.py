@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.bulk import insert_frame
 from contract_sync.store import chain
 from contract_sync.store import schema as s
+from contract_sync.store.bulk import insert_frame
 from contract_sync.store.db import WRITE_LOCK
 from contract_sync.store.liveness import is_dead
 from contract_sync.vocabulary import ItemChange, RunStatus
