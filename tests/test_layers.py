@@ -124,3 +124,62 @@ def test_commands_run_without_prefect_and_gx_only_to_validate(configured):
     shown, imported = _modules_after(["audit", "report"], env)
     assert "audit rows" in shown
     assert imported == ["False", "False"]
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PROJECT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _core_imports(path: Path, known: set[str]) -> set[str]:
+    """The core modules `path` imports anywhere in it: at the top, inside a function or
+    under TYPE_CHECKING alike (`from package import module` names the module)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found & known
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), or of one that
+    imports itself."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while (member := stack.pop()) != node:
+                component.append(member)
+            component.append(node)
+            if len(component) > 1 or node in graph[node]:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_core_has_no_import_cycle_lazy_or_typed():
+    paths = [p for p in (PROJECT / "contract_sync").rglob("*.py") if "versions" not in p.parts]
+    known = {_module_name(p) for p in paths}
+    graph = {_module_name(p): _core_imports(p, known) - {_module_name(p)} for p in paths}
+    # A package's __init__ is imported with any of its modules: not an edge of its own.
+    packages = {m for m in known if (PROJECT / m.replace(".", "/") / "__init__.py").exists()}
+    graph = {m: targets - packages for m, targets in graph.items()}
+    assert _cycles(graph) == []
