@@ -18,17 +18,28 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := contract_sync
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test lint serve stop bench bench-cli bench-served clean
+.PHONY: install lock demo test lint serve stop bench bench-cli bench-served clean
 
-$(BIN)/.installed: pyproject.toml
+# Installs come from the lock (uv.lock: every version the tests pass with), through uv, kept
+# in a small venv of its own (.tools); `make lock` moves the lock to the newest versions the
+# ranges in pyproject.toml allow.
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+
+$(UV):
 	@if [ -z "$(PYTHON)" ]; then echo "needs Python 3.11, 3.12 or 3.13: none of $(PY_CANDIDATES) on PATH is one (or make PYTHON=...)"; exit 1; \
 	elif ! $(PYTHON) -c '$(PY_SUPPORTED)' >/dev/null 2>&1; then echo "needs Python 3.11, 3.12 or 3.13: $(PYTHON) is not one, or does not run"; exit 1; fi
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(BIN)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --extra dev --python $(PYTHON) --quiet
 	touch $@
 
 install: $(BIN)/.installed
+
+lock: $(UV)
+	$(UV) lock --upgrade
 
 demo: install
 	$(CLI) db upgrade
