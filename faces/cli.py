@@ -60,8 +60,15 @@ def _check_format(output_format: str) -> None:
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}", soft_wrap=True)
+    _say_error(message)
     raise typer.Exit(1)
+
+
+def _say_error(message: str) -> None:
+    """The one line of a failure: `error: ` and the message as it is (no markup)."""
+    from rich.text import Text
+
+    console.print(Text.assemble(("error:", "red"), " ", message), soft_wrap=True)
 
 
 def _engines():
@@ -88,9 +95,10 @@ def deploy_env() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the store's migrations up to the newest."""
-    from contract_sync.store.db import current_revision, upgrade
+    from contract_sync.store.db import check_reachable, current_revision, make_engine, upgrade
 
-    _, store = _engines()
+    store = _or_fail(lambda: make_engine(get_settings().store_database_url))
+    _or_fail(lambda: check_reachable(store, "project store"))
     before = current_revision(store)
     upgrade(store)
     console.print(f"store schema: {before or 'empty'} -> {current_revision(store)}")
@@ -110,16 +118,15 @@ def demo_seed(
     from contract_sync.demo.generator import MIN_CONTRACTS
     from contract_sync.demo.seed import AlreadySeeded
     from contract_sync.demo.seed import seed as seed_data
-    from contract_sync.store.db import StoreSchemaError, require_current_schema
+    from contract_sync.store.db import make_engine, open_store
 
     if contracts < MIN_CONTRACTS:  # before anything is opened or written
         _fail(f"company 1 needs at least {MIN_CONTRACTS} contracts for its edge cases")
-    erp, store = _engines()
+    settings = get_settings()
+    store = _or_fail(lambda: open_store(settings))  # upgraded first: a refusal creates no file
+    erp = make_engine(settings.erp_database_url)
     try:
-        require_current_schema(store)
         summary = seed_data(erp, store, companies, contracts, items_per_contract, seed)
-    except StoreSchemaError as error:
-        _fail(str(error))
     except AlreadySeeded as error:
         if not skip_existing:
             _fail(f"{error}; remove the data folder to start over")
@@ -140,7 +147,7 @@ def demo_edit_erp(
     """Change some contracts in the ERP: items added, removed, changed; headers changed."""
     from contract_sync.demo.edit import edit_erp
 
-    erp, _ = _engines()
+    erp = _demo_erp()
     summary = edit_erp(erp, company, fraction, seed)
     console.print(
         f"edited {len(summary.contracts)} contracts of company {company}: "
@@ -159,13 +166,32 @@ def demo_export_files(
     """Export the demo ERP's contracts as files, for the `files` connector."""
     from contract_sync.demo.export import write_files
     from contract_sync.erp.vista import read_vista
+    from contract_sync.output_files import make_folder
 
-    erp, _ = _engines()
+    erp = _demo_erp()
+    _or_fail(lambda: make_folder(to))
     folder = write_files(read_vista(erp, company), to, file_format, encoding)
     console.print(
         f"wrote {folder} (set CONTRACT_SYNC_ERP_CONNECTOR=files "
         f"CONTRACT_SYNC_ERP_FILES_DIR={folder} to sync from it)"
     )
+
+
+def _demo_erp():  # noqa: ANN202 - an Engine
+    """The demo's ERP database, which `demo seed` makes: refused, not created, when it is
+    not there or holds no demo data."""
+    import sqlalchemy as sa
+
+    from contract_sync.store.db import make_engine
+
+    url = get_settings().erp_database_url
+    database = sa.engine.make_url(url).database if url.startswith("sqlite") else None
+    if database and not Path(database).is_file():
+        _fail(f"no ERP database at {database}: `contract-sync demo seed` makes the demo's")
+    erp = _or_fail(lambda: make_engine(url))
+    if not sa.inspect(erp).has_table("JCCM"):
+        _fail(f"the ERP database at {erp.url} holds no demo data: run `contract-sync demo seed`")
+    return erp
 
 
 @directory_app.command("apply")
@@ -212,8 +238,7 @@ def directory_export(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
-        console.print(f"wrote {output}", markup=False)
+        _write_file(output, text)
 
 
 @users_app.command("set-password")
@@ -253,18 +278,43 @@ def web(
     from contract_sync_faces.web.app import create_app
     from contract_sync_faces.web.prefect_api import PrefectRuns
 
+    settings = get_settings()
+    host, port = host or settings.web_host, port or settings.web_port
+    listening = _listening_socket(host, port)  # before the pages start: a refusal is one line
     # A person waits on the page: Prefect's client asks a busy server again twice (then
     # says so after about 14 s), not five times (about two minutes), unless this is set.
     os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "2")
-    settings = get_settings()
-    application = _or_fail(lambda: create_app(settings, PrefectRuns.from_environment()))
-    uvicorn.run(
-        application,
-        host=host or settings.web_host,
-        port=port or settings.web_port,
-        proxy_headers=False,  # the client address is the peer's: a header cannot forge it
-        log_level="info",
-    )
+    with listening:
+        application = _or_fail(lambda: create_app(settings, PrefectRuns.from_environment()))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                application,
+                proxy_headers=False,  # the client address is the peer's: a header cannot forge it
+                log_level="info",
+            )
+        )
+        shown = f"[{host}]" if ":" in host else host
+        console.print(f"web pages on http://{shown}:{port} (Ctrl+C stops them)", markup=False)
+        server.run(sockets=[listening])
+
+
+def _listening_socket(host: str, port: int):  # noqa: ANN202 - a bound socket.socket
+    """A socket bound to host:port as uvicorn binds one; a port out of range, in use or not
+    allowed is a one-line error."""
+    import socket
+
+    if not 1 <= port <= 65535:
+        _fail(f"port {port} is not a TCP port: give --port (or CONTRACT_SYNC_WEB_PORT) 1 to 65535")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as error:
+        listening.close()
+        reason = error.strerror or str(error)
+        _fail(f"cannot listen on {host}:{port}: {reason} (give another --port or --host)")
+    return listening
 
 
 def _with_store(action):  # noqa: ANN001, ANN202 - the action's own result
@@ -275,11 +325,11 @@ def _with_store(action):  # noqa: ANN001, ANN202 - the action's own result
     try:
         store = open_store(get_settings())
     except UserError as error:
-        _fail(escape(str(error)))
+        _fail(str(error))
     try:
         return action(store)
     except UserError as error:
-        _fail(escape(str(error)))
+        _fail(str(error))
     finally:
         store.dispose()
 
@@ -630,7 +680,7 @@ def audit_verify(
     for run_id in abandoned:
         console.print(f"run {run_id} ended without a word: marked abandoned", markup=False)
     if verdict.problem is not None:
-        _fail(escape(f"the audit log is not intact: {verdict.problem}"))
+        _fail(f"the audit log is not intact: {verdict.problem}")
     seq, digest = verdict.head
     if head:
         console.print(f"{seq}:{digest}", markup=False)
@@ -734,8 +784,15 @@ def _emit(  # noqa: ANN001 - an AuditReport
     if output is None:
         sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
     else:
-        output.write_text(text, encoding="utf-8")
-        console.print(f"wrote {output}")
+        _write_file(output, text)
+
+
+def _write_file(path: Path, text: str) -> None:
+    """Write a report or export whole (a failure leaves nothing) and say where."""
+    from contract_sync.output_files import write_whole
+
+    _or_fail(lambda: write_whole(path, text))
+    console.print(f"wrote {path}", markup=False)
 
 
 SHOWN_ROWS = 100
@@ -806,15 +863,15 @@ def main() -> None:
     except UserError as error:
         if debug:
             raise
-        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        _say_error(str(error))
         code = 1
     except Exception as error:  # noqa: BLE001 - shown as one line unless debugging
         if debug:
             raise
-        console.print(
-            f"[red]error:[/red] unexpected {type(error).__name__}: {error} "
-            "(run with --debug or CONTRACT_SYNC_DEBUG=1 for the traceback)",
-            soft_wrap=True,
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        _say_error(
+            f"unexpected {type(error).__name__}: {first} "
+            "(run with --debug or CONTRACT_SYNC_DEBUG=1 for the traceback)"
         )
         code = 2
     sys.exit(code if isinstance(code, int) else 0)

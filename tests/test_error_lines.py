@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,9 @@ import pytest
 from contract_sync.demo.export import write_files
 from contract_sync.demo.seed import seed
 from contract_sync.erp.vista import read_vista
+from contract_sync.settings import get_settings
 from contract_sync.store.db import make_engine, upgrade
+from contract_sync_faces.cli import main
 from tests.conftest import POSTGRES_URL, SMALL
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -150,3 +154,173 @@ def test_debug_shows_the_traceback(demo, tmp_path):
     settings = {"CONTRACT_SYNC_DATA_DIR": str(demo), "CONTRACT_SYNC_STORE_URL": "not a url"}
     done = _run(["sync", "--debug"], settings, tmp_path)
     assert done.returncode != 0 and "Traceback" in done.stdout + done.stderr
+
+
+# The failures below run the console entry in this process (`main()`, as the `contract-sync`
+# script calls it), which is what the user reads without a process's start each time.
+
+
+@pytest.fixture
+def contract_sync(monkeypatch, capsys, tmp_path) -> Callable[..., tuple[int, list[str]]]:
+    """`contract-sync ARGS` with these settings (data_dir in tmp_path unless given): its exit
+    code and the lines it shows."""
+
+    def run(args: list[str], **settings: str) -> tuple[int, list[str]]:
+        for name in [k for k in os.environ if k.startswith("CONTRACT_SYNC_")]:
+            monkeypatch.delenv(name)
+        settings = {"data_dir": str(tmp_path / "data"), **settings}
+        for name, value in settings.items():
+            monkeypatch.setenv(f"CONTRACT_SYNC_{name.upper()}", value)
+        monkeypatch.setattr(sys, "argv", ["contract-sync", *args])
+        get_settings.cache_clear()
+        try:
+            with pytest.raises(SystemExit) as done:
+                main()
+        finally:
+            get_settings.cache_clear()
+        shown = capsys.readouterr()
+        return done.value.code, (shown.out + shown.err).splitlines()
+
+    return run
+
+
+def _a_file(tmp_path: Path) -> Path:
+    """A file where a folder is expected."""
+    path = tmp_path / "a-file"
+    path.write_text("not a folder")
+    return path
+
+
+def test_db_upgrade_on_an_unreachable_postgresql_is_one_line(contract_sync):
+    url = "postgresql+psycopg://u@127.0.0.1:1/x"
+    assert contract_sync(["db", "upgrade"], store_url=url) == (
+        1,
+        [
+            f"error: cannot reach the project store at {url}: connection failed: connection "
+            'to server at "127.0.0.1", port 1 failed: Connection refused'
+        ],
+    )
+
+
+def test_a_sqlite_store_whose_folder_cannot_be_made_is_one_line(contract_sync, tmp_path):
+    blocked = _a_file(tmp_path)
+    url = f"sqlite:///{blocked / 'store.sqlite'}"
+    assert contract_sync(["db", "upgrade"], store_url=url) == (
+        1,
+        [
+            f"error: cannot make the folder of the SQLite database {blocked / 'store.sqlite'}: "
+            f"{blocked} is not a folder"
+        ],
+    )
+
+
+def test_demo_seed_before_db_upgrade_is_one_line_and_makes_no_file(contract_sync, tmp_path):
+    data = tmp_path / "data"
+    assert contract_sync(["demo", "seed"]) == (
+        1,
+        [
+            f"error: no database file at {data / 'store.sqlite'}: check the URL "
+            "(CONTRACT_SYNC_ERP_URL, CONTRACT_SYNC_STORE_URL), or create the project store "
+            "with `contract-sync db upgrade`"
+        ],
+    )
+    assert not data.exists()
+
+
+def test_demo_edit_before_demo_seed_is_one_line_and_makes_no_file(contract_sync, tmp_path):
+    data = tmp_path / "data"
+    assert contract_sync(["demo", "edit-erp", "--fraction", "0.5"]) == (
+        1,
+        [f"error: no ERP database at {data / 'erp_vista.sqlite'}: `contract-sync demo seed` "
+         "makes the demo's"],
+    )  # fmt: skip
+    assert not data.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (["audit", "report", "--format", "csv", "--output", "{missing}/report.csv"],
+         "cannot write {missing}/report.csv: there is no folder {missing}"),
+        (["audit", "report", "--format", "html", "--output", "{blocked}/report.html"],
+         "cannot write {blocked}/report.html: {blocked} is not a folder"),
+        (["audit", "report", "--format", "csv", "--output", "{folder}"],
+         "cannot write {folder}: it is a folder: give the name of a file"),
+        (["directory", "export", "--output", "{missing}/directory.yaml"],
+         "cannot write {missing}/directory.yaml: there is no folder {missing}"),
+        (["demo", "export-files", "--to", "{blocked}/export"],
+         "cannot make the folder {blocked}/export: {blocked} is not a folder"),
+    ],
+)  # fmt: skip
+def test_an_output_path_that_cannot_be_written_is_one_line(
+    contract_sync, demo, tmp_path, args, shown
+):
+    paths = {"missing": tmp_path / "missing", "blocked": _a_file(tmp_path), "folder": tmp_path}
+    before = sorted(tmp_path.rglob("*"))
+    done = contract_sync([a.format(**paths) for a in args], data_dir=str(demo))
+    assert done == (1, [f"error: {shown.format(**paths)}"])
+    assert sorted(tmp_path.rglob("*")) == before  # nothing left behind
+
+
+def test_an_output_cut_short_leaves_no_half_written_file(demo, tmp_path):
+    """The file system refuses the write beyond 1 KB (a full disk, a quota): the export is
+    two and a half, and what was written of it goes."""
+    import resource
+    import signal
+    import sqlite3
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+
+    output = tmp_path / "directory.yaml"
+    with sqlite3.connect(demo / "store.sqlite"):  # its WAL index made here, at its full size
+        done = subprocess.run(
+            [sys.executable, "-m", "contract_sync_faces.cli", "directory", "export",
+             "--output", str(output)],
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("CONTRACT_SYNC_")},
+                 "CONTRACT_SYNC_DATA_DIR": str(demo), "PYTHONDONTWRITEBYTECODE": "1",
+                 "PYTHONPATH": str(PROJECT)},
+            preexec_fn=limited, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert (done.returncode, done.stdout.splitlines(), done.stderr) == (
+        1,
+        [f"error: cannot write {output}: File too large"],
+        "",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_web_on_a_port_out_of_range_is_one_line(contract_sync):
+    assert contract_sync(["web", "--port", "99999"]) == (
+        1,
+        ["error: port 99999 is not a TCP port: give --port (or CONTRACT_SYNC_WEB_PORT) 1 to 65535"],
+    )
+
+
+def test_web_on_a_port_in_use_is_one_line(contract_sync):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert contract_sync(["web", "--port", str(port)]) == (
+            1,
+            [
+                f"error: cannot listen on 127.0.0.1:{port}: Address already in use "
+                "(give another --port or --host)"
+            ],
+        )
+
+
+def test_verify_reports_a_renamed_audit_table_as_a_finding(contract_sync, demo, tmp_path):
+    import sqlite3
+
+    copy = tmp_path / "store.sqlite"
+    with sqlite3.connect(demo / "store.sqlite") as live, sqlite3.connect(copy) as target:
+        live.backup(target)
+        target.execute("ALTER TABLE audit_changes RENAME TO audit_changes_old")
+    assert contract_sync(["audit", "verify"], store_url=f"sqlite:///{copy}") == (
+        1,
+        ["error: the audit log is not intact: the audit table audit_changes is missing: "
+         "renamed or dropped"],
+    )  # fmt: skip

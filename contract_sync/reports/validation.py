@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from contract_sync.model import Validation
+from contract_sync.output_files import make_folder, write_whole
 from contract_sync.reports.pages import render
 
 ROWS_PER_CONTRACT = 20
@@ -82,9 +83,7 @@ def with_report(
     when asked for."""
     if docs_dir is None:
         return validation
-    docs_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(docs_dir)
     page = docs_dir / "index.html"
-    page.write_text(
-        validation_page(validation, contract_nos, run_id or docs_dir.name), encoding="utf-8"
-    )
+    write_whole(page, validation_page(validation, contract_nos, run_id or docs_dir.name))
     return replace(validation, docs_path=page)

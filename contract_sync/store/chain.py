@@ -126,7 +126,10 @@ class Verdict:
 
 
 def verify(connection: sa.Connection, kept_head: tuple[int, str] | None = None) -> Verdict:
-    """Recompute the chain from the records; the first problem found, in words."""
+    """Recompute the chain from the records; the first problem found, in words. An audit
+    table or column that is not there (renamed or dropped) is the problem, unread."""
+    if missing := missing_columns(connection):
+        return Verdict(0, (0, GENESIS), "; ".join(missing))
     walk = _Walk()
     for entries in _chain_chunks(connection):
         records = _records_of(connection, entries)
@@ -135,6 +138,24 @@ def verify(connection: sa.Connection, kept_head: tuple[int, str] | None = None) 
                 return Verdict(walk.seq, (walk.seq, walk.previous), problem)
     problem = (kept_head and _against(connection, kept_head, walk.seq)) or _unchained(connection)
     return Verdict(walk.seq, (walk.seq, walk.previous), problem or None)
+
+
+def missing_columns(connection: sa.Connection) -> list[str]:
+    """Each audit table, or column of one, that the schema has and the database lacks."""
+    inspector = sa.inspect(connection)
+    present = set(inspector.get_table_names())
+    missing = []
+    for name in s.APPEND_ONLY_TABLES:
+        if name not in present:
+            missing.append(f"the audit table {name} is missing: renamed or dropped")
+            continue
+        columns = {column["name"] for column in inspector.get_columns(name)}
+        gone = [c.name for c in s.metadata.tables[name].columns if c.name not in columns]
+        if gone:
+            missing.append(
+                f"the audit table {name} has no column {', '.join(gone)}: renamed or dropped"
+            )
+    return missing
 
 
 class _Walk:

@@ -50,7 +50,7 @@ def make_engine(url: str, busy_timeout: float = 30, must_exist: bool = False) ->
             "CONTRACT_SYNC_STORE_URL), or create the project store with `contract-sync db upgrade`"
         )
     if on_disk:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(Path(parsed.database))
     engine = sa.create_engine(url, connect_args={"timeout": busy_timeout})
 
     @sa.event.listens_for(engine, "connect")
@@ -67,6 +67,18 @@ def make_engine(url: str, busy_timeout: float = 30, must_exist: bool = False) ->
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _make_folder(database: Path) -> None:
+    """The folder of a SQLite file to create; one it cannot be is a one-line error."""
+    from contract_sync.output_files import reason
+
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DatabaseUrlError(
+            f"cannot make the folder of the SQLite database {database}: {reason(error, database)}"
+        ) from None
 
 
 def _alembic_config(connection: sa.Connection) -> Config:
@@ -128,8 +140,9 @@ def check_reachable(engine: sa.Engine, what: str) -> None:
             pass
     except sa.exc.DBAPIError as error:
         first = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        failed = "cannot open" if engine.dialect.name == "sqlite" else "cannot reach"
         raise StoreUnreachable(
-            f"cannot reach the {what} at {safe_url(str(engine.url))}: {first}"
+            f"{failed} the {what} at {safe_url(str(engine.url))}: {first}"
         ) from None
 
 
