@@ -441,10 +441,6 @@ BAD_FILES = {
         EXAMPLE.replace("name: Shop\n", "name: Shop\n        name: Store\n"),
         "29: company 2 / project 7 / name: 'name' is given twice (first on line 28)",
     ),
-    "a missing name": (
-        EXAMPLE.replace("        name: Estimator\n", ""),
-        "18: company 1 / user estimator: name is required (or remove: true, to remove the user)",
-    ),
     "a removed entry with more than its key": (
         EXAMPLE.replace("name: Shop", "name: Shop\n        remove: true"),
         "27: company 2 / project 7: an entry with remove: true holds only its number; drop name",
@@ -469,6 +465,136 @@ def test_errors_name_the_file_the_line_and_the_entry(tmp_path, case):
         assert len(problems) == 1 and problems[0].startswith("4: not valid YAML")
     else:
         assert problems == [expected]
+
+
+LOGIN_RULE = "a login is printable ASCII without spaces (letters, digits and punctuation)"
+
+
+@pytest.mark.parametrize(
+    ("login", "shown", "why"),
+    [
+        (" admin", "' admin'", "a space at position 1"),
+        ("admin ", "'admin '", "a space at position 6"),
+        ("j doe", "j doe", "a space at position 2"),
+        ("\u0430dmin", "аdmin", "U+0430 (CYRILLIC SMALL LETTER A) at position 1"),
+        ("\uff41dmin", "ａdmin", "U+FF41 (FULLWIDTH LATIN SMALL LETTER A) at position 1"),
+        ("ad\u200bmin", "'ad\\u200bmin'", "U+200B (ZERO WIDTH SPACE) at position 3"),
+        ("ad\u00admin", "'ad\\xadmin'", "U+00AD (SOFT HYPHEN) at position 3"),
+        ("ad\tmin", "'ad\\tmin'", "U+0009 (a control character) at position 3"),
+    ],
+)
+def test_a_login_that_a_person_cannot_tell_from_another_is_refused(tmp_path, login, shown, why):
+    """Spaces around or inside it, another script's letter, a zero-width or control
+    character: a look-alike the sign-in can never match (or worse, matches another)."""
+    quoted = login.encode("ascii", "backslashreplace").decode().replace("\\x", "\\u00")
+    text = f'companies:\n  - erp_company: 1\n    name: X\n    users:\n      - login: "{quoted}"\n'
+    assert _problems(tmp_path, text + "        name: Admin\n        erp_integrations: admin\n") == [
+        f"5: company 1 / user {shown} / login: login {login!r} is refused: {why}; {LOGIN_RULE}"
+    ]
+
+
+def test_a_login_with_a_leading_space_is_one_line_on_the_cli(cli_store, tmp_path):
+    path = write(tmp_path, EXAMPLE.replace("login: jdoe", 'login: " admin"', 1))
+    refused = CliRunner().invoke(app, ["directory", "apply", str(path)])
+    assert refused.exit_code == 1
+    assert refused.output.splitlines() == [
+        f"error: {path}:14: company 1 / user ' admin' / login: login ' admin' is refused: "
+        f"a space at position 1; {LOGIN_RULE}"
+    ]
+    assert directory_rows(cli_store)["users"] == set()
+
+
+TYPOS = """\
+companies:
+  - erp_company: 1
+    projects:
+      - number: "1001-009"
+        remove: true
+      - number: "1001-002"
+        remove_jobs: ["1001-001", "1001-099"]
+    users:
+      - login: jdeo
+        remove: true
+      - login: estimator
+        erp_integrations: remove
+        main_contracts: {"1001-002": remove, "*": remove}
+      - login: jdoe
+        erp_integrations: remove
+  - erp_company: 9
+    remove: true
+"""
+
+
+def test_removing_what_the_store_does_not_hold_is_an_error_naming_it(store, tmp_path):
+    apply_file(store, write(tmp_path, EXAMPLE))
+    rows = directory_rows(store)
+    assert _problems(tmp_path, TYPOS, store) == [
+        "4: company 1 / project 1001-009: project 1001-009 is not in company 1: nothing to remove",
+        "7: company 1 / project 1001-002 / remove_jobs 1001-001: job 1001-001 is not linked to "
+        "project 1001-002; it is linked to project 1001-001: nothing to remove",
+        "7: company 1 / project 1001-002 / remove_jobs 1001-099: job 1001-099 is not linked to "
+        "project 1001-002: nothing to remove",
+        "9: company 1 / user jdeo: user jdeo is not in the store: nothing to remove",
+        "13: company 1 / user estimator / main_contracts 1001-002: user estimator holds no "
+        "main_contracts permission on project 1001-002 in company 1: nothing to remove",
+        "16: company 9: company 9 is not in the store: nothing to remove",
+    ]
+    assert directory_rows(store) == rows and len(change_log(store)) == 18
+
+
+def test_a_field_an_entry_leaves_out_stays_as_it_is(store, tmp_path):
+    apply_file(store, write(tmp_path, EXAMPLE))
+    partial = """\
+    companies:
+      - erp_company: 1
+        integration_configured: false
+        projects:
+          - number: "1001-002"
+            jobs: ["1001-004"]
+        users:
+          - login: newcomer
+            main_contracts: {"*": read_only}
+          - login: jdoe
+            erp_integrations: standard
+      - erp_company: 2
+        users:
+          - login: newcomer
+            name: New Comer
+    """
+    plan = apply_file(store, write(tmp_path, partial, "partial.yaml"))
+    assert plan.lines() == [
+        "changed  company 1 / erp integration: configured true -> false",
+        "added    company 1 / job 1001-004: project 1001-002",
+        "added    user newcomer: name New Comer",
+        "added    company 1 / user newcomer / main_contracts *: level read_only",
+        "changed  company 1 / user jdoe / erp_integrations: level admin -> standard",
+    ]
+    rows = directory_rows(store)
+    assert {(1, "Example Builders"), (2, "Bayside Constructors")} == rows["companies"]
+    assert (1, "viewpoint_vista", False) in rows["erp_integrations"]
+    assert ("jdoe", "Jane Doe") in rows["users"]
+
+
+def test_a_new_entry_needs_its_name_and_a_new_integration_both_fields(store, tmp_path):
+    apply_file(store, write(tmp_path, EXAMPLE))
+    text = """\
+    companies:
+      - erp_company: 3
+        erp: cmic
+        projects:
+          - number: "3001"
+        users:
+          - login: jdoe
+          - login: someone
+    """
+    assert _problems(tmp_path, text, store) == [
+        "2: company 3: name is required: company 3 is not in the store yet",
+        "2: company 3: company 3 has no ERP integration in the store yet: give erp and "
+        "integration_configured both",
+        "5: company 3 / project 3001: name is required: company 3 / project 3001 is not in "
+        "the store yet",
+        "8: company 3 / user someone: name is required: user someone is not in the store yet",
+    ]
 
 
 def test_every_problem_of_a_file_is_reported_at_once(tmp_path):

@@ -1,13 +1,16 @@
 """The directory file's entries as pydantic models: what each key may hold.
 
-An entry states what its company, project or user should be; a collection inside an entry
-(a project's jobs, a user's permissions) is partial: what it does not mention stays as it
-is. Nothing is removed unless the file says so: `remove: true` on an entry (which then
-holds only its key), `remove_jobs:` on a project, `remove` in place of a permission level.
+An entry states what its company, project or user should be, in the fields it gives: a
+field it leaves out stays as the store holds it (a new entry needs its name, which the plan
+checks against the store), and a collection inside an entry (a project's jobs, a user's
+permissions) is partial. Nothing is removed unless the file says so: `remove: true` on an
+entry (which then holds only its key), `remove_jobs:` on a project, `remove` in place of a
+permission level.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, ClassVar
 
 from pydantic import (
@@ -42,11 +45,31 @@ def _known_erp(value: str) -> str:
     return value
 
 
+def _plain_login(value: str) -> str:
+    """A login is printable ASCII without spaces (letters, digits, punctuation): what a
+    person types at sign-in, so no look-alike of another login can be given rights."""
+    for position, character in enumerate(value, start=1):
+        if not "!" <= character <= "~":
+            raise ValueError(
+                f"login {value!r} is refused: {_named(character)} at position {position}; a "
+                "login is printable ASCII without spaces (letters, digits and punctuation)"
+            )
+    return value
+
+
+def _named(character: str) -> str:
+    """A character as a person can tell it from the one it looks like."""
+    if character == " ":
+        return "a space"
+    name = unicodedata.name(character, "a control character")
+    return f"U+{ord(character):04X} ({name})"
+
+
 def _text(max_length: int) -> type[str]:
     return Annotated[str, StringConstraints(min_length=1, max_length=max_length)]
 
 
-Login = _text(80)
+Login = Annotated[_text(80), AfterValidator(_plain_login)]
 Name = _text(120)
 ProjectNumber = _text(40)  # also "*" as a main_contracts key
 # Job codes in their normal form (surrounding spaces trimmed), as every match is made on it:
@@ -70,8 +93,6 @@ class Entry(BaseModel):
                 f"an entry with remove: true holds only its {self.KEY}; "
                 f"drop {', '.join(sorted(given))}"
             )
-        if not self.remove and getattr(self, "name", None) is None:
-            raise ValueError(f"name is required (or remove: true, to remove the {self.KIND})")
         return self
 
 
@@ -79,7 +100,7 @@ class ProjectEntry(Entry):
     KEY: ClassVar[str] = "number"
     KIND: ClassVar[str] = "project"
     number: ProjectNumber
-    name: Name | None = None
+    name: Name | None = None  # required for a project the store does not hold yet
     jobs: list[JobCode] = Field(default_factory=list)  # ERP job codes, in any padding
     remove_jobs: list[JobCode] = Field(default_factory=list)  # links to delete
 
@@ -92,7 +113,7 @@ class UserEntry(Entry):
     KEY: ClassVar[str] = "login"
     KIND: ClassVar[str] = "user"
     login: Login
-    name: Name | None = None
+    name: Name | None = None  # required for a login the store does not hold yet
     erp_integrations: Level | None = None  # the company-level tool
     main_contracts: dict[ProjectNumber, Level] = Field(default_factory=dict)  # project or "*"
 
@@ -105,18 +126,15 @@ class CompanyEntry(Entry):
     KEY: ClassVar[str] = "erp_company"
     KIND: ClassVar[str] = "company"
     erp_company: int
-    name: Name | None = None
-    erp: ErpType | None = None  # a key of the ERP capability matrix
+    name: Name | None = None  # required for a company the store does not hold yet
+    erp: ErpType | None = None  # a key of the ERP capability matrix; with the next, for a new one
     integration_configured: bool | None = None
     projects: list[ProjectEntry] = Field(default_factory=list)
     users: list[UserEntry] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check(self) -> CompanyEntry:
-        self._complete()
-        if (self.erp is None) != (self.integration_configured is None):
-            raise ValueError("erp and integration_configured go together: give both or neither")
-        return self
+        return self._complete()
 
 
 class Directory(BaseModel):

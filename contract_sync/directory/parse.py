@@ -61,7 +61,7 @@ class Source:
                 continue
             if following is not None and key in ("jobs", "remove_jobs", "main_contracts"):
                 value = following if key == "main_contracts" else _get(child, following)
-                shown = value if isinstance(value, str | int) else f"#{following + 1}"
+                shown = _key_text(value) if isinstance(value, str | int) else f"#{following + 1}"
                 parts.append(f"{key} {shown}")
                 break
             parts.append(str(key))
@@ -202,8 +202,15 @@ def _get(node: Any, key: Any) -> Any:
 def _entry_name(model: type, item: Any, index: int) -> str:
     value = item.get(model.KEY) if isinstance(item, dict) else None
     if isinstance(value, str | int) and not isinstance(value, bool):
-        return f"{model.KIND} {value}"
+        return f"{model.KIND} {_key_text(value)}"
     return f"{model.KIND} #{index + 1}"
+
+
+def _key_text(value: str | int) -> str:
+    """A key as written, or quoted when spaces around it or characters in it would not show
+    (a line break, a tab, a zero-width space)."""
+    text = str(value)
+    return text if text.isprintable() and text == text.strip() else repr(text)
 
 
 def _message(error: dict) -> str:

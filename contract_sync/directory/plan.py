@@ -3,6 +3,8 @@
 `read_snapshot` reads the directory rows the store holds now (a fixed number of queries);
 `make_plan` is a pure diff of the parsed file against that snapshot. Entries are matched on
 their natural keys (ERP company number, project number, job code, login), never on ids.
+A field an entry leaves out stays as the store holds it; removing what the store does not
+hold is an error naming it, unless the change log shows it removed by an earlier apply.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Snapshot:
     permissions: dict[PermissionKey, list[str]] = field(default_factory=dict)  # -> row levels
     contracts: dict[tuple[int, str], int] = field(default_factory=dict)  # per project
     company_history: dict[int, str] = field(default_factory=dict)  # what keeps a company
+    removed: frozenset[str] = frozenset()  # entries the change log records as removed
 
 
 def read_snapshot(connection: sa.Connection) -> Snapshot:
@@ -91,6 +94,13 @@ def read_snapshot(connection: sa.Connection) -> Snapshot:
         permissions=permissions,
         contracts={projects[p][:2]: n for p, n in contracts},
         company_history={c: " and ".join(what) for c, what in history.items()},
+        removed=frozenset(
+            connection.execute(
+                sa.select(s.directory_changes.c.entry)
+                .where(s.directory_changes.c.action == DirectoryAction.removed)
+                .distinct()
+            ).scalars()
+        ),
     )
 
 
@@ -175,6 +185,9 @@ class _Planner:
         self.users_kept: set[str] = set()  # listed without remove: true somewhere
         self.users_removed: set[str] = set()
         self.permissions_after = {k: list(v) for k, v in snapshot.permissions.items()}
+        listed = [u for c in parsed.model.companies for u in c.users if not u.remove]
+        self.user_names = {u.login: u.name for u in reversed(listed) if u.name is not None}
+        self.logins_listed = {u.login for u in listed}
 
     def change(
         self,
@@ -208,73 +221,97 @@ class _Planner:
         elif before != after:
             self.change(DirectoryAction.changed, kind, entry, company, key, before, after)
 
+    def named(
+        self,
+        at: Location,
+        kind: str,
+        entry: str,
+        company: int | None,
+        key: tuple,
+        names: tuple[str | None, str | None],
+    ) -> None:
+        """An entry's name, (before, given): written when given, kept when left out; a new
+        entry needs one."""
+        before, given = names
+        if given is not None:
+            old = None if before is None else {"name": before}
+            self.diff(kind, entry, company, key, old, {"name": given})
+        elif before is None:
+            self.found.append((at, f"name is required: {entry} is not in the store yet"))
+
+    def nothing_to_remove(self, at: Location, entry: str, what: str) -> None:
+        """A removal of what the store does not hold: an error naming it (a typo goes
+        unnoticed otherwise), unless the change log shows it removed by an earlier apply
+        (then applying the same file again changes nothing)."""
+        if entry not in self.store.removed:
+            self.found.append((at, f"{what}: nothing to remove"))
+
     def company(self, at: Location, entry: CompanyEntry) -> None:
         n = entry.erp_company
         name = f"company {n}"
         if entry.remove:
             self.remove_company(at, n)
             return
-        before = self.store.companies.get(n)
-        self.diff(
-            "company",
-            name,
-            n,
-            (n,),
-            None if before is None else {"name": before},
-            {"name": entry.name},
-        )
-        if entry.erp is not None:
-            integration = self.store.integrations.get(n)
-            self.diff(
-                "integration",
-                f"{name} / erp integration",
-                n,
-                (n,),
-                _integration(integration),
-                {"erp": entry.erp, "configured": entry.integration_configured},
-            )
+        self.named(at, "company", name, n, (n,), (self.store.companies.get(n), entry.name))
+        if entry.erp is not None or entry.integration_configured is not None:
+            self.integration(at, entry)
         removed = {p.number for p in entry.projects if p.remove}
         for p, project in enumerate(entry.projects):
             project_at = (*at, "projects", p)
-            key = (n, project.number)
             if project.remove:
                 self.remove_project(project_at, n, project.number)
                 continue
-            before = self.store.projects.get(key)
-            self.diff(
-                "project",
-                f"{name} / project {project.number}",
-                n,
-                key,
-                None if before is None else {"name": before},
-                {"name": project.name},
-            )
-        self.jobs(entry, removed)
+            key = (n, project.number)
+            names = (self.store.projects.get(key), project.name)
+            self.named(project_at, "project", f"{name} / project {project.number}", n, key, names)
+        self.jobs(at, entry, removed)
         known = {p.number for p in entry.projects} | {
             number for c, number in self.store.projects if c == n
         }
         for u, user in enumerate(entry.users):
             user_at = (*at, "users", u)
             if user.remove:
-                self.users_removed.add(user.login)
-                for key, levels in list(self.permissions_after.items()):
-                    if key[:2] == (user.login, n):
-                        self.remove_permission(key, levels, "user removed from the company")
+                self.remove_user(user_at, n, user.login)
                 continue
-            self.user(user.login, user.name)
+            self.user(user_at, user.login, user.name)
             if user.erp_integrations is not None:
-                self.permission(
-                    (user.login, n, Tool.erp_integrations, COMPANY_LEVEL), user.erp_integrations
-                )
+                key = (user.login, n, Tool.erp_integrations, COMPANY_LEVEL)
+                self.permission((*user_at, "erp_integrations"), key, user.erp_integrations)
             for project, level in user.main_contracts.items():
+                level_at = (*user_at, "main_contracts", project)
                 if project != ALL_PROJECTS and (project not in known or project in removed):
                     if project in removed and level == REMOVE:
                         continue  # its permissions go with the project
-                    self.found.append(
-                        ((*user_at, "main_contracts", project), _unknown(project, n, removed))
-                    )
+                    self.found.append((level_at, _unknown(project, n, removed)))
                     continue
-                self.permission((user.login, n, Tool.main_contracts, project), level)
+                self.permission(level_at, (user.login, n, Tool.main_contracts, project), level)
+
+    def integration(self, at: Location, entry: CompanyEntry) -> None:
+        """The company's ERP integration: a field left out stays as it is; a new one needs
+        both."""
+        n = entry.erp_company
+        before = _integration(self.store.integrations.get(n))
+        given = {"erp": entry.erp, "configured": entry.integration_configured}
+        if before is None and None in given.values():
+            self.found.append(
+                (
+                    at,
+                    f"company {n} has no ERP integration in the store yet: give erp and "
+                    "integration_configured both",
+                )
+            )
+            return
+        after = {k: before[k] if v is None else v for k, v in given.items()}
+        self.diff("integration", f"company {n} / erp integration", n, (n,), before, after)
+
+    def remove_user(self, at: Location, n: int, login: str) -> None:
+        """The user's permissions in this company go; the login too if it holds none left."""
+        if login not in self.store.users and login not in self.logins_listed:
+            self.nothing_to_remove(at, f"user {login}", f"user {login} is not in the store")
+        self.users_removed.add(login)
+        for key, levels in list(self.permissions_after.items()):
+            if key[:2] == (login, n):
+                self.remove_permission(key, levels, "user removed from the company")
 
     def remove_job(self, n: int, job: str, project: str, note: str) -> None:
         """Unlink a job from its project, saying why (the note)."""
@@ -283,13 +320,20 @@ class _Planner:
             {"project": project}, None, note,
         )  # fmt: skip
 
-    def jobs(self, entry: CompanyEntry, removed: set[str]) -> None:
+    def jobs(self, at: Location, entry: CompanyEntry, removed: set[str]) -> None:
         """Job links: those listed are linked (moved if linked elsewhere); a link goes when
         its project's remove_jobs names it or its project is removed, and no project lists it."""
         n = entry.erp_company
         listed = {job: p.number for p in entry.projects if not p.remove for job in p.jobs}
         unlinked = {(job, p.number) for p in entry.projects for job in p.remove_jobs}
         now = {job: project for (c, job), project in self.store.jobs.items() if c == n}
+        for p, project in enumerate(entry.projects):
+            for j, job in enumerate(project.remove_jobs):
+                if now.get(job) != project.number:
+                    where = (*at, "projects", p, "remove_jobs", j)
+                    linked = f"; it is linked to project {now[job]}" if job in now else ""
+                    what = f"job {job} is not linked to project {project.number}{linked}"
+                    self.nothing_to_remove(where, f"company {n} / job {job}", what)
         for job, project in now.items():
             if job in listed:
                 continue
@@ -307,26 +351,22 @@ class _Planner:
                 {"project": project},
             )
 
-    def user(self, login: str, name: str) -> None:
+    def user(self, at: Location, login: str, name: str | None) -> None:
+        """A login (global): its name as the file gives it under any company, else kept."""
         self.users_kept.add(login)
         if login in self.users_seen:
             return
         self.users_seen.add(login)
-        before = self.store.users.get(login)
-        self.diff(
-            "user",
-            f"user {login}",
-            None,
-            (login,),
-            None if before is None else {"name": before},
-            {"name": name},
-        )
+        names = (self.store.users.get(login), name or self.user_names.get(login))
+        self.named(at, "user", f"user {login}", None, (login,), names)
 
-    def permission(self, key: PermissionKey, level: str) -> None:
+    def permission(self, at: Location, key: PermissionKey, level: str) -> None:
         before = self.permissions_after.get(key)
         if level == REMOVE:
             if before is not None:
                 self.remove_permission(key, before)
+            else:
+                self.nothing_to_remove(at, _permission_entry(key), _no_permission(key))
             return
         if before is not None and set(before) == {level}:
             return  # rows written twice by hand, at the same level, are left as they are
@@ -355,6 +395,8 @@ class _Planner:
     def remove_project(self, at: Location, n: int, number: str) -> None:
         key = (n, number)
         if key not in self.store.projects:
+            what = f"project {number} is not in company {n}"
+            self.nothing_to_remove(at, f"company {n} / project {number}", what)
             return
         contracts = self.store.contracts.get(key, 0)
         if contracts:
@@ -383,6 +425,7 @@ class _Planner:
 
     def remove_company(self, at: Location, n: int) -> None:
         if n not in self.store.companies:
+            self.nothing_to_remove(at, f"company {n}", f"company {n} is not in the store")
             return
         history = self.store.company_history.get(n)
         if history:
@@ -458,6 +501,14 @@ def _unknown(project: str, n: int, removed: Iterable[str]) -> str:
         f"unknown project {project!r}: company {n} has no such project in this file or the "
         f"store (use {ALL_PROJECTS!r} for every project)"
     )
+
+
+def _no_permission(key: PermissionKey) -> str:
+    login, n, tool, project = key
+    if project == COMPANY_LEVEL:
+        return f"user {login} holds no {tool} permission in company {n}"
+    on = "every project (*)" if project == ALL_PROJECTS else f"project {project}"
+    return f"user {login} holds no {tool} permission on {on} in company {n}"
 
 
 def _permission_entry(key: PermissionKey) -> str:
