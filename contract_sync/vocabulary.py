@@ -197,7 +197,7 @@ class RunStatus(StrEnum):
     running = "running"
     completed = "completed"
     failed = "failed"
-    abandoned = "abandoned"  # ended without a word: killed, found so by a later run or verify
+    abandoned = "abandoned"  # ended without a word: killed, found so by a later run or by hand
 
 
 class WebEvent(StrEnum):

@@ -656,37 +656,61 @@ def audit_verify(
         typer.Option(help="A head kept earlier (SEQ:DIGEST): the chain must still hold it."),
     ] = None,
 ) -> None:
-    """Recompute the audit log's hash chain and name the first record altered, missing,
-    backdated or inserted outside contract-sync. Runs found dead without an end are marked
-    abandoned first."""
-    from contract_sync.store.chain import verify
-    from contract_sync.store.writes import mark_abandoned
+    """Check the audit log, writing nothing; exit 1 on any finding.
 
+    Names an audit table or column gone, each append-only guard missing, disabled or
+    altered, the first record altered, missing, backdated or inserted outside
+    contract-sync, and each run with no end whose process is gone (`audit mark-abandoned`
+    records those as abandoned)."""
     kept = None if against is None else _kept_head(against)
-
-    def check(store):  # noqa: ANN001, ANN202
-        import sqlalchemy as sa
-
-        try:
-            abandoned = mark_abandoned(store)
-        except sa.exc.DBAPIError as error:  # a read-only copy or standby: verify all the same
-            first = str(error.orig).splitlines()[0]
-            console.print(f"runs found dead were not marked abandoned: {first}", markup=False)
-            abandoned = []
-        with store.connect() as connection:
-            return abandoned, verify(connection, kept)
-
-    abandoned, verdict = _with_store(check)
-    for run_id in abandoned:
-        console.print(f"run {run_id} ended without a word: marked abandoned", markup=False)
+    verdict = _with_store(lambda store: _verdict(store, kept))
     if verdict.problem is not None:
         _fail(f"the audit log is not intact: {verdict.problem}")
     seq, digest = verdict.head
     if head:
         console.print(f"{seq}:{digest}", markup=False)
         return
+    for run_id in verdict.running:
+        console.print(f"run {run_id} is running: its end is not recorded yet", markup=False)
     held = f"; it holds the head you kept ({kept[0]})" if kept else ""
     console.print(f"audit log intact: {seq} records chained, head {seq}:{digest}{held}")
+
+
+@audit_app.command("mark-abandoned")
+def audit_mark_abandoned() -> None:
+    """Record runs killed without an end as abandoned, once the log verifies.
+
+    Each run with no end whose process is gone is ended as abandoned, now; nothing is
+    marked while `audit verify` finds anything else. Every run's start does the same for
+    the runs before it."""
+    from contract_sync.errors import UserError
+    from contract_sync.store.liveness import Life
+    from contract_sync.store.writes import mark_abandoned
+
+    def mark(store):  # noqa: ANN001, ANN202 - an Engine; the runs marked and those unknown
+        verdict = _verdict(store, None)
+        if verdict.tampering:
+            raise UserError(
+                f"the audit log is not intact: {'; '.join(verdict.tampering)}; nothing "
+                "marked abandoned (`contract-sync audit verify` says the same)"
+            )
+        return mark_abandoned(store), verdict
+
+    marked, verdict = _with_store(mark)
+    for run_id in marked:
+        console.print(f"run {run_id} ended without a word: marked abandoned", markup=False)
+    for run_id, found in verdict.unended:
+        if found is Life.UNKNOWN:
+            console.print(f"run {run_id} has no end, and {found.value}: not marked", markup=False)
+    if not marked:
+        console.print("no run marked abandoned", markup=False)
+
+
+def _verdict(store, kept: tuple[int, str] | None):  # noqa: ANN001, ANN202 - Engine; Verdict
+    from contract_sync.store.chain import verify
+
+    with store.connect() as connection:
+        return verify(connection, kept)
 
 
 def _kept_head(text: str) -> tuple[int, str]:

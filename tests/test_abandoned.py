@@ -1,5 +1,6 @@
 """A killed run is marked abandoned, with when that was found: by the next run, or by
-`audit verify`; a run that is alive, however long it takes, is not."""
+`audit mark-abandoned` (`audit verify` names it and writes nothing); a run that is alive,
+however long it takes, is not."""
 
 from __future__ import annotations
 
@@ -52,21 +53,41 @@ def _statuses(store: sa.Engine) -> list[str]:
         return [row.status for row in connection.execute(runs().order_by("started_at"))]
 
 
-@pytest.mark.parametrize("found_by", ["audit verify", "the next run"])
+def _run_id(store: sa.Engine) -> str:
+    with store.connect() as connection:
+        return connection.execute(sa.select(s.sync_runs.c.id)).scalar_one()
+
+
+@pytest.mark.parametrize("found_by", ["audit mark-abandoned", "the next run"])
 def test_a_killed_run_is_marked_abandoned(configured, tmp_path, found_by):
     edit_erp(configured.erp, 1, 0.5, seed=41)
     process = _start_waiting_run(configured, tmp_path)
+    run_id = _run_id(configured.store)
     alive = CliRunner().invoke(app, ["audit", "verify"])
-    assert alive.exit_code == 0 and "abandoned" not in alive.output
+    assert alive.exit_code == 0, alive.output
+    assert f"run {run_id} is running: its end is not recorded yet" in alive.output
+    nothing = CliRunner().invoke(app, ["audit", "mark-abandoned"])
+    assert nothing.output.splitlines() == ["no run marked abandoned"]
     assert _statuses(configured.store) == ["running"]
 
     process.send_signal(signal.SIGKILL)
     process.wait()
     killed_at = time.time()
-    if found_by == "audit verify":
-        found = CliRunner().invoke(app, ["audit", "verify"])
-        assert found.exit_code == 0, found.output
-        assert "ended without a word: marked abandoned" in found.output
+    verified = CliRunner().invoke(app, ["audit", "verify"])
+    assert (verified.exit_code, verified.output.splitlines()) == (
+        1,
+        [
+            f"error: the audit log is not intact: run {run_id} has no end, and its process is "
+            "gone (`contract-sync audit mark-abandoned` records it abandoned)"
+        ],
+    )
+    assert _statuses(configured.store) == ["running"]  # verify wrote nothing
+    if found_by == "audit mark-abandoned":
+        found = CliRunner().invoke(app, ["audit", "mark-abandoned"])
+        assert (found.exit_code, found.output.splitlines()) == (
+            0,
+            [f"run {run_id} ended without a word: marked abandoned"],
+        )
         assert _statuses(configured.store) == ["abandoned"]
     else:
         settings = Settings(

@@ -5,9 +5,11 @@ over record N-1's digest and record N's canonical content, read back from the da
 SQLite: the write lock of BEGIN IMMEDIATE) and take their timestamps under that lock, so
 the chain's order is also the order of time.
 
-`verify` recomputes the chain and names the first record altered, missing, backdated or
-inserted outside it; checked against a head kept elsewhere, it also catches a chain that
-was rewritten or cut short.
+`verify` writes nothing. It names an audit table or column that is not there and every
+append-only guard missing, disabled or altered; recomputes the chain and names the first
+record altered, missing, backdated or inserted outside it (checked against a head kept
+elsewhere, it also catches a chain that was rewritten or cut short); and names each run
+with no end whose process is gone (marking it abandoned is writes.mark_abandoned's job).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from contract_sync.store import schema as s
+from contract_sync.store.append_only import guard_problems
+from contract_sync.store.liveness import Life, life, unfinished_runs
 
 GENESIS = "0" * 64
 CHAIN_LOCK = 7_246_117_001  # PostgreSQL advisory lock key of the chain's end
@@ -120,33 +124,76 @@ def rebuild(connection: sa.Connection, tables: list[str] | None = None) -> int:
 
 @dataclass(frozen=True)
 class Verdict:
+    """What `verify` found (it wrote nothing)."""
+
     records: int  # chain entries checked
     head: tuple[int, str]  # (seq, digest) of the last entry
-    problem: str | None  # the first thing wrong, in words; None when the log is intact
+    # What was done to the log, in words: a table, column or guard gone or altered, and the
+    # chain's first record broken.
+    tampering: tuple[str, ...] = ()
+    unended: tuple[tuple[str, Life], ...] = ()  # each run with no end: its id, its lock's word
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Everything wrong: the tampering, then each run with no end and no process."""
+        ended = tuple(_no_end(run, life) for run, life in self.unended if life is not Life.ALIVE)
+        return self.tampering + ended
+
+    @property
+    def problem(self) -> str | None:
+        """The problems in one line; None when the log is intact."""
+        return "; ".join(self.problems) or None
+
+    @property
+    def running(self) -> list[str]:
+        """The runs with no end yet whose process holds its lock: still running."""
+        return [run for run, life in self.unended if life is Life.ALIVE]
+
+
+def _no_end(run_id: str, found: Life) -> str:
+    then = {
+        Life.DEAD: "`contract-sync audit mark-abandoned` records it abandoned",
+        Life.UNKNOWN: "killed, or this is a copy of the database without its runs' lock files",
+    }[found]
+    return f"run {run_id} has no end, and {found.value} ({then})"
 
 
 def verify(connection: sa.Connection, kept_head: tuple[int, str] | None = None) -> Verdict:
-    """Recompute the chain from the records; the first problem found, in words. An audit
-    table or column that is not there (renamed or dropped) is the problem, unread."""
-    if missing := missing_columns(connection):
-        return Verdict(0, (0, GENESIS), "; ".join(missing))
+    """Check the log, writing nothing: its tables and guards, its chain (the first record
+    broken; against a head kept elsewhere, a chain rewritten or cut short), and its runs
+    with no end. A table that is not there is reported, and the chain left unread."""
+    absent = set(s.APPEND_ONLY_TABLES) - set(sa.inspect(connection).get_table_names())
+    guards = guard_problems(connection, skipped=absent)
+    if missing := missing_columns(connection, absent):
+        return Verdict(0, (0, GENESIS), (*missing, *guards))
     walk = _Walk()
+    broken = (
+        _broken_record(connection, walk)
+        or (kept_head and _against(connection, kept_head, walk.seq))
+        or _unchained(connection)
+    )
+    unended = tuple((run, life(connection.engine, run)) for run in unfinished_runs(connection))
+    tampering = ((broken,) if broken else ()) + tuple(guards)
+    return Verdict(walk.seq, (walk.seq, walk.previous), tampering, unended)
+
+
+def _broken_record(connection: sa.Connection, walk: _Walk) -> str | None:
+    """The chain walked from its start: the first record that breaks it, in words."""
     for entries in _chain_chunks(connection):
         records = _records_of(connection, entries)
         for entry in entries:
             if problem := walk.step(entry, records[entry.record_table].get(entry.record_key)):
-                return Verdict(walk.seq, (walk.seq, walk.previous), problem)
-    problem = (kept_head and _against(connection, kept_head, walk.seq)) or _unchained(connection)
-    return Verdict(walk.seq, (walk.seq, walk.previous), problem or None)
+                return problem
+    return None
 
 
-def missing_columns(connection: sa.Connection) -> list[str]:
-    """Each audit table, or column of one, that the schema has and the database lacks."""
+def missing_columns(connection: sa.Connection, absent: set[str]) -> list[str]:
+    """Each audit table (of `absent`), or column of one, that the schema has and the
+    database lacks."""
     inspector = sa.inspect(connection)
-    present = set(inspector.get_table_names())
     missing = []
     for name in s.APPEND_ONLY_TABLES:
-        if name not in present:
+        if name in absent:
             missing.append(f"the audit table {name} is missing: renamed or dropped")
             continue
         columns = {column["name"] for column in inspector.get_columns(name)}

@@ -158,7 +158,8 @@ sync_runs = sa.Table(
 )
 
 # How a run ended: one append-only record, written when it finished, or when a later run or
-# `audit verify` found it dead without an end (abandoned). A run without one is running.
+# `audit mark-abandoned` found it dead without an end (abandoned). A run without one is
+# running, or was killed and not found yet (`audit verify` names it).
 run_ends = sa.Table(
     "run_ends",
     metadata,

@@ -14,7 +14,7 @@ from contract_sync.store import chain
 from contract_sync.store import schema as s
 from contract_sync.store.bulk import insert_frame
 from contract_sync.store.db import WRITE_LOCK
-from contract_sync.store.liveness import is_dead
+from contract_sync.store.liveness import is_dead, unfinished_runs
 from contract_sync.vocabulary import ItemChange, RunStatus
 
 log = logging.getLogger(__name__)
@@ -75,20 +75,13 @@ def _end(connection: sa.Connection, run_id: str, status: str, repeated: int | No
     chain.append(connection, "run_ends", [run_id])
 
 
-def unfinished_runs(connection: sa.Connection) -> list[str]:
-    r, e = s.sync_runs.c, s.run_ends.c
-    return list(
-        connection.execute(
-            sa.select(r.id).where(r.id.not_in(sa.select(e.run_id))).order_by(r.started_at)
-        ).scalars()
-    )
-
-
 def mark_abandoned(engine: sa.Engine) -> list[str]:
     """End, as abandoned (now: when it was found), every run without an end whose process
-    is gone. Returns their ids."""
+    is gone. A run whose start is in no chain entry (inserted outside contract-sync) is
+    never given an end: `audit verify` reports it. Returns the ids of the runs marked."""
     with engine.connect() as connection:
-        dead = [run_id for run_id in unfinished_runs(connection) if is_dead(engine, run_id)]
+        unfinished = unfinished_runs(connection, chained_only=True)
+    dead = [run_id for run_id in unfinished if is_dead(engine, run_id)]
     if not dead:
         return []
     with audit_transaction(engine) as connection:
