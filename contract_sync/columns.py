@@ -29,6 +29,7 @@ CONTRACT_COLUMNS = {
     "start_date": "string",  # ISO date
     "projected_completion": "string",
     "original_amount": "Int64",  # cents
+    "rejected_values": "string",  # see REJECTED
 }
 
 ITEM_COLUMNS = {
@@ -45,6 +46,7 @@ ITEM_COLUMNS = {
     "unit_cost": "Int64",  # 1/100000
     "amount": "Int64",  # cents
     "tax_code": "string",
+    "rejected_values": "string",  # see REJECTED
 }
 
 # Header fields the ERP owns and the store holds (job and status are matched, not copied).
@@ -58,7 +60,14 @@ HEADER_FIELDS = [
 ]
 # The ERP's exact text of a key: shown and written to the store's origin_id, never matched on.
 CODE_COLUMNS = ["contract_code", "item_code"]
-ITEM_FIELDS = [c for c in ITEM_COLUMNS if c not in ITEM_KEY and c not in CODE_COLUMNS]
+# A row's ERP values its connector could not take (a number with more decimals than its
+# scale, or not a number; a date that is not one; a code the connector does not know), as
+# JSON {field: what is wrong, naming the ERP's column and value}; the field itself is then
+# missing. NA when every value was taken. Validation quarantines the row's contract.
+REJECTED = "rejected_values"
+ITEM_FIELDS = [
+    c for c in ITEM_COLUMNS if c not in ITEM_KEY and c not in CODE_COLUMNS and c != REJECTED
+]
 # A baseline item (the ERP's item at the last import) is keyed by its store contract.
 BASELINE_ITEM_KEY = ["contract_id", "item_no"]
 # A row of the baseline items a write changes (stages/baselines.baseline_changes).
@@ -112,8 +121,14 @@ def conform(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     exact text kept beside them (the key itself where a source gives no other)."""
     keys = {"contract_code": "contract_no", "item_code": "item_no"}
     frame = frame.assign(
-        **{code: frame[key] for code, key in keys.items() if code in columns and code not in frame}
+        **{
+            code: frame[code].fillna(frame[key]) if code in frame else frame[key]
+            for code, key in keys.items()
+            if code in columns
+        }
     )
+    if REJECTED in columns and REJECTED not in frame:  # a source that took every value
+        frame = frame.assign(**{REJECTED: pd.NA})
     frame = frame.assign(
         **{
             key: normal_code(frame[key])

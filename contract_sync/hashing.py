@@ -14,12 +14,15 @@ from contract_sync.columns import (
     CONTRACT_COLUMNS,
     CONTRACT_KEY,
     ITEM_COLUMNS,
+    REJECTED,
     run_starts,
 )
 
 # The exact text of the keys is left out: a padded database and a trimmed export hash alike.
-HASHED_CONTRACT_COLUMNS = [c for c in CONTRACT_COLUMNS if c not in CODE_COLUMNS]
-HASHED_ITEM_COLUMNS = [c for c in ITEM_COLUMNS if c not in CODE_COLUMNS]
+# Rejected values are mixed into a row's hash only where there are some (_with_rejected):
+# a row whose every value was taken hashes as it did before the column existed.
+HASHED_CONTRACT_COLUMNS = [c for c in CONTRACT_COLUMNS if c not in [*CODE_COLUMNS, REJECTED]]
+HASHED_ITEM_COLUMNS = [c for c in ITEM_COLUMNS if c not in [*CODE_COLUMNS, REJECTED]]
 HASHED_COLUMNS = (HASHED_CONTRACT_COLUMNS, HASHED_ITEM_COLUMNS)
 
 
@@ -34,6 +37,22 @@ def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
         for start in range(0, len(frame), HASH_SLICE_ROWS)
     ]
     return np.concatenate([np.empty(0, dtype=np.uint64), *(s.to_numpy(np.uint64) for s in slices)])
+
+
+def _with_rejected(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Row hashes over `columns`, the rows' rejected values mixed in where a row has some
+    (and `columns` leave them out): a value the connector could not take, missing in its
+    field, then differs from a value missing in the ERP."""
+    hashes = _row_hashes(frame[columns])
+    if REJECTED not in frame or REJECTED in columns:
+        return hashes
+    rejected = frame[REJECTED]
+    present = rejected.notna().to_numpy()
+    if not present.any():
+        return hashes
+    mixed = hashes.copy()
+    mixed[present] ^= _row_hashes(rejected[present].to_frame())
+    return mixed
 
 
 def _contract_of_items(contracts: pd.DataFrame, items: pd.DataFrame) -> np.ndarray:
@@ -75,7 +94,7 @@ def _hashed(
 ) -> tuple[pd.Series, np.ndarray]:
     """The digests, and per item the row of its contract (see _contract_of_items)."""
     contract_columns, item_columns = columns
-    item_hashes = pd.Series(_row_hashes(items[item_columns]), dtype="uint64")
+    item_hashes = pd.Series(_with_rejected(items, item_columns), dtype="uint64")
     codes = _contract_of_items(contracts, items)
     combined = np.zeros(len(contracts), dtype=np.uint64)
     if len(items):
@@ -85,7 +104,7 @@ def _hashed(
         xored = np.bitwise_xor.reduceat(item_hashes.to_numpy()[order], starts)
         known = sorted_codes[starts] >= 0
         combined[sorted_codes[starts][known]] = xored[known]
-    header = _row_hashes(contracts[contract_columns])
+    header = _with_rejected(contracts, contract_columns)
     digest = _row_hashes(pd.DataFrame({"header": header, "items": combined}))
     hashes = pd.Series(np.char.mod("%016x", digest), index=contracts.index, dtype="string")
     return hashes, codes

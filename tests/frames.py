@@ -43,7 +43,7 @@ def item(contract_no: str, item_no: str, **fields) -> dict:
         "description": f"Item {item_no}",
         "cost_code": None,
         "line_item_type": "progress",
-        "uom": "LS",
+        "uom": "EA",  # 1.000 x 123.45000 = 123.45
         "quantity": 1000,
         "unit_cost": 12_345_000,
         "amount": 12_345,

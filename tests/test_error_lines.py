@@ -122,10 +122,6 @@ def _cases(demo: Path, tmp_path: Path) -> dict[str, tuple[list[str], dict[str, s
         "short row in items.csv": (
             ["sync"], export("items.csv", lambda r: r[6].pop()), ["items.csv line 7", "fields"],
         ),
-        "bad number in items.csv": (
-            ["sync"], export("items.csv", lambda r: r[3].__setitem__(9, "12.3.4")),
-            ["items.csv", "12.3.4"],
-        ),
     }  # fmt: skip
     if POSTGRES_URL:
         missing = POSTGRES_URL.rsplit("/", 1)[0] + "/no_such_database_here"

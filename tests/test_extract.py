@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from contract_sync.columns import REJECTED
 from contract_sync.demo.export import write_files
 from contract_sync.erp.files import read_files
-from contract_sync.erp.frames import ErpDataError, ErpReadError, ErpTransientError
+from contract_sync.erp.frames import ErpReadError, ErpTransientError
 from contract_sync.erp.read import classify, with_retries
 from contract_sync.erp.vista import read_vista
 from contract_sync.erp.vista_schema import JCCI
@@ -96,22 +98,38 @@ def _export(sides, tmp_path):
     return write_files(read_vista(sides.erp, 1), tmp_path / "export")
 
 
-def test_a_value_with_too_many_decimals_names_file_contract_item_and_column(
+def _rejected(frame: pd.DataFrame) -> dict:
+    """(contract_no, item_no or None) -> what the connector said of the row's values."""
+    said = frame[frame[REJECTED].notna()]
+    items = said["item_no"] if "item_no" in said else [None] * len(said)
+    return {
+        (number, item): json.loads(text)
+        for number, item, text in zip(said["contract_no"], items, said[REJECTED], strict=True)
+    }
+
+
+def test_a_value_with_too_many_decimals_is_rejected_naming_file_column_and_value(
     shared_seeded, tmp_path
 ):
     folder = _export(shared_seeded, tmp_path)
     items = pd.read_csv(folder / "items.csv", dtype=str)
     items.loc[1, "OrigContractAmt"] = "12.345"
+    items.loc[2, "OrigContractUnits"] = "1.2.3"
     items.to_csv(folder / "items.csv", index=False)
-    with pytest.raises(ErpDataError) as caught:
-        read_files(folder, 1)
-    message = str(caught.value)
-    assert "items.csv" in message and f"contract {items.loc[1, 'Contract']}" in message
-    assert f"item {items.loc[1, 'Item']}" in message and "OrigContractAmt" in message
-    assert "'12.345' has more than 2 decimals" in message
+    frames = read_files(folder, 1)
+    assert _rejected(frames.items) == {
+        (items.loc[1, "Contract"], items.loc[1, "Item"]): {
+            "amount": "items.csv, column OrigContractAmt: '12.345' has more than 2 decimals"
+        },
+        (items.loc[2, "Contract"], items.loc[2, "Item"]): {
+            "quantity": "items.csv, column OrigContractUnits: '1.2.3' is not a number"
+        },
+    }
+    assert frames.items.loc[frames.items[REJECTED].notna(), "amount"].isna().sum() == 1
+    assert set(validate(frames, SUITES).invalid_contracts) >= set(items.loc[1:2, "Contract"])
 
 
-def test_vista_value_with_too_many_decimals_is_an_error_not_a_rounding(seeded, backend):
+def test_vista_value_with_too_many_decimals_is_rejected_not_rounded(seeded, backend):
     if backend == "postgresql":
         pytest.skip("PostgreSQL's NUMERIC(16,5) rounds on write: the ERP cannot hold the value")
     with seeded.erp.begin() as connection:
@@ -120,10 +138,40 @@ def test_vista_value_with_too_many_decimals_is_an_error_not_a_rounding(seeded, b
             .where(JCCI.c.JCCo == 1, JCCI.c.Contract == "24009-")
             .values(OrigUnitPrice=sa.literal(1.234567))
         )
-    with pytest.raises(
-        ErpDataError, match=r"JCCI: contract 24009-, item \d+, column OrigUnitPrice"
-    ):
-        read_vista(seeded.erp, 1)
+    frames = read_vista(seeded.erp, 1)
+    rejected = _rejected(frames.items)
+    assert {number for number, _item in rejected} == {"24009-"}
+    assert {text for said in rejected.values() for text in said.values()} == {
+        "JCCI, column OrigUnitPrice: '1.234567' has more than 5 decimals"
+    }
+    items = frames.items[frames.items["contract_no"] == "24009-"]
+    assert items["unit_cost"].isna().all()
+
+
+def test_codes_the_connectors_do_not_know_are_rejected(seeded, tmp_path):
+    """`open` where the export's mapping says `1` is not taken for the status it names."""
+    folder = _export(seeded, tmp_path)
+    contracts = pd.read_csv(folder / "contracts.csv", dtype=str)
+    contracts.loc[0, "ContractStatus"] = "open"
+    contracts.loc[1, "ContractStatus"] = " 2 "  # a code in any padding is the code
+    contracts.to_csv(folder / "contracts.csv", index=False)
+    frames = read_files(folder, 1)
+    assert _rejected(frames.contracts) == {
+        (contracts.loc[0, "Contract"], None): {
+            "erp_status": "contracts.csv, column ContractStatus: 'open' is not one of its codes "
+            "(0, 1, 2, 3)"
+        }
+    }
+    assert frames.contracts.loc[1, "erp_status"] == "soft_close"
+    with seeded.erp.begin() as connection:
+        connection.execute(
+            JCCI.update().where(JCCI.c.JCCo == 1, JCCI.c.Contract == "24009-").values(BillType="Z")
+        )
+    said = _rejected(read_vista(seeded.erp, 1).items)
+    assert {n for n, _i in said} == {"24009-"}
+    assert {t for s in said.values() for t in s.values()} == {
+        "JCCI, column BillType: 'Z' is not one of its codes (P, T, B, N)"
+    }
 
 
 def test_files_faults_name_what_is_wrong(shared_seeded, tmp_path):
@@ -143,13 +191,16 @@ def test_files_faults_name_what_is_wrong(shared_seeded, tmp_path):
         read_files(folder, 1)
 
 
-def test_a_bad_date_names_the_contract_and_column(shared_seeded, tmp_path):
+def test_a_bad_date_is_rejected_naming_the_column_and_value(shared_seeded, tmp_path):
     folder = _export(shared_seeded, tmp_path)
     contracts = pd.read_csv(folder / "contracts.csv", dtype=str)
     contracts.loc[2, "StartMonth"] = "31/31/2025"
     contracts.to_csv(folder / "contracts.csv", index=False)
-    with pytest.raises(ErpDataError, match="contracts.csv: contract 24003-, column StartMonth"):
-        read_files(folder, 1)
+    assert _rejected(read_files(folder, 1).contracts) == {
+        ("24003-", None): {
+            "start_date": "contracts.csv, column StartMonth: '31/31/2025' is not a date (%m/%d/%Y)"
+        }
+    }
 
 
 def test_a_missing_table_is_permanent(tmp_path):

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
 from contract_sync import hashing
+from contract_sync.columns import REJECTED
 from contract_sync.hashing import contract_hashes, hashes_and_counts
 from tests.frames import contracts_frame, items_frame
 
 CONTRACTS = contracts_frame("C1", "C2", "C3")
-ITEMS = items_frame(("C1", "10"), ("C1", "20"), ("C1", "30"), ("C2", "10"), ("C2", "20"))
+ITEMS = items_frame(("C1", "10"), ("C1", "20"), ("C1", "30"), ("C2", "10"), ("C2", "20")).assign(
+    uom="LS"  # as when the digests of test_digests_are_those_stored_by_earlier_versions were
+)
 
 
 def by_contract(contracts: pd.DataFrame, items: pd.DataFrame) -> dict[str, str]:
@@ -108,6 +113,20 @@ def test_digests_are_those_stored_by_earlier_versions():
         "C2": "f61ea8ec141231b9",
         "C3": "e4f84453045b142a",
     }
+
+
+def test_a_rejected_value_differs_from_a_missing_one():
+    """A value the connector rejected is missing in its field, and said in REJECTED: the
+    contract's content differs from the same value missing in the ERP (and from another
+    rejected value), while a row without one hashes as it did before the column existed."""
+    blank = ITEMS.assign(amount=ITEMS["amount"].mask(ITEMS.index == 0))
+    said = {"amount": "items.csv, column OrigContractAmt: '1.234' has more than 2 decimals"}
+    rejected = blank.assign(**{REJECTED: [json.dumps(said), *[None] * (len(ITEMS) - 1)]})
+    other = rejected.assign(**{REJECTED: rejected[REJECTED].str.replace("1.234", "1.235")})
+    digests = [by_contract(CONTRACTS, items) for items in (blank, rejected, other)]
+    assert len({d["C1"] for d in digests}) == 3
+    assert len({d["C2"] for d in digests}) == 1
+    assert by_contract(CONTRACTS, ITEMS.drop(columns=REJECTED)) == by_contract(CONTRACTS, ITEMS)
 
 
 def test_rows_hashed_a_slice_at_a_time_give_the_same_digests(monkeypatch):

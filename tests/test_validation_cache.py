@@ -59,11 +59,11 @@ def test_only_content_new_under_the_same_rules_is_validated(tmp_path):
     suites = tmp_path / "suites"
     shutil.copytree(SUITES, suites)
     headers = suites / "contract_headers.json"
-    accepting_void = headers.read_text().replace('"hard_close"]', '"hard_close", "void"]')
-    headers.write_text(accepting_void)
+    longer_titles = headers.read_text().replace('"max_value": 30', '"max_value": 40')
+    headers.write_text(longer_titles)
     edited = validate(frames, suites, cache=cache)
     assert edited.reused == 0
-    assert frames.contracts["contract_no"][0] not in set(edited.invalid_contracts)
+    assert frames.contracts["contract_no"][2] not in set(edited.invalid_contracts)
     assert _verdicts(edited) == _verdicts(validate(frames, suites))
 
 

@@ -19,17 +19,20 @@ from contract_sync.columns import (
     CODE_COLUMNS,
     CONTRACT_COLUMNS,
     ITEM_COLUMNS,
+    REJECTED,
     conform,
     normal_code,
     normal_text,
 )
 from contract_sync.erp.frames import (
+    BLANK_IS_ZERO,
     MAX_LISTED,
     ErpDataError,
     ErpReadError,
     finish_items,
     parse_numbers,
-    place,
+    rejected,
+    unknown_codes,
 )
 from contract_sync.exact import NumberFormat
 from contract_sync.model import ErpFrames
@@ -106,8 +109,8 @@ def read_files(
     mapping = load_mapping(folder)
     contracts = _table(folder, mapping, mapping.contracts, company)
     items = _table(folder, mapping, mapping.items, company)
-    _require_keys(mapping.contracts, contracts, ["contract_no"])
-    _require_keys(mapping.items, items, ["contract_no", "item_no"])
+    _require_contracts(mapping.contracts, contracts, once=True)
+    _require_contracts(mapping.items, items, once=False)  # a blank item fails validation
     if job_nos is not None:
         contracts = contracts[normal_code(contracts["job_no"]).isin(_normal(job_nos))]
     if contract_nos is not None:
@@ -116,14 +119,29 @@ def read_files(
         wanted = normal_code(contracts["contract_no"])
         items = items[normal_code(items["contract_no"]).isin(wanted)]
     fmt = NumberFormat(**mapping.numbers.model_dump())
-    contracts = _numbers(contracts, mapping, mapping.contracts, "contracts", fmt)
-    items = _numbers(items, mapping, mapping.items, "items", fmt)
-    # As Vista does: a blank quantity or unit cost is zero (a lump sum has neither).
-    items = items.assign(
-        quantity=items["quantity"].fillna(0), unit_cost=items["unit_cost"].fillna(0)
-    )
-    contracts = _dates(contracts, mapping)
+    contracts, contract_rejections = _codes(contracts, mapping.contracts)
+    items, item_rejections = _codes(items, mapping.items)
+    contracts, rejections = _numbers(contracts, mapping, mapping.contracts, "contracts", fmt)
+    contracts, dates = _dates(contracts, mapping)
+    contract_rejections |= rejections | dates
+    items, rejections = _numbers(items, mapping, mapping.items, "items", fmt)
+    item_rejections |= rejections
+    items = _blank_as_zero(items, item_rejections)
+    contracts = contracts.assign(**{REJECTED: rejected(contracts.index, contract_rejections)})
+    items = items.assign(**{REJECTED: rejected(items.index, item_rejections)})
     return ErpFrames(conform(contracts, CONTRACT_COLUMNS), finish_items(items))
+
+
+def _blank_as_zero(items: pd.DataFrame, rejections: dict[str, pd.Series]) -> pd.DataFrame:
+    """As Vista does: a blank quantity or unit cost is zero (a lump sum has neither); one
+    that was rejected stays missing."""
+    none = pd.Series([], dtype="string")
+    return items.assign(
+        **{
+            field: items[field].fillna(0).mask(items.index.isin(rejections.get(field, none).index))
+            for field in BLANK_IS_ZERO
+        }
+    )
 
 
 def _normal(codes: Sequence[str]) -> list[str]:
@@ -145,32 +163,27 @@ def _table(folder: Path, mapping: FilesMapping, table: TableMapping, company: in
     if "erp_company" in frame:
         frame = frame[frame["erp_company"].str.strip() == str(company)]
     frame = frame.assign(erp_company=company)
-    for field, values in table.values.items():
-        frame[field] = frame[field].replace(values)
     unmapped = set(ITEM_COLUMNS if "item_no" in frame else CONTRACT_COLUMNS) - set(frame)
     for field in unmapped - set(CODE_COLUMNS):  # an unmapped code is the key's own text
         frame[field] = pd.NA
     return frame.reset_index(drop=True)
 
 
-def _require_keys(table: TableMapping, frame: pd.DataFrame, keys: list[str]) -> None:
-    """Every row names its contract (and item); a contract is given once. A row that
+def _require_contracts(table: TableMapping, frame: pd.DataFrame, once: bool) -> None:
+    """Every row names its contract; with `once`, a contract is given once. A row that
     breaks this cannot even be quarantined: the run is refused, naming file and line."""
-    problems = []
-    for key in keys:
-        blank = normal_code(frame[key]).fillna("").eq("")
-        problems += [
-            f"{table.file} line {line}: column {table.columns[key]} is blank"
-            for line in frame.loc[blank, "_line"].head(MAX_LISTED)
-        ]
-    if keys == ["contract_no"]:
-        numbers = normal_code(frame["contract_no"])
-        twice = numbers.duplicated(keep=False) & numbers.fillna("").ne("")
-        for number, lines in frame.loc[twice, "_line"].groupby(numbers[twice]):
-            problems.append(
-                f"{table.file} lines {', '.join(map(str, lines))}: contract {number} is given "
-                f"{len(lines)} times"
-            )
+    numbers = normal_code(frame["contract_no"])
+    blank = numbers.fillna("").eq("")
+    problems = [
+        f"{table.file} line {line}: column {table.columns['contract_no']} is blank"
+        for line in frame.loc[blank, "_line"].head(MAX_LISTED)
+    ]
+    twice = numbers.duplicated(keep=False) & ~blank & once
+    problems += [
+        f"{table.file} lines {', '.join(map(str, lines))}: contract {number} is given "
+        f"{len(lines)} times"
+        for number, lines in frame.loc[twice, "_line"].groupby(numbers[twice])
+    ]
     if problems:
         raise ErpDataError("\n".join(problems[:MAX_LISTED]))
 
@@ -215,9 +228,24 @@ def _read_text_table(path: Path, mapping: FilesMapping, sheet: str | None) -> pd
         raise ErpReadError(f"files connector: cannot read {path}: {error}") from error
 
 
+def _codes(frame: pd.DataFrame, table: TableMapping) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """Coded fields through the table's `values` mapping, matched on their normal form; a
+    code the mapping lacks is rejected (the canonical codes themselves included: `open`
+    where the mapping says `1`), a blank one is missing."""
+    mapped, found = {}, {}
+    for field, values in table.values.items():
+        codes = normal_code(frame[field])
+        codes = codes.mask(codes.eq(""))
+        mapped[field] = codes.map(values).astype("string")
+        found[field] = unknown_codes(
+            table.file, codes, mapped[field], table.columns[field], list(values)
+        )
+    return frame.assign(**mapped), found
+
+
 def _numbers(
     frame: pd.DataFrame, mapping: FilesMapping, table: TableMapping, name: str, fmt: NumberFormat
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
     """Parse the table's number columns exactly; one that is not mapped is zero."""
     columns = {}
     for field in NUMBERS[name]:
@@ -226,23 +254,23 @@ def _numbers(
             scale = RETAINAGE_FRACTION_SCALE
         if field in table.columns:
             columns[field] = (table.columns[field], scale)
-    parsed = parse_numbers(table.file, frame, columns, fmt)
-    return parsed.assign(**{f: 0 for f in NUMBERS[name] if f not in columns})
+    parsed, found = parse_numbers(table.file, frame, columns, fmt)
+    return parsed.assign(**{f: 0 for f in NUMBERS[name] if f not in columns}), found
 
 
-def _dates(contracts: pd.DataFrame, mapping: FilesMapping) -> pd.DataFrame:
-    """ISO dates from the mapping's date format; a value that is not a date is an error."""
-    parsed = {}
+def _dates(
+    contracts: pd.DataFrame, mapping: FilesMapping
+) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """ISO dates from the mapping's date format; a value that is not a date is rejected."""
+    parsed, found = {}, {}
     for field in DATES:
         text = contracts[field].astype("string").str.strip()
         dates = pd.to_datetime(text, format=mapping.date_format or "ISO8601", errors="coerce")
         bad = dates.isna() & text.notna() & text.ne("")
-        if bad.any():
-            index = bad[bad].index[0]
-            raise ErpDataError(
-                f"{mapping.contracts.file}: {place(contracts.loc[index])}, "
-                f"column {mapping.contracts.columns[field]}: "
-                f"{text[index]!r} is not a date ({mapping.date_format or 'YYYY-MM-DD'})"
-            )
         parsed[field] = dates.dt.strftime("%Y-%m-%d")
-    return contracts.assign(**parsed)
+        found[field] = (
+            f"{mapping.contracts.file}, column {mapping.contracts.columns[field]}: "
+            + text[bad].map(repr)
+            + f" is not a date ({mapping.date_format or 'YYYY-MM-DD'})"
+        ).astype("string")
+    return contracts.assign(**parsed), found

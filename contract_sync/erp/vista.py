@@ -1,7 +1,9 @@
 """Vista connector: JCJM/JCCM/JCCI read set-based into the canonical frames.
 
 Two queries per run whatever the number of contracts (items streamed when read in groups),
-plus one small query on the error path that names values with more decimals than their scale.
+plus one small query, when there are some, for the values with more decimals than their
+scale: those are rejected (contract_sync.columns.REJECTED), never rounded, as are codes
+the connector does not know.
 """
 
 from __future__ import annotations
@@ -12,9 +14,22 @@ from contextlib import contextmanager
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.columns import CONTRACT_COLUMNS, conform, normal_code, normal_text
+from contract_sync.columns import (
+    CONTRACT_COLUMNS,
+    REJECTED,
+    conform,
+    normal_code,
+    normal_text,
+)
 from contract_sync.erp.ahead import ReadAhead
-from contract_sync.erp.frames import MAX_LISTED, ErpDataError, finish_items
+from contract_sync.erp.frames import (
+    BLANK_IS_ZERO,
+    MAX_LISTED,
+    ErpDataError,
+    finish_items,
+    rejected,
+    unknown_codes,
+)
 from contract_sync.erp.groups import (
     ErpGroups,
     frames_in_groups,
@@ -28,17 +43,38 @@ from contract_sync.vocabulary import ERP_STATUSES, RETAINAGE_FRACTION_SCALE
 # A value this far from a whole number of its smallest unit has more decimals than its scale
 # (SQLite keeps NUMERIC as a float, so an exact test would see 12.34 * 100 != 1234).
 SCALE_TOLERANCE = 1e-6
+STREAM_ROWS = 20_000  # item rows fetched at a time when read in groups
+READ_AHEAD = 5  # chunks fetched ahead of the run at most: one group of the default size
+# canonical field -> the Vista column it is read from as it is (numbers: with their scale)
+HEADER_SOURCE = {
+    "contract_no": JCCM.c.Contract,
+    "title": JCCM.c.Description,
+    "erp_status": JCCM.c.ContractStatus,
+    "customer": JCCM.c.Customer,
+    "start_date": JCCM.c.StartMonth,
+    "projected_completion": JCCM.c.ProjCloseDate,
+}
 HEADER_NUMBERS = {
     "retainage_pct": (JCCM.c.RetainagePCT, RETAINAGE_FRACTION_SCALE),
     "original_amount": (JCCM.c.OrigContractAmt, 2),
 }
-STREAM_ROWS = 20_000  # item rows fetched at a time when read in groups
-READ_AHEAD = 5  # chunks fetched ahead of the run at most: one group of the default size
+JOB_SOURCE = {"job_no": JCJM.c.Job}
+ITEM_SOURCE = {
+    "contract_no": JCCI.c.Contract,
+    "item_no": JCCI.c.Item,
+    "description": JCCI.c.Description,
+    "cost_code": JCCI.c.SICode,
+    "line_item_type": JCCI.c.BillType,
+    "uom": JCCI.c.UM,
+    "tax_code": JCCI.c.TaxCode,
+}
 ITEM_NUMBERS = {
     "quantity": (JCCI.c.OrigContractUnits, 3),
     "unit_cost": (JCCI.c.OrigUnitPrice, 5),
     "amount": (JCCI.c.OrigContractAmt, 2),
 }
+# The codes the connector maps, by field: Vista's code -> the canonical one.
+CODES = {"erp_status": ERP_STATUSES, "line_item_type": BILL_TYPES}
 
 
 def _scaled(column: sa.ColumnElement, scale: int) -> sa.ColumnElement:
@@ -75,12 +111,7 @@ def _filters(table: sa.Table, company: int, contract_nos, job_nos) -> list:
 def _contracts_query(company: int, contract_nos, job_nos) -> sa.Select:
     return sa.select(
         JCCM.c.JCCo.label("erp_company"),
-        JCCM.c.Contract.label("contract_no"),
-        JCCM.c.Description.label("title"),
-        JCCM.c.ContractStatus.label("status_code"),
-        JCCM.c.Customer.label("customer"),
-        JCCM.c.StartMonth.label("start_date"),
-        JCCM.c.ProjCloseDate.label("projected_completion"),
+        *(column.label(field) for field, column in HEADER_SOURCE.items()),
         *(_scaled(c, s).label(f) for f, (c, s) in HEADER_NUMBERS.items()),
         _flag(_over_scale(c, s) for c, s in HEADER_NUMBERS.values()),
     ).where(*_filters(JCCM, company, contract_nos, job_nos))
@@ -92,7 +123,7 @@ def _read_headers(connection: sa.Connection, company: int, contract_nos, job_nos
     makes none) would scan JCJM once per contract."""
     contracts = _read_sql(_contracts_query(company, contract_nos, job_nos), connection)
     jobs = _read_sql(
-        sa.select(JCJM.c.Contract.label("contract_no"), JCJM.c.Job.label("job_no")).where(
+        sa.select(JCJM.c.Contract.label("contract_no"), JOB_SOURCE["job_no"].label("job_no")).where(
             *_filters(JCJM, company, contract_nos, job_nos), JCJM.c.Contract.is_not(None)
         ),
         connection,
@@ -107,13 +138,7 @@ def _read_headers(connection: sa.Connection, company: int, contract_nos, job_nos
 def _items_query(company: int, contract_nos, job_nos) -> sa.Select:
     return sa.select(
         JCCI.c.JCCo.label("erp_company"),
-        JCCI.c.Contract.label("contract_no"),
-        JCCI.c.Item.label("item_no"),
-        JCCI.c.Description.label("description"),
-        JCCI.c.SICode.label("cost_code"),
-        JCCI.c.BillType.label("bill_type"),
-        JCCI.c.UM.label("uom"),
-        JCCI.c.TaxCode.label("tax_code"),
+        *(column.label(field) for field, column in ITEM_SOURCE.items()),
         *(_scaled(c, s).label(f) for f, (c, s) in ITEM_NUMBERS.items()),
         _flag(_over_scale(c, s) for c, s in ITEM_NUMBERS.values()),
     ).where(*_filters(JCCI, company, contract_nos, job_nos))
@@ -129,9 +154,10 @@ def read_vista(
     with engine.connect() as connection:
         contracts = _read_headers(connection, company, contract_nos, job_nos)
         items = _read_sql(_items_query(company, contract_nos, job_nos), connection)
+        over_scale = NO_VALUES
         if contracts["bad_scale"].eq(1).any() or items["bad_scale"].eq(1).any():
-            _raise_over_scale(connection, company, contract_nos, job_nos)
-    return ErpFrames(_contracts_frame(contracts), _items_frame(items))
+            over_scale = _over_scale_values(connection, company, contract_nos, job_nos)
+    return ErpFrames(_contracts_frame(contracts, over_scale), _items_frame(items, over_scale))
 
 
 @contextmanager
@@ -146,19 +172,24 @@ def vista_groups(
     read runs up to `group_items` rows ahead."""
     with engine.connect() as connection:
         raw = _read_headers(connection, company, contract_nos, None)
-        if raw["bad_scale"].eq(1).any():
-            _raise_over_scale(connection, company, contract_nos, None)
-        contracts = _contracts_frame(raw)
+        over_scale: list[pd.DataFrame] = []  # read once, when a row first needs it
+
+        def over_scale_values(flagged: pd.Series) -> pd.DataFrame:
+            if not flagged.eq(1).any():
+                return NO_VALUES
+            if not over_scale:
+                with engine.connect() as other:  # the first streams the items
+                    over_scale.append(_over_scale_values(other, company, contract_nos, None))
+            return over_scale[0]
+
+        contracts = _contracts_frame(raw, over_scale_values(raw["bad_scale"]))
         query = _items_query(company, contract_nos, None).order_by(JCCI.c.JCCo, JCCI.c.Contract)
         streamed = connection.execution_options(stream_results=True)
         ahead = ReadAhead(_read_sql(query, streamed, chunksize=STREAM_ROWS), _depth(group_items))
 
         def items() -> Iterator[pd.DataFrame]:
             for group in split_by_contract(ahead, read_piece_items(group_items)):
-                if group["bad_scale"].eq(1).any():
-                    with engine.connect() as other:
-                        _raise_over_scale(other, company, contract_nos, None)
-                yield _items_frame(group)
+                yield _items_frame(group, over_scale_values(group["bad_scale"]))
 
         try:
             yield ErpGroups(contracts, frames_in_groups(contracts, items()))
@@ -184,33 +215,79 @@ def _read_sql(query: sa.Select, connection: sa.Connection, chunksize: int | None
         raise
 
 
-def _raise_over_scale(connection: sa.Connection, company: int, contract_nos, job_nos) -> None:
-    """Name every value with more decimals than its column's scale (first ten)."""
-    lines = []
+NO_VALUES = pd.DataFrame(columns=["table", "contract_no", "item_no", "field", "what"])
+
+
+def _over_scale_values(
+    connection: sa.Connection, company: int, contract_nos, job_nos
+) -> pd.DataFrame:
+    """Every value with more decimals than its column's scale: table, contract_no and
+    item_no (as Vista writes them), field, and what is wrong with it."""
+    found = []
     for table, numbers in ((JCCM, HEADER_NUMBERS), (JCCI, ITEM_NUMBERS)):
-        for column, scale in numbers.values():
-            keys = [table.c.Contract] + ([table.c.Item] if table is JCCI else [])
+        for field, (column, scale) in numbers.items():
+            item = table.c.Item if table is JCCI else sa.null()
             rows = connection.execute(
-                sa.select(*keys, sa.cast(column, sa.String).label("value"))
-                .where(*_filters(table, company, contract_nos, job_nos), _over_scale(column, scale))
-                .limit(10)
-            ).all()
-            for row in rows:
-                item = f", item {row.Item}" if table is JCCI else ""
-                lines.append(
-                    f"{table.name}: contract {row.Contract}{item}, column {column.name}: "
-                    f"{row.value!r} has more than {scale} decimals"
+                sa.select(table.c.Contract, item, sa.cast(column, sa.String)).where(
+                    *_filters(table, company, contract_nos, job_nos), _over_scale(column, scale)
                 )
-    raise ErpDataError("\n".join(lines[:10]))
+            ).all()
+            what = f"{table.name}, column {column.name}: {{!r}} has more than {scale} decimals"
+            found += [
+                (table.name, contract, item_no, field, what.format(value))
+                for contract, item_no, value in rows
+            ]
+    return pd.DataFrame(found, columns=NO_VALUES.columns)
 
 
-def _contracts_frame(raw: pd.DataFrame) -> pd.DataFrame:
+def _rejections(
+    raw: pd.DataFrame, table: sa.Table, over_scale: pd.DataFrame
+) -> dict[str, pd.Series]:
+    """What is wrong with the values of `raw` (rows of `table`) that cannot be taken: codes
+    the connector does not know, numbers with more decimals than their scale."""
+    source = HEADER_SOURCE if table is JCCM else ITEM_SOURCE
+    found = {
+        field: unknown_codes(
+            table.name, _code_text(raw[field]), _mapped(raw, field), source[field].name, list(codes)
+        )
+        for field, codes in CODES.items()
+        if field in source
+    }
+    keys = ["contract_no", "item_no"] if table is JCCI else ["contract_no"]
+    mine = over_scale[over_scale["table"] == table.name]
+    if len(mine):
+        rows = raw[keys].reset_index().merge(mine, on=keys)
+        for field, what in rows.groupby("field"):
+            found[field] = pd.Series(what["what"].to_numpy(), index=what["index"], dtype="string")
+    return found
+
+
+def _code_text(codes: pd.Series) -> pd.Series:
+    """Codes as text in their normal form, a blank one missing (a SQLite ERP may hand an
+    integer column back as text)."""
+    text = normal_code(codes.astype("string"))
+    return text.mask(text.eq(""))
+
+
+def _mapped(raw: pd.DataFrame, field: str) -> pd.Series:
+    """A coded field's canonical codes (missing where Vista's code is unknown or blank)."""
+    return _code_text(raw[field]).map({str(k): v for k, v in CODES[field].items()})
+
+
+def _taken(raw: pd.DataFrame, found: dict[str, pd.Series]) -> pd.DataFrame:
+    """`raw` with its rejected values missing and said in REJECTED."""
+    missing = {f: raw[f].mask(raw.index.isin(what.index)) for f, what in found.items() if len(what)}
+    return raw.assign(**missing, **{REJECTED: rejected(raw.index, found)})
+
+
+def _contracts_frame(raw: pd.DataFrame, over_scale: pd.DataFrame) -> pd.DataFrame:
     # A contract linked to several jobs keeps its first job; Vista links one job per contract.
     raw = raw.sort_values(["contract_no", "job_no"]).drop_duplicates("contract_no")
+    # Vista keeps retainage as a fraction at scale 4: the same integer as percent at scale 2.
+    raw = raw.assign(retainage_pct=raw["retainage_pct"].fillna(0))
+    raw = _taken(raw, _rejections(raw, JCCM, over_scale))  # a rejected one stays missing
     frame = raw.assign(
-        erp_status=raw["status_code"].map(ERP_STATUSES),
-        # Vista keeps retainage as a fraction at scale 4: the same integer as percent at scale 2.
-        retainage_pct=raw["retainage_pct"].fillna(0),
+        erp_status=_mapped(raw, "erp_status"),
         start_date=_iso_dates(raw["start_date"]),
         projected_completion=_iso_dates(raw["projected_completion"]),
     )
@@ -225,16 +302,11 @@ def _contracts_frame(raw: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)  # labelled in contract order: a run keeps that order
 
 
-def _items_frame(raw: pd.DataFrame) -> pd.DataFrame:
+def _items_frame(raw: pd.DataFrame, over_scale: pd.DataFrame) -> pd.DataFrame:
     _require_one_code(raw)
-    return finish_items(
-        raw.assign(
-            # An unknown code stays as it is, so that validation names it.
-            line_item_type=raw["bill_type"].map(BILL_TYPES).fillna(raw["bill_type"]),
-            quantity=raw["quantity"].fillna(0),
-            unit_cost=raw["unit_cost"].fillna(0),
-        )
-    )
+    raw = raw.assign(**{f: raw[f].fillna(0) for f in BLANK_IS_ZERO})
+    raw = _taken(raw, _rejections(raw, JCCI, over_scale))  # a rejected one stays missing
+    return finish_items(raw.assign(line_item_type=_mapped(raw, "line_item_type")))
 
 
 def _require_one_code(raw: pd.DataFrame) -> None:

@@ -1,5 +1,5 @@
 """A run's validation report: one self-contained page (no script, no external URL) with,
-per quarantined contract, each failing row: suite, expectation, item and values. It
+per quarantined contract, each failing row: suite, expectation, item, values and rule. It
 replaces Great Expectations' Data Docs, whose index was blank offline and took megabytes
 per run; rows beyond ROWS_PER_CONTRACT per contract are counted, and all are in the audit
 log's failed_expectations."""
@@ -72,6 +72,7 @@ def _rows(details: list[dict]) -> pd.DataFrame:
             "expectation": [d.get("expectation") for d in details],
             "item": [d.get("item_no") for d in details],
             "values": [json.dumps(d.get("values", {}), ensure_ascii=False) for d in details],
+            "rule": [d.get("rule") for d in details],
         }
     )
 

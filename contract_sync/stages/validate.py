@@ -1,4 +1,5 @@
-"""Validate: the ERP frames against the Great Expectations suites in expectations/.
+"""Validate: the ERP frames against the Great Expectations suites in expectations/ and the
+store's limits (store_limits: required values, lengths, codes, ranges, rejected values).
 
 One validation per frame per run, over the contracts in scope; failing rows are mapped
 back to their contracts, which are quarantined as `invalid_erp_data`. GX is imported
@@ -20,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from contract_sync.columns import CONTRACT_KEY, to_decimal
+from contract_sync.columns import CONTRACT_KEY, REJECTED, to_decimal
 from contract_sync.errors import UserError
 from contract_sync.hashing import contract_hashes
 from contract_sync.model import NO_FAILURES, ErpFrames, Validation
@@ -44,6 +45,7 @@ CONTRACT_LOCAL = {
     "expect_column_value_lengths_to_be_between",
     "expect_column_values_to_be_between",
     "expect_column_values_to_be_in_set",
+    "expect_column_values_to_be_null",
     "expect_column_values_to_be_unique",
     "expect_column_values_to_match_regex",
     "expect_column_values_to_not_be_null",
@@ -59,9 +61,7 @@ class SuiteFileError(UserError, ValueError):
 def validation_frames(erp: ErpFrames) -> dict[str, pd.DataFrame]:
     """The frames the suites check, with the derived columns they compare."""
     items = erp.items
-    product = items["quantity"] * items["unit_cost"]  # scale 3 + 5 = 8
-    rounded = (product.abs() + 500_000) // 1_000_000  # to cents, half away from zero
-    extended = rounded.where(product >= 0, -rounded)
+    extended = extension(items["quantity"], items["unit_cost"])
     items = items.assign(
         extended_amount=extended.where(items["uom"] != LUMP_SUM_UOM, items["amount"])
     )
@@ -71,6 +71,31 @@ def validation_frames(erp: ErpFrames) -> dict[str, pd.DataFrame]:
     )
     frames = {"contracts": erp.contracts, "items": items, "aggregates": aggregates}
     return {name: _plain_values(frame) for name, frame in frames.items()}
+
+
+# A product of scaled integers below this is exact in int64 (a bound computed in floats).
+EXACT_PRODUCT = 2**62
+
+
+def extension(quantity: pd.Series, unit_cost: pd.Series) -> pd.Series:
+    """Quantity x unit cost rounded to the cent, half away from zero, exactly: in int64
+    where the product fits (every real item), in Python integers for the few beyond;
+    missing where a factor is, or where the amount itself is beyond int64."""
+    bound = quantity.abs().astype("Float64") * unit_cost.abs().astype("Float64")
+    fits = (bound < EXACT_PRODUCT).fillna(True)
+    product = quantity.where(fits, 0) * unit_cost.where(fits, 0)  # scale 3 + 5 = 8
+    rounded = (product.abs() + 500_000) // 1_000_000
+    extended = rounded.where(product >= 0, -rounded).where(fits)
+    if not fits.all():  # absurd values only: a few rows
+        beyond = zip(quantity[~fits], unit_cost[~fits], strict=True)
+        extended[~fits] = [_cents(int(q) * int(u)) for q, u in beyond]
+    return extended
+
+
+def _cents(product: int) -> int | None:
+    """An exact product at scale 8 in cents, half away from zero; None beyond int64."""
+    cents = (abs(product) + 500_000) // 1_000_000 * (1 if product >= 0 else -1)
+    return cents if abs(cents) < 2**63 else None
 
 
 def _plain_values(frame: pd.DataFrame) -> pd.DataFrame:
@@ -95,9 +120,11 @@ def load_suite(path: Path, extra: list[dict] = ()):  # -> great_expectations.Exp
 
     try:
         document = json.loads(path.read_text())
+        own = document.get("expectations", [])
+        said = {_what(e) for e in own}
         expectations = [
             ExpectationConfiguration(**e).to_domain_obj()
-            for e in [*document.get("expectations", []), *extra]
+            for e in [*own, *(e for e in extra if _what(e) not in said)]
         ]
         return gx.ExpectationSuite(**{**document, "expectations": expectations})
     except Exception as error:
@@ -105,6 +132,12 @@ def load_suite(path: Path, extra: list[dict] = ()):  # -> great_expectations.Exp
         raise SuiteFileError(
             f"{path} is not a valid Great Expectations suite: {first_line}"
         ) from error
+
+
+def _what(expectation: dict) -> str:
+    """What an expectation checks (its type and arguments): the store's limits leave out
+    one that the suite says already, so that a failing row is reported once."""
+    return json.dumps([expectation.get("type"), expectation.get("kwargs")], sort_keys=True)
 
 
 def _context():
@@ -260,7 +293,7 @@ def run_suites(erp: ErpFrames, suites_dir: Path) -> Validation:
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": keys},
         )
         rows.extend(_failed_rows(stem, result))
-    rows = pd.DataFrame(rows, columns=["contract_no", "detail"])
+    rows = pd.DataFrame(_unexplained(rows, erp), columns=["contract_no", "detail"])
     grouped = rows.groupby("contract_no", dropna=False)["detail"].agg(list)
     failures = pd.DataFrame({"contract_no": grouped.index, "failed_expectations": grouped.values})
     in_scope = failures["contract_no"].isin(erp.contracts["contract_no"])
@@ -289,11 +322,41 @@ def _failed_rows(suite: str, result) -> list[tuple[str, dict]]:
             )
         for entry in failing:
             detail = {"suite": suite, "expectation": config.type}
-            if entry.get("item_no") is not None:
-                detail["item_no"] = entry["item_no"]
+            if (item := _plain(entry.get("item_no"), "item_no")) is not None:
+                detail["item_no"] = item  # a missing one is left out (NaN is not JSON)
             detail["values"] = {c: _plain(entry.get(c), c) for c in columns if c in entry}
+            if REJECTED in detail["values"]:  # what the connector said of each field
+                detail["values"] = json.loads(detail["values"][REJECTED])
+            if rule := (config.meta or {}).get("notes"):
+                detail["rule"] = rule
             rows.append((entry.get("contract_no"), detail))
     return rows
+
+
+def _unexplained(rows: list[tuple[str, dict]], erp: ErpFrames) -> list[tuple[str, dict]]:
+    """The failing rows less those a rejected value explains: a failure of the same row
+    that shows a field the connector rejected as missing (it is, because it was)."""
+    rejected = _rejected_fields(erp)
+    return [
+        (number, detail)
+        for number, detail in rows
+        if not any(
+            field in detail["values"] and detail["values"][field] is None
+            for field in rejected.get((number, detail.get("item_no")), ())
+        )
+    ]
+
+
+def _rejected_fields(erp: ErpFrames) -> dict[tuple, set[str]]:
+    """(contract_no, item_no or None) -> the fields the connector rejected in that row."""
+    found: dict[tuple, set[str]] = {}
+    for frame in (erp.contracts, erp.items):
+        said = frame[frame[REJECTED].notna()]  # a few rows, when any
+        items = said["item_no"] if "item_no" in said else pd.Series(None, index=said.index)
+        for number, item, text in zip(said["contract_no"], items, said[REJECTED], strict=True):
+            row = (number, None if pd.isna(item) else item)
+            found.setdefault(row, set()).update(json.loads(text))
+    return found
 
 
 def _raised(info: dict) -> str | None:
