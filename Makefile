@@ -18,7 +18,7 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := contract_sync
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install lock demo test lint serve stop bench bench-cli bench-served clean
+.PHONY: install lock demo test fuzz lint serve stop bench bench-cli bench-served clean
 
 # Installs come from the lock (uv.lock: every version the tests pass with), through uv, kept
 # in a small venv of its own (.tools); `make lock` moves the lock to the newest versions the
@@ -51,6 +51,13 @@ demo: install
 test: install
 	$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$status
+
+# The ERP fuzz test of the suite (tests/test_fuzz.py) at size: FUZZ_MUTATIONS per backend,
+# shared by the files and the Vista connectors (SQLite; PostgreSQL too when
+# CONTRACT_SYNC_TEST_POSTGRES_URL is set); it prints its figures. FUZZ_ARGS goes to pytest.
+FUZZ_MUTATIONS ?= 10000
+fuzz: install
+	FUZZ_MUTATIONS=$(FUZZ_MUTATIONS) $(BIN)/pytest -q -s -p no:cacheprovider tests/test_fuzz.py $(FUZZ_ARGS)
 
 # A local Prefect server (UI on http://127.0.0.1:4200), the deployments of prefect.yaml and
 # a worker; `make stop` ends them. PREFECT_PORT=... picks another port.
