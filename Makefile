@@ -18,7 +18,7 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := contract_sync
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install lock demo test fuzz lint serve stop bench bench-cli bench-served clean
+.PHONY: install lock demo test quick fuzz lint serve stop bench bench-cli bench-served clean
 
 # Installs come from the lock (uv.lock: every version the tests pass with), through uv, kept
 # in a small venv of its own (.tools); `make lock` moves the lock to the newest versions the
@@ -47,10 +47,25 @@ demo: install
 	$(CLI) demo edit-erp --fraction 0.4
 	$(CLI) sync --company 1 --company 2
 
+# The tests run in WORKERS processes (pytest-xdist), a module's tests on one backend in one
+# of them (tests/conftest.py). More workers than cores pays: the tests wait on the commands,
+# servers and databases they start.
+WORKERS ?= 3
+PYTEST := $(BIN)/pytest -n $(WORKERS)
+
 # pytest's exit code 5 (no tests collected) is a failure here, not a success.
-test: install
-	$(BIN)/pytest; status=$$?; \
+define run_tests
+	$(PYTEST) $(1); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$status
+endef
+
+# Every test, as CI runs them.
+test: install
+	$(call run_tests)
+
+# The quick loop: every test but the slow ones (a Prefect server, the benchmark, a wheel).
+quick: install
+	$(call run_tests,-m "not slow")
 
 # The ERP fuzz test of the suite (tests/test_fuzz.py) at size: FUZZ_MUTATIONS per backend,
 # shared by the files and the Vista connectors (SQLite; PostgreSQL too when

@@ -4,7 +4,8 @@ Set CONTRACT_SYNC_TEST_POSTGRES_URL (a superuser URL, e.g.
 postgresql+psycopg://postgres@127.0.0.1:5432/postgres) to run the store tests on
 PostgreSQL too; each test then gets databases of its own.
 
-Tests that write get fresh databases (`empty_sides`, `seeded`, `configured`). Tests that only
+Tests that write get fresh databases (`empty_sides`, `seeded`, `configured`; the seeded
+ones copies of a pair seeded once per backend and process). Tests that only
 read share one seeded pair per module and backend (`shared_seeded`, or a module fixture of
 their own built with `seeded_sides` and `settings_for`), checked with `kept_as_is` when the
 module is done: the databases must hold exactly what they held before its tests ran.
@@ -16,18 +17,30 @@ Hypothesis: the `ci` profile (300 examples) when CI is set, as CI runs do, else 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import sqlite3
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from xdist.remote import Producer
+    from xdist.scheduler import LoadScopeScheduling
 
 # Prefect's home for the test session, set before anything imports Prefect.
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="contract-sync-prefect-")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# The width of a pipe for the commands under test unless a test sets COLUMNS: readline, once
+# imported, puts the terminal's COLUMNS and LINES (80x24 without one) in the environment
+# that pytest-xdist's workers inherit.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 # The embedded databases' folder (and the validation cache in it): never the project's data/.
 os.environ["CONTRACT_SYNC_DATA_DIR"] = tempfile.mkdtemp(prefix="contract-sync-data-")
 # A benchmark run's history line: never the project's bench/history.tsv.
@@ -37,7 +50,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 
-from contract_sync.demo.seed import seed
+from contract_sync.demo.seed import default_directory_file, seed
 from contract_sync.settings import get_settings
 from contract_sync.store.db import make_engine, upgrade
 
@@ -58,24 +71,66 @@ _IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _IN_CI else "dev"))
 
 
+def _work_unit(nodeid: str) -> str:
+    """`module[backend]` for a test on a backend, else the test itself."""
+    module, _, name = nodeid.partition("::")
+    params = name.partition("[")[2].removesuffix("]").split("-")
+    backend = next((p for p in params if p in ("sqlite", "postgresql")), None)
+    return f"{module}[{backend}]" if backend else nodeid
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> LoadScopeScheduling | None:
+    """Under pytest-xdist (-n), the tests of a module on one backend run in one worker, in
+    their order: what they share (`backend` is module-scoped, and so are the databases some
+    modules build on it) is built once, not once per worker. Other tests go one by one."""
+    if config.getoption("dist") != "load":
+        return None  # a --dist the command line chose
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleBackendScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(nodeid)
+
+    return ModuleBackendScheduling(config, log)
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     """Module-scoped, so that a module's tests on one backend can share databases."""
     return request.param
 
 
+MakeDatabase = Callable[..., str]  # (name, copy_of=None) -> the URL of a new database
+
+
+def _copy_sqlite(url: str, path: Path) -> None:
+    """A consistent copy of a SQLite database (its WAL included), by SQLite's backup."""
+    with (
+        closing(sqlite3.connect(sa.engine.make_url(url).database)) as source,
+        closing(sqlite3.connect(path)) as target,
+    ):
+        source.backup(target)
+
+
 @contextmanager
-def fresh_databases(backend: str, folder: Path) -> Iterator[Callable[[str], str]]:
-    """A factory of fresh, empty databases on `backend`; PostgreSQL ones dropped after."""
+def fresh_databases(backend: str, folder: Path) -> Iterator[MakeDatabase]:
+    """A factory of new databases on `backend`, empty or copies of the database at URL
+    `copy_of` (on PostgreSQL its template: nobody may be connected to it); PostgreSQL ones
+    dropped after."""
     created: list[str] = []
 
-    def make(name: str) -> str:
+    def make(name: str, copy_of: str | None = None) -> str:
         if backend == "sqlite":
-            return f"sqlite:///{folder / f'{name}.sqlite'}"
+            path = folder / f"{name}.sqlite"
+            if copy_of:
+                _copy_sqlite(copy_of, path)
+            return f"sqlite:///{path}"
         database = f"cs_test_{name}_{uuid.uuid4().hex[:10]}"
+        template = f' TEMPLATE "{sa.engine.make_url(copy_of).database}"' if copy_of else ""
         admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
+            connection.execute(sa.text(f'CREATE DATABASE "{database}"{template}'))
         admin.dispose()
         created.append(database)
         return (
@@ -98,8 +153,8 @@ def fresh_databases(backend: str, folder: Path) -> Iterator[Callable[[str], str]
 
 
 @pytest.fixture
-def database_url(backend: str, tmp_path) -> Iterator[Callable[[str], str]]:
-    """A factory of fresh, empty databases on the backend under test."""
+def database_url(backend: str, tmp_path) -> Iterator[MakeDatabase]:
+    """A factory of new databases on the backend under test."""
     with fresh_databases(backend, tmp_path) as make:
         yield make
 
@@ -113,16 +168,34 @@ class Sides:
 
 
 @contextmanager
-def new_sides(make: Callable[[str], str]) -> Iterator[Sides]:
-    """An ERP database and an upgraded, empty store."""
-    erp_url, store_url = make("erp"), make("store")
+def _opened(erp_url: str, store_url: str) -> Iterator[Sides]:
     sides = Sides(make_engine(erp_url), make_engine(store_url), erp_url, store_url)
     try:
-        upgrade(sides.store)
         yield sides
     finally:
         sides.erp.dispose()
         sides.store.dispose()
+
+
+@contextmanager
+def new_sides(make: MakeDatabase) -> Iterator[Sides]:
+    """An ERP database and an upgraded, empty store."""
+    with _opened(make("erp"), make("store")) as sides:
+        upgrade(sides.store)
+        yield sides
+
+
+@contextmanager
+def copied_sides(make: MakeDatabase, template: Sides) -> Iterator[Sides]:
+    """Copies of `template`'s databases, and of the directory file a seed writes beside a
+    SQLite store."""
+    template.erp.dispose()  # its connections closed: PostgreSQL copies only a database
+    template.store.dispose()  # nobody is connected to
+    with _opened(make("erp", template.erp_url), make("store", template.store_url)) as sides:
+        written = default_directory_file(template.store)
+        if written and written.exists():
+            shutil.copyfile(written, default_directory_file(sides.store))
+        yield sides
 
 
 @contextmanager
@@ -178,10 +251,27 @@ def empty_sides(database_url) -> Iterator[Sides]:
 SMALL = {"companies": 2, "contracts": 12, "items_per_contract": 6, "seed": 11}
 
 
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory) -> Iterator[Callable[[str], Sides]]:
+    """Databases seeded with SMALL, once per backend (when first asked for) in this process:
+    what `seeded` copies."""
+    built: dict[str, Sides] = {}
+    with ExitStack() as stack:
+
+        def template(backend: str) -> Sides:
+            if backend not in built:
+                folder = tmp_path_factory.mktemp(f"seeded-{backend}")
+                built[backend] = stack.enter_context(seeded_sides(backend, folder))
+            return built[backend]
+
+        yield template
+
+
 @pytest.fixture
-def seeded(empty_sides: Sides) -> Sides:
-    seed(empty_sides.erp, empty_sides.store, **SMALL)
-    return empty_sides
+def seeded(backend: str, database_url, seeded_template) -> Iterator[Sides]:
+    """Fresh databases holding SMALL: copies of ones seeded once (seeding costs more)."""
+    with copied_sides(database_url, seeded_template(backend)) as sides:
+        yield sides
 
 
 @pytest.fixture
@@ -247,8 +337,6 @@ def browser():
     """Headless Chromium from the system packages, driven by playwright. Per module: its
     event loop would make Prefect's dual sync/async calls in later modules return
     coroutines."""
-    import shutil
-
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -21,15 +21,27 @@ from contract_sync.store import schema as s
 from contract_sync.store.append_only import Guard, definition_sql
 from contract_sync.store.writes import mark_abandoned
 from contract_sync_faces.cli import app
+from tests.conftest import Sides, copied_sides, seeded_sides, settings_for
+
+
+@pytest.fixture(scope="module")
+def one_sync(backend, tmp_path_factory) -> Iterator[Sides]:
+    """Seeded databases after one sync, built once per backend: each test gets copies."""
+    folder = tmp_path_factory.mktemp("one-sync")
+    with seeded_sides(backend, folder) as sides:
+        edit_erp(sides.erp, 1, 0.5, seed=31)
+        settings = Settings(
+            erp_url=sides.erp_url, store_url=sides.store_url, data_docs=False, data_dir=folder
+        )
+        reimport(settings, Request(company=1, actor="admin"))
+        yield sides
 
 
 @pytest.fixture
-def logged(configured):
+def logged(database_url, one_sync, tmp_path) -> Iterator[Sides]:
     """A store with one sync's audit log: runs, contract rows and field changes."""
-    edit_erp(configured.erp, 1, 0.5, seed=31)
-    settings = Settings(erp_url=configured.erp_url, store_url=configured.store_url, data_docs=False)
-    reimport(settings, Request(company=1, actor="admin"))
-    return configured
+    with copied_sides(database_url, one_sync) as sides, settings_for(sides, tmp_path / "reports"):
+        yield sides
 
 
 @pytest.fixture

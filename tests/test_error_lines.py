@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,10 @@ def demo(tmp_path_factory) -> Path:
     return folder
 
 
-def _broken_export(demo: Path, tmp_path: Path, file: str, change) -> Path:  # noqa: ANN001
+Change = Callable[[list[list[str]]], None]  # edits the rows of an export file in place
+
+
+def _broken_export(demo: Path, tmp_path: Path, file: str, change: Change) -> Path:
     folder = tmp_path / "export"
     shutil.copytree(demo / "export", folder)
     rows = list(csv.reader((folder / file).open(newline="")))
@@ -61,88 +65,99 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
     )
 
 
-def _cases(demo: Path, tmp_path: Path) -> dict[str, tuple[list[str], dict[str, str], list[str]]]:
-    """name -> (arguments, settings, words the output must hold)."""
-    data = {"CONTRACT_SYNC_DATA_DIR": str(demo)}
-    made = iter(range(1000))
+@dataclass(frozen=True)
+class Case:
+    """A failing command: its arguments, the words its output must hold, its settings
+    (beside the demo's data folder; `{demo}` and `{tmp}` name the two folders) and, for
+    the files connector, the export file it breaks and how."""
 
-    def store(url: str) -> dict[str, str]:
-        return {**data, "CONTRACT_SYNC_STORE_URL": url}
-
-    def export(file: str, change) -> dict[str, str]:  # noqa: ANN001
-        folder = _broken_export(demo, tmp_path / f"export-{next(made)}", file, change)
-        files = {"CONTRACT_SYNC_ERP_CONNECTOR": "files", "CONTRACT_SYNC_ERP_FILES_DIR": str(folder)}
-        return {**data, **files}
-
-    def blank(column: int, row: int = 2):  # noqa: ANN202
-        return lambda rows: rows[row].__setitem__(column, "")
-
-    missing_file = f"sqlite:///{tmp_path / 'nope' / 'store.sqlite'}"
-    cases = {
-        "unknown connector": (
-            ["sync"], {**data, "CONTRACT_SYNC_ERP_CONNECTOR": "bogus"},
-            ["CONTRACT_SYNC_ERP_CONNECTOR", "vista", "files"],
-        ),
-        "unparsable store URL": (["sync"], store("not a url"), ["database URL", "not a url"]),
-        "missing driver": (["ready"], store("mssql+pyodbc://u:secret@h/db"), ["pyodbc", "***"]),
-        "unreachable store": (
-            ["sync"], store("postgresql+psycopg://u@127.0.0.1:1/x"),
-            ["cannot reach the project store", "127.0.0.1:1"],
-        ),
-        "missing store file": (["sync"], store(missing_file), ["no database file", "db upgrade"]),
-        "store not upgraded": (
-            ["sync"], store(f"sqlite:///{demo / 'erp_vista.sqlite'}"),
-            ["not initialised", "db upgrade"],
-        ),
-        "unknown user": (["sync", "--as", "ADMIN"], data, ["'ADMIN'", "not a user", "recorded"]),
-        "unknown company": (["sync", "--company", "99"], data, ["company 99"]),
-        "unknown user's list": (["ready", "--as", "nobody"], data, ["'nobody'", "not a user"]),
-        "import --all as nobody": (["import", "--all", "--as", "admn"], data, ["'admn'"]),
-        "unknown project": (["ready", "--project", "NOPE"], data, ["project NOPE"]),
-        "directory on a missing store": (
-            ["directory", "export"], store(missing_file), ["no database file"],
-        ),
-        "demo too small": (
-            ["demo", "seed", "--contracts", "4"], data, ["at least 8 contracts"],
-        ),
-        "unknown contract": (["diff", "24001"], data, ["'24001'", "nearest", "24001-"]),
-        "bad policy": (["sync", "--policy", "always_erp"], data, ["--policy", "erp_wins"]),
-        "bad date": (["audit", "report", "--since", "May 1"], data, ["May 1", "YYYY-MM-DD"]),
-        "blank contract in contracts.csv": (
-            ["sync"], export("contracts.csv", blank(1)),
-            ["contracts.csv line 3", "Contract", "blank"],
-        ),
-        "contract twice in contracts.csv": (
-            ["sync"], export("contracts.csv", lambda r: r.append(r[2])),
-            ["contracts.csv lines 3,", "given 2 times"],
-        ),
-        "blank contract in items.csv": (
-            ["sync"], export("items.csv", blank(1, 4)), ["items.csv line 5", "Contract", "blank"],
-        ),
-        "short row in items.csv": (
-            ["sync"], export("items.csv", lambda r: r[6].pop()), ["items.csv line 7", "fields"],
-        ),
-    }  # fmt: skip
-    if POSTGRES_URL:
-        missing = POSTGRES_URL.rsplit("/", 1)[0] + "/no_such_database_here"
-        cases["missing PostgreSQL database"] = (["sync"], store(missing), ["no_such_database"])
-    return cases
+    args: list[str]
+    words: list[str]
+    settings: dict[str, str] = field(default_factory=dict)
+    broken: tuple[str, Change] | None = None
 
 
-def test_every_failure_is_one_line_without_a_traceback(demo, tmp_path):
-    failed = {}
-    for name, (args, env, words) in _cases(demo, tmp_path).items():
-        done = _run(args, env, tmp_path)
-        shown = done.stdout + done.stderr
-        error = [line for line in shown.splitlines() if line.startswith(("error:", "Error:"))]
-        if (
-            done.returncode == 0
-            or "Traceback" in shown
-            or len(error) != 1
-            or not all(w in shown for w in words)
-        ):
-            failed[name] = (done.returncode, shown[-600:])
-    assert failed == {}
+def _store(url: str) -> dict[str, str]:
+    return {"CONTRACT_SYNC_STORE_URL": url}
+
+
+def _blank(column: int, row: int = 2) -> Change:
+    return lambda rows: rows[row].__setitem__(column, "")
+
+
+MISSING_FILE = "sqlite:///{tmp}/nope/store.sqlite"
+CASES = {
+    "unknown connector": Case(
+        ["sync"], ["CONTRACT_SYNC_ERP_CONNECTOR", "vista", "files"],
+        {"CONTRACT_SYNC_ERP_CONNECTOR": "bogus"},
+    ),
+    "unparsable store URL": Case(["sync"], ["database URL", "not a url"], _store("not a url")),
+    "missing driver": Case(["ready"], ["pyodbc", "***"], _store("mssql+pyodbc://u:secret@h/db")),
+    "unreachable store": Case(
+        ["sync"], ["cannot reach the project store", "127.0.0.1:1"],
+        _store("postgresql+psycopg://u@127.0.0.1:1/x"),
+    ),
+    "missing store file": Case(["sync"], ["no database file", "db upgrade"], _store(MISSING_FILE)),
+    "store not upgraded": Case(
+        ["sync"], ["not initialised", "db upgrade"], _store("sqlite:///{demo}/erp_vista.sqlite"),
+    ),
+    "unknown user": Case(["sync", "--as", "ADMIN"], ["'ADMIN'", "not a user", "recorded"]),
+    "unknown company": Case(["sync", "--company", "99"], ["company 99"]),
+    "unknown user's list": Case(["ready", "--as", "nobody"], ["'nobody'", "not a user"]),
+    "import --all as nobody": Case(["import", "--all", "--as", "admn"], ["'admn'"]),
+    "unknown project": Case(["ready", "--project", "NOPE"], ["project NOPE"]),
+    "directory on a missing store": Case(
+        ["directory", "export"], ["no database file"], _store(MISSING_FILE),
+    ),
+    "demo too small": Case(["demo", "seed", "--contracts", "4"], ["at least 8 contracts"]),
+    "unknown contract": Case(["diff", "24001"], ["'24001'", "nearest", "24001-"]),
+    "bad policy": Case(["sync", "--policy", "always_erp"], ["--policy", "erp_wins"]),
+    "bad date": Case(["audit", "report", "--since", "May 1"], ["May 1", "YYYY-MM-DD"]),
+    "blank contract in contracts.csv": Case(
+        ["sync"], ["contracts.csv line 3", "Contract", "blank"],
+        broken=("contracts.csv", _blank(1)),
+    ),
+    "contract twice in contracts.csv": Case(
+        ["sync"], ["contracts.csv lines 3,", "given 2 times"],
+        broken=("contracts.csv", lambda rows: rows.append(rows[2])),
+    ),
+    "blank contract in items.csv": Case(
+        ["sync"], ["items.csv line 5", "Contract", "blank"], broken=("items.csv", _blank(1, 4)),
+    ),
+    "short row in items.csv": Case(
+        ["sync"], ["items.csv line 7", "fields"], broken=("items.csv", lambda rows: rows[6].pop()),
+    ),
+}  # fmt: skip
+if POSTGRES_URL:
+    CASES["missing PostgreSQL database"] = Case(
+        ["sync"],
+        ["no_such_database"],
+        _store(POSTGRES_URL.rsplit("/", 1)[0] + "/no_such_database_here"),
+    )
+
+
+def _settings(case: Case, demo: Path, tmp_path: Path) -> dict[str, str]:
+    """The case's settings, its folders filled in, with its broken export if it has one."""
+    settings = {"CONTRACT_SYNC_DATA_DIR": str(demo)}
+    settings |= {k: v.format(demo=demo, tmp=tmp_path) for k, v in case.settings.items()}
+    if case.broken:
+        folder = _broken_export(demo, tmp_path, *case.broken)
+        settings |= {
+            "CONTRACT_SYNC_ERP_CONNECTOR": "files",
+            "CONTRACT_SYNC_ERP_FILES_DIR": str(folder),
+        }
+    return settings
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_failure_is_one_line_without_a_traceback(demo, tmp_path, name):
+    case = CASES[name]
+    done = _run(case.args, _settings(case, demo, tmp_path), tmp_path)
+    shown = done.stdout + done.stderr
+    error = [line for line in shown.splitlines() if line.startswith(("error:", "Error:"))]
+    assert done.returncode != 0, shown[-600:]
+    assert "Traceback" not in shown and len(error) == 1, shown[-600:]
+    assert [w for w in case.words if w not in shown] == [], shown[-600:]
     assert not (tmp_path / "nope").exists()  # a wrong SQLite path leaves no empty file
 
 
