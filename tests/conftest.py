@@ -10,7 +10,7 @@ read share one seeded pair per module and backend (`shared_seeded`, or a module 
 their own built with `seeded_sides` and `settings_for`), checked with `kept_as_is` when the
 module is done: the databases must hold exactly what they held before its tests ran.
 
-Hypothesis: the `ci` profile (300 examples) when CI is set, as CI runs do, else `dev`
+Hypothesis: the `ci` profile (150 examples) when CI is set, as CI runs do, else `dev`
 (40); HYPOTHESIS_PROFILE=ci|dev picks one.
 """
 
