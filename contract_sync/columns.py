@@ -95,6 +95,14 @@ def normal_text(code: str) -> str:
     return code.strip(CODE_PADDING)
 
 
+def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """`table`'s value for each of `keys` (missing where it has none), aligned with `keys`
+    and in `table`'s own dtype. Series.map infers a dtype instead: with Arrow text keys a
+    column of lists (failed expectations) comes back as an Arrow list column of arrays."""
+    found = table.reindex(keys.to_numpy()).to_numpy()
+    return pd.Series(found, index=keys.index, dtype=table.dtype)
+
+
 def run_starts(values: np.ndarray | pd.Series) -> np.ndarray:
     """Positions where a run of equal values begins (missing values equal to each other):
     where each contract starts in rows kept in contract order. A Series is compared on its

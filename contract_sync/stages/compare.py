@@ -72,7 +72,10 @@ def _comparable(values: ExtensionArray) -> Comparable:
     as a marker equal to itself only (found once, not at every comparison); integers as
     they are."""
     if isinstance(values.dtype, pd.StringDtype):
-        return values.to_numpy(object, na_value=_MISSING)
+        # Marked after the copy: Arrow-backed text refuses a non-text na_value.
+        text = values.to_numpy(object, na_value=None)
+        text[np.asarray(values.isna())] = _MISSING
+        return text
     return values
 
 

@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 
-from contract_sync.columns import BASELINE_ROW
+from contract_sync.columns import BASELINE_ROW, lookup
 from contract_sync.model import (
     COUNT_COLUMNS,
     STATE_COLUMNS,
@@ -86,8 +86,8 @@ def audit_rows(
             "contract_id": contract_id.astype("Int64"),
             "outcome": outcome,
             "reasons": decisions["reasons"].to_numpy(),
-            "failed_expectations": number.map(
-                failures.set_index("contract_no")["failed_expectations"]
+            "failed_expectations": lookup(
+                number, failures.set_index("contract_no")["failed_expectations"]
             ),
             "error": pd.Series(pd.NA, index=contracts.index, dtype="string"),
             **{c: counts[c].fillna(0).astype("int64") for c in COUNT_COLUMNS},

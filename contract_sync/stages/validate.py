@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from contract_sync.columns import CONTRACT_KEY, REJECTED, to_decimal
+from contract_sync.columns import CONTRACT_KEY, REJECTED, lookup, to_decimal
 from contract_sync.errors import UserError
 from contract_sync.hashing import contract_hashes
 from contract_sync.model import NO_FAILURES, ErpFrames, Validation
@@ -179,7 +179,7 @@ def validate(
     )
     found = checked.failures.set_index("contract_no")["failed_expectations"]
     fresh = keys[cacheable & ~reuse]
-    verdicts = fresh["contract_no"].map(found).map(lambda f: f if isinstance(f, list) else [])
+    verdicts = lookup(fresh["contract_no"], found).map(lambda f: f if isinstance(f, list) else [])
     cache.save(rules, fresh.assign(failures=verdicts), run_id)
     earlier = pd.DataFrame({"contract_no": numbers[reuse], "failed_expectations": known[reuse]})
     earlier = earlier[earlier["failed_expectations"].map(len) > 0]
