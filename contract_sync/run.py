@@ -22,7 +22,7 @@ from contract_sync.hooks import Hooks
 from contract_sync.model import Evaluation, Origin, Request, RunResult, Scan, StoreState
 from contract_sync.pace import Pace
 from contract_sync.reports.validation import with_report
-from contract_sync.resolve import require_known
+from contract_sync.resolve import UnknownContract, require_known
 from contract_sync.scan import scan
 from contract_sync.settings import Settings
 from contract_sync.stages.apply import apply
@@ -31,10 +31,11 @@ from contract_sync.stages.plan import plan_first_import, plan_reimport
 from contract_sync.stages.ready import ready_list
 from contract_sync.stages.scope import UnknownProject
 from contract_sync.store.db import open_store
+from contract_sync.store.identity import Event, record
 from contract_sync.store.liveness import alive
 from contract_sync.store.state import load_state
 from contract_sync.store.writes import finish_run, start_run
-from contract_sync.vocabulary import RunStatus
+from contract_sync.vocabulary import RunStatus, WebEvent
 
 
 @contextmanager
@@ -137,11 +138,12 @@ def _run(
     first_import: bool,
 ) -> RunResult:
     """The one run sequence: start, scan, then plan and apply group by group, finish
-    (failed on any error). A request naming a contract the ERP lacks is refused before
-    anything is recorded. The run holds its life lock throughout: killed, it is found
-    abandoned. Nothing is written before the whole ERP in scope is read and validated;
-    the changed contracts' frames wait in memory up to a group's items, in files beyond."""
-    require_known(settings, request)
+    (failed on any error). A request naming a contract the ERP lacks is refused before the
+    run starts, the refusal recorded (web_events), not a failed run. The run holds its
+    life lock throughout: killed, it is found abandoned. Nothing is written before the
+    whole ERP in scope is read and validated; the changed contracts' frames wait in memory
+    up to a group's items, in files beyond."""
+    _known_or_refused(settings, request, origin)
     with (
         Pace.for_run(settings) as pace,
         _store(settings) as store,
@@ -166,6 +168,18 @@ def _run(
             raise
         finish_run(store, origin.run_id, RunStatus.completed, repeated)
     return RunResult(origin.run_id, audit, found)
+
+
+def _known_or_refused(settings: Settings, request: Request, origin: Origin) -> None:
+    """require_known, a refusal recorded with its line (who asked, from where, what)."""
+    try:
+        require_known(settings, request)
+    except UnknownContract as refused:
+        detail = f"{origin.trigger} run {origin.run_id}: {refused}"
+        event = Event(WebEvent.refused, request.actor, str(origin.trigger), detail, request.company)
+        with _store(settings) as store:
+            record(store, event)
+        raise
 
 
 def _with_report(settings: Settings, found: Scan, run_id: str) -> Scan:

@@ -1,5 +1,6 @@
 """The one request resolver: defaults, normal form, known contracts (with the nearest
-numbers), and a refused request leaves no run behind, from the CLI and the run form alike."""
+numbers), and a refused request leaves no run behind but its refusal, from the CLI and the
+run form alike."""
 
 from __future__ import annotations
 
@@ -19,6 +20,14 @@ SETTINGS = Settings(erp_url="sqlite://", store_url="sqlite://", company=7, servi
 def _run_count(store: sa.Engine) -> int:
     with store.connect() as connection:
         return connection.execute(sa.select(sa.func.count()).select_from(s.sync_runs)).scalar()
+
+
+def _refusals(store: sa.Engine) -> list[tuple]:
+    """The refusals recorded: event, login, client, company and detail."""
+    e = s.web_events.c
+    query = sa.select(e.event, e.login, e.client, e.erp_company, e.detail).order_by(e.id)
+    with store.connect() as connection:
+        return [tuple(row) for row in connection.execute(query)]
 
 
 @pytest.mark.parametrize(
@@ -60,6 +69,9 @@ def test_a_cli_typo_records_no_run(configured):
         assert done.exit_code == 1
         assert "not in the ERP for company 1: '2099-'" in done.output
     assert _run_count(configured.store) == 0
+    refusals = _refusals(configured.store)
+    assert [row[:4] for row in refusals] == [("refused", "admin", "cli", 1)] * 2
+    assert all("not in the ERP for company 1: '2099-'" in row[4] for row in refusals)
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -73,3 +85,7 @@ def test_the_run_form_refuses_a_contract_it_cannot_find(configured):
     assert state.is_failed()
     assert "'24008' (nearest: 24008-" in state.message
     assert _run_count(configured.store) == 0
+    [(event, login, client, company, detail)] = _refusals(configured.store)
+    # Called in-process, not through a deployment: the run's origin says cli.
+    assert (event, login, client, company) == ("refused", "admin", "cli", 1)
+    assert "'24008' (nearest: 24008-" in detail
