@@ -602,7 +602,10 @@ def diff(
     if output_format != "table":
         sys.stdout.write(as_text(lines, output_format))
         return
-    console.print(preview_view(lines, contract))
+    if lines.empty:
+        console.print(f"{contract}: a re-import would change nothing", markup=False)
+    else:
+        console.print(preview_view(lines, contract))
     decision = found.decisions.iloc[0]
     verdict = (
         "re-import available"

@@ -74,6 +74,10 @@ def test_demo_commands_end_to_end(data_dir):
         assert shown in synced.stdout, shown
     assert (data_dir / "store.sqlite").exists()
     assert list((data_dir / "reports").glob("*/index.html"))
+    again = _run(["diff", "24008-"])  # re-imported: nothing left, and no empty table
+    assert again.exit_code == 0, again.output
+    assert "24008-: a re-import would change nothing" in again.stdout
+    assert "Re-import preview" not in again.stdout
 
     unknown = _run(["sync", "--as", "nobody"])
     assert unknown.exit_code == 1 and "nobody" in unknown.stdout

@@ -119,7 +119,7 @@ def test_commands_run_without_prefect_and_gx_only_to_validate(configured):
     assert imported == ["False", "False"]  # ... once: their verdicts are kept
     for gx_imported in ("True", "False"):  # compared in full: validated, then known
         shown, imported = _modules_after(["diff", "24008-"], env)
-        assert "Re-import preview of contract 24008-" in shown
+        assert "24008- as sync-service: " in shown  # its verdict, after its lines or none
         assert imported == ["False", gx_imported]
     shown, imported = _modules_after(["audit", "report"], env)
     assert "audit rows" in shown

@@ -16,7 +16,7 @@ from contract_sync.settings import get_settings
 from contract_sync.stages.compare import compare
 from contract_sync.stages.ready import line_preview
 from tests.conftest import kept_as_is, seeded_sides, settings_for
-from tests.frames import contracts_frame, items_frame, make_state
+from tests.frames import contracts_frame, item, items_frame, make_state
 
 
 def _ready(actor: str, project: str | None = None):
@@ -79,8 +79,20 @@ def test_preview_marks_kept_edits_conflicts_added_and_removed_items():
     conflict = by_item[("20", "changed", "description")]
     assert (conflict.before, conflict.after) == ("Store text", "ERP text")
     assert conflict.note == "conflict: store edit overwritten"
-    assert by_item[("30", "removed", "")].after.startswith("Item 30, ")
-    assert by_item[("40", "added", "")].after.startswith("Item 40, ")
+    removed, added = by_item[("30", "removed", "")], by_item[("40", "added", "")]
+    assert (removed.before, removed.after) == ("Item 30, 123.45", "(removed)")
+    assert (added.before, added.after) == ("", "Item 40, 123.45")
+    assert "<NA>" not in lines.to_string()
+
+
+def test_an_item_without_description_is_said_in_words():
+    contracts = contracts_frame("C1")
+    state = make_state(contracts, items_frame(("C1", "10")))
+    erp_items = items_frame(("C1", "10"), item("C1", "20", description=None))
+    lines = line_preview("C1", compare(state, contracts, erp_items), state)
+    assert lines[["item_no", "change", "after"]].values.tolist() == [
+        ["20", "added", "(no description), 123.45"]
+    ]
 
 
 @pytest.mark.usefixtures("prefect_harness", "edited")

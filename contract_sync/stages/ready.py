@@ -64,10 +64,14 @@ def ready_list(
     return frame[READY_COLUMNS].sort_values("contract_no").reset_index(drop=True)
 
 
+REMOVED = "(removed)"  # what a removed item is after a re-import
+NO_DESCRIPTION = "(no description)"
+
+
 def line_preview(contract_no: str, comparison: Comparison, state: StoreState) -> pd.DataFrame:
     """One contract's line-level preview: every change a re-import makes, and every store
     edit it keeps, with conflicts marked. Added and removed items show their description
-    and amount."""
+    and amount on the side where they are."""
     changes = comparison.changes[comparison.changes["contract_no"] == contract_no]
     changes = changes.assign(item_no=changes["item_no"].astype("string"))
     items = comparison.items[comparison.items["contract_no"] == contract_no]
@@ -84,9 +88,15 @@ def line_preview(contract_no: str, comparison: Comparison, state: StoreState) ->
             changes.loc[presence, "change"], changes.loc[presence, "item_no"], strict=True
         )
     ]
-    changes = changes.copy()
-    changes.loc[presence, "after"] = pd.Series(text, index=changes.index[presence], dtype="string")
-    changes.loc[presence, "before"] = pd.NA  # the audit's full values; the summary says it
+    # An item's summary (the audit's full values aside) on the side where the item is: a
+    # removed one is in the store now and gone after; an added one only after.
+    summary = pd.Series(pd.NA, index=changes.index, dtype="string")
+    summary[presence] = text
+    removed = changes["change"].eq(ItemChange.removed)
+    changes = changes.assign(
+        before=changes["before"].astype("string").mask(presence, summary.where(removed)),
+        after=changes["after"].astype("string").mask(presence, summary.mask(removed, REMOVED)),
+    )
     note = pd.Series("", index=changes.index, dtype="string")
     note = note.mask(changes["change"].eq(ItemChange.kept), "store edit kept")
     note = note.mask(changes["overwritten"].astype(bool), "conflict: store edit overwritten")
@@ -104,7 +114,8 @@ def line_preview(contract_no: str, comparison: Comparison, state: StoreState) ->
 def _summary(items: pd.DataFrame, item_no: str) -> str:
     """'Unit Masonry - Level 2, 58,326.30' for an item (amount at scale 2)."""
     row = items.loc[item_no]
-    return f"{row['description']}, {display(row['amount'], 'amount')}"
+    description = NO_DESCRIPTION if pd.isna(row["description"]) else row["description"]
+    return f"{description}, {display(row['amount'], 'amount')}"
 
 
 AMOUNT_COLUMNS = ["amount_before", "amount_after", "amount_delta"]
