@@ -102,16 +102,31 @@ def telling_codes(reasons: str) -> list[str]:
     return [c for c in codes if c != Reason.no_updates] if len(codes) > 1 else codes
 
 
-def in_words(reasons: str) -> str:
-    """Reason codes as plain words, each with its code."""
-    return "; ".join(f"{REASON_WORDS.get(c, (c,))[0]} ({c})" for c in telling_codes(reasons))
+# Where a first import's refusal reads otherwise than a re-import's: its own rights.
+FIRST_IMPORT_WORDS: dict[str, tuple[str, str]] = {
+    Reason.permission_denied: (
+        "the acting user lacks the rights of an import (Standard or Admin on ERP Integrations "
+        "and Admin on the project's Main Contracts)",
+        "ask a company admin to grant them in the directory file",
+    ),
+}
 
 
-def what_to_do(reasons: str) -> str:
+def _words(first_import: bool) -> dict[str, tuple[str, str]]:
+    return REASON_WORDS | FIRST_IMPORT_WORDS if first_import else REASON_WORDS
+
+
+def in_words(reasons: str, *, first_import: bool = False) -> str:
+    """Reason codes as plain words, each with its code (those of a first import's gates
+    with `first_import`)."""
+    words = _words(first_import)
+    return "; ".join(f"{words.get(c, (c,))[0]} ({c})" for c in telling_codes(reasons))
+
+
+def what_to_do(reasons: str, *, first_import: bool = False) -> str:
+    words = _words(first_import)
     return "; ".join(
-        dict.fromkeys(
-            REASON_WORDS.get(c, ("", "see the reason"))[1] for c in telling_codes(reasons)
-        )
+        dict.fromkeys(words.get(c, ("", "see the reason"))[1] for c in telling_codes(reasons))
     )
 
 

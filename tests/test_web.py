@@ -202,6 +202,24 @@ def test_the_buttons_follow_the_gates_for_each_user(site):
     why = re.findall(r'<div class="why">([^<]*)</div>', for_viewer)
     assert len(why) == len(_buttons(for_viewer))
     assert all("(permission_denied)" in w for w in why)
+    # Each refusal quotes the rule of its own button: an Import needs less than a Re-Import.
+    kinds = re.findall(
+        r">(Re-Import|Import)</button>\s*</form>\s*<div class=\"why\">([^<]*)<", for_viewer
+    )
+    rules = {
+        kind: {html.unescape(w).split(" (permission_denied)")[0] for k, w in kinds if k == kind}
+        for kind in ("Import", "Re-Import")
+    }
+    assert rules == {
+        "Import": {
+            "the acting user lacks the rights of an import (Standard or Admin on ERP "
+            "Integrations and Admin on the project's Main Contracts)"
+        },
+        "Re-Import": {
+            "the acting user lacks the rights (Admin on ERP Integrations and on the "
+            "project's Main Contracts)"
+        },
+    }
     number = sorted(enabled)[0]
     preview = admin.get("/companies/1/contract", params={"no": number})
     assert preview.status_code == 200 and "What a re-import would do, line by line" in preview.text

@@ -121,7 +121,8 @@ def _allowed(settings: Settings, company: int, login: str, no: str, kind: str) -
     imported = kind == "import"
     if not row["import_available" if imported else "reimport_available"]:
         reasons = row["import_reasons" if imported else "reasons"]
-        message = f"{kind} of {row['contract_no']} is not available: {in_words(reasons)}"
+        why = in_words(reasons, first_import=imported)
+        message = f"{kind} of {row['contract_no']} is not available: {why}"
         raise Refused(409, message, login)
     return row
 
