@@ -89,7 +89,10 @@ def ready_with_evaluation(
     """The ready list, and the evaluation it comes from (for a contract's line preview)."""
     found = preview(settings, replace(request, project=None), hooks)
     if not found.state.actor_known:
-        raise UnknownUser(f"{request.actor!r} is not a user of the project store")
+        raise UnknownUser(
+            f"{request.actor!r} is not a user of the project store: act as one of its logins "
+            "(the directory file lists them)"
+        )
     if request.project is not None and request.project not in set(found.state.projects["project"]):
         raise UnknownProject(f"project {request.project} does not exist in the project store")
     importable = evaluate_import_gates(

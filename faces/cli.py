@@ -833,8 +833,12 @@ def _print_audit(report, changes: bool, wide: bool) -> None:  # noqa: ANN001
     from contract_sync_faces.terminal import audit_rows_view, blockers_view, changes_view
 
     s = report.summary
+    rows = report.rows if changes else report.rows[report.rows["reasons"].ne(UNCHANGED_REASONS)]
+    unlisted = s["rows"] - len(rows)
+    counted = f" ({unlisted} of them nothing changed: counted, not listed)" if unlisted else ""
     console.print(
-        f"{s['runs']} runs, {s['contracts']} contracts, {s['rows']} audit rows; contract value "
+        f"{s['runs']} runs, {s['contracts']} contracts, {s['rows']} audit rows{counted}; "
+        "contract value "
         f"changed by re-imports: {display(s['value_changed'], 'amount')}, brought in by first "
         f"imports: {display(s['value_imported'], 'amount')}",
         markup=False,
@@ -845,7 +849,6 @@ def _print_audit(report, changes: bool, wide: bool) -> None:  # noqa: ANN001
         console.print("reasons: " + ", ".join(f"{k} {v}" for k, v in s["reasons"].items()))
     if len(report.blockers):
         console.print(blockers_view(report.blockers))
-    rows = report.rows if changes else report.rows[report.rows["reasons"].ne(UNCHANGED_REASONS)]
     shown = rows.tail(SHOWN_ROWS)
     console.print(audit_rows_view(shown, len(rows), wide))
     if changes and shown["audit_id"].isin(report.changes["audit_id"]).any():

@@ -4,6 +4,7 @@ smoke test of the real console entry in a process of its own."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +79,11 @@ def test_demo_commands_end_to_end(data_dir):
     assert again.exit_code == 0, again.output
     assert "24008-: a re-import would change nothing" in again.stdout
     assert "Re-import preview" not in again.stdout
+    assert _run(["sync", "--company", "1"]).exit_code == 0  # rows with nothing changed
+    report = _run(["audit", "report", "--company", "1"]).stdout
+    counted = re.search(r"(\d+) audit rows \((\d+) of them nothing changed: counted, not", report)
+    total, unlisted = int(counted.group(1)), int(counted.group(2))
+    assert unlisted > 0 and f"({total - unlisted} of {total - unlisted} shown)" in report
 
     unknown = _run(["sync", "--as", "nobody"])
     assert unknown.exit_code == 1 and "nobody" in unknown.stdout

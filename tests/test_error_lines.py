@@ -103,7 +103,9 @@ CASES = {
     ),
     "unknown user": Case(["sync", "--as", "ADMIN"], ["'ADMIN'", "not a user", "recorded"]),
     "unknown company": Case(["sync", "--company", "99"], ["company 99"]),
-    "unknown user's list": Case(["ready", "--as", "nobody"], ["'nobody'", "not a user"]),
+    "unknown user's list": Case(
+        ["ready", "--as", "nobody"], ["'nobody'", "not a user", "act as one of its logins"]
+    ),
     "import --all as nobody": Case(["import", "--all", "--as", "admn"], ["'admn'"]),
     "unknown project": Case(["ready", "--project", "NOPE"], ["project NOPE"]),
     "directory on a missing store": Case(
