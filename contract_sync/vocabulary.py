@@ -35,6 +35,8 @@ class Reason(StrEnum):
     integration_unsupported = "integration_unsupported"
     not_imported = "not_imported"
     already_imported = "already_imported"
+    erp_contract_pending = "erp_contract_pending"  # ERP status pending (0): not yet begun
+    erp_contract_closed = "erp_contract_closed"  # ERP status hard close (3): finished
     contract_unapproved = "contract_unapproved"
     job_not_synced = "job_not_synced"
     contract_in_multiple_projects = "contract_in_multiple_projects"
@@ -66,6 +68,15 @@ REASON_WORDS: dict[str, tuple[str, str]] = {
     ),
     Reason.not_imported: ("not in the project store yet", "import it first"),
     Reason.already_imported: ("already in the project store", "re-import it instead"),
+    Reason.erp_contract_pending: (
+        "the ERP contract is pending (not yet begun) and has changes",
+        "nothing yet: its changes are re-imported once the contract is open in the ERP",
+    ),
+    Reason.erp_contract_closed: (
+        "the ERP contract is hard-closed (finished) and has changes",
+        "reopen it in the ERP if the change is meant, then re-import; a closed contract "
+        "is not re-imported",
+    ),
     Reason.contract_unapproved: (
         "the store contract is not Approved",
         "approve it in the project, then re-import",
@@ -137,6 +148,8 @@ REIMPORT_GATES = [
     Reason.integration_not_configured,
     Reason.integration_unsupported,
     Reason.not_imported,
+    Reason.erp_contract_pending,
+    Reason.erp_contract_closed,
     Reason.contract_unapproved,
     Reason.job_not_synced,
     Reason.contract_in_multiple_projects,

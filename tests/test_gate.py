@@ -142,6 +142,31 @@ def test_contract_unapproved(status):
     assert reasons(state) == {"C1": "contract_unapproved", "C2": ""}
 
 
+@pytest.mark.parametrize(
+    ("erp_status", "store_status", "reason"),
+    [
+        ("pending", "Draft", "erp_contract_pending"),
+        ("hard_close", "Complete", "erp_contract_closed"),
+    ],
+)
+def test_a_pending_or_closed_erp_contract_has_its_own_reason_not_unapproved(
+    erp_status, store_status, reason
+):
+    """Not "approve it in the project": the store status follows the ERP's. With changes it
+    is blocked for its ERP status; with none it is up to date, not a blocker forever."""
+    state = dataclasses.replace(
+        STATE, contracts=where(STATE.contracts, "contract_no", "C1", status=store_status)
+    )
+    erp = where(CONTRACTS, "contract_no", "C1", erp_status=erp_status)
+    assert reasons(state, erp_contracts=erp) == {"C1": reason, "C2": ""}
+    assert reasons(state, erp_contracts=erp, erp_items=IMPORTED) == {
+        "C1": "no_updates",
+        "C2": "no_updates",
+    }
+    soft_closed = where(CONTRACTS, "contract_no", "C1", erp_status="soft_close")
+    assert reasons(STATE, erp_contracts=soft_closed) == {"C1": "", "C2": ""}
+
+
 def test_job_not_synced():
     synced = STATE.synced_jobs[STATE.synced_jobs["job_no"] != "JC2"]
     assert reasons(dataclasses.replace(STATE, synced_jobs=synced)) == {

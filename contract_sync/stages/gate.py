@@ -15,6 +15,7 @@ from contract_sync.vocabulary import (
     REIMPORTERS,
     ConflictPolicy,
     ContractStatus,
+    ErpStatus,
     Reason,
     syncs_main_contracts,
 )
@@ -57,18 +58,30 @@ def evaluate_gates(
         .agg(projects=("project_id", "nunique"), unapproved=("unapproved", "any"))
     )
     summary = comparison.contracts.set_index("contract_no")
+    no_updates = (
+        unchanged | contract_no.isin(summary.index[~summary["has_updates"]])
+    ) & ~contract_no.isin(invalid_contracts)
+    # A pending or hard-closed ERP contract is Draft or Complete in the store because of its
+    # ERP status, not unapproved there; with nothing to re-import it is simply up to date.
+    status = erp_contracts["erp_status"].astype("string")
+    imported = contract_no.isin(stored.index).to_numpy()
+    pending = imported & status.eq(ErpStatus.pending).fillna(False).to_numpy()
+    closed = imported & status.eq(ErpStatus.hard_close).fillna(False).to_numpy()
     checks = {
         Reason.unknown_user: not state.actor_known,
         Reason.permission_denied: (state.erp_integrations_level not in REIMPORTERS)
         | _project_levels(state, erp_contracts),
         **_integration_checks(state),
-        Reason.not_imported: ~contract_no.isin(stored.index),
-        Reason.contract_unapproved: contract_no.isin(stored.index[stored["unapproved"]]),
+        Reason.not_imported: ~imported,
+        Reason.erp_contract_pending: pending & ~no_updates,
+        Reason.erp_contract_closed: closed & ~no_updates,
+        Reason.contract_unapproved: contract_no.isin(stored.index[stored["unapproved"]])
+        & ~pending
+        & ~closed,
         Reason.job_not_synced: ~erp_contracts["job_no"].isin(state.synced_jobs["job_no"]),
         Reason.contract_in_multiple_projects: contract_no.map(stored["projects"]).fillna(0) > 1,
         Reason.invalid_erp_data: contract_no.isin(invalid_contracts),
-        Reason.no_updates: (unchanged | contract_no.isin(summary.index[~summary["has_updates"]]))
-        & ~contract_no.isin(invalid_contracts),
+        Reason.no_updates: no_updates,
         Reason.conflict: (policy == ConflictPolicy.block)
         & (contract_no.map(summary["conflicts"]).fillna(0) > 0),
     }
