@@ -564,7 +564,7 @@ def ready(
     if output_format != "table":
         sys.stdout.write(as_text(table, output_format))
         return
-    console.print(ready_view(table, request.actor, wide))
+    console.print(ready_view(table, request.actor, request.company, wide))
 
 
 @app.command("diff")

@@ -59,14 +59,17 @@ def _lines(reasons: pd.Series) -> pd.Series:
     return reasons.fillna("").astype(str).str.split().str.join("\n")
 
 
-def ready_view(table: pd.DataFrame, actor: str, wide: bool = False) -> Table:
-    """The ready list: one row per ERP contract, whatever it lacks (project, title, amounts)."""
+def ready_view(table: pd.DataFrame, actor: str, company: int, wide: bool = False) -> Table:
+    """The ready list of one ERP company: one row per ERP contract, whatever it lacks
+    (project, title, amounts)."""
     columns = [("contract", "code"), ("project", "code"), ("action", "code"), ("reasons", "code")]
     if wide:
         columns[1:1] = [("title", "words")]
         columns += [("items +/~/-", "code"), ("header", "code"), ("amount before", "amount")]
     columns += [("amount after", "amount"), ("delta", "amount")]
-    view = _view(f"ERP main contracts ready to be imported (as {actor})", columns)
+    view = _view(
+        f"ERP company {company}: main contracts ready to be imported (as {actor})", columns
+    )
     shown = _amounts(table, separators=True)
     action = pd.Series("", index=table.index).mask(table["import_available"], "import")
     action = action.mask(table["reimport_available"], "re-import")
@@ -76,11 +79,13 @@ def ready_view(table: pd.DataFrame, actor: str, wide: bool = False) -> Table:
 
 
 def outcome_view(audit: pd.DataFrame, wide: bool = False) -> Table:
-    """A run's outcome per contract."""
+    """A run's outcome per contract; its ERP company beside it wherever contract numbers
+    of several companies meet (they repeat from one company to the next)."""
     columns = [("contract", "code"), ("outcome", "code"), ("reasons", "code")]
     columns += [("items +/~/-", "code")]
-    if wide:
+    if wide or audit["erp_company"].nunique() > 1:
         columns[0:0] = [("company", "code")]
+    if wide:
         columns += [("header", "code"), ("amount before", "amount")]
     columns += [("amount after", "amount"), ("delta", "amount")]
     before, after = audit["amount_before"].astype("Int64"), audit["amount_after"].astype("Int64")

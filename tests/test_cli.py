@@ -73,6 +73,10 @@ def test_demo_commands_end_to_end(data_dir):
         "audit log",
     ):
         assert shown in synced.stdout, shown
+    # Two companies hold the same contract numbers: each row names its company.
+    assert re.search(r"^\s*company\s+contract\s+outcome", synced.stdout, re.M), synced.stdout
+    assert re.search(r"^\s*1\s+24001-\s", synced.stdout, re.M)
+    assert re.search(r"^\s*2\s+24001-\s", synced.stdout, re.M)
     assert (data_dir / "store.sqlite").exists()
     assert list((data_dir / "reports").glob("*/index.html"))
     again = _run(["diff", "24008-"])  # re-imported: nothing left, and no empty table

@@ -112,10 +112,10 @@ def test_the_web_pages_start_without_prefect(configured):
 def test_commands_run_without_prefect_and_gx_only_to_validate(configured):
     env = dict(os.environ, COLUMNS="200")
     shown, imported = _modules_after(["ready"], env)
-    assert "ERP main contracts ready to be imported" in shown
+    assert "ERP company 1: main contracts ready to be imported" in shown
     assert imported == ["False", "True"]  # contracts not imported yet are validated
     shown, imported = _modules_after(["ready"], env)
-    assert "ERP main contracts ready to be imported" in shown
+    assert "ERP company 1: main contracts ready to be imported" in shown
     assert imported == ["False", "False"]  # ... once: their verdicts are kept
     for gx_imported in ("True", "False"):  # compared in full: validated, then known
         shown, imported = _modules_after(["diff", "24008-"], env)

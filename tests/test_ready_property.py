@@ -87,6 +87,8 @@ def test_the_ready_list_and_its_view_hold_for_every_mix(cases):
         assert not (row["reimport_available"] and not case["imported"])
 
     out = io.StringIO()
-    Console(file=out, width=100, color_system=None).print(ready_view(table.reset_index(), "admin"))
+    Console(file=out, width=100, color_system=None).print(
+        ready_view(table.reset_index(), "admin", 1)
+    )
     shown = out.getvalue()
     assert all(f"C{i}" in shown for i in range(len(cases)))
