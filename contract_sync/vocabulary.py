@@ -118,7 +118,7 @@ FIRST_IMPORT_WORDS: dict[str, tuple[str, str]] = {
     Reason.permission_denied: (
         "the acting user lacks the rights of an import (Standard or Admin on ERP Integrations "
         "and Admin on the project's Main Contracts)",
-        "ask a company admin to grant them in the directory file",
+        REASON_WORDS[Reason.permission_denied][1],  # the same remedy
     ),
 }
 
