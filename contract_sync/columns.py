@@ -158,13 +158,33 @@ def to_decimal(value: int | None, field: str) -> Decimal | None:
     return Decimal(int(value)).scaleb(-SCALES[field])
 
 
+# The fewest decimals a person reads of a scaled field: the money format is thousands
+# separators and cents, always; quantities, unit costs and percentages drop the zeros their
+# scale adds past that (1,000 units at 12.50, 10 %), never a digit that is not zero.
+PERSON_DECIMALS = {"amount": 2, "original_amount": 2, "unit_cost": 2}  # others: 0
+
+
 def display(value: object, field: str) -> str:
-    """A field value as a person reads it (scaled integers shown as decimals)."""
+    """A field value as a person reads it, in the one money format: a scaled integer (an
+    int) or the audit's exact decimal text of one ('83041.08') both read '83,041.08'."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    if field in SCALES:
-        return f"{to_decimal(value, field):,}"
-    return str(value)
+    if field not in SCALES:
+        return str(value)
+    if isinstance(value, str):
+        try:
+            number = Decimal(value)
+        except ArithmeticError:
+            return value  # not a number (a rejected value's text): shown as it is
+        if not number.is_finite():
+            return value
+    else:
+        number = to_decimal(value, field)
+    keep = PERSON_DECIMALS.get(field, 0)
+    trimmed = number.normalize()
+    if trimmed.as_tuple().exponent > -keep:  # fewer decimals than a person reads
+        trimmed = number.quantize(Decimal(1).scaleb(-keep))
+    return f"{trimmed:,}" + (" %" if field == "retainage_pct" else "")
 
 
 def scaled_text(values: pd.Series, scale: int) -> pd.Series:

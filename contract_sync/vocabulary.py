@@ -323,6 +323,51 @@ SCALES = {
 RETAINAGE_FRACTION_SCALE = 4
 LUMP_SUM_UOM = "LS"
 
+# The words a person reads for the codes a program reads (CSV and JSON keep the codes).
+FIELD_LABELS = {
+    "contract_no": "contract",
+    "item_no": "item",
+    "erp_company": "company",
+    "job_no": "job",
+    "title": "title",
+    "customer": "customer",
+    "retainage_pct": "retainage %",
+    "start_date": "start date",
+    "projected_completion": "projected completion",
+    "original_amount": "contract amount",
+    "erp_status": "ERP status",
+    "position": "position",
+    "description": "description",
+    "cost_code": "cost code",
+    "line_item_type": "item type",
+    "uom": "unit",
+    "quantity": "quantity",
+    "unit_cost": "unit cost",
+    "amount": "amount",
+    "tax_code": "tax code",
+}
+OUTCOME_LABELS = {
+    Outcome.reimported: "re-imported",
+    Outcome.would_reimport: "would re-import",
+    Outcome.imported: "imported",
+    Outcome.up_to_date: "up to date",
+    Outcome.blocked: "blocked",
+    Outcome.failed: "failed",
+}
+ERP_STATUS_LABELS = {
+    ErpStatus.pending: "pending",
+    ErpStatus.open: "open",
+    ErpStatus.soft_close: "soft-closed",
+    ErpStatus.hard_close: "hard-closed",
+}
+
+
+def label(code: object) -> str:
+    """A field name or an outcome as a person reads it (an unknown code as it is)."""
+    text = "" if code is None else str(code)
+    return FIELD_LABELS.get(text) or OUTCOME_LABELS.get(text) or text
+
+
 # Colours of the outcomes wherever a person sees them (terminal, HTML, charts).
 OUTCOME_COLOURS = {
     Outcome.reimported: "#2e7d32",

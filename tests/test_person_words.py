@@ -1,0 +1,37 @@
+"""What a person reads: one money format for every scaled value, words for codes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from contract_sync.columns import display, to_decimal
+from contract_sync.vocabulary import SCALES, label
+
+
+@given(st.integers(-(10**15), 10**15), st.sampled_from(sorted(SCALES)))
+def test_a_person_reads_every_value_exactly_in_one_format(value: int, field: str) -> None:
+    """The one format loses no digit, the scaled integer and its audit text read alike, and
+    money always shows its cents."""
+    shown = display(value, field)
+    assert Decimal(shown.removesuffix(" %").replace(",", "")) == to_decimal(value, field)
+    assert display(str(to_decimal(value, field)), field) == shown
+    if field in ("amount", "original_amount"):
+        assert shown[-3] == "."
+
+
+def test_labels_read_as_words() -> None:
+    assert display(8304108, "amount") == "83,041.08"
+    assert display("83041.08", "original_amount") == "83,041.08"
+    assert display(1250000, "unit_cost") == "12.50"
+    assert display(1000000, "quantity") == "1,000"
+    assert display(1000, "retainage_pct") == "10 %"
+    assert display("not a number", "amount") == "not a number"
+    assert [label(c) for c in ("uom", "original_amount", "would_reimport", "odd")] == [
+        "unit",
+        "contract amount",
+        "would re-import",
+        "odd",
+    ]
