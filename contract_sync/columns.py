@@ -12,7 +12,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from contract_sync.vocabulary import SCALES
+from contract_sync.vocabulary import ERP_STATUS_LABELS, SCALES
 
 CONTRACT_KEY = ["erp_company", "contract_no"]
 ITEM_KEY = ["erp_company", "contract_no", "item_no"]
@@ -58,6 +58,10 @@ HEADER_FIELDS = [
     "projected_completion",
     "original_amount",
 ]
+# The header a baseline holds: the fields above, and the ERP status, which the store keeps
+# in its own words (contract status) and a re-import does not write, but whose change in
+# the ERP is a change to show and record.
+BASELINE_HEADER_FIELDS = [*HEADER_FIELDS, "erp_status"]
 # The ERP's exact text of a key: shown and written to the store's origin_id, never matched on.
 CODE_COLUMNS = ["contract_code", "item_code"]
 # A row's ERP values its connector could not take (a number with more decimals than its
@@ -169,6 +173,8 @@ def display(value: object, field: str) -> str:
     int) or the audit's exact decimal text of one ('83041.08') both read '83,041.08'."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
+    if field == "erp_status":
+        return ERP_STATUS_LABELS.get(str(value), str(value))
     if field not in SCALES:
         return str(value)
     if isinstance(value, str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from contract_sync.columns import (
+    BASELINE_HEADER_FIELDS,
     CONTRACT_COLUMNS,
     HEADER_FIELDS,
     ITEM_COLUMNS,
@@ -110,7 +111,7 @@ def make_state(contracts: pd.DataFrame, items: pd.DataFrame) -> StoreState:
             stored_items[["contract_id", "item_id", "contract_no", "item_no", *ITEM_FIELDS]]
         ),
         baselines=as_loaded(
-            stored.assign(erp_hash=hashes)[["contract_id", "erp_hash", *HEADER_FIELDS]]
+            stored.assign(erp_hash=hashes)[["contract_id", "erp_hash", *BASELINE_HEADER_FIELDS]]
         ),
         baseline_items=as_loaded(stored_items[["contract_id", "item_no", *ITEM_FIELDS]]),
     )

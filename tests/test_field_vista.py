@@ -189,3 +189,37 @@ def test_empty_store_to_imported_to_reimported(first_day):
     assert from_files.exit_code == 0, from_files.output
     assert "reimported" not in from_files.output and "+0 ~0 -0" in from_files.output
     assert "3 up_to_date" in from_files.output or "2 up_to_date" in from_files.output
+
+
+def test_closing_a_contract_in_vista_is_a_change_shown_and_recorded(first_day):
+    """Soft close to hard close in Vista: `diff` shows the status change (not "nothing
+    changed"), a sync records it as a re-import that writes no store field, and the next
+    sync finds the contract up to date, not a blocker."""
+    erp, store, folder = first_day
+    _cli("directory", "apply", str(folder / "directory.yaml"), "--by", "it-admin")
+    _cli("import", "--all", "--as", "jdoe")
+    with store.connect() as connection:
+        before = connection.execute(
+            sa.select(s.main_contracts).where(s.main_contracts.c.number == "1002-")
+        ).one()
+    with erp.begin() as connection:
+        connection.execute(
+            JCCM.update().where(JCCM.c.Contract == " 1002-").values(ContractStatus=3)
+        )
+
+    diff = _cli("diff", "1002-")
+    assert "erp_status" in diff and "hard_close" in diff, diff  # labels: see the faces
+    assert "the project's own status is kept" in diff
+    assert "nothing changed" not in diff
+    synced = _cli("sync")
+    assert re.search(r"1002-\s+re-?imported", synced), synced
+    assert "erp_contract_closed" not in synced
+    with store.connect() as connection:
+        after = connection.execute(
+            sa.select(s.main_contracts).where(s.main_contracts.c.number == "1002-")
+        ).one()
+    assert (after.status, after.original_amount) == (before.status, before.original_amount)
+    recorded = _cli("audit", "contract", "1002-")
+    assert "hard_close" in recorded, recorded
+    again = _cli("sync")
+    assert re.search(r"1002-\s+up.to.date", again), again

@@ -155,7 +155,9 @@ def test_a_pending_or_closed_erp_contract_has_its_own_reason_not_unapproved(
     """Not "approve it in the project": the store status follows the ERP's. With changes it
     is blocked for its ERP status; with none it is up to date, not a blocker forever."""
     state = dataclasses.replace(
-        STATE, contracts=where(STATE.contracts, "contract_no", "C1", status=store_status)
+        STATE,
+        contracts=where(STATE.contracts, "contract_no", "C1", status=store_status),
+        baselines=where(STATE.baselines, "contract_id", 101, erp_status=erp_status),
     )
     erp = where(CONTRACTS, "contract_no", "C1", erp_status=erp_status)
     assert reasons(state, erp_contracts=erp) == {"C1": reason, "C2": ""}
@@ -165,6 +167,38 @@ def test_a_pending_or_closed_erp_contract_has_its_own_reason_not_unapproved(
     }
     soft_closed = where(CONTRACTS, "contract_no", "C1", erp_status="soft_close")
     assert reasons(STATE, erp_contracts=soft_closed) == {"C1": "", "C2": ""}
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [("soft_close", "hard_close"), ("open", "hard_close"), ("open", "pending")],
+)
+def test_an_erp_status_change_is_a_change_and_closing_alone_is_not_refused(before, after):
+    """The status is the ERP's: its change alone is re-imported (recorded, the store's own
+    status left as the project keeps it); with other changes it waits for the ERP."""
+    state = dataclasses.replace(
+        STATE, baselines=where(STATE.baselines, "contract_id", 101, erp_status=before)
+    )
+    erp = where(CONTRACTS, "contract_no", "C1", erp_status=after)
+    comparison = compare(state, erp, IMPORTED)
+    changes = comparison.changes
+    assert changes[["contract_no", "change", "field", "before", "after"]].values.tolist() == [
+        ["C1", "changed", "erp_status", before, after]
+    ]
+    assert comparison.contracts.set_index("contract_no")["header_changes"].to_dict() == {
+        "C1": 1,
+        "C2": 0,
+    }
+    assert reasons(state, erp_contracts=erp, erp_items=IMPORTED) == {"C1": "", "C2": "no_updates"}
+    blocked = "erp_contract_pending" if after == "pending" else "erp_contract_closed"
+    assert reasons(state, erp_contracts=erp) == {"C1": blocked, "C2": ""}
+
+
+def test_a_baseline_without_a_status_shows_no_status_change():
+    state = dataclasses.replace(STATE, baselines=STATE.baselines.assign(erp_status=None))
+    erp = where(CONTRACTS, "contract_no", "C1", erp_status="soft_close")
+    assert compare(state, erp, IMPORTED).changes.empty
+    assert reasons(state, erp_contracts=erp, erp_items=IMPORTED)["C1"] == "no_updates"
 
 
 def test_job_not_synced():

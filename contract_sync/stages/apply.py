@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.columns import HEADER_FIELDS
+from contract_sync.columns import BASELINE_HEADER_FIELDS, HEADER_FIELDS
 from contract_sync.model import Plan
 from contract_sync.store.contract_writes import (
     LockedContract,
@@ -301,7 +301,7 @@ def _baseline_moved(connection: sa.Connection, ids: pd.Series, compared: pd.Seri
 
 
 def _erp_headers(plan: Plan) -> pd.DataFrame:
-    return plan.erp.contracts.set_index("contract_no")[HEADER_FIELDS].add_prefix("erp_")
+    return plan.erp.contracts.set_index("contract_no")[BASELINE_HEADER_FIELDS].add_prefix("erp_")
 
 
 def settle_baselines(engine: sa.Engine, plan: Plan) -> None:

@@ -22,6 +22,7 @@ import pandas as pd
 from pandas.api.extensions import ExtensionArray
 
 from contract_sync.columns import (
+    BASELINE_HEADER_FIELDS,
     CHANGE_COUNTS,
     CONTRACT_COLUMNS,
     HEADER_FIELDS,
@@ -433,8 +434,12 @@ def diff_headers(
         HEADER_FIELDS,
         CONTRACT_COLUMNS,
     ).rename(columns={f: f"{f}_store" for f in HEADER_FIELDS})
-    base = _typed(baselines[["contract_id", *HEADER_FIELDS]], HEADER_FIELDS, CONTRACT_COLUMNS)
-    base = base.rename(columns={f: f"{f}_base" for f in HEADER_FIELDS})
+    base = _typed(
+        baselines[["contract_id", *BASELINE_HEADER_FIELDS]],
+        BASELINE_HEADER_FIELDS,
+        CONTRACT_COLUMNS,
+    ).rename(columns={f: f"{f}_base" for f in BASELINE_HEADER_FIELDS})
+    erp = erp.assign(erp_status=erp_contracts["erp_status"].astype("string").to_numpy())
     merged = erp.merge(store, on="contract_no").merge(
         base.assign(has_base=True), on="contract_id", how="left"
     )
@@ -447,10 +452,12 @@ def diff_headers(
     target = pd.DataFrame(
         {f: merged[f].where(write[f], merged[f"{f}_store"]) for f in HEADER_FIELDS}
     )
+    status_changed = _status_changes(merged)
     headers = pd.concat(
         [merged[["contract_no", "contract_id", "project_id", "version"]], target], axis=1
     ).assign(
-        header_changes=write.sum(axis=1),
+        header_changes=write.sum(axis=1) + status_changed,
+        erp_status_changed=status_changed,
         header_conflicts=conflict.sum(axis=1),
         amount_before=merged["original_amount_store"],
     )
@@ -460,7 +467,25 @@ def diff_headers(
         for f, (erp, store, _base) in sides.items()
         for part in _field_changes(keys, f, decided[f], erp, store)
     ]
+    if status_changed.any():
+        parts.append(
+            keys[status_changed].assign(
+                change=ItemChange.changed,
+                field="erp_status",
+                before=merged.loc[status_changed, "erp_status_base"],
+                after=merged.loc[status_changed, "erp_status"],
+                overwritten=False,
+            )
+        )
     return headers, _changes_or_empty(parts, ["contract_no"]).assign(item_no=pd.NA)
+
+
+def _status_changes(merged: pd.DataFrame) -> np.ndarray:
+    """Per contract: its ERP status is not the one of its last import. A change the ERP
+    alone makes (the store keeps a status of its own): shown and recorded, nothing written
+    but the baseline. A baseline that holds no status yet shows none."""
+    base, now = merged["erp_status_base"], merged["erp_status"]
+    return (base.notna() & now.notna() & base.ne(now)).fillna(False).to_numpy(dtype=bool)
 
 
 def stored_hashes(state: StoreState) -> pd.Series:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from contract_sync.columns import CHANGE_COUNTS
 from contract_sync.model import Comparison, StoreState
 from contract_sync.vocabulary import (
     IMPORT_GATES,
@@ -63,6 +64,9 @@ def evaluate_gates(
     ) & ~contract_no.isin(invalid_contracts)
     # A pending or hard-closed ERP contract is Draft or Complete in the store because of its
     # ERP status, not unapproved there; with nothing to re-import it is simply up to date.
+    # Its status change alone (closing it, say) is recorded, not refused: only changes to
+    # its content wait for it to be open.
+    content_changed = ~no_updates & ~contract_no.isin(summary.index[_status_only(summary)])
     status = erp_contracts["erp_status"].astype("string")
     imported = contract_no.isin(stored.index).to_numpy()
     pending = imported & status.eq(ErpStatus.pending).fillna(False).to_numpy()
@@ -73,8 +77,8 @@ def evaluate_gates(
         | _project_levels(state, erp_contracts),
         **_integration_checks(state),
         Reason.not_imported: ~imported,
-        Reason.erp_contract_pending: pending & ~no_updates,
-        Reason.erp_contract_closed: closed & ~no_updates,
+        Reason.erp_contract_pending: pending & content_changed,
+        Reason.erp_contract_closed: closed & content_changed,
         Reason.contract_unapproved: contract_no.isin(stored.index[stored["unapproved"]])
         & ~pending
         & ~closed,
@@ -86,6 +90,13 @@ def evaluate_gates(
         & (contract_no.map(summary["conflicts"]).fillna(0) > 0),
     }
     return _decisions(contract_no, checks, REIMPORT_GATES)
+
+
+def _status_only(summary: pd.DataFrame) -> pd.Series:
+    """Per compared contract: its one change is its ERP status (an item that only moved
+    comes with one added or removed, so the count tells)."""
+    changes = summary[CHANGE_COUNTS].sum(axis=1)
+    return summary["erp_status_changed"].astype(bool) & changes.eq(1)
 
 
 def _integration_checks(state: StoreState) -> dict[Reason, bool]:

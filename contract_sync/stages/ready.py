@@ -64,6 +64,8 @@ def ready_list(
     return frame[READY_COLUMNS].sort_values("contract_no").reset_index(drop=True)
 
 
+# The ERP status is the ERP's alone: "store now" is its status at the last import.
+ERP_STATUS_NOTE = "in the ERP since the last import; the project's own status is kept"
 REMOVED = "(removed)"  # what a removed item is after a re-import
 NO_DESCRIPTION = "(no description)"
 
@@ -100,6 +102,7 @@ def line_preview(contract_no: str, comparison: Comparison, state: StoreState) ->
     note = pd.Series("", index=changes.index, dtype="string")
     note = note.mask(changes["change"].eq(ItemChange.kept), "store edit kept")
     note = note.mask(changes["overwritten"].astype(bool), "conflict: store edit overwritten")
+    note = note.mask(changes["field"].eq("erp_status"), ERP_STATUS_NOTE)
     order = changes["item_no"].fillna("")  # header fields first
     return (
         changes.assign(note=note, order=order)

@@ -13,7 +13,12 @@ from contextlib import contextmanager
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.columns import BASELINE_ITEM_KEY, HEADER_FIELDS, ITEM_FIELDS
+from contract_sync.columns import (
+    BASELINE_HEADER_FIELDS,
+    BASELINE_ITEM_KEY,
+    HEADER_FIELDS,
+    ITEM_FIELDS,
+)
 from contract_sync.store import schema as s
 from contract_sync.store.bulk import (
     delete_rows,
@@ -152,11 +157,13 @@ def replace_baselines(
         chunk = ids[start : start + IN_CHUNK]
         table = s.import_baselines
         connection.execute(table.delete().where(table.c.contract_id.in_(chunk)))
-    baselines = headers[["contract_id", "erp_hash", *(f"erp_{f}" for f in HEADER_FIELDS)]]
+    baselines = headers[["contract_id", "erp_hash", *(f"erp_{f}" for f in BASELINE_HEADER_FIELDS)]]
     insert_frame(  # a few rows, and a time: SQLAlchemy's own conversions
         connection,
         s.import_baselines,
-        baselines.rename(columns={f"erp_{f}": f for f in HEADER_FIELDS}).assign(imported_at=now()),
+        baselines.rename(columns={f"erp_{f}": f for f in BASELINE_HEADER_FIELDS}).assign(
+            imported_at=now()
+        ),
     )
     gone = changes["gone"].to_numpy(dtype=bool)
     rows = changes[[*BASELINE_ITEM_KEY, *ITEM_FIELDS]]
@@ -194,7 +201,7 @@ def import_contracts(
     baselines = headers.assign(contract_id=headers["contract_no"].map(ids).to_numpy())
     replace_baselines(
         connection,
-        baselines.rename(columns={f: f"erp_{f}" for f in HEADER_FIELDS}),
+        baselines.rename(columns={f: f"erp_{f}" for f in BASELINE_HEADER_FIELDS}),
         items[[*BASELINE_ITEM_KEY, *ITEM_FIELDS]].assign(gone=False),  # no baseline yet: all new
     )
     return ids

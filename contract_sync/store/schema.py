@@ -126,6 +126,7 @@ import_baselines = sa.Table(
     sa.Column("start_date", sa.String(10)),
     sa.Column("projected_completion", sa.String(10)),
     sa.Column("original_amount", Amount()),
+    sa.Column("erp_status", sa.String(20)),  # null for a baseline written before it was kept
 )
 
 baseline_items = sa.Table(

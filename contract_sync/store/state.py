@@ -11,6 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from contract_sync.columns import (
+    BASELINE_HEADER_FIELDS,
     HEADER_FIELDS,
     ITEM_COLUMNS,
     ITEM_FIELDS,
@@ -263,7 +264,7 @@ def _settings(connection: sa.Connection, **values: str) -> None:
 
 def _baselines_query(contract_ids: sa.ScalarSelect | list[int]) -> sa.Select:
     b = s.import_baselines.c
-    return sa.select(b.contract_id, b.erp_hash, *(b[f] for f in HEADER_FIELDS)).where(
+    return sa.select(b.contract_id, b.erp_hash, *(b[f] for f in BASELINE_HEADER_FIELDS)).where(
         b.contract_id.in_(contract_ids)
     )
 
