@@ -4,11 +4,10 @@ thread), `python -m simulators.procore` (behind `make procore-sim`) for a person
 from __future__ import annotations
 
 import argparse
-import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 
 import uvicorn
 
@@ -19,26 +18,28 @@ from .simulator import ProcoreSimulator
 def serve(sim: ProcoreSimulator, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve `sim` on host:port (0: a free port) in a background thread; yields the base URL
     ("http://127.0.0.1:PORT") and stops the server on leaving."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
     config = uvicorn.Config(
-        sim.app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+        sim.app(),
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    with closing(sock):
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the Procore simulator did not start")
-            time.sleep(0.01)
-        try:
-            yield f"http://{host}:{sock.getsockname()[1]}"
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the Procore simulator did not start")
+        time.sleep(0.01)
+    try:
+        bound = server.servers[0].sockets[0].getsockname()[1]  # the port uvicorn bound
+        yield f"http://{host}:{bound}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> None:

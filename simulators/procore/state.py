@@ -301,6 +301,11 @@ class Store:
     contracts: dict[int, PrimeContract] = field(default_factory=dict)
     line_items: dict[int, LineItem] = field(default_factory=dict)
     change_orders: dict[int, PrimeChangeOrder] = field(default_factory=dict)
+    # Indexes, so that a company-sized run (thousands of contracts, hundreds of items each)
+    # is served without scanning every line item: the items of a contract in order, and the
+    # line item holding each (company, origin_id).
+    items_by_contract: dict[int, list[int]] = field(default_factory=dict)
+    item_origins: dict[tuple[int, str], int] = field(default_factory=dict)
     ids: dict[str, itertools.count] = field(
         default_factory=lambda: {
             "contract": itertools.count(5001),
@@ -410,11 +415,19 @@ class ProcoreState:
         # company." (per kind of resource)
         if origin_id in (None, ""):
             return False
-        rows = self.store.contracts if kind == "contract" else self.store.line_items
+        if kind == "line_item":
+            owner = self.store.item_origins.get((company_id, str(origin_id)))
+            return owner is not None and owner != own_id
         return any(
-            r.company_id == company_id and r.id != own_id and _origin_of(r) == origin_id
-            for r in rows.values()
+            r.company_id == company_id and r.id != own_id and r.fields.get("origin_id") == origin_id
+            for r in self.store.contracts.values()
         )
+
+    def _insert_item(self, item: LineItem) -> None:
+        self.store.line_items[item.id] = item
+        self.store.items_by_contract.setdefault(item.contract_id, []).append(item.id)
+        if item.origin_id:
+            self.store.item_origins.setdefault((item.company_id, item.origin_id), item.id)
 
     def create_contract(self, company_id: int, project_id: int, body: Any, user: int | None):
         with self.lock:
@@ -479,7 +492,7 @@ class ProcoreState:
                 copy_ = copy.copy(item)
                 copy_.id, copy_.contract_id = next(self.store.ids["line_item"]), twin.id
                 copy_.created_at = copy_.updated_at = now
-                self.store.line_items[copy_.id] = copy_
+                self._insert_item(copy_)  # its origin_id stays indexed to the original
             return twin
 
     def set_contract_origin_code(self, contract_id: int, origin_code: str | None) -> None:
@@ -489,8 +502,8 @@ class ProcoreState:
     # -- line items -----------------------------------------------------------------------------
 
     def items_of(self, contract_id: int) -> list[LineItem]:
-        rows = [i for i in self.store.line_items.values() if i.contract_id == contract_id]
-        return sorted(rows, key=lambda i: (i.position, i.id))
+        ids = self.store.items_by_contract.get(contract_id, [])
+        return sorted((self.store.line_items[i] for i in ids), key=lambda i: (i.position, i.id))
 
     def _apply_item(self, item: LineItem, record: dict) -> dict[str, list[str]]:
         """Write the supplied attributes onto the item (a PATCH: only what is supplied); the
@@ -535,6 +548,12 @@ class ProcoreState:
         if errors:
             return errors
         before = _item_values(item)
+        if "origin_id" in values and values["origin_id"] != item.origin_id and item.id:
+            origins = self.store.item_origins
+            if item.origin_id and origins.get((item.company_id, item.origin_id)) == item.id:
+                del origins[(item.company_id, item.origin_id)]
+            if values["origin_id"]:
+                origins[(item.company_id, values["origin_id"])] = item.id
         for name, value in values.items():
             setattr(item, name, value)
         calculated = item.extended_type == "calculated" or (
@@ -580,6 +599,9 @@ class ProcoreState:
             contract = self.contract(company_id, project_id, contract_id)
             entities: list[LineItem] = []
             errors: list[dict] = []
+            existing = self.items_of(contract.id)
+            by_origin = {i.origin_id: i for i in existing if i.origin_id}
+            position = max((i.position for i in existing), default=0)
             for record in updates:
                 origin_id = record.get("origin_id")
                 if injected and origin_id is not None and str(origin_id) in injected:
@@ -595,22 +617,24 @@ class ProcoreState:
                         )
                         continue
                 elif origin_id not in (None, ""):
-                    item = next(
-                        (i for i in self.items_of(contract.id) if i.origin_id == str(origin_id)),
-                        None,
-                    )
+                    item = by_origin.get(str(origin_id))
                 if item is None:
                     now = self.clock.now()
-                    position = 1 + max((i.position for i in self.items_of(contract.id)), default=0)
-                    item = LineItem(0, contract.company_id, contract.id, position, now, now)
+                    item = LineItem(0, contract.company_id, contract.id, position + 1, now, now)
                     created = True
+                previous_origin = item.origin_id
                 problems = self._apply_item(item, record)
                 if problems:
                     errors.append({**record, "errors": problems})
                     continue
+                if previous_origin and by_origin.get(previous_origin) is item:
+                    del by_origin[previous_origin]
                 if created:
                     item.id = next(self.store.ids["line_item"])
-                    self.store.line_items[item.id] = item
+                    self._insert_item(item)
+                    position = item.position
+                if item.origin_id:
+                    by_origin[item.origin_id] = item
                 entities.append(item)
             return entities, errors
 
@@ -669,10 +693,6 @@ class ProcoreState:
             self.project(company_id, project_id)
             rows = [o for o in self.store.change_orders.values() if o.project_id == project_id]
             return sorted(rows, key=lambda o: o.id)
-
-
-def _origin_of(row: PrimeContract | LineItem) -> Any:
-    return row.fields.get("origin_id") if isinstance(row, PrimeContract) else row.origin_id
 
 
 def _item_values(item: LineItem) -> tuple:
