@@ -544,3 +544,22 @@ def test_the_control_api_over_http(sim, client):
 
     assert control.post("/_sim/reset").status_code == 200
     assert sim.calls == 0 and sim.state.store.contracts == {}
+
+
+def test_the_simulator_stays_out_of_the_wheel():
+    """Test equipment: no package of simulators/ is in the product's explicit package list,
+    and nothing the product ships imports it."""
+    import tomllib
+    from pathlib import Path
+
+    project = Path(__file__).resolve().parent.parent
+    setuptools = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert not [p for p in setuptools["packages"] if p.split(".")[0] == "simulators"]
+    shipped = ["contract_sync", *setuptools["package-dir"].values()]
+    importers = [
+        path
+        for folder in shipped
+        for path in (project / folder).rglob("*.py")
+        if re.search(r"^\s*(from|import)\s+simulators\b", path.read_text(), re.M)
+    ]
+    assert importers == []
