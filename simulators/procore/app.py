@@ -414,7 +414,9 @@ def _endpoint(app: FastAPI, scope: dict) -> str:
 
 def _injected(rule: FaultRule, headers: dict[str, str]) -> Response:
     """An injected 429 (Procore's body) or 5xx. Retry-After on a 429 and a 503 (Procore under
-    load answers 503 with Retry-After; error_reference.md asks for a backoff on both)."""
+    load answers 503 with Retry-After; error_reference.md asks for a backoff on both). It
+    carries the rate-limit headers when the token is valid, and uses none of the budget (an
+    answer from in front of the API; the reference is silent on whether those count)."""
     headers = dict(headers)
     if rule.retry_after is not None and rule.status in (429, 503):
         headers["Retry-After"] = str(rule.retry_after)

@@ -84,10 +84,12 @@ class ProcoreSimulator:
     """A Procore simulator: seed it, set faults, serve `app()` (see server.serve), read back
     what was asked of it.
 
-    >>> sim = ProcoreSimulator(rate_limit=100)
-    >>> sim.fail(503, path="/line_items/sync", retry_after=2)   # the next sync answers 503
-    >>> sim.edit_line_item(700001, after_call=3, description="Changed in Procore")
-    >>> sim.request_counts()["PATCH /rest/v1.0/prime_contracts/{prime_contract_id}/line_items/sync"]
+    For example::
+
+        sim = ProcoreSimulator(rate_limit=100)
+        sim.fail(503, path="/line_items/sync$", retry_after=2)  # the next sync answers 503
+        sim.edit_line_item(700001, after_call=3, description="Changed in Procore")
+        sim.request_counts()["PATCH /rest/v1.0/prime_contracts/{prime_contract_id}/line_items/sync"]
     """
 
     def __init__(
