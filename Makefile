@@ -18,7 +18,7 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := contract_sync
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install lock demo test test-arrow quick fuzz lint serve stop bench bench-cli bench-served clean
+.PHONY: install lock demo test test-arrow quick fuzz lint serve stop bench bench-cli bench-served procore-sim clean
 
 # Installs come from the lock (uv.lock: every version the tests pass with), through uv, kept
 # in a small venv of its own (.tools); `make lock` moves the lock to the newest versions the
@@ -109,6 +109,14 @@ bench-cli: install
 # Prefect's own cost per run of a served deployment (server, worker, process start, tasks).
 bench-served: install
 	$(BIN)/python -m bench.served $(BENCH_ARGS)
+
+# The Procore simulator (test equipment, simulators/procore; not in the product's wheel):
+# Procore's REST API for the calls a re-import makes, in memory, seeded from its fixture, on
+# http://127.0.0.1:$(PROCORE_SIM_PORT), its own control API under /_sim. PROCORE_SIM_ARGS goes
+# to it (--fixture FILE, --rate-limit N, --rate-window S, --token-ttl S).
+PROCORE_SIM_PORT ?= 8765
+procore-sim: install
+	$(BIN)/python -m simulators.procore --port $(PROCORE_SIM_PORT) $(PROCORE_SIM_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
