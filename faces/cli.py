@@ -37,7 +37,9 @@ users_app = typer.Typer(help="Store users' sign-in to the web pages.", no_args_i
 app.add_typer(users_app, name="users")
 POLICY_HELP = "A field changed in both the ERP and the store: erp_wins writes it, block stops."
 console = Console()
-WIDE_HELP = "Every column (the default view fits 100 columns)."
+WIDE_HELP = (
+    "More columns (title, header changes, amount before, run); those that do not fit move below."
+)
 FORMAT_HELP = "table for a person; csv or json (amounts as exact decimals) for a program."
 Wide = Annotated[bool, typer.Option("--wide", help=WIDE_HELP)]
 Format = Annotated[str, typer.Option("--format", help=FORMAT_HELP)]

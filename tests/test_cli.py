@@ -86,7 +86,9 @@ def test_demo_commands_end_to_end(data_dir):
     assert _run(["sync", "--company", "1"]).exit_code == 0  # rows with nothing changed
     report = _run(["audit", "report", "--company", "1"]).stdout
     # The summary and the table's title say the same in the same words.
-    counted = re.search(r"(\d+) audit rows: (\d+) with nothing changed \(counted, not", report)
+    counted = re.search(
+        r"(\d+) audit rows? of \d+ contracts?: (\d+) with nothing changed \(counted, not", report
+    )
     total, unlisted = int(counted.group(1)), int(counted.group(2))
     assert unlisted > 0 and f"and {total - unlisted} listed" in report
     assert f"Audit rows ({total - unlisted} listed)" in report

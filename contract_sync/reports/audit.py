@@ -81,9 +81,11 @@ def build_report(
 
 def run_line(summary: dict) -> str:
     """Runs by how they ended, and the checks that found a contract as last recorded."""
-    ended = ", ".join(f"{n} {status}" for status, n in summary["run_statuses"].items())
+    statuses = summary["run_statuses"]
+    ended = ", ".join(f"{n} {status}" for status, n in statuses.items())
+    started = f"{sum(statuses.values())} ({ended})" if statuses else "none"
     return (
-        f"runs: {ended or 'none'}; {summary['contracts_repeated']:,} contract checks found "
+        f"runs: {started}; {summary['contracts_repeated']:,} contract checks found "
         "the state last recorded (counted, not recorded again)"
     )
 
@@ -97,13 +99,16 @@ def summary_lines(summary: dict, listed: int) -> list[str]:
     listed below, the others are rows of contracts found with nothing changed."""
     s = summary
     unlisted = s["rows"] - listed
-    rows = _counted(s["rows"], "audit row")
+    rows = (
+        f"{_counted(s['runs'], 'run')} recorded {_counted(s['rows'], 'audit row')} of "
+        f"{_counted(s['contracts'], 'contract')}"
+    )
     if unlisted:
         rows += f": {unlisted:,} with nothing changed (counted, not listed) and {listed:,} listed"
     elif s["rows"]:
         rows += ", all listed"
     lines = [
-        f"{_counted(s['runs'], 'run')}, {_counted(s['contracts'], 'contract')}, {rows}",
+        rows,
         f"contract value changed by re-imports: {display(s['value_changed'], 'amount')}; "
         f"brought in by first imports: {display(s['value_imported'], 'amount')}",
         "outcomes: " + ", ".join(f"{n:,} {label(k)}" for k, n in s["outcomes"].items()),
