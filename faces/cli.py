@@ -37,7 +37,9 @@ users_app = typer.Typer(help="Store users' sign-in to the web pages.", no_args_i
 app.add_typer(users_app, name="users")
 POLICY_HELP = "A field changed in both the ERP and the store: erp_wins writes it, block stops."
 console = Console()
-WIDE_HELP = "Every column (the default view fits 100 columns)."
+WIDE_HELP = (
+    "More columns (title, header changes, amount before, run); those that do not fit move below."
+)
 FORMAT_HELP = "table for a person; csv or json (amounts as exact decimals) for a program."
 Wide = Annotated[bool, typer.Option("--wide", help=WIDE_HELP)]
 Format = Annotated[str, typer.Option("--format", help=FORMAT_HELP)]
@@ -367,7 +369,7 @@ def sync(
         for number in company or [None]
     ]
     results = [_or_fail(lambda r=request: _run("reimport", settings, r)) for request in requests]
-    _print_outcomes(results, wide, output_format)
+    _print_outcomes(results, wide, output_format, named=acting_user is not None)
 
 
 @app.command("reimport")
@@ -396,7 +398,7 @@ def reimport(
     )
     result = _or_fail(lambda: _run("reimport", settings, request))
     _say_resolved(contracts, result.scan.contracts, output_format)
-    _print_outcomes([result], wide, output_format)
+    _print_outcomes([result], wide, output_format, named=True)
 
 
 @app.command("import")
@@ -419,7 +421,6 @@ def first_import(
     (needs Standard or Admin on ERP Integrations and Admin on that project's Main Contracts).
     Each contract is written in a transaction of its own, with its audit row."""
     from contract_sync.resolve import resolve
-    from contract_sync.run import company_ready_list
 
     settings = get_settings()
     if acting_user is None:
@@ -430,7 +431,7 @@ def first_import(
     request = resolve(settings, company=company, actor=acting_user, contracts=typed)
     if project is not None or every:
         view = replace(request, contracts=None, project=project)
-        ready = _or_fail(lambda: company_ready_list(settings, view))
+        ready = _ready_list(settings, view, named=True)
         importable = ready.loc[ready["import_available"], "contract_no"].tolist()
         wanted = set(request.contracts or [])
         contracts = [c for c in importable if not wanted or c in wanted]
@@ -440,7 +441,7 @@ def first_import(
     request = replace(request, contracts=list(contracts), project=None)
     result = _or_fail(lambda: _run("import", settings, request))
     _say_resolved(typed, result.scan.contracts, output_format)
-    _print_outcomes([result], wide, output_format)
+    _print_outcomes([result], wide, output_format, named=True, first_import=True)
 
 
 def _run(kind: str, settings, request):  # noqa: ANN001, ANN202 - Settings, Request, RunResult
@@ -509,37 +510,88 @@ OUTCOME_FIELDS = [
 ]
 
 
-def _print_outcomes(results: list, wide: bool = False, output_format: str = "table") -> None:
+def _print_outcomes(
+    results: list,
+    wide: bool = False,
+    output_format: str = "table",
+    named: bool = True,
+    first_import: bool = False,
+) -> None:
+    """Each contract's outcome, the legend of its reasons, the counts, and where the audit
+    log and the validation reports are. `named`: the user acted as was given with --as."""
     import pandas as pd
 
     from contract_sync.store.db import safe_url
+    from contract_sync.vocabulary import label
     from contract_sync_faces.terminal import as_text, outcome_view
 
     settings = get_settings()
     audit = pd.concat([r.audit.assign(run_id=r.run_id) for r in results], ignore_index=True)
-    for result in results:
-        if not result.scan.state.actor_known and output_format != "table":
-            _fail(f"{result.scan.state.actor!r} is not a user of the project store")
+    unknown = [r.scan.state.actor for r in results if not r.scan.state.actor_known]
+    if unknown and output_format != "table":
+        _fail(_unknown_user(unknown[0], named))
     if output_format != "table":
         sys.stdout.write(as_text(audit[OUTCOME_FIELDS], output_format))
         return
-    console.print(outcome_view(audit, wide))
+    view = outcome_view(audit, wide)
+    _print_views([view], first_import=first_import)
     counts = audit["outcome"].value_counts().sort_index()
-    console.print("outcomes: " + ", ".join(f"{n} {outcome}" for outcome, n in counts.items()))
     console.print(
-        f"audit log: {safe_url(settings.store_database_url)} "
-        "(tables sync_runs, run_ends, audit_contracts, audit_changes; `contract-sync audit verify`)"
+        "outcomes: " + ", ".join(f"{n} {label(outcome)}" for outcome, n in counts.items()),
+        markup=False,
+    )
+    console.print(
+        f"audit log: {safe_url(settings.store_database_url)} (tables sync_runs, run_ends, "
+        "audit_contracts, audit_changes; `contract-sync audit verify`)",
+        markup=False,
     )
     for run_id in audit["run_id"].unique():
         report = settings.reports_path / run_id / "index.html"
         shown = report if report.exists() else "none (no contract content new to validation)"
-        console.print(f"  run {run_id}: validation report {shown}")
-    for result in results:
-        if not result.scan.state.actor_known:
-            _fail(
-                f"{result.scan.state.actor!r} is not a user of the project store "
-                "(logins match exactly): every contract was refused and the refusal recorded"
-            )
+        console.print(f"  run {run_id}: validation report {shown}", markup=False)
+    if unknown:
+        refused = "every contract was refused and the refusal recorded"
+        _fail(f"{_unknown_user(unknown[0], named)}; {refused}")
+
+
+def _print_views(views: list, first_import: bool = False) -> None:
+    """Tables (each split to fit the terminal), then one legend of the reasons they show."""
+    from contract_sync_faces.terminal import reason_legend
+
+    for view in views:
+        console.print(view)
+    legend = reason_legend([code for view in views for code in view.reasons], first_import)
+    if legend is not None:
+        console.print(legend)
+
+
+def _unknown_user(actor: str, named: bool) -> str:
+    """Why a user is unknown, and what to do: a user given with --as, or the service user
+    a command acts as without it."""
+    if named:
+        return (
+            f"{actor!r} is not a user of the project store (logins match exactly): act as one "
+            "of its logins with --as LOGIN (the directory file lists them)"
+        )
+    return (
+        f"{actor!r}, the service user a command acts as without --as, is not a user of the "
+        "project store: act as one of its logins with --as LOGIN, or make the service user "
+        f"a login: add {actor!r} to the directory file's users (`contract-sync directory "
+        "apply FILE`) or set CONTRACT_SYNC_SERVICE_USER to a login"
+    )
+
+
+def _ready_list(settings, request, named: bool):  # noqa: ANN001, ANN202 - Settings, Request; a DataFrame
+    """The ready list; an unknown acting user is a one-line error saying what to do."""
+    from contract_sync.run import UnknownUser, company_ready_list
+
+    def listed():  # noqa: ANN202 - a DataFrame
+        try:
+            return company_ready_list(settings, request)
+        except UnknownUser as error:
+            raise UnknownUser(_unknown_user(request.actor, named)) from error
+
+    return _or_fail(listed)
 
 
 @app.command("ready")
@@ -554,17 +606,16 @@ def ready(
 ) -> None:
     """The ERP main contracts ready to be imported, and what stops the others."""
     from contract_sync.resolve import resolve
-    from contract_sync.run import company_ready_list
     from contract_sync_faces.terminal import as_text, ready_view
 
     _check_format(output_format)
     settings = get_settings()
     request = resolve(settings, company=company, actor=acting_user, project=project)
-    table = _or_fail(lambda: company_ready_list(settings, request))
+    table = _ready_list(settings, request, named=acting_user is not None)
     if output_format != "table":
         sys.stdout.write(as_text(table, output_format))
         return
-    console.print(ready_view(table, request.actor, request.company, wide))
+    _print_views([ready_view(table, request.actor, request.company, wide)])
 
 
 @app.command("diff")
@@ -581,7 +632,7 @@ def diff(
     from contract_sync.resolve import resolve
     from contract_sync.run import preview
     from contract_sync.stages.ready import line_preview
-    from contract_sync.vocabulary import in_words
+    from contract_sync.vocabulary import in_words, what_to_do
     from contract_sync_faces.terminal import as_text, preview_view
 
     _check_format(output_format)
@@ -610,7 +661,8 @@ def diff(
     verdict = (
         "re-import available"
         if decision["eligible"]
-        else f"blocked: {in_words(decision['reasons'])}"
+        else f"blocked: {in_words(decision['reasons'])}; what to do: "
+        f"{what_to_do(decision['reasons'])}"
     )
     console.print(f"{contract} as {actor}: {verdict}", markup=False)
 
@@ -760,13 +812,14 @@ def audit_contract(
     if output_format != "table":
         return
     from contract_sync.store.audit_log import last_checked
+    from contract_sync.vocabulary import label
 
     run = _with_store(lambda store: last_checked(store, request.company, number))
     if run is not None:
         last = report.rows.iloc[-1]
         console.print(
             f"last checked {run.started_at:%Y-%m-%d %H:%M} UTC by run {run.id} ({run.trigger}, "
-            f"as {run.actor}): {last.outcome} {last.reasons or ''}".rstrip(),
+            f"as {run.actor}): {label(last.outcome)} {last.reasons or ''}".rstrip(),
             markup=False,
         )
 
@@ -828,31 +881,18 @@ SHOWN_ROWS = 100
 def _print_audit(report, changes: bool, wide: bool) -> None:  # noqa: ANN001
     """Summary, recurring blockers, then the rows; a report leaves out "nothing changed"
     rows (they are counted in the summary) and shows the newest hundred."""
-    from contract_sync.columns import display
-    from contract_sync.reports.audit import run_line
+    from contract_sync.reports.audit import listed_line, run_line, summary_lines
     from contract_sync_faces.terminal import audit_rows_view, blockers_view, changes_view
 
-    s = report.summary
     rows = report.rows if changes else report.rows[report.rows["reasons"].ne(UNCHANGED_REASONS)]
-    unlisted = s["rows"] - len(rows)
-    counted = f" ({unlisted} of them nothing changed: counted, not listed)" if unlisted else ""
-    console.print(
-        f"{s['runs']} runs, {s['contracts']} contracts, {s['rows']} audit rows{counted}; "
-        "contract value "
-        f"changed by re-imports: {display(s['value_changed'], 'amount')}, brought in by first "
-        f"imports: {display(s['value_imported'], 'amount')}",
-        markup=False,
-    )
-    console.print(run_line(s), markup=False)
-    console.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in s["outcomes"].items()))
-    if s["reasons"]:
-        console.print("reasons: " + ", ".join(f"{k} {v}" for k, v in s["reasons"].items()))
-    if len(report.blockers):
-        console.print(blockers_view(report.blockers))
     shown = rows.tail(SHOWN_ROWS)
-    console.print(audit_rows_view(shown, len(rows), wide))
+    for line in [*summary_lines(report.summary, len(rows)), run_line(report.summary)]:
+        console.print(line, markup=False)
+    views = [blockers_view(report.blockers, wide)] if len(report.blockers) else []
+    views.append(audit_rows_view(shown, listed_line(len(shown), len(rows)), wide))
     if changes and shown["audit_id"].isin(report.changes["audit_id"]).any():
-        console.print(changes_view(shown, report.changes))
+        views.append(changes_view(shown, report.changes, wide))
+    _print_views(views)
 
 
 def _or_fail(action):  # noqa: ANN001, ANN202 - the action's own result

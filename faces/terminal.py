@@ -1,22 +1,189 @@
 """Tables a person reads in the terminal (rich), built from the core's frames, and the same
-frames as CSV or JSON for a program. A table never cuts a code or an amount: those columns
-are as wide as their longest value, reasons take a line each, and the narrow view (the
-default) leaves out what fits only a wide terminal (`--wide` shows every column)."""
+frames as CSV or JSON for a program.
+
+A table never cuts a value, whatever the terminal's width: each column's natural width is
+measured with rich; codes and amounts keep theirs (never broken), words wrap at spaces
+(never inside a word). The columns that still do not fit move to a table below, keyed by
+the same key columns (contract, company, ...), and a line says so. Reason codes, long for a
+narrow column, are explained once each in a legend below (`reason_legend`)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import pandas as pd
 from rich import box
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from contract_sync.columns import CHANGE_COUNTS, display, field_text
-from contract_sync.vocabulary import OUTCOME_COLOURS, ItemChange
+from contract_sync.vocabulary import (
+    FIRST_IMPORT_WORDS,
+    OUTCOME_COLOURS,
+    REASON_WORDS,
+    SCALES,
+    ItemChange,
+    label,
+    what_to_do,
+)
 
 AMOUNTS = ("amount_before", "amount_after", "amount_delta")
 FORMATS = ("table", "csv", "json")
+GAP = 2  # between two columns: a cell's padding and the table's blank divider
+CODE, AMOUNT, WORDS = "code", "amount", "words"
+
+
+# --- The renderer: one for every table the command line prints ----------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a view: `code` and `amount` cells are never broken (an amount is right
+    aligned), `words` wrap at spaces; a `key` column is repeated in every table the view is
+    split into; columns of one `group` move below together (the amounts, say)."""
+
+    heading: str
+    kind: str = CODE
+    key: bool = False
+    group: str = ""
+
+
+@dataclass
+class View:
+    """A table of text cells (one column per heading) that fits the console it is printed
+    on (a rich renderable: the split is made for the width it is rendered at)."""
+
+    title: str
+    columns: list[Column]
+    cells: pd.DataFrame
+    styles: dict[str, pd.Series] = field(default_factory=dict)  # heading -> a style per row
+    reasons: frozenset[str] = frozenset()  # the reason codes it shows, for the legend
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        ranges = [_measure(console, options, c, self.cells[c.heading]) for c in self.columns]
+        parts = split(self.columns, ranges, width)
+        for number, part in enumerate(parts):
+            if number == 1:
+                moved = [self.columns[i].heading for p in parts[1:] for i in p if i not in parts[0]]
+                keys = " and ".join(c.heading for c in self.columns if c.key)
+                yield Text(
+                    f"columns that do not fit {width} columns: {', '.join(moved)} "
+                    f"(shown below{f', by {keys}' if keys else ''})",
+                    style="italic",
+                )
+            # The title above, left: it wraps at the console's width, not the table's.
+            yield Text(self.title if number == 0 else f"{self.title} (continued)", "table.title")
+            yield self._table(part, allot([ranges[i] for i in part], width))
+
+    def _table(self, part: list[int], widths: list[int]) -> Table:
+        table = Table(
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        columns = [self.columns[i] for i in part]
+        for column, width in zip(columns, widths, strict=True):
+            justify = "right" if column.kind == AMOUNT else "left"
+            table.add_column(column.heading, justify=justify, width=width, overflow="fold")
+        headings = [c.heading for c in columns]
+        text = self.cells[headings].astype(object).where(self.cells[headings].notna(), "")
+        styles = pd.DataFrame({h: self.styles.get(h, "") for h in headings}, index=text.index)
+        for values, looks in zip(
+            text.itertuples(index=False), styles.itertuples(index=False), strict=True
+        ):
+            table.add_row(
+                *(Text(str(v), style=s or "") for v, s in zip(values, looks, strict=True))
+            )
+        return table
+
+
+def _measure(
+    console: Console, options: ConsoleOptions, column: Column, cells: pd.Series
+) -> Measurement:
+    """The narrowest and the natural width of a column: a code or an amount is as wide as
+    its longest line, words as their longest word; the heading wraps at its spaces."""
+    heading = Measurement.get(console, options, Text(column.heading))
+    values = cells.dropna().astype(str).unique()
+    found = [Measurement.get(console, options, Text(v)) for v in values]
+    longest = max((m.maximum for m in found), default=0)
+    words = max((m.minimum for m in found), default=0)
+    narrowest = words if column.kind == WORDS else longest
+    return Measurement(
+        max(narrowest, heading.minimum, 1), max(longest, heading.maximum, narrowest, 1)
+    )
+
+
+def split(columns: list[Column], ranges: list[Measurement], width: int) -> list[list[int]]:
+    """The columns (by position) of each table a view is printed as: the key columns in
+    each, and the other columns in order, group by group, while their narrowest widths fit
+    `width`; the rest in the next table. A group wider than the terminal beside the keys is
+    printed all the same (the one case a value may be cut: a terminal a few columns wide)."""
+    keys = [i for i, c in enumerate(columns) if c.key]
+    groups: list[list[int]] = []
+    for i, column in enumerate(columns):
+        if column.key:
+            continue
+        if groups and column.group and columns[groups[-1][-1]].group == column.group:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    parts: list[list[int]] = []
+    while groups or not parts:
+        part, taken = list(keys), 0
+        for group in groups:
+            if taken and _needed([ranges[i] for i in part + group]) > width:
+                break
+            part, taken = part + group, taken + 1
+        parts.append(sorted(part))
+        groups = groups[taken:]
+    return parts
+
+
+def _needed(ranges: list[Measurement]) -> int:
+    return sum(r.minimum for r in ranges) + GAP * (len(ranges) - 1)
+
+
+def allot(ranges: list[Measurement], width: int) -> list[int]:
+    """Each column's width: its natural one if the table fits; else its narrowest, and the
+    room left shared among the columns that wrap, fairly: a column that lacks little (a
+    field's name) gets all it lacks, the others share the rest evenly (long values)."""
+    spare = max(width - _needed(ranges), 0)
+    widths = [r.minimum for r in ranges]
+    lacking = sorted(range(len(ranges)), key=lambda i: ranges[i].maximum - ranges[i].minimum)
+    for place, i in enumerate(lacking):
+        lack = ranges[i].maximum - widths[i]
+        share = lack if lack <= spare else spare // (len(lacking) - place)
+        widths[i] += share
+        spare -= share
+    return widths
+
+
+def reason_legend(reasons: Iterable[str], first_import: bool = False) -> View | None:
+    """Each reason code shown, once, in words and with what to do about it (None if none)."""
+    codes = sorted({c for text in reasons for c in str(text).split()})
+    if not codes:
+        return None
+    words = REASON_WORDS | (FIRST_IMPORT_WORDS if first_import else {})
+    todo = [what_to_do(c, first_import=first_import) for c in codes]
+    cells = pd.DataFrame(
+        {
+            "reason": codes,
+            "what it means": [words.get(c, (c, ""))[0] for c in codes],
+            "what to do": todo,
+        }
+    )
+    columns = [Column("reason", CODE, key=True), Column("what it means", WORDS)]
+    columns += [Column("what to do", WORDS)]
+    return View("Reasons", columns, cells)
+
+
+# --- The views -----------------------------------------------------------------------------
 
 
 def _amounts(frame: pd.DataFrame, separators: bool) -> pd.DataFrame:
@@ -41,59 +208,77 @@ def as_text(frame: pd.DataFrame, output_format: str) -> str:
     return json.dumps(records, indent=1, default=str) + "\n"
 
 
-def _view(title: str, columns: list[tuple[str, str]]) -> Table:
-    """A table whose (heading, kind) columns never cut: kind `code` and `amount` stay whole
-    (no wrap), `words` fold onto more lines."""
-    view = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
-    for heading, kind in columns:
-        view.add_column(
-            heading,
-            justify="right" if kind == "amount" else "left",
-            no_wrap=kind in ("code", "amount"),
-            overflow="fold",
-        )
-    return view
+def _view(
+    title: str,
+    columns: list[Column],
+    cells: dict[str, pd.Series],
+    reasons: pd.Series | None = None,
+    outcomes: pd.Series | None = None,
+) -> View:
+    """A view of the cells its columns name; outcome codes shown in words and colour."""
+    styles = {}
+    if outcomes is not None:
+        cells = {**cells, "outcome": outcomes.map(label)}
+        styles["outcome"] = outcomes.map(OUTCOME_COLOURS).fillna("")
+    frame = pd.DataFrame({c.heading: cells[c.heading] for c in columns})
+    shown = frozenset() if reasons is None else frozenset(" ".join(reasons.dropna()).split())
+    return View(title, columns, frame, styles, shown)
 
 
 def _lines(reasons: pd.Series) -> pd.Series:
     return reasons.fillna("").astype(str).str.split().str.join("\n")
 
 
-def ready_view(table: pd.DataFrame, actor: str, company: int, wide: bool = False) -> Table:
+def _company(frame: pd.DataFrame, wide: bool) -> list[Column]:
+    """The company column, wherever rows of several ERP companies meet (their contract
+    numbers repeat from one company to the next)."""
+    several = "erp_company" in frame and frame["erp_company"].nunique() > 1
+    return [Column("company", CODE, key=True)] if wide or several else []
+
+
+def _changes_columns(wide: bool) -> list[Column]:
+    """Item counts, amounts, then the reasons: what the ready list and the outcome table show
+    alike. The reasons last: in a narrow terminal they are the ones to move below, beside
+    their legend, and the amounts stay beside the contract."""
+    columns = [Column("items +/~/-")]
+    if wide:
+        columns += [Column("header changes"), Column("amount before", AMOUNT, group="amounts")]
+    return columns + [
+        Column("amount after", AMOUNT, group="amounts"),
+        Column("delta", AMOUNT, group="amounts"),
+        Column("reasons"),
+    ]
+
+
+def ready_view(table: pd.DataFrame, actor: str, company: int, wide: bool = False) -> View:
     """The ready list of one ERP company: one row per ERP contract, whatever it lacks
     (project, title, amounts)."""
-    columns = [("contract", "code"), ("project", "code"), ("action", "code"), ("reasons", "code")]
-    if wide:
-        columns[1:1] = [("title", "words")]
-        columns += [("items +/~/-", "code"), ("header", "code"), ("amount before", "amount")]
-    columns += [("amount after", "amount"), ("delta", "amount")]
-    view = _view(
-        f"ERP company {company}: main contracts ready to be imported (as {actor})", columns
-    )
+    columns = [Column("contract", key=True)]
+    columns += [Column("title", WORDS)] if wide else []
+    columns += [Column("project"), Column("action"), *_changes_columns(wide)]
     shown = _amounts(table, separators=True)
     action = pd.Series("", index=table.index).mask(table["import_available"], "import")
     action = action.mask(table["reimport_available"], "re-import")
-    words = {"title": shown["title"], "project": shown["project"], "action": action}
-    _fill(view, pd.DataFrame({h: {**_shared(shown), **words}[h] for h, _ in columns}))
-    return view
+    cells = {**_shared(shown), "title": shown["title"], "project": shown["project"]}
+    title = f"ERP company {company}: main contracts ready to be imported (as {actor})"
+    return _view(title, columns, {**cells, "action": action}, reasons=table["reasons"])
 
 
-def outcome_view(audit: pd.DataFrame, wide: bool = False) -> Table:
+def outcome_view(audit: pd.DataFrame, wide: bool = False) -> View:
     """A run's outcome per contract; its ERP company beside it wherever contract numbers
     of several companies meet (they repeat from one company to the next)."""
-    columns = [("contract", "code"), ("outcome", "code"), ("reasons", "code")]
-    columns += [("items +/~/-", "code")]
-    if wide or audit["erp_company"].nunique() > 1:
-        columns[0:0] = [("company", "code")]
-    if wide:
-        columns += [("header", "code"), ("amount before", "amount")]
-    columns += [("amount after", "amount"), ("delta", "amount")]
+    columns = [*_company(audit, wide), Column("contract", key=True)]
+    columns += [Column("outcome", WORDS), *_changes_columns(wide)]
     before, after = audit["amount_before"].astype("Int64"), audit["amount_after"].astype("Int64")
     shown = _amounts(audit.assign(amount_delta=(after - before.fillna(0))), separators=True)
-    words = {"company": shown["erp_company"].astype(str), "outcome": shown["outcome"]}
-    view = _view("Re-import outcomes per contract", columns)
-    _fill(view, pd.DataFrame({h: {**_shared(shown), **words}[h] for h, _ in columns}))
-    return view
+    cells = {**_shared(shown), "company": shown["erp_company"].astype(str)}
+    return _view(
+        "Re-import outcomes per contract",
+        columns,
+        cells,
+        reasons=audit["reasons"],
+        outcomes=audit["outcome"],
+    )
 
 
 def _shared(shown: pd.DataFrame) -> dict[str, pd.Series]:
@@ -102,7 +287,7 @@ def _shared(shown: pd.DataFrame) -> dict[str, pd.Series]:
         "contract": shown["contract_no"],
         "reasons": _lines(shown["reasons"]),
         "items +/~/-": _counts(shown),
-        "header": shown["header_changes"].astype(str),
+        "header changes": shown["header_changes"].astype(str),
         "amount before": shown["amount_before"],
         "amount after": shown["amount_after"],
         "delta": shown["amount_delta"],
@@ -120,103 +305,115 @@ def _counts(frame: pd.DataFrame) -> pd.Series:
     return "+" + added + " ~" + changed + " -" + removed
 
 
-def _fill(view: Table, cells: pd.DataFrame) -> None:
-    """Rows of plain text (a code is never read as markup); an outcome in its colour."""
-    headings = list(cells.columns)
-    plain = cells.astype(object).where(cells.notna(), "")
-    for row in plain.itertuples(index=False):
-        view.add_row(
-            *(
-                Text(str(value), style=OUTCOME_COLOURS.get(str(value), ""))
-                if heading == "outcome"
-                else Text(str(value))
-                for heading, value in zip(headings, row, strict=True)
-            )
-        )
-
-
-def blockers_view(blockers: pd.DataFrame) -> Table:
+def blockers_view(blockers: pd.DataFrame, wide: bool = False) -> View:
     """Contracts blocked again and again for the same reason, by (company, contract)."""
-    columns = [("co.", "code"), ("contract", "code"), ("reason", "code"), ("times", "code")]
-    columns += [("since", "code"), ("last seen", "code"), ("still", "code")]
-    view = _view("Recurring blockers (fix these in the ERP or the project)", columns)
-    cells = pd.DataFrame(
-        {
-            "co.": blockers["erp_company"].astype(str),
-            "contract": blockers["contract_no"],
-            "reason": blockers["reason"],
-            "times": blockers["times"].astype(str),
-            "since": _minutes(blockers["since"]),
-            "last seen": _minutes(blockers["last_seen"]),
-            "still": blockers["still_blocked"].map({True: "yes", False: "no"}),
-        }
-    )
-    _fill(view, cells)
-    return view
+    columns = [*_company(blockers, wide), Column("contract", key=True)]
+    columns += [Column("reason", key=True), Column("times"), Column("since")]
+    columns += [Column("last seen"), Column("still blocked")]
+    cells = {
+        "company": blockers["erp_company"].astype(str),
+        "contract": blockers["contract_no"],
+        "reason": blockers["reason"],
+        "times": blockers["times"].astype(str),
+        "since": _minutes(blockers["since"]),
+        "last seen": _minutes(blockers["last_seen"]),
+        "still blocked": blockers["still_blocked"].map({True: "yes", False: "no"}),
+    }
+    title = "Recurring blockers (fix these in the ERP or the project)"
+    return _view(title, columns, cells, reasons=blockers["reason"])
 
 
-def audit_rows_view(rows: pd.DataFrame, total: int, wide: bool = False) -> Table:
+def audit_rows_view(rows: pd.DataFrame, title: str, wide: bool = False) -> View:
     """Audit rows, newest last."""
-    columns = [("when", "code"), ("actor", "words"), ("contract", "code"), ("outcome", "code")]
-    columns += [("reasons", "code"), ("+/~/-", "code")]
+    columns = [Column("when", key=True)]
+    columns += [Column("run")] if wide else []
+    columns += [Column("actor", WORDS), *_company(rows, wide), Column("contract", key=True)]
+    columns += [Column("outcome", WORDS), Column("items +/~/-")]
     if wide:
-        columns[1:1] = [("run", "code")]
-        columns[3:3] = [("co.", "code")]
-    view = _view(f"Audit rows ({len(rows)} of {total} shown)", columns)
+        columns += [Column("amount before", AMOUNT, group="amounts")]
+        columns += [Column("amount after", AMOUNT, group="amounts")]
+    columns += [Column("reasons")]
+    shown = _amounts(rows, separators=True)
     cells = {
         "when": _minutes(rows["recorded_at"]),
         "run": rows["run_id"].astype(str).str[:8],
         "actor": rows["actor"].astype(str),
-        "co.": rows["erp_company"].astype(str),
+        "company": rows["erp_company"].astype(str),
         "contract": rows["contract_no"],
-        "outcome": rows["outcome"],
         "reasons": _lines(rows["reasons"]),
-        "+/~/-": _counts(rows),
+        "items +/~/-": _counts(rows),
+        "amount before": shown["amount_before"],
+        "amount after": shown["amount_after"],
     }
-    _fill(view, pd.DataFrame({h: cells[h] for h, _ in columns}))
-    return view
+    return _view(title, columns, cells, reasons=rows["reasons"], outcomes=rows["outcome"])
 
 
-def changes_view(rows: pd.DataFrame, changes: pd.DataFrame) -> Table:
+def _values(values: pd.Series, fields: pd.Series) -> pd.Series:
+    """Field values as a person reads them: numbers in the one format (83041.08 reads
+    83,041.08), and an added or removed item's values (JSON in the audit) as `label: value`."""
+    shown = [
+        _item_values(v) if isinstance(v, str) and v.startswith("{") else display(v, f)
+        for v, f in zip(values, fields.fillna(""), strict=True)
+    ]
+    return pd.Series(shown, index=values.index, dtype=object).fillna("")
+
+
+ITEM_FIRST = ("description", "amount")  # of an added or removed item's values, shown first
+ITEM_UNSHOWN = ("position",)  # its place in the list: the item number says which it is
+
+
+def _item_values(text: str) -> str:
+    try:
+        values = json.loads(text)
+    except ValueError:
+        return text
+    order = [*ITEM_FIRST, *(f for f in values if f not in ITEM_FIRST)]
+    return "; ".join(
+        f"{label(f)}: {display(values[f], f) if f in SCALES else values[f]}"
+        for f in order
+        if f in values and values[f] not in (None, "") and f not in ITEM_UNSHOWN
+    )
+
+
+def changes_view(rows: pd.DataFrame, changes: pd.DataFrame, wide: bool = False) -> View:
     """The field changes of these audit rows, one line per item field (an added or removed
     item: all its values)."""
-    columns = [("contract", "code"), ("item", "code"), ("change", "code"), ("field", "code")]
-    columns += [("before", "words"), ("after", "words")]
-    view = _view("Field changes", columns)
     shown = changes[changes["audit_id"].isin(rows["audit_id"])]
+    by_row = rows.set_index("audit_id")
+    located = shown.assign(
+        erp_company=shown["audit_id"].map(by_row["erp_company"]),
+        contract_no=shown["audit_id"].map(by_row["contract_no"]),
+    )
+    columns = [*_company(located, wide), Column("contract", key=True)]
+    columns += [Column("item", key=True), Column("change"), Column("field", WORDS, key=True)]
+    columns += [Column("before", WORDS), Column("after", WORDS)]
     text = shown.astype(object).where(shown.notna(), "")
     overwritten = shown["overwritten"].map({True: " (store edit overwritten)", False: ""})
-    cells = pd.DataFrame(
-        {
-            "contract": shown["audit_id"].map(rows.set_index("audit_id")["contract_no"]),
-            "item": text["item_no"].replace("", "(header)"),
-            "change": text["change"],
-            "field": text["field"],
-            "before": text["before"],
-            "after": text["after"].astype(str) + overwritten.fillna(""),
-        }
-    )
-    _fill(view, cells)
-    return view
+    cells = {
+        "company": located["erp_company"].astype(str),
+        "contract": located["contract_no"],
+        "item": text["item_no"].replace("", "(header)"),
+        "change": text["change"],
+        "field": text["field"].map(label),
+        "before": _values(text["before"], shown["field"]),
+        "after": _values(text["after"], shown["field"]) + overwritten.fillna(""),
+    }
+    return _view("Field changes", columns, cells)
 
 
-def preview_view(lines: pd.DataFrame, contract: str) -> Table:
+def preview_view(lines: pd.DataFrame, contract: str) -> View:
     """A contract's line-level re-import preview."""
-    columns = [("item", "code"), ("change", "code"), ("field", "code")]
-    columns += [("store now", "words"), ("after re-import", "words"), ("note", "words")]
-    view = _view(f"Re-import preview of contract {contract}", columns)
+    columns = [Column("item", key=True), Column("change"), Column("field", WORDS, key=True)]
+    columns += [Column("store now", WORDS), Column("after re-import", WORDS)]
+    columns += [Column("note", WORDS)]
     text = lines.astype(object).where(lines.notna(), "")
-    cells = pd.DataFrame(
-        {
-            "item": text["item_no"].replace("", "(header)"),
-            "change": text["change"],
-            "field": text["field"],
-            "store now": text["before"],
-            "after re-import": text["before"].where(
-                text["change"] == ItemChange.kept, text["after"]
-            ),
-            "note": text["note"],
-        }
-    )
-    _fill(view, cells)
-    return view
+    after = text["before"].where(text["change"] == ItemChange.kept, text["after"])
+    cells = {
+        "item": text["item_no"].replace("", "(header)"),
+        "change": text["change"],
+        "field": text["field"].map(label),
+        "store now": _values(text["before"], lines["field"]),
+        "after re-import": _values(after, lines["field"]),
+        "note": text["note"],
+    }
+    return _view(f"Re-import preview of contract {contract}", columns, cells)

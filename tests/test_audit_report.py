@@ -173,7 +173,7 @@ def test_audit_commands(history):
     _, runs = history
     runner = CliRunner()
     shown = runner.invoke(app, ["audit", "show", runs[2]])
-    assert shown.exit_code == 0 and "failed" in shown.output and "reimported" in shown.output
+    assert shown.exit_code == 0 and "failed" in shown.output and "re-imported" in shown.output
     markdown = runner.invoke(
         app, ["audit", "report", "--format", "markdown", "--outcome", "blocked"]
     )

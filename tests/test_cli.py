@@ -62,7 +62,7 @@ def test_demo_commands_end_to_end(data_dir):
     synced = _run(["sync", "--company", "1", "--company", "2"])
     assert synced.exit_code == 0, synced.output
     for shown in (
-        "reimported",
+        "re-imported",  # an outcome in words
         "contract_unapproved",
         "job_not_synced",
         "permission_denied",
@@ -85,9 +85,13 @@ def test_demo_commands_end_to_end(data_dir):
     assert "Re-import preview" not in again.stdout
     assert _run(["sync", "--company", "1"]).exit_code == 0  # rows with nothing changed
     report = _run(["audit", "report", "--company", "1"]).stdout
-    counted = re.search(r"(\d+) audit rows \((\d+) of them nothing changed: counted, not", report)
+    # The summary and the table's title say the same in the same words.
+    counted = re.search(
+        r"(\d+) audit rows? of \d+ contracts?: (\d+) with nothing changed \(counted, not", report
+    )
     total, unlisted = int(counted.group(1)), int(counted.group(2))
-    assert unlisted > 0 and f"({total - unlisted} of {total - unlisted} shown)" in report
+    assert unlisted > 0 and f"and {total - unlisted} listed" in report
+    assert f"Audit rows ({total - unlisted} listed)" in report
 
     unknown = _run(["sync", "--as", "nobody"])
     assert unknown.exit_code == 1 and "nobody" in unknown.stdout

@@ -3,15 +3,30 @@ cut; and the same tables as CSV and JSON, amounts exact."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
 
 import pandas as pd
 import pytest
+from rich.console import Console
+from rich.measure import Measurement
 from typer.testing import CliRunner
 
 from contract_sync.columns import display
 from contract_sync.demo.edit import edit_erp
+from contract_sync.settings import get_settings
 from contract_sync_faces.cli import app
+from contract_sync_faces.terminal import (
+    AMOUNT,
+    WORDS,
+    Column,
+    View,
+    allot,
+    changes_view,
+    reason_legend,
+    split,
+)
 
 COMMANDS = [
     ["ready"],
@@ -72,3 +87,130 @@ def test_tables_as_csv_and_json_with_exact_amounts(narrow):
     lines = json.loads(_run(["diff", pending, "--format", "json"]))
     assert lines and {"item_no", "change", "field", "before", "after", "note"} <= set(lines[0])
     assert CliRunner().invoke(app, ["ready", "--format", "xml"]).exit_code == 1
+
+
+# --- The splitting renderer, on tiny frames ------------------------------------------------
+
+
+def _render(view, width: int) -> str:
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None).print(view)
+    return out.getvalue()
+
+
+TINY = pd.DataFrame(
+    {
+        "company": ["1", "2"],
+        "contract": ["24001-", "24001-"],
+        "reasons": ["contract_in_multiple_projects", "not_imported\ninvalid_erp_data"],
+        "title": ["Lakeside Senior Housing", "Harbor View Fire Station"],
+        "amount after": ["3,095,100.82", "12,345,678.90"],
+        "delta": ["-1,086,017.90", "0.00"],
+    }
+)
+TINY_COLUMNS = [
+    Column("company", key=True),
+    Column("contract", key=True),
+    Column("reasons"),
+    Column("title", WORDS),
+    Column("amount after", AMOUNT, group="amounts"),
+    Column("delta", AMOUNT, group="amounts"),
+]
+
+
+@pytest.mark.parametrize("width", [48, 60, 80, 120])  # 48: the keys and the widest code
+def test_a_view_cuts_no_value_at_any_width(width):
+    shown = _render(View("Tiny", TINY_COLUMNS, TINY), width)
+    assert max(map(len, shown.splitlines())) <= width, shown
+    tokens = shown.split()
+    for value in TINY[["contract", "amount after", "delta"]].to_numpy().ravel():
+        assert value in tokens, (value, shown)
+    for code in " ".join(TINY["reasons"]).split():
+        assert code in tokens, (code, shown)
+    for word in " ".join(TINY["title"]).split():  # wrapped at spaces, never inside a word
+        assert word in tokens, (word, shown)
+    assert "…" not in shown
+
+
+def test_columns_that_do_not_fit_move_below_keyed_and_said_so():
+    wide = _render(View("Tiny", TINY_COLUMNS, TINY), 120)
+    assert "do not fit" not in wide and "(continued)" not in wide
+    narrow = _render(View("Tiny", TINY_COLUMNS, TINY), 60)
+    note = "columns that do not fit 60 columns: amount after, delta (shown below, by company"
+    assert note in " ".join(narrow.split()), narrow
+    first, below = narrow.split("Tiny (continued)")
+    heading = first.splitlines()[1]
+    assert heading.split() == ["company", "contract", "reasons", "title"]  # the group moved
+    assert re.search(r"^company\s+contract\s+amount after\s+delta\s*$", below, re.M), below
+    # Each row below names its company and contract: rows of two companies stay apart.
+    assert re.search(r"^1\s+24001-\s+3,095,100\.82\s+-1,086,017\.90\s*$", below, re.M)
+    assert re.search(r"^2\s+24001-\s+12,345,678\.90\s+0\.00\s*$", below, re.M)
+
+
+def test_split_keeps_keys_in_every_table_and_the_order_of_the_others():
+    ranges = [Measurement(w, w) for w in (4, 6, 10, 10, 10)]
+    columns = [Column("a", key=True), Column("b"), Column("c"), Column("d"), Column("e")]
+    assert split(columns, ranges, 100) == [[0, 1, 2, 3, 4]]
+    # 4+6+10 and gaps = 24: c does not fit 23, and the first beside the keys is always taken
+    assert split(columns, ranges, 23) == [[0, 1], [0, 2], [0, 3], [0, 4]]
+    assert split(columns, ranges, 30) == [[0, 1, 2], [0, 3, 4]]
+    grouped = [*columns[:3], Column("d", group="g"), Column("e", group="g")]
+    assert split(grouped, ranges, 40) == [[0, 1, 2], [0, 3, 4]]  # 46 with d and e: together
+    assert split([Column("a", key=True)], ranges[:1], 10) == [[0]]
+
+
+def test_allot_gives_natural_widths_when_they_fit_and_never_less_than_the_narrowest():
+    ranges = [Measurement(8, 8), Measurement(8, 15), Measurement(12, 60)]
+    assert allot(ranges, 100) == [8, 15, 60]
+    assert allot(ranges, 20) == [8, 8, 12]  # no room: the narrowest (longest word)
+    # Room for some: the column that lacks little (a field's name) gets all it lacks.
+    assert allot(ranges, 50) == [8, 15, 23]
+
+
+def test_the_reason_legend_names_each_reason_once_with_what_to_do():
+    legend = reason_legend(["not_imported invalid_erp_data", "not_imported", "no_updates"])
+    shown = _render(legend, 100)
+    for code in ("invalid_erp_data", "not_imported", "no_updates"):
+        assert len(re.findall(rf"^{code}\s", shown, re.M)) == 1, shown
+    assert "import it first" in shown and "fix in the ERP" in shown
+    assert reason_legend([]) is None and reason_legend([""]) is None
+
+
+def test_field_changes_read_as_labels_and_money_in_the_one_format():
+    rows = pd.DataFrame({"audit_id": [1], "erp_company": [1], "contract_no": ["24001-"]})
+    item = '{"position": "3", "description": "Masonry", "amount": "58326.30", "uom": "LS"}'
+    changes = pd.DataFrame(
+        {
+            "audit_id": [1, 1, 1],
+            "item_no": [None, "00010", "00020"],
+            "change": ["changed", "changed", "added"],
+            "field": ["original_amount", "unit_cost", None],
+            "before": ["83041.08", "20.07000", None],
+            "after": ["9100.40", "12.50000", item],
+            "overwritten": [False, True, False],
+        }
+    )
+    shown = _render(changes_view(rows, changes), 100)
+    assert "contract amount" in shown and "unit cost" in shown
+    assert "original_amount" not in shown and "unit_cost" not in shown
+    for value in ("83,041.08", "9,100.40", "20.07", "12.50", "58,326.30"):
+        assert value in shown.split() or f"{value};" in shown.split(), (value, shown)
+    assert "description: Masonry; amount: 58,326.30; unit: LS" in " ".join(shown.split())
+    assert "(store edit overwritten)" in shown
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_an_unknown_acting_user_is_told_what_to_do(configured, monkeypatch):
+    monkeypatch.setenv("CONTRACT_SYNC_SERVICE_USER", "svc-gone")  # the setting it names
+    get_settings.cache_clear()
+    done = CliRunner().invoke(app, ["ready"])
+    assert done.exit_code == 1
+    [line] = done.stdout.strip().splitlines()
+    assert line.startswith("error: 'svc-gone', the service user a command acts as without --as")
+    assert "act as one of its logins with --as LOGIN" in line
+    assert "directory file" in line and "set CONTRACT_SYNC_SERVICE_USER to a login" in line
+    named = CliRunner().invoke(app, ["ready", "--as", "nobody"])
+    assert named.exit_code == 1
+    [line] = named.stdout.strip().splitlines()
+    assert "'nobody' is not a user of the project store" in line and "--as LOGIN" in line
+    assert "SERVICE_USER" not in line  # a user named with --as: the service user is not the cause

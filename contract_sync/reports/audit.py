@@ -13,7 +13,13 @@ import sqlalchemy as sa
 from contract_sync.columns import CHANGE_COUNTS, display, field_text, to_decimal
 from contract_sync.reports.pages import render
 from contract_sync.store.audit_log import AuditFilter, read_audit, read_blocked_spans, read_counts
-from contract_sync.vocabulary import OUTCOME_COLOURS, UNCHANGED_REASONS, Outcome, Reason
+from contract_sync.vocabulary import (
+    OUTCOME_COLOURS,
+    UNCHANGED_REASONS,
+    Outcome,
+    Reason,
+    label,
+)
 
 AMOUNT_FIGURES = ("value_changed", "value_imported")
 CSV_COLUMNS = [
@@ -75,11 +81,48 @@ def build_report(
 
 def run_line(summary: dict) -> str:
     """Runs by how they ended, and the checks that found a contract as last recorded."""
-    ended = ", ".join(f"{n} {status}" for status, n in summary["run_statuses"].items())
+    statuses = summary["run_statuses"]
+    ended = ", ".join(f"{n} {status}" for status, n in statuses.items())
+    started = f"{sum(statuses.values())} ({ended})" if statuses else "none"
     return (
-        f"runs: {ended or 'none'}; {summary['contracts_repeated']:,} contract checks found "
+        f"runs: {started}; {summary['contracts_repeated']:,} contract checks found "
         "the state last recorded (counted, not recorded again)"
     )
+
+
+def _counted(n: int, what: str) -> str:
+    return f"{n:,} {what}" if n == 1 else f"{n:,} {what}s"
+
+
+def summary_lines(summary: dict, listed: int) -> list[str]:
+    """The report's figures in plain text (the terminal): `listed` of its audit rows are
+    listed below, the others are rows of contracts found with nothing changed."""
+    s = summary
+    unlisted = s["rows"] - listed
+    rows = (
+        f"{_counted(s['runs'], 'run')} recorded {_counted(s['rows'], 'audit row')} of "
+        f"{_counted(s['contracts'], 'contract')}"
+    )
+    if unlisted:
+        rows += f": {unlisted:,} with nothing changed (counted, not listed) and {listed:,} listed"
+    elif s["rows"]:
+        rows += ", all listed"
+    lines = [
+        rows,
+        f"contract value changed by re-imports: {display(s['value_changed'], 'amount')}; "
+        f"brought in by first imports: {display(s['value_imported'], 'amount')}",
+        "outcomes: " + ", ".join(f"{n:,} {label(k)}" for k, n in s["outcomes"].items()),
+    ]
+    if s["reasons"]:
+        lines.append("reasons: " + ", ".join(f"{k} ({n:,})" for k, n in s["reasons"].items()))
+    return lines
+
+
+def listed_line(shown: int, listed: int) -> str:
+    """The title of the listed rows' table, in the summary's words."""
+    if shown == listed:
+        return f"Audit rows ({listed:,} listed)"
+    return f"Audit rows (the newest {shown:,} of the {listed:,} listed; --format csv has all)"
 
 
 def _value_of(counts: pd.DataFrame, outcome: Outcome) -> int:
