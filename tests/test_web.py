@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from contract_sync.columns import display
 from contract_sync.demo.edit import edit_erp
 from contract_sync.directory import apply_file, export_text
 from contract_sync.store import chain
@@ -30,7 +31,7 @@ from contract_sync_faces.web.auth import set_password
 from tests.conftest import Sides, free_port, seeded_sides, settings_for
 
 PASSWORD = "correct horse battery staple"
-USERS = ["admin", "viewer", "estimator", "outsider", "throttled"]
+USERS = ["admin", "viewer", "estimator", "outsider", "throttled", "demoted"]
 
 
 @contextmanager
@@ -68,21 +69,28 @@ def web_server(**settings: str) -> Iterator[str]:
 class Site:
     sides: Sides
     url: str
+    folder: Path
 
 
 def _with_users(store: sa.Engine, folder: Path) -> None:
-    """Two more users with every right: "outsider" in company 2 only, "throttled" in 1."""
+    """More users with every right: "outsider" in company 2 only, "throttled" and
+    "demoted" in 1."""
     document = yaml.safe_load(export_text(store))
+    logins = {1: ["throttled", "demoted"], 2: ["outsider"]}
     for company in document["companies"]:
-        login = {1: "throttled", 2: "outsider"}[company["erp_company"]]
-        company["users"].append(
-            {
-                "login": login,
-                "name": login.title(),
-                "erp_integrations": "admin",
-                "main_contracts": {"*": "admin"},
-            }
-        )
+        for login in logins[company["erp_company"]]:
+            company["users"].append(
+                {
+                    "login": login,
+                    "name": login.title(),
+                    "erp_integrations": "admin",
+                    "main_contracts": {"*": "admin"},
+                }
+            )
+    _apply(store, folder, document)
+
+
+def _apply(store: sa.Engine, folder: Path, document: dict) -> None:
     path = folder / "directory.yaml"
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
     apply_file(store, path, "test")
@@ -97,7 +105,7 @@ def site(backend, tmp_path_factory) -> Iterator[Site]:
         for login in USERS:
             set_password(sides.store, login, PASSWORD, by="test")
         with web_server() as url:
-            yield Site(sides, url)
+            yield Site(sides, url, folder)
 
 
 class Visitor:
@@ -147,6 +155,29 @@ def _buttons(page: str) -> dict[str, bool]:
             r'<button type="submit" data-contract="([^"]+)"([^>]*)>', page
         )
     }
+
+
+def _text(page: str) -> str:
+    """A page's text as a person reads it: inline tags out, the others a space apart."""
+    inline = re.sub(r"</?(?:span|a|strong)\b[^>]*>", "", page)
+    return html.unescape(re.sub(r"<[^>]+>", " ", inline))
+
+
+def _confirm_form(page: httpx.Response) -> dict[str, str]:
+    """The fields of a confirmation page's Confirm form."""
+    form = re.search(
+        r'<form method="post" action="/companies/\d+/\w+" class="actions">(.*?)</form>',
+        page.text,
+        re.S,
+    ).group(1)
+    return {k: html.unescape(v) for k, v in re.findall(r'name="(\w+)" value="([^"]*)"', form)}
+
+
+def _requests(site: Site) -> int:
+    with site.sides.store.connect() as connection:
+        return connection.execute(
+            sa.select(sa.func.count()).select_from(s.run_requests)
+        ).scalar_one()
 
 
 def _events(site: Site, login: str) -> list[tuple[str, str]]:
@@ -199,32 +230,29 @@ def test_the_buttons_follow_the_gates_for_each_user(site):
     assert enabled, "the admin may re-import the edited contracts"
     assert _buttons(for_viewer).keys() == _buttons(for_admin).keys()
     assert not any(_buttons(for_viewer).values())
-    why = re.findall(r'<div class="why">([^<]*)</div>', for_viewer)
-    assert len(why) == len(_buttons(for_viewer))
-    assert all("(permission_denied)" in w for w in why)
-    # Each refusal quotes the rule of its own button: an Import needs less than a Re-Import.
-    kinds = re.findall(
-        r">(Re-Import|Import)</button>\s*</form>\s*<div class=\"why\">([^<]*)<", for_viewer
+    # The viewer lacks the rights of every button: said once, above the list, from their
+    # own levels; no row repeats it, and each button keeps its reason codes for programs.
+    said = _text(for_viewer)
+    assert said.count("You have Read Only on ERP Integrations") == 1
+    assert re.search(
+        r'<p class="message note" id="rights" role="note">You have Read Only on '
+        r"ERP Integrations and Read Only on the Main Contracts of these projects, "
+        r"so you cannot import or re-import any of these contracts: a re-import "
+        r"needs Admin on ERP Integrations and Admin on the project&#39;s Main "
+        r"Contracts; an import needs Standard or Admin on ERP Integrations and "
+        r"Admin on the project&#39;s Main Contracts\. To be able to, ask a company "
+        r"admin for these rights\.</p>",
+        for_viewer,
     )
-    rules = {
-        kind: {html.unescape(w).split(" (permission_denied)")[0] for k, w in kinds if k == kind}
-        for kind in ("Import", "Re-Import")
-    }
-    assert rules == {
-        "Import": {
-            "the acting user lacks the rights of an import (Standard or Admin on ERP "
-            "Integrations and Admin on the project's Main Contracts)"
-        },
-        "Re-Import": {
-            "the acting user lacks the rights (Admin on ERP Integrations and on the "
-            "project's Main Contracts)"
-        },
-    }
-    number = sorted(enabled)[0]
+    reasons = re.findall(r'data-reasons="([^"]*)"', for_viewer)
+    assert len(reasons) == len(_buttons(for_viewer))
+    assert all("permission_denied" in r.split() for r in reasons)
+    assert "acting user" not in said and "directory file" not in said
+    number = _first(for_admin, "reimport")
     preview = admin.get("/companies/1/contract", params={"no": number})
     assert preview.status_code == 200 and "What a re-import would do, line by line" in preview.text
     assert _buttons(preview.text) == {number: True}
-    project = re.search(r"<th>Project</th><td>([^<]+)</td>", preview.text).group(1)
+    project = re.search(r"<th>Project</th><td>([^<,]+)</td>", preview.text).group(1)
     filtered = admin.get("/companies/1/contracts", params={"project": project}).text
     assert number in _buttons(filtered) and len(_buttons(filtered)) < len(_buttons(for_admin))
     for path in ("/companies/1/audit", f"/companies/1/history?no={number}"):
@@ -235,7 +263,7 @@ def test_a_forged_requested_by_is_ignored(site):
     """The run acts as the signed-in user: the viewer naming the admin is still refused."""
     admin = Visitor(site.url)
     admin.sign_in("admin")
-    number = next(n for n, on in _buttons(admin.get("/companies/1/contracts").text).items() if on)
+    number = _first(admin.get("/companies/1/contracts").text, "reimport")
     viewer = Visitor(site.url)
     viewer.sign_in("viewer")
     csrf = viewer.csrf(viewer.get("/companies/1/contracts"))
@@ -243,10 +271,12 @@ def test_a_forged_requested_by_is_ignored(site):
         "/companies/1/reimport", {"no": number, "csrf_token": csrf, "requested_by": "admin"}
     )
     assert forged.status_code == 409
-    assert "permission_denied" in html.unescape(forged.text)
-    assert ("refused" in [e for e, _ in _events(site, "viewer")]) and not any(
-        e == "run_started" for e, _ in _events(site, "viewer")
+    assert f"You cannot re-import {number}. You have Read Only on ERP Integrations" in (
+        html.unescape(forged.text)
     )
+    refused = [d for e, d in _events(site, "viewer") if e == "refused"]
+    assert refused and refused[-1].endswith(f"reimport of {number} refused: permission_denied")
+    assert not any(e == "run_started" for e, _ in _events(site, "viewer"))
 
 
 def test_a_click_while_prefect_does_not_answer_is_refused_in_one_line(site):
@@ -262,7 +292,9 @@ def test_a_click_while_prefect_does_not_answer_is_refused_in_one_line(site):
     enabled = {kind: html.unescape(no) for kind, no, rest in forms if "disabled" not in rest}
     assert enabled.keys() == {"reimport", "import"}
     for kind, number in enabled.items():
-        refused = admin.post(f"/companies/1/{kind}", {"no": number, "csrf_token": admin.csrf(page)})
+        confirm = admin.get(f"/companies/1/{kind}", params={"no": number})
+        assert confirm.status_code == 200 and 'id="confirm"' in confirm.text, kind
+        refused = admin.post(f"/companies/1/{kind}", _confirm_form(confirm))
         assert refused.status_code == 503, kind
         said = re.search(r"the Prefect server at (\S+) does not answer \([^<\n]+\)", refused.text)
         assert said and said.group(1).startswith("http://127.0.0.1:")
@@ -399,7 +431,7 @@ def test_the_sign_in_log_is_shown_to_integration_admins_only(site):
     viewer.sign_in("viewer")
     for_admin = admin.get("/companies/1/audit").text
     assert 'id="web-events"' in for_admin
-    assert "<td>signed_in</td><td>viewer</td>" in for_admin
+    assert '<td data-label="Event">signed_in</td><td data-label="Login">viewer</td>' in for_admin
     assert 'id="web-events"' not in viewer.get("/companies/1/audit").text
 
 
@@ -413,3 +445,269 @@ def test_a_downgrade_below_the_web_tables_keeps_their_audit_records(site):
         site.sides.store.begin() as connection,
     ):
         command.downgrade(_alembic_config(connection), "0005")
+
+
+def _first(page: str, kind: str, enabled: bool = True) -> str:
+    """The first contract whose button is of this kind (reimport or import)."""
+    forms = re.findall(
+        r'action="/companies/1/(\w+)">.*?data-contract="([^"]+)"([^>]*)>', page, re.S
+    )
+    return next(
+        html.unescape(no)
+        for k, no, rest in forms
+        if k == kind and ("disabled" not in rest) == enabled
+    )
+
+
+def _ready(site: Site, login: str, number: str) -> dict:
+    """The contract's row of the ready list as the core computes it for this login."""
+    from contract_sync.resolve import resolve
+    from contract_sync.run import ready_with_evaluation
+    from contract_sync.settings import get_settings
+
+    asked = resolve(get_settings(), company=1, actor=login, contracts=[number])
+    return ready_with_evaluation(get_settings(), asked)[0].iloc[0].to_dict()
+
+
+def test_a_re_import_is_confirmed_on_a_page_that_shows_its_effect(site):
+    """The button opens a confirmation page: items added, changed and removed, the amount
+    before and after, the store edits overwritten; Cancel and looking start nothing, and a
+    Confirm whose effect changed since it was shown is shown again, not started."""
+    admin = Visitor(site.url)
+    admin.sign_in("admin")
+    number = _first(admin.get("/companies/1/contracts").text, "reimport")
+    before = (_requests(site), len(_events(site, "admin")))
+    confirm = admin.get("/companies/1/reimport", params={"no": number})
+    assert confirm.status_code == 200
+    row = _ready(site, "admin", number)
+    said = " ".join(_text(confirm.text).split())
+    amounts = (
+        f"{display(row['amount_before'], 'amount')} → {display(row['amount_after'], 'amount')}"
+    )
+    for words in (
+        f"Re-import contract {number}?",
+        f"Items added {row['items_added']}",
+        f"Items changed {row['items_changed']}",
+        f"Items removed {row['items_removed']}",
+        f"Contract amount {amounts}",
+        "Store edits it overwrites",
+    ):
+        assert words in said, words
+    form = _confirm_form(confirm)
+    assert form.keys() == {"csrf_token", "no", "seen"} and form["no"] == number
+    cancel = re.search(
+        r'<a class="button plain" id="cancel" href="([^"]+)">Cancel</a>', confirm.text
+    )
+    assert html.unescape(cancel.group(1)) == f"/companies/1/contract?no={number}"
+    assert admin.get(html.unescape(cancel.group(1))).status_code == 200
+    stale = admin.post("/companies/1/reimport", {**form, "seen": "not-what-was-shown"})
+    assert (
+        stale.status_code == 409 and 'id="changed"' in stale.text and 'id="confirm"' in stale.text
+    )
+    assert (_requests(site), len(_events(site, "admin"))) == before
+
+
+def test_an_import_is_confirmed_too(site):
+    admin = Visitor(site.url)
+    admin.sign_in("admin")
+    number = _first(admin.get("/companies/1/contracts").text, "import")
+    confirm = admin.get("/companies/1/import", params={"no": number})
+    said = " ".join(_text(confirm.text).split())
+    row = _ready(site, "admin", number)
+    assert f"Import contract {number}?" in said
+    assert f"Contract amount {display(row['amount_after'], 'amount')}" in said
+    assert re.search(r"Items \d+", said) and _confirm_form(confirm)["no"] == number
+
+
+def test_a_right_lost_before_confirming_is_refused_at_confirm(site):
+    """Confirming checks the gates again: rights lowered after the page was shown refuse
+    the click, saying which right is missing, and no run is asked for."""
+    demoted = Visitor(site.url)
+    demoted.sign_in("demoted")
+    number = _first(demoted.get("/companies/1/contracts").text, "reimport")
+    confirm = demoted.get("/companies/1/reimport", params={"no": number})
+    assert confirm.status_code == 200
+    lowered = {
+        "companies": [
+            {"erp_company": 1, "users": [{"login": "demoted", "erp_integrations": "standard"}]}
+        ]
+    }
+    _apply(site.sides.store, site.folder, lowered)
+    before = _requests(site)
+    refused = demoted.post("/companies/1/reimport", _confirm_form(confirm))
+    assert refused.status_code == 409
+    assert (
+        f"You cannot re-import {number}. You have Standard on ERP Integrations and Admin on "
+        "this project's Main Contracts; a re-import needs Admin on ERP Integrations and Admin "
+        "on the project's Main Contracts; ask a company admin for Admin on ERP Integrations."
+    ) in " ".join(_text(refused.text).split())
+    assert _requests(site) == before
+    assert [e for e, _ in _events(site, "demoted")][-1] == "refused"
+    assert demoted.get("/companies/1/reimport", params={"no": number}).status_code == 409
+
+
+def test_each_row_says_which_right_is_missing_when_not_every_row_lacks_it(site):
+    """The estimator (Standard on ERP Integrations, Admin on Main Contracts) may import but
+    not re-import: each re-import row says so, in the second person, and nothing above."""
+    set_password(site.sides.store, "estimator", PASSWORD, by="test")  # whatever came before
+    estimator = Visitor(site.url)
+    estimator.sign_in("estimator")
+    page = estimator.get("/companies/1/contracts").text
+    assert 'id="rights"' not in page
+    number = _first(page, "reimport", enabled=False)
+    row = re.search(
+        rf'data-contract="{re.escape(number)}".*?<p class="rights">([^<]+)</p>', page, re.S
+    )
+    assert html.unescape(row.group(1)) == (
+        "You have Standard on ERP Integrations and Admin on this project's Main Contracts; "
+        "a re-import needs Admin on ERP Integrations and Admin on the project's Main "
+        "Contracts; ask a company admin for Admin on ERP Integrations."
+    )
+    assert _first(page, "import")  # an import needs no more than Standard
+
+
+@pytest.mark.parametrize(
+    ("kind", "integrations", "projects", "said"),
+    [
+        (
+            "import",
+            "read_only",
+            {"24007-001": "admin"},
+            "You have Read Only on ERP Integrations and Admin on this project's Main "
+            "Contracts; an import needs Standard or Admin on ERP Integrations and Admin on "
+            "the project's Main Contracts; ask a company admin for Standard on ERP "
+            "Integrations.",
+        ),
+        (
+            "reimport",
+            "admin",
+            {"24003-001": "admin", "24003-001-B": "standard"},
+            "You have Admin on ERP Integrations, Admin on the Main Contracts of project "
+            "24003-001 and Standard on the Main Contracts of project 24003-001-B; a re-import "
+            "needs Admin on ERP Integrations and Admin on the project's Main Contracts; ask a "
+            "company admin for Admin on the Main Contracts of project 24003-001-B.",
+        ),
+        (
+            "reimport",
+            "none",
+            {"24001-001": "none"},
+            "You have None on ERP Integrations and None on this project's Main Contracts; a "
+            "re-import needs Admin on ERP Integrations and Admin on the project's Main "
+            "Contracts; ask a company admin for Admin on ERP Integrations and Admin on this "
+            "project's Main Contracts.",
+        ),
+        (
+            "import",
+            "read_only",
+            {},
+            "You have Read Only on ERP Integrations; an import needs Standard or Admin on ERP "
+            "Integrations and Admin on the project's Main Contracts; ask a company admin for "
+            "Standard on ERP Integrations.",
+        ),
+    ],
+)
+def test_the_missing_right_is_named_from_the_persons_levels(kind, integrations, projects, said):
+    from contract_sync_faces.web.words import rights_refusal
+
+    assert rights_refusal(kind, integrations, projects) == said
+
+
+def test_a_contract_in_several_projects_names_them_and_is_in_each_ones_filter(site):
+    admin = Visitor(site.url)
+    admin.sign_in("admin")
+    page = admin.get("/companies/1/contracts").text
+    options = re.findall(r'<option value="([^"]+)"', page)
+    assert "(several)" not in page and options == sorted(options)
+    twice = re.search(
+        r'data-label="Project"><span class="code">([^<]+)</span>, '
+        r'<span class="code">([^<]+)</span>',
+        page,
+    )
+    assert twice and {twice.group(1), twice.group(2)} <= set(options)
+    for project in twice.groups():
+        filtered = admin.get("/companies/1/contracts", params={"project": project}).text
+        assert f"It is attached to projects {twice.group(1)} and {twice.group(2)}." in _text(
+            filtered
+        )
+
+
+def test_the_audit_rows_of_several_companies_name_the_company():
+    import pandas as pd
+
+    from contract_sync_faces.web import views
+    from contract_sync_faces.web.site import _templates
+
+    records = pd.DataFrame(
+        {
+            "audit_id": [1, 2],
+            "recorded_at": pd.to_datetime(["2026-01-05 10:00", "2026-01-05 10:01"], utc=True),
+            "run_id": [
+                "6f1c2b52-93a4-4c57-9d0e-2a3f4b5c6d7e",
+                "7f1c2b52-93a4-4c57-9d0e-2a3f4b5c6d7e",
+            ],
+            "trigger": ["cli", "cli"],
+            "actor": ["admin", "admin"],
+            "dry_run": [False, False],
+            "erp_company": [1, 2],
+            "contract_no": ["24001-", "24001-"],
+            "project": ["24001-001", "24001-001"],
+            "outcome": ["reimported", "blocked"],
+            "reasons": ["", "contract_unapproved"],
+            "error": [None, None],
+            "items_added": [1, 0],
+            "items_changed": [0, 0],
+            "items_removed": [0, 0],
+            "header_changes": [0, 0],
+            "amount_before": [8304108, 910040],
+            "amount_after": [9304108, 910040],
+        }
+    )
+    rows = views.audit_rows(records, {1: "Granite Peak Builders", 2: "Bayside Constructors"})
+    table = _templates().get_template("_audit_rows.html.j2").module.audit_table(rows, {}, 1)
+    assert re.findall(r'<td data-label="Company" class="company">([^<]+)</td>', str(table)) == [
+        "Granite Peak Builders",
+        "Bayside Constructors",
+    ]
+    assert "83,041.08" in str(table) and "re-imported (1 added)" in str(table)
+    one = views.audit_rows(records.iloc[:1], {1: "Granite Peak Builders"})
+    assert "Company" not in str(
+        _templates().get_template("_audit_rows.html.j2").module.audit_table(one, {}, 1)
+    )
+
+
+def test_added_and_removed_items_read_as_labelled_values():
+    from contract_sync_faces.web.views import change_row
+
+    added = change_row(
+        {
+            "item_no": "00115",
+            "change": "added",
+            "field": None,
+            "before": None,
+            "after": '{"position": "12", "description": "Walls", "uom": "LS", "unit_cost": '
+            '"0.00000", "amount": "83041.08"}',
+            "overwritten": False,
+        }
+    )
+    assert added["after"] == [
+        ("position", "12"),
+        ("description", "Walls"),
+        ("unit", "LS"),
+        ("unit cost", "0.00"),
+        ("amount", "83,041.08"),
+    ]
+    changed = change_row(
+        {
+            "item_no": None,
+            "change": "changed",
+            "field": "original_amount",
+            "before": "9100.40",
+            "after": "83041.08",
+            "overwritten": True,
+        }
+    )
+    assert (changed["field"], changed["before"], changed["after"]) == (
+        "contract amount",
+        "9,100.40",
+        "83,041.08",
+    )

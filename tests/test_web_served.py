@@ -10,11 +10,13 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from prefect.settings import PREFECT_API_URL
 
 from contract_sync.demo.edit import edit_erp
 from contract_sync.store import schema as s
 from contract_sync.store.audit_log import runs
+from contract_sync.vocabulary import OUTCOME_LABELS
 from contract_sync_faces.web.auth import set_password
 from tests.served import served_fixture, wait_for_run  # noqa: F401 - the fixture
 
@@ -54,9 +56,11 @@ def _run_lands(page, served, login: str, outcome: str) -> str:
     assert page.get_by_role("link", name="the flow run").get_attribute("href") == (
         PREFECT_API_URL.value().removesuffix("/api") + f"/runs/flow-run/{flow_run_id}"
     )
-    outcome_cells = page.locator("main table").nth(1).locator("tbody td")
-    expect(outcome_cells.filter(has_text=outcome).first).to_be_visible()
-    expect(page.locator("td.actor").first).to_have_text(f"{login} (manual)")
+    expect(page.locator("#outcome td.outcome").first).to_contain_text(OUTCOME_LABELS[outcome])
+    expect(page.locator("td.actor").first).to_have_text(f"{login} (by hand)")
+    kind = "Import" if outcome == "imported" else "Re-import"
+    expect(page.locator("h1")).to_contain_text(re.compile(f"^{kind} of "))
+    expect(page.locator("#now")).to_contain_text(f"was {OUTCOME_LABELS[outcome]}")
     with get_client(sync_client=True) as client:
         assert client.read_flow_run(flow_run_id).parameters["requested_by"] == login
     with served.store.connect() as connection:
@@ -69,6 +73,14 @@ def _run_lands(page, served, login: str, outcome: str) -> str:
         ).scalar_one()
     assert (run.actor, run.trigger, run.status, started) == (login, "manual", "completed", login)
     return flow_run_id
+
+
+def _requests(served) -> int:
+    """Run requests recorded by the pages' Confirm buttons."""
+    with served.store.connect() as connection:
+        return connection.execute(
+            sa.select(sa.func.count()).select_from(s.run_requests)
+        ).scalar_one()
 
 
 def _only_signed_requests_act(served, contract: str, web_run_id: str) -> None:
@@ -127,10 +139,9 @@ def test_reimport_and_import_from_the_page_as_the_signed_in_user(served, browser
     reimport = next(c for c, label in contracts if label == "Re-Import")
     first_import = next(c for c, label in contracts if label == "Import")
 
-    # The viewer sees the same contracts, every button greyed, with the reason in words.
+    # The viewer sees the same contracts, every button greyed, and why once, above them.
     expect(_button(viewer, reimport)).to_be_disabled()
-    viewer_row = viewer.locator("tr", has=_button(viewer, reimport))
-    expect(viewer_row.locator(".why")).to_contain_text("(permission_denied)")
+    expect(viewer.locator("#rights")).to_contain_text("You have Read Only on ERP Integrations")
 
     # The admin opens the contract's preview and re-imports it from there; the form is
     # made to name the viewer as requested_by, and the run still acts as the admin.
@@ -142,17 +153,34 @@ def test_reimport_and_import_from_the_page_as_the_signed_in_user(served, browser
         "'beforeend', '<input type=hidden name=requested_by value=viewer>')"
     )
     _button(admin, reimport).click()
+    # The button asks first; Cancel starts nothing, Confirm starts exactly one run.
+    expect(admin.locator("h1")).to_have_text(f"Re-import contract {reimport}?")
+    expect(admin.locator("#effect")).to_contain_text("Items changed")
+    admin.locator("#cancel").click()
+    expect(admin.locator("h1")).to_contain_text(f"Contract {reimport}")
+    assert _requests(served) == 0
+    _button(admin, reimport).click()
+    admin.locator("#confirm").click()
     reimported = _run_lands(admin, served, "admin", "reimported")
+    assert _requests(served) == 1
+    with get_client(sync_client=True) as client:
+        runs_of = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["contract-sync-web"]))
+        )
+    assert [str(r.id) for r in runs_of] == [reimported]
 
     # The contract's history shows the re-import, by the admin.
-    admin.locator("main table").nth(1).get_by_role("link", name=reimport).click()
+    admin.locator("#outcome").get_by_role("link", name=reimport).click()
     expect(admin.locator("h1")).to_have_text(f"Audit history of contract {reimport}")
-    expect(admin.locator("td.actor").last).to_have_text("admin (manual)")
+    expect(admin.locator("td.actor").last).to_have_text("admin (by hand)")
 
-    # An Import from the list lands too.
+    # An Import from the list lands too, once confirmed.
     admin.goto(served.web_url + "/companies/1/contracts")
     _button(admin, first_import).click()
+    expect(admin.locator("h1")).to_have_text(f"Import contract {first_import}?")
+    admin.locator("#confirm").click()
     _run_lands(admin, served, "admin", "imported")
+    assert _requests(served) == 2
 
     _only_signed_requests_act(served, reimport, reimported)
 

@@ -12,13 +12,12 @@ from fastapi.responses import RedirectResponse, Response
 from contract_sync.errors import UserError
 from contract_sync.model import Evaluation
 from contract_sync.resolve import resolve
-from contract_sync.run import company_ready_list, ready_with_evaluation
+from contract_sync.run import ready_with_evaluation
 from contract_sync.settings import Settings
-from contract_sync.stages.ready import line_preview
 from contract_sync.store import identity
 from contract_sync.store.identity import Event, Person, RunAsked
-from contract_sync.vocabulary import WebEvent, in_words
-from contract_sync_faces.web import views
+from contract_sync.vocabulary import WebEvent
+from contract_sync_faces.web import views, words
 from contract_sync_faces.web.guard import Refused, client
 from contract_sync_faces.web.prefect_api import PrefectUnavailable
 from contract_sync_faces.web.site import Field, Site, common, page, site_of
@@ -32,14 +31,17 @@ def contracts(request: Request, company: int, project: str = "") -> Response:
 
     def build(person: Person, companies: dict[int, str]) -> Response:
         asked = resolve(site.settings, company=company, actor=person.login)
-        table = company_ready_list(site.settings, asked)
-        projects = sorted(table["project"].dropna().unique())
-        if project:
-            table = table[table["project"] == project]
+        table, found = ready_with_evaluation(site.settings, asked)
+        rights = views.rights_of(found)
+        rows = views.ready_rows(table, rights)
+        projects = sorted({p for row in rows for p in row["projects"]})
+        if project:  # a contract held by several projects is in each one's list
+            rows = [row for row in rows if project in row["projects"]]
         return page(
             "contracts.html.j2",
             **common(person, companies, company),
-            rows=views.ready_rows(table),
+            rows=rows,
+            said_once=views.said_once(rows, rights),
             project=project,
             projects=projects,
         )
@@ -53,38 +55,90 @@ def contract(request: Request, company: int, no: str) -> Response:
 
     def build(person: Person, companies: dict[int, str]) -> Response:
         row, found = _one(site.settings, company, person.login, no)
-        lines = line_preview(row["contract_no"], found.comparison, found.state)
         return page(
             "contract.html.j2",
             **common(person, companies, company),
-            row=views.ready_rows(pd.DataFrame([row]))[0],
-            lines=lines.to_dict("records"),
+            row=views.ready_rows(pd.DataFrame([row]), views.rights_of(found))[0],
+            effect=views.effect(row, found, views.kind_of(row)),
         )
 
     return site.company_page(request, company, build)
 
 
+@router.get("/companies/{company}/reimport")
+def confirm_reimport(request: Request, company: int, no: str) -> Response:
+    return _confirm_page(site_of(request), request, company, no, "reimport")
+
+
+@router.get("/companies/{company}/import")
+def confirm_import(request: Request, company: int, no: str) -> Response:
+    return _confirm_page(site_of(request), request, company, no, "import")
+
+
 @router.post("/companies/{company}/reimport")
-def reimport(request: Request, company: int, no: Field, csrf_token: Field = "") -> Response:
-    return _start_run(site_of(request), request, company, no, csrf_token, "reimport")
+def reimport(
+    request: Request, company: int, no: Field, csrf_token: Field = "", seen: Field = ""
+) -> Response:
+    return _start_run(site_of(request), request, company, no, csrf_token, "reimport", seen)
 
 
 @router.post("/companies/{company}/import")
-def first_import(request: Request, company: int, no: Field, csrf_token: Field = "") -> Response:
-    return _start_run(site_of(request), request, company, no, csrf_token, "import")
+def first_import(
+    request: Request, company: int, no: Field, csrf_token: Field = "", seen: Field = ""
+) -> Response:
+    return _start_run(site_of(request), request, company, no, csrf_token, "import", seen)
+
+
+def _confirm_page(site: Site, request: Request, company: int, no: str, kind: str) -> Response:
+    """What a Re-Import (Import) would do, before it is started: the gates checked for this
+    person as at the click, and a Confirm button that posts the click."""
+
+    def build(person: Person, companies: dict[int, str]) -> Response:
+        row, found = _allowed(site.settings, company, person.login, no, kind)
+        return _confirmation(person, companies, company, kind, row, found)
+
+    return site.company_page(request, company, build)
+
+
+def _confirmation(
+    person: Person,
+    companies: dict[int, str],
+    company: int,
+    kind: str,
+    row: dict,
+    found: Evaluation,
+    status: int = 200,
+    changed: bool = False,
+) -> Response:
+    effect = views.effect(row, found, kind)
+    return page(
+        "confirm.html.j2",
+        status,
+        **common(person, companies, company),
+        kind=kind,
+        kind_name=words.KIND_NAMES[kind],
+        row=views.ready_rows(pd.DataFrame([row]), views.rights_of(found))[0],
+        effect=effect,
+        seen=views.effect_key(effect),
+        changed=changed,
+    )
 
 
 def _start_run(
-    site: Site, request: Request, company: int, no: str, csrf_token: str, kind: str
+    site: Site, request: Request, company: int, no: str, csrf_token: str, kind: str, seen: str
 ) -> Response:
-    """A click: the form checked, the gates checked again for this person, a run request
-    recorded, and the deployment's run started for it with requested_by = this person."""
+    """A confirmed click: the form checked, the gates checked again for this person, a run
+    request recorded, and the deployment's run started for it with requested_by = this
+    person. When what it would do is no longer what the confirmation page showed (`seen`),
+    that page is shown again instead, with what it would do now."""
     try:
         person = site.guard.check_form(request, site.guard.person(request), csrf_token)
-        site.companies_of(person, company)
-        row = _allowed(site.settings, company, person.login, no, kind)
+        companies = site.companies_of(person, company)
+        row, found = _allowed(site.settings, company, person.login, no, kind)
     except Refused as refusal:
         return site.refusal_page(request, refusal, company)
+    if seen and seen != views.effect_key(views.effect(row, found, kind)):
+        return _confirmation(person, companies, company, kind, row, found, 409, changed=True)
     asked = RunAsked(person.login, company, kind, row["contract_no"])
     request_id = identity.request_run(site.store, asked)
     deployment, parameters = deployment_run(asked, request_id)
@@ -111,20 +165,22 @@ def deployment_run(asked: RunAsked, request_id: str) -> tuple[str, dict[str, Any
     return REIMPORT.name, REIMPORT.parameters(contracts=[asked.contract_no], **given)
 
 
-def _allowed(settings: Settings, company: int, login: str, no: str, kind: str) -> dict:
-    """The contract's row when the gates let this person re-import (import) it; refused
-    with the reasons in words otherwise."""
+def _allowed(
+    settings: Settings, company: int, login: str, no: str, kind: str
+) -> tuple[dict, Evaluation]:
+    """The contract's row and evaluation when the gates let this person re-import (import)
+    it; refused with the reasons in words otherwise (their codes in the audit log)."""
     try:
-        row, _ = _one(settings, company, login, no)
+        row, found = _one(settings, company, login, no)
     except UserError as error:
         raise Refused(404, str(error), login) from None
-    imported = kind == "import"
-    if not row["import_available" if imported else "reimport_available"]:
-        reasons = row["import_reasons" if imported else "reasons"]
-        why = in_words(reasons, first_import=imported)
-        message = f"{kind} of {row['contract_no']} is not available: {why}"
-        raise Refused(409, message, login)
-    return row
+    first = kind == "import"
+    if not row["import_available" if first else "reimport_available"]:
+        why = views.refusal(row, views.rights_of(found), kind)
+        message = words.refusal_text(kind, row["contract_no"], why)
+        detail = f"{kind} of {row['contract_no']} refused: {why['reasons']}"
+        raise Refused(409, message, login, detail=detail)
+    return row, found
 
 
 def _one(settings: Settings, company: int, login: str, no: str) -> tuple[dict, Evaluation]:

@@ -30,9 +30,12 @@ class Refused(Exception):
     """A request refused: the page says `message` with `status`; recorded as a web event
     when the person is signed in (Guard.refused)."""
 
-    def __init__(self, status: int, message: str, login: str = NO_SESSION) -> None:
+    def __init__(
+        self, status: int, message: str, login: str = NO_SESSION, detail: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.login = status, message, login
+        self.detail = detail or message  # what the audit log records (codes, not words)
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ class Guard:
     ) -> None:
         """A refusal to a signed-in person goes to the audit log; one to anyone else to the
         server's log only (the chained log would grow without bound by anyone's hand)."""
-        detail = f"{request.method} {request.url.path}: {refusal.message}"
+        detail = f"{request.method} {request.url.path}: {refusal.detail}"
         if not signed_in:
             log.warning("refused %s from %s: %s", refusal.login, client(request), detail)
             return
