@@ -711,3 +711,27 @@ def test_added_and_removed_items_read_as_labelled_values():
         "9,100.40",
         "83,041.08",
     )
+
+
+def test_a_kept_store_edit_reads_the_same_after_the_re_import():
+    """A field only the store changed stays as the store has it: 'after' is that value,
+    not the ERP's (blank here); money and labels as a person reads them."""
+    import pandas as pd
+
+    from contract_sync_faces.web.views import preview_rows
+
+    lines = pd.DataFrame(
+        {
+            "item_no": ["", "00030"],
+            "change": ["changed", "kept"],
+            "field": ["original_amount", "cost_code"],
+            "before": ["1382755.16", "01-0000"],
+            "after": ["1389642.50", ""],
+            "note": ["", "store edit kept"],
+        }
+    )
+    rows = preview_rows(lines)
+    assert [(r["field"], r["before"], r["after"]) for r in rows] == [
+        ("contract amount", "1,382,755.16", "1,389,642.50"),
+        ("cost code", "01-0000", "01-0000"),
+    ]

@@ -197,6 +197,8 @@ def preview_rows(lines: pd.DataFrame) -> list[dict]:
     rows = []
     for line in lines.to_dict("records"):
         field = line["field"]
+        if line["change"] == ItemChange.kept:  # the store's value stays after the re-import
+            line["after"] = line["before"]
         rows.append(
             {
                 "item_no": line["item_no"],
