@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import uvicorn
 
+from .app import create_app
 from .simulator import ProcoreSimulator
 
 
@@ -19,7 +20,7 @@ def serve(sim: ProcoreSimulator, host: str = "127.0.0.1", port: int = 0) -> Iter
     """Serve `sim` on host:port (0: a free port) in a background thread; yields the base URL
     ("http://127.0.0.1:PORT") and stops the server on leaving."""
     config = uvicorn.Config(
-        sim.app(),
+        create_app(sim),
         host=host,
         port=port,
         log_level="warning",
@@ -61,4 +62,4 @@ def main(argv: list[str] | None = None) -> None:
         token_ttl=args.token_ttl,
     )
     print(f"Procore simulator on http://{args.host}:{args.port} (control API under /_sim)")
-    uvicorn.run(sim.app(), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_app(sim), host=args.host, port=args.port, log_level="info")

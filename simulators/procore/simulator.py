@@ -1,5 +1,5 @@
 """The Python handle a test holds: the state, the faults, the request log, the rate limiter,
-and the FastAPI app over them (`ProcoreSimulator.app()`; `serve` in server.py runs it)."""
+and the FastAPI app over them (app.create_app; `serve` in server.py runs it)."""
 
 from __future__ import annotations
 
@@ -127,11 +127,6 @@ class ProcoreSimulator:
         self.log.clear()
         self.rate.clear()
         self.clock.offset = 0.0
-
-    def app(self):
-        from .app import create_app
-
-        return create_app(self)
 
     # -- faults ---------------------------------------------------------------------------------
 
