@@ -345,6 +345,11 @@ FIELD_LABELS = {
     "unit_cost": "unit cost",
     "amount": "amount",
     "tax_code": "tax code",
+    # The ERP's exact text of a code, and the values validation derives to compare.
+    "contract_code": "contract number as the ERP writes it",
+    "item_code": "item number as the ERP writes it",
+    "extended_amount": "quantity × unit cost",
+    "items_total": "the sum of its item amounts",
 }
 OUTCOME_LABELS = {
     Outcome.reimported: "re-imported",
