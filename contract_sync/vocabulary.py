@@ -141,6 +141,33 @@ def what_to_do(reasons: str, *, first_import: bool = False) -> str:
     )
 
 
+# Each reason in a few words, for a table cell where REASON_WORDS does not fit (a Prefect
+# table artifact); the run's summary beside it says each in full, with what to do.
+REASON_LABELS: dict[str, str] = {
+    Reason.unknown_user: "unknown user",
+    Reason.permission_denied: "no permission",
+    Reason.integration_not_configured: "ERP integration not configured",
+    Reason.integration_unsupported: "ERP without main contracts",
+    Reason.not_imported: "not imported yet",
+    Reason.already_imported: "already imported",
+    Reason.erp_contract_pending: "pending in the ERP",
+    Reason.erp_contract_closed: "hard-closed in the ERP",
+    Reason.contract_unapproved: "not Approved in the store",
+    Reason.job_not_synced: "ERP job not synced",
+    Reason.contract_in_multiple_projects: "in several projects",
+    Reason.invalid_erp_data: "invalid ERP data",
+    Reason.no_updates: "nothing changed",
+    Reason.conflict: "changed on both sides",
+    Reason.stale: "changed during the run",
+    Reason.locked: "written by another run",
+}
+
+
+def in_few_words(reasons: str) -> str:
+    """Reason codes in a few words each (REASON_LABELS), without their codes."""
+    return ", ".join(REASON_LABELS.get(c, c) for c in telling_codes(reasons))
+
+
 # The gates of a re-import and of a first import, in the order their reasons are listed.
 REIMPORT_GATES = [
     Reason.unknown_user,

@@ -13,7 +13,14 @@ import sqlalchemy as sa
 from contract_sync.columns import CHANGE_COUNTS, display, field_text, to_decimal
 from contract_sync.reports.pages import render
 from contract_sync.store.audit_log import AuditFilter, read_audit, read_blocked_spans, read_counts
-from contract_sync.vocabulary import OUTCOME_COLOURS, UNCHANGED_REASONS, Outcome, Reason
+from contract_sync.vocabulary import (
+    OUTCOME_COLOURS,
+    UNCHANGED_REASONS,
+    Outcome,
+    Reason,
+    in_few_words,
+    label,
+)
 
 AMOUNT_FIGURES = ("value_changed", "value_imported")
 CSV_COLUMNS = [
@@ -196,11 +203,11 @@ def to_markdown(report: AuditReport) -> str:
         "",
         "| outcome | rows |",
         "|---|---:|",
-        *(f"| {k} | {v} |" for k, v in s["outcomes"].items()),
+        *(f"| {label(k)} | {v} |" for k, v in s["outcomes"].items()),
     ]
     if s["reasons"]:
         lines += ["", "| reason | rows |", "|---|---:|"]
-        lines += [f"| `{k}` | {v} |" for k, v in s["reasons"].items()]
+        lines += [f"| {in_few_words(k)} ({k}) | {v} |" for k, v in s["reasons"].items()]
     if len(report.blockers):
         lines += [
             "",
@@ -210,7 +217,7 @@ def to_markdown(report: AuditReport) -> str:
             "|---|---|---:|---|---|",
         ]
         lines += [
-            f"| {b.contract_no} | `{b.reason}` | {b.times} | {b.since:%Y-%m-%d} | "
+            f"| {b.contract_no} | {in_few_words(b.reason)} | {b.times} | {b.since:%Y-%m-%d} | "
             f"{'yes' if b.still_blocked else 'no'} |"
             for b in report.blockers.itertuples()
         ]
