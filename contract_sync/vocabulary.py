@@ -141,25 +141,26 @@ def what_to_do(reasons: str, *, first_import: bool = False) -> str:
     )
 
 
-# Each reason in a few words, for a table cell where REASON_WORDS does not fit (a Prefect
-# table artifact); the run's summary beside it says each in full, with what to do.
+# Each reason in a few words (at most 22 characters), for a table cell where REASON_WORDS
+# does not fit (a Prefect table artifact, whose cells do not wrap); the run's summary beside
+# it says each in full, with what to do.
 REASON_LABELS: dict[str, str] = {
     Reason.unknown_user: "unknown user",
     Reason.permission_denied: "no permission",
-    Reason.integration_not_configured: "ERP integration not configured",
-    Reason.integration_unsupported: "ERP without main contracts",
+    Reason.integration_not_configured: "no ERP integration",
+    Reason.integration_unsupported: "ERP has no contracts",
     Reason.not_imported: "not imported yet",
     Reason.already_imported: "already imported",
-    Reason.erp_contract_pending: "pending in the ERP",
-    Reason.erp_contract_closed: "hard-closed in the ERP",
-    Reason.contract_unapproved: "not Approved in the store",
+    Reason.erp_contract_pending: "pending in ERP",
+    Reason.erp_contract_closed: "hard-closed in ERP",
+    Reason.contract_unapproved: "not Approved in store",
     Reason.job_not_synced: "ERP job not synced",
     Reason.contract_in_multiple_projects: "in several projects",
     Reason.invalid_erp_data: "invalid ERP data",
     Reason.no_updates: "nothing changed",
-    Reason.conflict: "changed on both sides",
-    Reason.stale: "changed during the run",
-    Reason.locked: "written by another run",
+    Reason.conflict: "edited on both sides",
+    Reason.stale: "changed during run",
+    Reason.locked: "locked by another run",
 }
 
 

@@ -250,12 +250,12 @@ def test_a_run_publishes_its_outcome_in_words_and_states_it_last(configured, cap
 
     # The outcome table: words, few columns; up-to-date contracts are only counted.
     rows = _artifact("cli-outcomes")
-    assert {tuple(r) for r in rows} == {("contract", "title", "outcome", "why", "change")}
+    assert {tuple(r) for r in rows} == {("contract", "title", "outcome", "change")}
     shown = {r["contract"]: r for r in rows}
     assert set(shown) == set(audit.index[audit["outcome"] != "up_to_date"])
     edge = edge_case_contracts(audit.index)
-    assert shown[edge["job_not_synced"]]["why"] == "ERP job not synced"
-    assert shown[edge["invalid_unit_amount"]]["why"] == "invalid ERP data"
+    assert shown[edge["job_not_synced"]]["outcome"] == "blocked: ERP job not synced"
+    assert shown[edge["invalid_unit_amount"]]["outcome"] == "blocked: invalid ERP data"
     assert {shown[c]["outcome"] for c in edited.contracts} == {"re-imported"}
     assert all(re.fullmatch(r"-?[\d,]+\.\d\d", shown[c]["change"]) for c in edited.contracts)
 
@@ -290,12 +290,11 @@ def test_the_ready_list_artifact_says_what_may_be_done_in_words(configured):
     table = ready_list_flow(company=1, requested_by="admin").set_index("contract_no")
     rows = {r["contract"]: r for r in _artifact("ready-list-company-1")}
     assert set(rows) == set(table.index)
-    assert {tuple(r) for r in rows.values()} == {("contract", "title", "action", "why", "change")}
+    assert {tuple(r) for r in rows.values()} == {("contract", "title", "action", "change")}
     assert {rows[c]["action"] for c in edited.contracts} == {"re-import"}
     edge = edge_case_contracts(table.index)
     assert rows[edge["not_imported"]]["action"] == "import"
-    assert rows[edge["contract_unapproved"]] == rows[edge["contract_unapproved"]] | {
-        "action": "blocked",
-        "why": "not Approved in the store",
+    assert rows[edge["contract_unapproved"]]["action"] == "blocked: not Approved in store"
+    assert {r["action"] for r in rows.values()} <= {"import", "re-import", "up to date"} | {
+        r["action"] for r in rows.values() if r["action"].startswith("blocked: ")
     }
-    assert {r["action"] for r in rows.values()} <= {"import", "re-import", "up to date", "blocked"}

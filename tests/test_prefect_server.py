@@ -123,7 +123,7 @@ def test_manual_run_through_a_deployment(served, browser):
     }
     assert by_type["progress"].data == 100.0
     summary = by_type["markdown"].data
-    assert "reimported" in summary
+    assert f"| re-imported | {len(edited)} |" in summary
     [link] = re.findall(r"\]\((http://127\.0\.0\.1:\d+/[^)]+/index\.html)\)", summary)
     with urllib.request.urlopen(link, timeout=10) as served_page:  # opens over http
         assert f"Validation of run {flow_run.id}" in served_page.read().decode()

@@ -18,6 +18,7 @@ from contract_sync.reports.run_summary import (
     ready_rows,
     run_summary,
 )
+from contract_sync.vocabulary import REASON_LABELS, Reason
 
 SUITES = Path(__file__).resolve().parent.parent / "expectations"
 
@@ -89,29 +90,28 @@ def test_a_failed_contract_is_listed_with_its_error_as_text():
     assert "- **24001-**: IntegrityError: value \\| too \\*long\\*" in text
 
 
-def test_the_outcome_table_reads_as_words_in_five_columns():
+def test_the_outcome_table_reads_as_words_in_four_columns():
     contracts = pd.DataFrame(
         {"contract_no": ["24001-", "24005-", "24009-"], "title": ["A", "B", "C"]}
     )
     rows = outcome_rows(_audit(), contracts)
-    assert list(rows[0]) == ["contract", "title", "outcome", "why", "change"]
+    assert list(rows[0]) == ["contract", "title", "outcome", "change"]
     by_contract = {r["contract"]: r for r in rows}
     assert by_contract["24009-"]["outcome"] == "would re-import"
     assert by_contract["24009-"]["change"] == "100,000.00"
     assert by_contract["24001-"] == {
         "contract": "24001-",
         "title": "A",
-        "outcome": "blocked",
-        "why": "not Approved in the store",  # nothing changed, beside it, says nothing
+        "outcome": "blocked: not Approved in store",  # "nothing changed" beside it says nothing
         "change": "",  # blocked: the value did not change
     }
-    assert by_contract["24005-"]["why"] == "invalid ERP data"
+    assert by_contract["24005-"]["outcome"] == "blocked: invalid ERP data"
 
 
-def test_a_table_cell_names_two_reasons_and_counts_the_others():
+def test_a_table_cell_names_the_first_reason_and_counts_the_others():
     audit = _audit().assign(reasons="permission_denied job_not_synced contract_unapproved")
     [row, *_] = outcome_rows(audit, pd.DataFrame({"contract_no": [], "title": []}))
-    assert row["why"] == "no permission, ERP job not synced, +1 more"
+    assert row["outcome"] == "blocked: no permission, +2 more"
 
 
 def test_the_ready_list_says_what_may_be_done_in_words():
@@ -130,15 +130,20 @@ def test_the_ready_list_says_what_may_be_done_in_words():
         }
     )
     rows = {r["contract"]: r for r in ready_rows(table)}
-    assert list(rows["24001-"]) == ["contract", "title", "action", "why", "change"]
-    assert [(r["action"], r["why"], r["change"]) for r in rows.values()] == [
-        ("re-import", "", "50.00"),
-        ("up to date", "", ""),
-        ("blocked", "not Approved in the store", ""),
-        ("import", "", "1,234,567.89"),  # a first import brings the whole amount
-        ("blocked", "ERP job not synced", ""),  # why not: the import's own gates
+    assert list(rows["24001-"]) == ["contract", "title", "action", "change"]
+    assert [(r["action"], r["change"]) for r in rows.values()] == [
+        ("re-import", "50.00"),
+        ("up to date", ""),
+        ("blocked: not Approved in store", ""),
+        ("import", "1,234,567.89"),  # a first import brings the whole amount
+        ("blocked: ERP job not synced", ""),  # why not: the import's own gates
     ]
     assert not {v for r in rows.values() for v in r.values()} & {True, False, "true", "false"}
+
+
+def test_each_reason_has_a_few_words_short_enough_for_a_table_cell():
+    assert set(REASON_LABELS) == set(Reason)
+    assert max(map(len, REASON_LABELS.values())) <= 22
 
 
 def test_the_run_log_states_the_outcome_in_one_sentence():

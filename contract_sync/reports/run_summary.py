@@ -40,33 +40,38 @@ def _amount(values: pd.Series) -> pd.Series:
 
 
 # Reasons a table cell names; more are counted ("+1 more"): the summary says them all.
-SHOWN_REASONS = 2
+SHOWN_REASONS = 1
 # Outcomes that change, or would change, a contract's value.
 MOVES_MONEY = (Outcome.reimported, Outcome.imported, Outcome.would_reimport)
 
 
-def _few_reasons(reasons: str) -> str:
+def _blocked_because(reasons: str) -> str:
+    """'blocked: ERP job not synced, +1 more': the first reason (the gates' order) in a few
+    words, the others counted."""
     codes = telling_codes(reasons)
+    if not codes:
+        return label(Outcome.blocked)
     more = len(codes) - SHOWN_REASONS
     shown = in_few_words(" ".join(codes[:SHOWN_REASONS]))
-    return shown + (f", +{more} more" if more > 0 else "")
+    return f"{label(Outcome.blocked)}: {shown}" + (f", +{more} more" if more > 0 else "")
 
 
 def outcome_rows(audit: pd.DataFrame, erp_contracts: pd.DataFrame) -> list[dict]:
     """Per contract, for a table artifact that fits Prefect's UI at 1440 px (its cells do
-    not wrap): title, outcome and why in a few words, and the change of the contract's
-    value. Project, items, amounts and the reason codes are in the audit; each blocked
-    contract's reasons in full, with what to do, in the run's summary."""
+    not wrap): title, the outcome in words (a blocked one with why, in a few words) and the
+    change of the contract's value. Project, items, amounts and the reason codes are in
+    the audit; each blocked contract's reasons in full, with what to do, in the summary."""
     titles = erp_contracts.drop_duplicates("contract_no").set_index("contract_no")["title"]
     before = audit["amount_before"].astype("Int64")
     after = audit["amount_after"].astype("Int64")
-    failed = audit["outcome"].eq(Outcome.failed)
+    outcome = _each(audit["outcome"], label)
+    outcome = outcome.mask(audit["outcome"].eq(Outcome.failed), "failed: see the summary")
+    blocked = audit["outcome"].eq(Outcome.blocked)
     rows = pd.DataFrame(
         {
             label("contract_no"): audit["contract_no"],
             label("title"): audit["contract_no"].map(titles),
-            "outcome": _each(audit["outcome"], label),
-            "why": _each(audit["reasons"], _few_reasons).mask(failed, "an error: see the summary"),
+            "outcome": outcome.mask(blocked, _each(audit["reasons"], _blocked_because)),
             "change": _amount(after - before.fillna(0)).where(audit["outcome"].isin(MOVES_MONEY)),
         }
     )
@@ -75,25 +80,24 @@ def outcome_rows(audit: pd.DataFrame, erp_contracts: pd.DataFrame) -> list[dict]
 
 def ready_rows(table: pd.DataFrame) -> list[dict]:
     """The ready list (run.company_ready_list) for a table artifact that fits Prefect's UI:
-    per contract what may be done with it in words (import, re-import, up to date,
-    blocked), why not in a few words, and the change of the contract value in the store it
+    per contract what may be done with it in words (import, re-import, up to date, or
+    blocked and why in a few words), and the change of the contract value in the store it
     would make (a first import brings the whole amount). Projects, codes, item counts and
     amounts stay in the flow's result."""
     imported = table["imported"].astype(bool)
     importable = ~imported & table["import_available"].astype(bool)
     reimportable = imported & table["reimport_available"].astype(bool)
-    action = pd.Series("blocked", index=table.index)
-    action = action.mask(imported & table["reasons"].eq(UNCHANGED_REASONS), "up to date")
-    action = action.mask(importable, "import").mask(reimportable, "re-import")
     import_reasons = table.get("import_reasons", pd.Series("", index=table.index))
     reasons = import_reasons.where(~imported, table["reasons"])
+    action = _each(reasons, _blocked_because)
+    action = action.mask(imported & table["reasons"].eq(UNCHANGED_REASONS), "up to date")
+    action = action.mask(importable, "import").mask(reimportable, "re-import")
     change = table["amount_after"].where(importable, table["amount_delta"].where(reimportable))
     rows = pd.DataFrame(
         {
             label("contract_no"): table["contract_no"],
             label("title"): table["title"],
             "action": action,
-            "why": _each(reasons, _few_reasons).where(action.eq("blocked"), ""),
             "change": _amount(change),
         }
     )
