@@ -94,6 +94,28 @@ def reimport_main_contracts(
 BY_HAND = Deployment(reimport_main_contracts, "reimport-contracts")
 
 
+@flow(name="reimport-main-contracts", log_prints=True, validate_parameters=False)
+def scheduled_sync(
+    company: int = COMPANY,
+    dry_run: bool = DRY_RUN,
+    policy: ConflictPolicy = POLICY,
+    full_refresh: bool = FULL_REFRESH,
+) -> pd.DataFrame | State:
+    """Re-import every contract of the company changed in the ERP, as the service user.
+
+    The scheduled deployment's entry point: Prefect builds a deployment's run form from its
+    flow's signature, and a scheduled run acts for no one and names no contracts."""
+    try:
+        given = checked(scheduled_sync.fn, locals())
+    except BadParameter as error:
+        return refused(error)
+    return reimport_main_contracts.fn(**given)
+
+
+# Runs on its schedule (and by hand, with the same few options).
+SCHEDULED = Deployment(scheduled_sync, "scheduled-sync")
+
+
 def reimport_in_flow(settings: Settings, request: Request) -> RunResult:
     """A re-import run inside the current flow run: stages as tasks, progress, artifacts,
     and a warning in the run log per contract blocked for a reason."""

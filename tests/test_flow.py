@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from contract_sync.columns import display
 from contract_sync.demo.edit import edit_erp
@@ -298,3 +299,35 @@ def test_the_ready_list_artifact_says_what_may_be_done_in_words(configured):
     assert {r["action"] for r in rows.values()} <= {"import", "re-import", "up to date"} | {
         r["action"] for r in rows.values() if r["action"].startswith("blocked: ")
     }
+
+
+def test_each_deployment_loads_and_the_scheduled_one_asks_only_what_a_schedule_needs():
+    """As `prefect deploy` builds them: each entrypoint's flow, and its run form's schema
+    from that flow's signature."""
+    from prefect.flows import load_flow_from_entrypoint
+    from prefect.utilities.callables import parameter_schema
+
+    config = yaml.safe_load((PROJECT / "prefect.yaml").read_text())
+    forms = {}
+    for deployment in config["deployments"]:
+        flow = load_flow_from_entrypoint(str(PROJECT / deployment["entrypoint"]))
+        schema = parameter_schema(flow).model_dump()
+        forms[deployment["name"]] = (flow.name, schema["properties"])
+    assert forms["scheduled-sync"][0] == forms["reimport-contracts"][0]  # one flow, two forms
+    assert list(forms["scheduled-sync"][1]) == ["company", "dry_run", "policy", "full_refresh"]
+    assert {"requested_by", "contracts", "request_id"} <= set(forms["reimport-contracts"][1])
+    for name, schema in forms["scheduled-sync"][1].items():  # the same types and words
+        assert schema | {"position": 0} == forms["reimport-contracts"][1][name] | {"position": 0}
+
+
+def test_a_scheduled_sync_acts_as_the_service_user_on_every_contract(configured):
+    from contract_sync_flows.reimport import scheduled_sync
+
+    edited = edit_erp(configured.erp, 1, 0.5, seed=9)
+    audit = _by_contract(scheduled_sync(company=1, dry_run=True))
+    assert set(audit.index[audit["outcome"] == "would_reimport"]) == set(edited.contracts)
+    with configured.store.connect() as connection:
+        run = connection.execute(runs()).one()
+    assert (run.actor, run.dry_run) == ("sync-service", True)
+    bad = scheduled_sync(policy="always_erp", return_state=True)
+    assert bad.is_failed() and bad.message.startswith("parameter policy:")
