@@ -192,7 +192,8 @@ def _with_report(settings: Settings, found: Scan, run_id: str) -> Scan:
     if not settings.data_docs or checked.empty:
         return found
     docs_dir = settings.reports_path / run_id
-    return replace(found, validation=with_report(found.validation, checked, docs_dir, run_id))
+    report = with_report(found.validation, checked, docs_dir, run_id, settings.expectations_dir)
+    return replace(found, validation=report)
 
 
 def _plan_and_apply(

@@ -136,6 +136,13 @@ class Settings(BaseSettings):
             )
         return page.as_uri()
 
+    def report_url(self, page: Path | None) -> str | None:
+        """A report file's http address when the reports folder is served
+        (CONTRACT_SYNC_REPORTS_URL), else None: a browser opens no file:// link from a web
+        page such as Prefect's UI, so a person is told where the file is instead."""
+        link = self.report_link(page)
+        return link if link is not None and not link.startswith("file:") else None
+
     @property
     def validation_cache_path(self) -> Path | None:
         return self.data_dir / VALIDATION_CACHE_FILE if self.validation_cache else None

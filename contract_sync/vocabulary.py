@@ -141,6 +141,34 @@ def what_to_do(reasons: str, *, first_import: bool = False) -> str:
     )
 
 
+# Each reason in a few words (at most 22 characters), for a table cell where REASON_WORDS
+# does not fit (a Prefect table artifact, whose cells do not wrap); the run's summary beside
+# it says each in full, with what to do.
+REASON_LABELS: dict[str, str] = {
+    Reason.unknown_user: "unknown user",
+    Reason.permission_denied: "no permission",
+    Reason.integration_not_configured: "no ERP integration",
+    Reason.integration_unsupported: "ERP has no contracts",
+    Reason.not_imported: "not imported yet",
+    Reason.already_imported: "already imported",
+    Reason.erp_contract_pending: "pending in ERP",
+    Reason.erp_contract_closed: "hard-closed in ERP",
+    Reason.contract_unapproved: "not Approved in store",
+    Reason.job_not_synced: "ERP job not synced",
+    Reason.contract_in_multiple_projects: "in several projects",
+    Reason.invalid_erp_data: "invalid ERP data",
+    Reason.no_updates: "nothing changed",
+    Reason.conflict: "edited on both sides",
+    Reason.stale: "changed during run",
+    Reason.locked: "locked by another run",
+}
+
+
+def in_few_words(reasons: str) -> str:
+    """Reason codes in a few words each (REASON_LABELS), without their codes."""
+    return ", ".join(REASON_LABELS.get(c, c) for c in telling_codes(reasons))
+
+
 # The gates of a re-import and of a first import, in the order their reasons are listed.
 REIMPORT_GATES = [
     Reason.unknown_user,
@@ -345,6 +373,11 @@ FIELD_LABELS = {
     "unit_cost": "unit cost",
     "amount": "amount",
     "tax_code": "tax code",
+    # The ERP's exact text of a code, and the values validation derives to compare.
+    "contract_code": "contract number as the ERP writes it",
+    "item_code": "item number as the ERP writes it",
+    "extended_amount": "quantity × unit cost",
+    "items_total": "the sum of its item amounts",
 }
 OUTCOME_LABELS = {
     Outcome.reimported: "re-imported",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
@@ -11,7 +12,8 @@ from prefect.states import State
 from pydantic import Field
 
 from contract_sync.reports.audit import load_report, timeline_svg, to_csv, to_html, to_markdown
-from contract_sync.settings import get_settings
+from contract_sync.reports.run_summary import place
+from contract_sync.settings import Settings, get_settings
 from contract_sync.store.audit_log import AuditFilter
 from contract_sync.store.db import open_store
 from contract_sync_flows.parameters import BadParameter, checked, refused
@@ -51,10 +53,19 @@ def audit_report_flow(
                 "",
                 f"![re-imports per day](data:image/svg+xml;base64,{chart})",
                 "",
-                f"Full report: [{html_path}]({html_path.as_uri()}) (CSV: `{csv_path}`)",
+                _where(settings, html_path, csv_path),
             ]
         ),
         description=f"Re-import audit, last {days} days",
     )
     print(f"audit report: {html_path}")
     return str(html_path)
+
+
+def _where(settings: Settings, html_path: Path, csv_path: Path) -> str:
+    """The report's line: links when the reports folder is served over http, else where
+    the files are."""
+    html_url, csv_url = settings.report_url(html_path), settings.report_url(csv_path)
+    if html_url is None or csv_url is None:
+        return f"Full report: {place(None, html_path)} (its CSV beside it: `{csv_path.name}`)"
+    return f"Full report: {place(html_url, html_path)} (CSV: {place(csv_url, csv_path)})"

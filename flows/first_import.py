@@ -8,6 +8,7 @@ from prefect import flow
 from prefect.states import State
 from pydantic import Field
 
+from contract_sync.reports.run_summary import outcome_sentence
 from contract_sync.resolve import RequestRefused, UnknownContract, resolve
 from contract_sync.run import first_import
 from contract_sync.settings import get_settings
@@ -46,6 +47,7 @@ def import_main_contract(
         return refused(error)
     for row in result.audit.itertuples():
         print(f"{row.contract_no}: {row.outcome} {row.reasons}".strip())
+    print(outcome_sentence(result.audit, result.run_id, first_import=True))
     return result.audit.assign(run_id=result.run_id)
 
 

@@ -8,11 +8,10 @@ from prefect.artifacts import create_table_artifact
 from prefect.states import State
 from pydantic import Field
 
+from contract_sync.reports.run_summary import ready_rows
 from contract_sync.resolve import resolve
 from contract_sync.run import company_ready_list
 from contract_sync.settings import get_settings
-from contract_sync.stages.ready import readable
-from contract_sync.vocabulary import in_words
 from contract_sync_flows.parameters import COMPANY, BadParameter, checked, refused
 from contract_sync_flows.prefect_run import prefect_hooks
 
@@ -42,10 +41,7 @@ def ready_list_flow(
     table = company_ready_list(settings, request, hooks=prefect_hooks())
     create_table_artifact(
         key=f"ready-list-company-{company}",
-        table=readable(table)
-        .assign(why=table["reasons"].fillna("").map(in_words))
-        .astype(object)
-        .to_dict("records"),
+        table=ready_rows(table),
         description=f"ERP main contracts of company {company} ready to be imported, as {actor}",
     )
     return table

@@ -5,14 +5,17 @@ from __future__ import annotations
 import pandas as pd
 from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.states import State
+from prefect.states import Completed, State
 from pydantic import Field
 
 from contract_sync.model import Request, RunResult
+from contract_sync.reports.rules import checks
 from contract_sync.reports.run_summary import (
     blocked_with_reasons,
     listed,
     outcome_rows,
+    outcome_sentence,
+    place,
     run_summary,
 )
 from contract_sync.resolve import RequestRefused, UnknownContract, resolve
@@ -27,6 +30,19 @@ from contract_sync_flows.prefect_run import (
     check_signed_here,
     origin,
     prefect_hooks,
+)
+
+# Parameters of the by-hand and the scheduled re-imports alike.
+DRY_RUN = Field(False, description="Gate and compare, record would_reimport, write nothing.")
+POLICY = Field(
+    ConflictPolicy.erp_wins,
+    description="A field changed both in the ERP and in the store: erp_wins writes the "
+    "ERP's value (the store edit is recorded as overwritten); block leaves the contract.",
+)
+FULL_REFRESH = Field(
+    False,
+    description="Compare every contract, also those unchanged in the ERP since their last "
+    "import (repairs discrepancies made in the store).",
 )
 
 
@@ -46,19 +62,9 @@ def reimport_main_contracts(
         description="The store login the run acts as: its permissions are checked and it is "
         "the actor in the audit log; empty: the service user.",
     ),
-    dry_run: bool = Field(
-        False, description="Gate and compare, record would_reimport, write nothing."
-    ),
-    policy: ConflictPolicy = Field(
-        ConflictPolicy.erp_wins,
-        description="A field changed both in the ERP and in the store: erp_wins writes the "
-        "ERP's value (the store edit is recorded as overwritten); block leaves the contract.",
-    ),
-    full_refresh: bool = Field(
-        False,
-        description="Compare every contract, also those unchanged in the ERP since their last "
-        "import (repairs discrepancies made in the store).",
-    ),
+    dry_run: bool = DRY_RUN,
+    policy: ConflictPolicy = POLICY,
+    full_refresh: bool = FULL_REFRESH,
     request_id: str = REQUEST_ID,
 ) -> pd.DataFrame | State:
     """Re-import ERP main contracts into the project store, gated and audited."""
@@ -79,11 +85,35 @@ def reimport_main_contracts(
         result = reimport_in_flow(settings, request)
     except (BadParameter, RequestRefused, UnknownContract) as error:
         return refused(error)
-    return result.audit.assign(run_id=result.run_id)
+    # The outcome also as the state's message: the run's page and its last log line say it.
+    said = outcome_sentence(result.audit, result.run_id, request.dry_run)
+    return Completed(message=said, data=result.audit.assign(run_id=result.run_id))
 
 
 # Runs by hand: from the Prefect UI and from the web pages' Re-Import button.
 BY_HAND = Deployment(reimport_main_contracts, "reimport-contracts")
+
+
+@flow(name="reimport-main-contracts", log_prints=True, validate_parameters=False)
+def scheduled_sync(
+    company: int = COMPANY,
+    dry_run: bool = DRY_RUN,
+    policy: ConflictPolicy = POLICY,
+    full_refresh: bool = FULL_REFRESH,
+) -> pd.DataFrame | State:
+    """Re-import every contract of the company changed in the ERP, as the service user.
+
+    The scheduled deployment's entry point: Prefect builds a deployment's run form from its
+    flow's signature, and a scheduled run acts for no one and names no contracts."""
+    try:
+        given = checked(scheduled_sync.fn, locals())
+    except BadParameter as error:
+        return refused(error)
+    return reimport_main_contracts.fn(**given)
+
+
+# Runs on its schedule (and by hand, with the same few options).
+SCHEDULED = Deployment(scheduled_sync, "scheduled-sync")
 
 
 def reimport_in_flow(settings: Settings, request: Request) -> RunResult:
@@ -97,23 +127,31 @@ def reimport_in_flow(settings: Settings, request: Request) -> RunResult:
 
 
 def _publish(result: RunResult, settings: Settings, dry_run: bool) -> None:
+    """The run's artifacts, a warning per contract blocked for a reason, and last, the
+    run's outcome in one sentence."""
     source = runtime.deployment.name or Trigger.cli
     found = result.scan
     shown = listed(result.audit)
     create_table_artifact(
         key=f"{source}-outcomes",
-        table=outcome_rows(shown, found.contracts, found.state.projects),
+        table=outcome_rows(shown, found.contracts),
         description=f"Per-contract outcomes of run {result.run_id} "
         f"({len(result.audit) - len(shown):,} up to date: counted in the summary, not listed)",
     )
-    link = settings.report_link(found.validation.docs_path)
+    docs = found.validation.docs_path
     create_markdown_artifact(
         key=f"{source}-summary",
         markdown=run_summary(
-            result.audit, result.run_id, link, safe_url(settings.store_database_url), dry_run
+            result.audit,
+            result.run_id,
+            None if docs is None else place(settings.report_url(docs), docs),
+            safe_url(settings.store_database_url),
+            dry_run,
+            checks(settings.expectations_dir),
         ),
         description=f"Summary of run {result.run_id}",
     )
     logger = get_run_logger()
     for row in blocked_with_reasons(result.audit).itertuples():
         logger.warning("contract %s blocked: %s", row.contract_no, in_words(row.reasons))
+    logger.info(outcome_sentence(result.audit, result.run_id, dry_run))

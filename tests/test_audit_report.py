@@ -194,4 +194,4 @@ def test_the_audit_report_flow_writes_the_files_and_the_artifact(history):
     assert "<svg" in html_path.read_text()
     artifact = Artifact.get("audit-report")
     assert "data:image/svg+xml;base64," in artifact.data
-    assert html_path.as_uri() in artifact.data
+    assert f"Full report: the file `{html_path}`" in artifact.data and "file:" not in artifact.data

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+import yaml
 
+from contract_sync.columns import display
 from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.export import write_files
 from contract_sync.demo.generator import edge_case_contracts
@@ -20,6 +27,7 @@ from contract_sync_flows.reimport import reimport_main_contracts
 from tests.store_rows import contract_id, first_item
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
+PROJECT = Path(__file__).resolve().parent.parent
 
 
 def _by_contract(audit: pd.DataFrame) -> pd.DataFrame:
@@ -210,3 +218,116 @@ def test_a_bad_parameter_ends_the_run_failed_in_one_line(configured, flow_functi
     assert state.message.startswith(named) and "\n" not in state.message
     with configured.store.connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(s.sync_runs)).scalar() == 0
+
+
+def _artifact(key: str):  # noqa: ANN202 - a Prefect artifact's data, as published
+    from prefect.artifacts import Artifact
+
+    artifact = Artifact.get(key)
+    assert artifact is not None, key
+    return json.loads(artifact.data) if artifact.type == "table" else artifact.data
+
+
+def test_a_run_publishes_its_outcome_in_words_and_states_it_last(configured, caplog):
+    edited = edit_erp(configured.erp, 1, 0.5, seed=4)
+    with caplog.at_level(logging.INFO, logger="prefect.flow_runs"):
+        state = reimport_main_contracts(company=1, return_state=True)
+    audit = _by_contract(state.result())
+    run_id = audit["run_id"].iloc[0]
+    blocked = audit[audit["outcome"] == "blocked"]
+    sentence = (
+        f"Re-import run {run_id} completed: {len(edited.contracts)} re-imported, "
+        f"{len(blocked)} blocked ("
+    )
+    assert state.is_completed() and state.message.startswith(sentence)
+    assert state.message.endswith(
+        f"{(audit['outcome'] == 'up_to_date').sum()} up to date; contract value changed by "
+        + display(int((audit["amount_after"] - audit["amount_before"]).sum()), "amount")
+    )
+    # The flow's last log line, before Prefect's own "Finished in state", says it too.
+    said = [r.getMessage() for r in caplog.records if r.name == "prefect.flow_runs"]
+    finished = max(i for i, line in enumerate(said) if line.startswith("Finished in state"))
+    assert said[finished - 1] == state.message
+
+    # The outcome table: words, few columns; up-to-date contracts are only counted.
+    rows = _artifact("cli-outcomes")
+    assert {tuple(r) for r in rows} == {("contract", "title", "outcome", "change")}
+    shown = {r["contract"]: r for r in rows}
+    assert set(shown) == set(audit.index[audit["outcome"] != "up_to_date"])
+    edge = edge_case_contracts(audit.index)
+    assert shown[edge["job_not_synced"]]["outcome"] == "blocked: ERP job not synced"
+    assert shown[edge["invalid_unit_amount"]]["outcome"] == "blocked: invalid ERP data"
+    assert {shown[c]["outcome"] for c in edited.contracts} == {"re-imported"}
+    assert all(re.fullmatch(r"-?[\d,]+\.\d\d", shown[c]["change"]) for c in edited.contracts)
+
+    # The summary: the rules in words, and the validation report's file named, not linked.
+    summary = _artifact("cli-summary")
+    assert "breaks the rule: each item's amount equals quantity × unit cost" in summary
+    assert "expect_" not in summary and "file://" not in summary
+    page = get_settings().reports_path / run_id / "index.html"
+    assert f"Validation report: the file `{page}` on the machine that ran the flow" in summary
+
+
+def test_a_served_reports_folder_is_linked_over_http_in_the_artifacts(configured, monkeypatch):
+    edit_erp(configured.erp, 1, 0.5, seed=5)
+    monkeypatch.setenv("CONTRACT_SYNC_REPORTS_URL", "http://reports.example:4201/")
+    get_settings.cache_clear()
+    run_id = reimport_main_contracts(company=1)["run_id"].iloc[0]
+    link = f"http://reports.example:4201/{run_id}/index.html"
+    assert f"Validation report: [{link}]({link})" in _artifact("cli-summary")
+
+    from contract_sync_flows.audit_report import audit_report_flow
+
+    page = Path(audit_report_flow(days=1))
+    served = f"http://reports.example:4201/audit/{page.name}"
+    csv = served.removesuffix(".html") + ".csv"
+    assert f"Full report: [{served}]({served}) (CSV: [{csv}]({csv}))" in _artifact("audit-report")
+
+
+def test_the_ready_list_artifact_says_what_may_be_done_in_words(configured):
+    from contract_sync_flows.ready import ready_list_flow
+
+    edited = edit_erp(configured.erp, 1, 0.5, seed=8)
+    table = ready_list_flow(company=1, requested_by="admin").set_index("contract_no")
+    rows = {r["contract"]: r for r in _artifact("ready-list-company-1")}
+    assert set(rows) == set(table.index)
+    assert {tuple(r) for r in rows.values()} == {("contract", "title", "action", "change")}
+    assert {rows[c]["action"] for c in edited.contracts} == {"re-import"}
+    edge = edge_case_contracts(table.index)
+    assert rows[edge["not_imported"]]["action"] == "import"
+    assert rows[edge["contract_unapproved"]]["action"] == "blocked: not Approved in store"
+    assert {r["action"] for r in rows.values()} <= {"import", "re-import", "up to date"} | {
+        r["action"] for r in rows.values() if r["action"].startswith("blocked: ")
+    }
+
+
+def test_each_deployment_loads_and_the_scheduled_one_asks_only_what_a_schedule_needs():
+    """As `prefect deploy` builds them: each entrypoint's flow, and its run form's schema
+    from that flow's signature."""
+    from prefect.flows import load_flow_from_entrypoint
+    from prefect.utilities.callables import parameter_schema
+
+    config = yaml.safe_load((PROJECT / "prefect.yaml").read_text())
+    forms = {}
+    for deployment in config["deployments"]:
+        flow = load_flow_from_entrypoint(str(PROJECT / deployment["entrypoint"]))
+        schema = parameter_schema(flow).model_dump()
+        forms[deployment["name"]] = (flow.name, schema["properties"])
+    assert forms["scheduled-sync"][0] == forms["reimport-contracts"][0]  # one flow, two forms
+    assert list(forms["scheduled-sync"][1]) == ["company", "dry_run", "policy", "full_refresh"]
+    assert {"requested_by", "contracts", "request_id"} <= set(forms["reimport-contracts"][1])
+    for name, schema in forms["scheduled-sync"][1].items():  # the same types and words
+        assert schema | {"position": 0} == forms["reimport-contracts"][1][name] | {"position": 0}
+
+
+def test_a_scheduled_sync_acts_as_the_service_user_on_every_contract(configured):
+    from contract_sync_flows.reimport import scheduled_sync
+
+    edited = edit_erp(configured.erp, 1, 0.5, seed=9)
+    audit = _by_contract(scheduled_sync(company=1, dry_run=True))
+    assert set(audit.index[audit["outcome"] == "would_reimport"]) == set(edited.contracts)
+    with configured.store.connect() as connection:
+        run = connection.execute(runs()).one()
+    assert (run.actor, run.dry_run) == ("sync-service", True)
+    bad = scheduled_sync(policy="always_erp", return_state=True)
+    assert bad.is_failed() and bad.message.startswith("parameter policy:")

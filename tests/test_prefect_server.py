@@ -13,9 +13,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import ArtifactCreate
 from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
@@ -23,13 +25,18 @@ from prefect.client.schemas.filters import (
     DeploymentFilterId,
     FlowRunFilter,
     FlowRunFilterId,
+    LogFilter,
+    LogFilterFlowRunId,
 )
+from prefect.client.schemas.sorting import LogSort
 from prefect.exceptions import PrefectHTTPStatusError
 from prefect.settings import PREFECT_API_URL
 
 from contract_sync.demo.edit import edit_erp
+from contract_sync.reports.run_summary import outcome_rows, ready_rows
 from contract_sync.store import schema as s
 from contract_sync.store.audit_log import runs
+from contract_sync.vocabulary import REASON_LABELS
 from tests.served import served_fixture, wait_for_run  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.slow
@@ -72,6 +79,111 @@ def _run_form_explains_itself(browser, deployment) -> None:
     page.close()
 
 
+def _flow_log(client, flow_run_id) -> list[str]:
+    """The flow run's own log lines (its tasks' and its worker's aside), oldest first, up
+    to Prefect's "Finished in state", once it has arrived (the run's process sends its
+    lines after its final state; a failed run's process logs the failure again after it)."""
+    deadline = time.monotonic() + 60
+    while True:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
+            sort=LogSort.TIMESTAMP_ASC,
+        )
+        lines = [log.message for log in logs if log.name == "prefect.flow_runs"]
+        ends = [i for i, line in enumerate(lines) if line.startswith("Finished in state")]
+        if ends:
+            return lines[: ends[-1] + 1]
+        assert time.monotonic() < deadline, lines[-3:]
+        time.sleep(1)
+
+
+def _an_unknown_contract_is_refused_by_name(served, client, deployment) -> None:
+    """A contract number typed in the run form that the ERP lacks (24008 for 24008-): the
+    flow run ends saying it and the nearest numbers, no run of the store starts, and the
+    refusal is recorded with the run it came from."""
+    flow_run = client.create_flow_run_from_deployment(
+        deployment.id, parameters={"contracts": ["24008"], "requested_by": "admin"}
+    )
+    refused = wait_for_run(client, flow_run.id)
+    said = "not in the ERP for company 1: '24008' (nearest: 24008-"
+    assert refused.state.is_failed() and refused.state.message.startswith(said)
+    assert said in _flow_log(client, flow_run.id)[-2]
+    e = s.web_events.c
+    with served.store.connect() as connection:
+        recorded = connection.execute(
+            sa.select(sa.func.count())
+            .select_from(s.sync_runs)
+            .where(s.sync_runs.c.id == str(flow_run.id))
+        ).scalar()
+        events = connection.execute(
+            sa.select(e.event, e.login, e.client, e.detail).where(
+                e.detail.contains(str(flow_run.id))
+            )
+        ).all()
+    assert recorded == 0
+    [(event, login, client_name, detail)] = events
+    assert (event, login, client_name) == ("refused", "admin", "manual")
+    assert said in detail
+
+
+def _the_scheduled_form_asks_only_what_a_schedule_needs(browser, client) -> None:
+    scheduled = client.read_deployment_by_name("reimport-main-contracts/scheduled-sync")
+    assert list(scheduled.parameter_openapi_schema["properties"]) == [
+        "company",
+        "dry_run",
+        "policy",
+        "full_refresh",
+    ]
+    _run_form_explains_itself(browser, scheduled)
+
+
+def _fits(browser, artifact_id) -> None:
+    """An artifact's table in the UI at 1440 px: as wide as its place, nothing scrolled off."""
+    ui = PREFECT_API_URL.value().removesuffix("/api")
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.goto(f"{ui}/artifacts/artifact/{artifact_id}")
+    page.locator("div.p-table td").first.wait_for(timeout=30_000)
+    width, room = page.evaluate(
+        "() => { const t = document.querySelector('div.p-table');"
+        " return [t.scrollWidth, t.clientWidth]; }"
+    )
+    assert width <= room, (artifact_id, width, room)
+    page.close()
+
+
+def _tables_fit_the_ui(client, browser, outcomes_id) -> None:
+    """The run's outcome table, and the widest tables its cells can make: a title of 30
+    capitals (the longest a title may be), the longest reason and more, the largest change
+    of an amount the store holds."""
+    _fits(browser, outcomes_id)
+    longest = max(REASON_LABELS, key=lambda reason: len(REASON_LABELS[reason]))
+    wide = pd.DataFrame(
+        {
+            "contract_no": ["24001-"] * 2,
+            "outcome": ["would_reimport", "blocked"],
+            "reasons": ["", f"{longest} stale conflict"],
+            "amount_before": pd.array([999_999_999_999_999, 0], dtype="Int64"),
+            "amount_after": pd.array([-999_999_999_999_999, 0], dtype="Int64"),
+        }
+    )
+    title = "NORTHWESTERN REGIONAL HOSPITAL"
+    outcomes = outcome_rows(wide, pd.DataFrame({"contract_no": ["24001-"], "title": [title]}))
+    ready = ready_rows(
+        wide.assign(
+            title=title,
+            project="24001-001",
+            imported=True,
+            import_available=False,
+            reimport_available=[True, False],
+            amount_delta=wide["amount_after"] - wide["amount_before"],
+        )
+    )
+    assert outcomes[1]["outcome"] == f"blocked: {REASON_LABELS[longest]}, +2 more"
+    for table in (outcomes, ready):
+        made = ArtifactCreate(type="table", data=json.dumps(table), description="widest cells")
+        _fits(browser, client.create_artifact(made).id)
+
+
 def test_manual_run_through_a_deployment(served, browser):
     edited = sorted(edit_erp(served.erp, 1, 0.5, seed=21).contracts)
     with get_client(sync_client=True) as client:
@@ -108,6 +220,9 @@ def test_manual_run_through_a_deployment(served, browser):
         assert refused.state.is_failed()
         assert refused.state.message.startswith("parameter policy: Input should be 'erp_wins'")
 
+        _an_unknown_contract_is_refused_by_name(served, client, deployment)
+        _the_scheduled_form_asks_only_what_a_schedule_needs(browser, client)
+
         flow_run = client.create_flow_run_from_deployment(
             deployment.id, parameters={"contracts": edited, "requested_by": "admin"}
         )
@@ -116,6 +231,12 @@ def test_manual_run_through_a_deployment(served, browser):
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]))
         )
+        # The run's last log line and its state's message state its outcome.
+        said = f"Re-import run {flow_run.id} completed: {len(edited)} re-imported; "
+        assert finished.state.message.startswith(said), finished.state.message
+        assert _flow_log(client, flow_run.id)[-2] == finished.state.message
+        [table] = [a for a in artifacts if a.type == "table"]
+        _tables_fit_the_ui(client, browser, table.id)
     by_type = {a.type: a for a in artifacts}
     assert {a.key for a in artifacts if a.key} == {
         "reimport-contracts-outcomes",
@@ -123,7 +244,7 @@ def test_manual_run_through_a_deployment(served, browser):
     }
     assert by_type["progress"].data == 100.0
     summary = by_type["markdown"].data
-    assert "reimported" in summary
+    assert f"| re-imported | {len(edited)} |" in summary
     [link] = re.findall(r"\]\((http://127\.0\.0\.1:\d+/[^)]+/index\.html)\)", summary)
     with urllib.request.urlopen(link, timeout=10) as served_page:  # opens over http
         assert f"Validation of run {flow_run.id}" in served_page.read().decode()

@@ -102,8 +102,8 @@ def test_the_ready_list_flow_publishes_the_table():
     table = ready_list_flow(company=1)
     artifact = Artifact.get("ready-list-company-1")
     rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
-    assert [r["contract_no"] for r in rows] == list(table["contract_no"])
-    assert {r["reasons"] for r in rows} >= {"not_imported", "invalid_erp_data"}
-    assert any("its ERP data fails validation (invalid_erp_data)" in r["why"] for r in rows)
+    assert [r["contract"] for r in rows] == list(table["contract_no"])
+    assert "import" in {r["action"] for r in rows}  # words, not true/false
+    assert any(r["action"] == "blocked: invalid ERP data" for r in rows)
     found = preview(get_settings(), Request(company=1, actor="sync-service"))
     assert len(rows) == len(found.erp.contracts)

@@ -18,6 +18,7 @@ from contract_sync.vocabulary import (
     UNCHANGED_REASONS,
     Outcome,
     Reason,
+    in_few_words,
     label,
 )
 
@@ -239,11 +240,11 @@ def to_markdown(report: AuditReport) -> str:
         "",
         "| outcome | rows |",
         "|---|---:|",
-        *(f"| {k} | {v} |" for k, v in s["outcomes"].items()),
+        *(f"| {label(k)} | {v} |" for k, v in s["outcomes"].items()),
     ]
     if s["reasons"]:
         lines += ["", "| reason | rows |", "|---|---:|"]
-        lines += [f"| `{k}` | {v} |" for k, v in s["reasons"].items()]
+        lines += [f"| {in_few_words(k)} ({k}) | {v} |" for k, v in s["reasons"].items()]
     if len(report.blockers):
         lines += [
             "",
@@ -253,7 +254,7 @@ def to_markdown(report: AuditReport) -> str:
             "|---|---|---:|---|---|",
         ]
         lines += [
-            f"| {b.contract_no} | `{b.reason}` | {b.times} | {b.since:%Y-%m-%d} | "
+            f"| {b.contract_no} | {in_few_words(b.reason)} | {b.times} | {b.since:%Y-%m-%d} | "
             f"{'yes' if b.still_blocked else 'no'} |"
             for b in report.blockers.itertuples()
         ]

@@ -119,14 +119,3 @@ def _summary(items: pd.DataFrame, item_no: str) -> str:
     row = items.loc[item_no]
     description = NO_DESCRIPTION if pd.isna(row["description"]) else row["description"]
     return f"{description}, {display(row['amount'], 'amount')}"
-
-
-AMOUNT_COLUMNS = ["amount_before", "amount_after", "amount_delta"]
-
-
-def readable(table: pd.DataFrame) -> pd.DataFrame:
-    """Amounts as exact decimal text with thousands separators, for a person (a Prefect
-    artifact)."""
-    return table.assign(
-        **{c: table[c].map(lambda v: display(v, "amount")) for c in AMOUNT_COLUMNS if c in table}
-    )
