@@ -161,7 +161,7 @@ def test_the_wheel_runs_the_cli_from_a_fresh_venv(tmp_path):
     ):
         _run([cli, *args], cwd=work, env=env)
     sync = _run([cli, "sync"], cwd=work, env=env)
-    assert "reimported" in sync.stdout
+    assert "re-imported" in sync.stdout
 
     imported = {Path(f).resolve() for f in module_log.read_text().splitlines()}
     from_checkout = {

@@ -289,7 +289,7 @@ def _a_command_line_run_is_recorded(served, contract: str) -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "1 up_to_date" in done.stdout
+    assert "1 up to date" in done.stdout
     run_id = re.search(r"run ([0-9a-f-]{36}):", done.stdout).group(1)
     with get_client(sync_client=True) as client:
         flow_run = client.read_flow_run(run_id)

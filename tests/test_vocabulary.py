@@ -62,6 +62,7 @@ OTHER_MEANINGS = {
         "the ready list's column: whether the contract is in the store",
     ),
     ("faces/web/views.py", "imported"): (2, "the same column, read for a page"),
+    ("contract_sync/reports/run_summary.py", "imported"): (1, "the same column, for an artifact"),
     ("faces/web/views.py", "pending"): (1, "a ready row's pending changes, not an ERP status"),
     ("faces/web/auth.py", "cli"): (
         1,

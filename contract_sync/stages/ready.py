@@ -39,8 +39,7 @@ def ready_list(
     synced = erp_contracts["job_no"].map(state.synced_jobs.set_index("job_no")["project_id"])
     project_id = number.map(stored["project_id"]).fillna(synced)
     project = project_id.map(state.projects.set_index("project_id")["project"])
-    in_projects = state.contracts.groupby("contract_no")["project_id"].nunique()
-    several = number.map(in_projects).fillna(0) > 1
+    named = number.map(_projects_named(state))  # a contract held in several projects
     counts = {c: number.map(summary[c]).fillna(0).astype("int64") for c in CHANGE_COUNTS}
     before = number.map(stored["original_amount"]).astype("Int64")
     after = erp_contracts["original_amount"].astype("Int64")
@@ -48,7 +47,7 @@ def ready_list(
         {
             "contract_no": number,
             "title": erp_contracts["title"],
-            "project": project.astype("string").mask(several, "(several)"),
+            "project": project.astype("string").mask(named.notna(), named),
             "imported": number.isin(state.contracts["contract_no"]),
             "import_available": False
             if import_decisions is None
@@ -66,6 +65,18 @@ def ready_list(
 
 # The ERP status is the ERP's alone: "store now" is its status at the last import.
 ERP_STATUS_NOTE = "in the ERP since the last import; the project's own status is kept"
+
+
+def _projects_named(state: StoreState) -> pd.Series:
+    """contract_no -> the projects of a contract held in several ("24003-001, 24003-002"):
+    a rare case, so only those contracts are grouped."""
+    held = state.contracts[["contract_no", "project_id"]].drop_duplicates()
+    held = held[held["contract_no"].duplicated(keep=False)]
+    names = held["project_id"].map(state.projects.set_index("project_id")["project"])
+    names = names.fillna(held["project_id"].astype(str)).astype(str)
+    return names.groupby(held["contract_no"]).agg(lambda p: ", ".join(sorted(p)))
+
+
 REMOVED = "(removed)"  # what a removed item is after a re-import
 NO_DESCRIPTION = "(no description)"
 
