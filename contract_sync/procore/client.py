@@ -385,11 +385,11 @@ class ProcoreClient:
 
         def stop(state: RetryCallState) -> bool:
             failure = state.outcome.exception() if state.outcome else None
-            if isinstance(failure, ProcoreUnavailable) and failure.retry_after is not None:
-                return (
-                    failure.retry_after > self.longest_wait or state.attempt_number > self.retries
-                )
-            return state.attempt_number > self.retries
+            too_long = (
+                isinstance(failure, ProcoreUnavailable)
+                and (failure.retry_after or 0) > self.longest_wait
+            )
+            return too_long or state.attempt_number > self.retries
 
         retrying = Retrying(
             stop=stop,
@@ -444,10 +444,11 @@ class ProcoreClient:
             return response
 
     def _rate_wait(self, method: str, path: str, response: httpx.Response, times: int) -> float:
-        """How long to sleep before repeating a 429'd call: until X-Rate-Limit-Reset, or
-        Retry-After (the later of the two when both are sent: api_essentials/
-        rate_limiting.md). Past `longest_wait`, or after `retries` 429s in a row:
-        RateLimited, so the caller can defer."""
+        """How long to sleep before repeating a 429'd call: until X-Rate-Limit-Reset
+        (api_essentials/rate_limiting.md: "sleep until the reset") or Retry-After (which
+        error_reference.md gives a 429); the later of the two when both are sent, our
+        cautious reading. Past `longest_wait`, or after `retries` 429s in a row: RateLimited,
+        so the caller can defer ("or stop and resume later")."""
         now = self.clock()
         reset = self.budget.resets_at if "X-Rate-Limit-Reset" in response.headers else None
         after = _retry_after(response)
