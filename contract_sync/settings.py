@@ -7,7 +7,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract_sync.errors import UserError
@@ -102,6 +102,19 @@ class Settings(BaseSettings):
     )
     web_trusted_proxies: str = Field(
         "127.0.0.1,::1", description="Comma-separated addresses whose user header is trusted."
+    )
+
+    procore_base_url: str = Field(
+        "https://api.procore.com", description="Procore's REST API (the store, when Procore)."
+    )
+    procore_client_id: str | None = Field(
+        None, description="Client id of the Procore service account (client credentials)."
+    )
+    procore_client_secret: SecretStr | None = Field(
+        None, description="Client secret of the Procore service account."
+    )
+    procore_company_id: int | None = Field(
+        None, description="Procore company id, sent as Procore-Company-Id on every call."
     )
 
     @field_validator("expectations_dir", mode="before")
