@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     procore_base_url: str = Field(
         "https://api.procore.com", description="Procore's REST API (the store, when Procore)."
     )
+    procore_login_url: str | None = Field(
+        None,
+        description="Where Procore's OAuth token is asked for (Procore's is "
+        "https://login.procore.com); empty: the API's base URL.",
+    )
     procore_client_id: str | None = Field(
         None, description="Client id of the Procore service account (client credentials)."
     )

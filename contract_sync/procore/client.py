@@ -150,7 +150,7 @@ class ProcoreClient:
             settings.procore_client_id,
             settings.procore_client_secret,
             settings.procore_company_id,
-            **options,
+            **({"login_url": settings.procore_login_url} | options),
         )
 
     def close(self) -> None:
