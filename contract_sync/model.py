@@ -185,6 +185,11 @@ class Plan:
         default_factory=lambda: pd.DataFrame(columns=BASELINE_ROW)
     )
     compared_baseline_hashes: pd.Series = field(default_factory=lambda: pd.Series(dtype="string"))
+    # Baselines written before they kept the ERP status (NULL) of contracts unchanged since:
+    # contract_id, erp_hash, erp_status (the ERP's now, so the one of the last import).
+    unrecorded_statuses: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["contract_id", "erp_hash", "erp_status"])
+    )
 
 
 @dataclass(frozen=True)

@@ -223,3 +223,25 @@ def test_closing_a_contract_in_vista_is_a_change_shown_and_recorded(first_day):
     assert "hard-closed" in recorded, recorded
     again = _cli("sync")
     assert re.search(r"1002-\s+up.to.date", again), again
+
+
+def test_a_baseline_from_before_statuses_were_kept_learns_its_status_then_shows_its_change(
+    first_day,
+):
+    """A baseline written before 0008 holds no ERP status. Unchanged, a sync records the
+    ERP's (the hash holds it, so it is the last import's); closing it then shows."""
+    erp, store, folder = first_day
+    _cli("directory", "apply", str(folder / "directory.yaml"), "--by", "it-admin")
+    _cli("import", "--all", "--as", "jdoe")
+    baselines = s.import_baselines
+    with store.begin() as connection:
+        connection.execute(baselines.update().values(erp_status=None))
+    _cli("sync")
+    with store.connect() as connection:
+        statuses = connection.execute(sa.select(baselines.c.erp_status)).scalars().all()
+    assert None not in statuses and len(statuses) == 3
+    with erp.begin() as connection:
+        connection.execute(
+            JCCM.update().where(JCCM.c.Contract == " 1002-").values(ContractStatus=3)
+        )
+    assert "hard-closed" in _cli("diff", "1002-")

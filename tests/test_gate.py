@@ -194,6 +194,15 @@ def test_an_erp_status_change_is_a_change_and_closing_alone_is_not_refused(befor
     assert reasons(state, erp_contracts=erp) == {"C1": blocked, "C2": ""}
 
 
+def test_closing_a_contract_does_not_carry_its_moved_items_through():
+    """Items that only moved are written too: with them, closing is no longer alone."""
+    erp = where(CONTRACTS, "contract_no", "C1", erp_status="hard_close")
+    moved = IMPORTED.assign(position=IMPORTED["position"].where(IMPORTED["contract_no"] != "C1", 7))
+    moved.loc[moved["item_no"].eq("20") & moved["contract_no"].eq("C1"), "position"] = 3
+    assert reasons(STATE, erp_contracts=erp, erp_items=moved)["C1"] == "erp_contract_closed"
+    assert reasons(STATE, erp_contracts=erp, erp_items=IMPORTED)["C1"] == ""
+
+
 def test_a_baseline_without_a_status_shows_no_status_change():
     state = dataclasses.replace(STATE, baselines=STATE.baselines.assign(erp_status=None))
     erp = where(CONTRACTS, "contract_no", "C1", erp_status="soft_close")

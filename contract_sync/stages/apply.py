@@ -26,6 +26,7 @@ from contract_sync.model import Plan
 from contract_sync.store.contract_writes import (
     LockedContract,
     StaleContract,
+    fill_baseline_statuses,
     hold_contracts,
     import_contracts,
     reimport_contracts,
@@ -76,6 +77,7 @@ def apply(
                 progress(done, len(todo))
     if not plan.dry_run:
         settle_baselines(engine, plan)
+        record_statuses(engine, plan.unrecorded_statuses)
     return audit
 
 
@@ -302,6 +304,16 @@ def _baseline_moved(connection: sa.Connection, ids: pd.Series, compared: pd.Seri
 
 def _erp_headers(plan: Plan) -> pd.DataFrame:
     return plan.erp.contracts.set_index("contract_no")[BASELINE_HEADER_FIELDS].add_prefix("erp_")
+
+
+def record_statuses(engine: sa.Engine, statuses: pd.DataFrame) -> None:
+    """The ERP status into baselines that hold none yet (written before they kept it), so
+    that its next change shows. Only where the baseline is still the one of that status
+    (its hash) and still holds none: another run's write since is left as it is."""
+    if statuses.empty:
+        return
+    with write_transaction(engine) as connection:
+        fill_baseline_statuses(connection, statuses)
 
 
 def settle_baselines(engine: sa.Engine, plan: Plan) -> None:

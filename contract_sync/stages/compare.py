@@ -521,10 +521,11 @@ def compare(state: StoreState, erp_contracts: pd.DataFrame, erp_items: pd.DataFr
     contracts = contracts.assign(
         conflicts=contracts["header_conflicts"] + number.map(counts["item_conflicts"]),
         amount_after=contracts["original_amount"],
+        items_renumbered=number.map(counts["items_renumbered"]).fillna(0).astype("int64"),
     )
     # Positions that only moved count as no change, but are written all the same.
     contracts["has_updates"] = (contracts[CHANGE_COUNTS].sum(axis=1) > 0) | (
-        number.map(counts["items_renumbered"]) > 0
+        contracts["items_renumbered"] > 0
     )
     changes = pd.concat([header_changes, found.changes], ignore_index=True)
     return Comparison(contracts.reset_index(drop=True), found.items, changes)

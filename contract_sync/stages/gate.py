@@ -93,10 +93,11 @@ def evaluate_gates(
 
 
 def _status_only(summary: pd.DataFrame) -> pd.Series:
-    """Per compared contract: its one change is its ERP status (an item that only moved
-    comes with one added or removed, so the count tells)."""
+    """Per compared contract: its one change is its ERP status (no item even moved: moved
+    positions are written too)."""
     changes = summary[CHANGE_COUNTS].sum(axis=1)
-    return summary["erp_status_changed"].astype(bool) & changes.eq(1)
+    moved = summary["items_renumbered"].gt(0)
+    return summary["erp_status_changed"].astype(bool) & changes.eq(1) & ~moved
 
 
 def _integration_checks(state: StoreState) -> dict[Reason, bool]:

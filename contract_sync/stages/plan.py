@@ -127,10 +127,13 @@ def plan_reimport(found: Evaluation, dry_run: bool) -> Plan:
         amount_if_written=number.map(summary["amount_after"]),
         version=number.map(stored["version"]),
     )
-    stored_hash = number.map(stored["contract_id"]).map(
-        state.baselines.set_index("contract_id")["erp_hash"]
-    )
-    moved = stored_hash.notna() & stored_hash.ne(pd.Series(found.hashes.to_numpy(), number.index))
+    baselines = state.baselines.set_index("contract_id")
+    stored_hash = number.map(stored["contract_id"]).map(baselines["erp_hash"])
+    hashes = pd.Series(found.hashes.to_numpy(), number.index)
+    moved = stored_hash.notna() & stored_hash.ne(hashes)
+    # The hash holds the status: unmoved, the ERP's status now is the one of the last import.
+    no_status = number.map(stored["contract_id"]).map(baselines["erp_status"]).isna()
+    unrecorded = stored_hash.notna() & ~moved.fillna(True) & no_status
     settle = number[decisions["reasons"].eq(UNCHANGED_REASONS).to_numpy() & moved.fillna(False)]
     eligible = number[decisions["eligible"].to_numpy()]
     items = state.items[state.items["contract_no"].isin(eligible)]
@@ -146,6 +149,13 @@ def plan_reimport(found: Evaluation, dry_run: bool) -> Plan:
         dict(zip(eligible, digests, strict=True)),
         repeats(audit, state.last_recorded, state.actor),
         *_baseline_writes(erp, state, stored.loc[to_write, "contract_id"].astype("int64")),
+        pd.DataFrame(
+            {
+                "contract_id": number[unrecorded].map(stored["contract_id"]).astype("int64"),
+                "erp_hash": hashes[unrecorded],
+                "erp_status": erp.contracts.loc[unrecorded, "erp_status"].astype("string"),
+            }
+        ),
     )
 
 

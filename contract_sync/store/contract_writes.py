@@ -145,6 +145,25 @@ def reimport_contracts(
     )
 
 
+def fill_baseline_statuses(connection: sa.Connection, statuses: pd.DataFrame) -> None:
+    """Baselines of these contracts (contract_id, erp_hash, erp_status) that hold no ERP
+    status take it, where their hash is still the given one."""
+    b = s.import_baselines
+    fill = (
+        b.update()
+        .where(
+            b.c.contract_id == sa.bindparam("id"),
+            b.c.erp_hash == sa.bindparam("hash"),
+            b.c.erp_status.is_(None),
+        )
+        .values(erp_status=sa.bindparam("status"))
+    )
+    rows = statuses.rename(
+        columns={"contract_id": "id", "erp_hash": "hash", "erp_status": "status"}
+    )
+    connection.execute(fill, records(rows))
+
+
 def replace_baselines(
     connection: sa.Connection, headers: pd.DataFrame, changes: pd.DataFrame
 ) -> None:
