@@ -504,6 +504,10 @@ def test_a_re_import_is_confirmed_on_a_page_that_shows_its_effect(site):
     assert (
         stale.status_code == 409 and 'id="changed"' in stale.text and 'id="confirm"' in stale.text
     )
+    # A click that saw no confirmation (a form from before it, or made by hand) is shown it.
+    unseen = admin.post("/companies/1/reimport", {k: v for k, v in form.items() if k != "seen"})
+    assert unseen.status_code == 200 and 'id="confirm"' in unseen.text
+    assert 'id="changed"' not in unseen.text
     assert (_requests(site), len(_events(site, "admin"))) == before
 
 

@@ -119,7 +119,7 @@ def _confirmation(
         kind_name=words.KIND_NAMES[kind],
         row=views.ready_rows(pd.DataFrame([row]), views.rights_of(found))[0],
         effect=effect,
-        seen=views.effect_key(effect),
+        seen=views.effect_key(effect, kind, company, row),
         changed=changed,
     )
 
@@ -130,14 +130,17 @@ def _start_run(
     """A confirmed click: the form checked, the gates checked again for this person, a run
     request recorded, and the deployment's run started for it with requested_by = this
     person. When what it would do is no longer what the confirmation page showed (`seen`),
-    that page is shown again instead, with what it would do now."""
+    that page is shown again instead, with what it would do now; a click that saw none (a
+    page from before the confirmation, a form made by hand) is shown it first."""
     try:
         person = site.guard.check_form(request, site.guard.person(request), csrf_token)
         companies = site.companies_of(person, company)
         row, found = _allowed(site.settings, company, person.login, no, kind)
     except Refused as refusal:
         return site.refusal_page(request, refusal, company)
-    if seen and seen != views.effect_key(views.effect(row, found, kind)):
+    if not seen:
+        return _confirmation(person, companies, company, kind, row, found)
+    if seen != views.effect_key(views.effect(row, found, kind), kind, company, row):
         return _confirmation(person, companies, company, kind, row, found, 409, changed=True)
     asked = RunAsked(person.login, company, kind, row["contract_no"])
     request_id = identity.request_run(site.store, asked)

@@ -236,9 +236,11 @@ def effect(row: dict, found: Evaluation, kind: str) -> dict:
     }
 
 
-def effect_key(shown: dict) -> str:
-    """A digest of what a confirmation page showed: a click confirms that effect only."""
-    text = json.dumps(shown, sort_keys=True, default=str)
+def effect_key(shown: dict, kind: str, company: int, row: dict) -> str:
+    """A digest of what a confirmation page showed: a click confirms that effect only, of
+    that kind, on that contract, into that project."""
+    what = {"kind": kind, "company": company, "contract": row["contract_no"]}
+    text = json.dumps({**shown, **what, "project": row["project"]}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
