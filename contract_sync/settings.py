@@ -108,9 +108,9 @@ class Settings(BaseSettings):
         "https://api.procore.com", description="Procore's REST API (the store, when Procore)."
     )
     procore_login_url: str | None = Field(
-        None,
-        description="Where Procore's OAuth token is asked for (Procore's is "
-        "https://login.procore.com); empty: the API's base URL.",
+        "https://login.procore.com",
+        description="Where Procore's OAuth token is asked for (Procore's OAuth host; a "
+        "sandbox or a simulator: its own); empty: the API's base URL.",
     )
     procore_client_id: str | None = Field(
         None, description="Client id of the Procore service account (client credentials)."

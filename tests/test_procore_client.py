@@ -426,8 +426,10 @@ def test_requests_are_counted_per_endpoint(sim, client):
 
 def test_the_client_from_settings(server, sim, monkeypatch):
     _, base_url = server
+    assert Settings().procore_login_url == "https://login.procore.com"  # Procore's own
     settings = Settings(
         procore_base_url=base_url,
+        procore_login_url=base_url,  # the simulator answers its own tokens
         procore_client_id="sim-client",
         procore_client_secret="sim-secret",
         procore_company_id=COMPANY,

@@ -217,7 +217,8 @@ class ProcoreClient:
                 response = self._call("POST", PRIME_CONTRACT, json=body, safe=False)
                 return PrimeContract.from_api(self._json(response))
             except ProcoreUnavailable as failure:
-                if origin_id in (None, "") or lost >= self.retries:
+                too_long = (failure.retry_after or 0) > self.longest_wait
+                if origin_id in (None, "") or lost >= self.retries or too_long:
                     raise
                 lost += 1
                 self.sleep(self._retry_wait(failure, lost))
