@@ -159,6 +159,8 @@ def to_decimal(value: int | None, field: str) -> Decimal | None:
     """A scaled integer as the exact decimal it stands for."""
     if value is None or pd.isna(value):
         return None
+    if isinstance(value, float) and not value.is_integer():
+        raise TypeError(f"{field}: {value!r} is not a scaled integer (money is never a float)")
     return Decimal(int(value)).scaleb(-SCALES[field])
 
 
@@ -189,7 +191,10 @@ def display(value: object, field: str) -> str:
     keep = PERSON_DECIMALS.get(field, 0)
     trimmed = number.normalize()
     if trimmed.as_tuple().exponent > -keep:  # fewer decimals than a person reads
-        trimmed = number.quantize(Decimal(1).scaleb(-keep))
+        try:
+            trimmed = number.quantize(Decimal(1).scaleb(-keep))
+        except ArithmeticError:  # more digits than a decimal context holds: as it is
+            return value if isinstance(value, str) else f"{number:f}"
     return f"{trimmed:,}" + (" %" if field == "retainage_pct" else "")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -29,6 +30,9 @@ def test_labels_read_as_words() -> None:
     assert display(1000000, "quantity") == "1,000"
     assert display(1000, "retainage_pct") == "10 %"
     assert display("not a number", "amount") == "not a number"
+    assert display("1e30", "amount") == "1e30"  # too long to format: as it is, not an error
+    with pytest.raises(TypeError, match="never a float"):
+        display(12.7, "amount")
     assert [label(c) for c in ("uom", "original_amount", "would_reimport", "odd")] == [
         "unit",
         "contract amount",
