@@ -35,6 +35,7 @@ AMOUNTS = ("amount_before", "amount_after", "amount_delta")
 FORMATS = ("table", "csv", "json")
 GAP = 2  # between two columns: a cell's padding and the table's blank divider
 CODE, AMOUNT, WORDS = "code", "amount", "words"
+ANCHOR = "contract"  # the key kept when the keys and one column do not fit: it names a row
 
 
 # --- The renderer: one for every table the command line prints ----------------------------
@@ -68,17 +69,40 @@ class View:
         ranges = [_measure(console, options, c, self.cells[c.heading]) for c in self.columns]
         parts = split(self.columns, ranges, width)
         for number, part in enumerate(parts):
-            if number == 1:
-                moved = [self.columns[i].heading for p in parts[1:] for i in p if i not in parts[0]]
-                keys = " and ".join(c.heading for c in self.columns if c.key)
-                yield Text(
-                    f"columns that do not fit {width} columns: {', '.join(moved)} "
-                    f"(shown below{f', by {keys}' if keys else ''})",
-                    style="italic",
-                )
             # The title above, left: it wraps at the console's width, not the table's.
             yield Text(self.title if number == 0 else f"{self.title} (continued)", "table.title")
-            yield self._table(part, allot([ranges[i] for i in part], width))
+            shown = [ranges[i] for i in part]
+            if _needed(shown) <= width:
+                yield self._table(part, allot(shown, width))
+            else:  # wider than the terminal even alone (a contract and one value): at its
+                # natural width, unfolded; the terminal wraps the long lines, cutting nothing
+                natural = [r.maximum for r in shown]
+                table = self._table(part, natural)
+                yield from console.render(table, options.update(width=_total(natural)))
+            if number == 0 and (note := self._note(parts, ranges, width)):
+                yield Text(note, style="italic")
+
+    def _note(self, parts: list[list[int]], ranges: list[Measurement], width: int) -> str:
+        """The line under the first table: the columns moved below and by which keys; the
+        tables too wide for the terminal even alone."""
+        said = []
+        keys = [i for i, c in enumerate(self.columns) if c.key]
+        below = sorted({i for part in parts[1:] for i in part} - set(parts[0]))
+        if below:
+            by = f", by {_and([self.columns[i].heading for i in keys])}" if keys else ""
+            if any(not set(keys) <= set(part) for part in parts[1:]):
+                alone = self.columns[_anchor(self.columns)[0]].heading
+                by += f" or by {alone} alone, where the keys and a column do not fit"
+            moved = ", ".join(self.columns[i].heading for i in below)
+            said.append(f"columns that do not fit {width} columns: {moved} (shown below{by})")
+        wider = [i for p in parts if _needed([ranges[i] for i in p]) > width for i in p]
+        if wider:
+            headings = _and([self.columns[i].heading for i in dict.fromkeys(wider)])
+            said.append(
+                f"{headings} wider than {width} columns even alone: printed whole, the "
+                "terminal wraps the long lines"
+            )
+        return "; ".join(said)
 
     def _table(self, part: list[int], widths: list[int]) -> Table:
         table = Table(
@@ -122,9 +146,13 @@ def _measure(
 def split(columns: list[Column], ranges: list[Measurement], width: int) -> list[list[int]]:
     """The columns (by position) of each table a view is printed as: the key columns in
     each, and the other columns in order, group by group, while their narrowest widths fit
-    `width`; the rest in the next table. A group wider than the terminal beside the keys is
-    printed all the same (the one case a value may be cut: a terminal a few columns wide)."""
+    `width`; the rest in the next table. A group that does not fit beside the keys on its
+    own is broken into its columns; a column that does not fit beside the keys has the
+    contract alone beside it (the other keys then come in tables of their own if no table
+    has them). Only a contract and one value wider than `width` make a table wider than
+    `width` (printed unfolded: the terminal wraps its lines)."""
     keys = [i for i, c in enumerate(columns) if c.key]
+    anchor = _anchor(columns)
     groups: list[list[int]] = []
     for i, column in enumerate(columns):
         if column.key:
@@ -133,20 +161,45 @@ def split(columns: list[Column], ranges: list[Measurement], width: int) -> list[
             groups[-1].append(i)
         else:
             groups.append([i])
-    parts: list[list[int]] = []
-    while groups or not parts:
-        part, taken = list(keys), 0
-        for group in groups:
-            if taken and _needed([ranges[i] for i in part + group]) > width:
-                break
-            part, taken = part + group, taken + 1
-        parts.append(sorted(part))
-        groups = groups[taken:]
-    return parts
+
+    def fits(part: list[int]) -> bool:
+        return _needed([ranges[i] for i in part]) <= width
+
+    def pack(keys: list[int], groups: list[list[int]]) -> list[list[int]]:
+        parts: list[list[int]] = []
+        while groups or not parts:
+            first = groups[0] if groups else []
+            if len(first) > 1 and not fits(keys + first):
+                groups = [[i] for i in first] + groups[1:]  # the group apart
+                continue
+            alone = not fits(keys + first)  # the contract alone beside it, fitting or not
+            part, groups = (anchor if alone else keys) + first, groups[1:]
+            while not alone and groups and fits(part + groups[0]):
+                part, groups = part + groups[0], groups[1:]
+            parts.append(sorted(part))
+        return parts
+
+    parts = pack(keys, groups)
+    unseen = [[i] for i in keys if not any(i in part for part in parts)]
+    return parts + (pack(anchor, unseen) if unseen else [])
+
+
+def _anchor(columns: list[Column]) -> list[int]:
+    """The key column kept when the keys and a column do not fit: the contract's."""
+    keys = [i for i, c in enumerate(columns) if c.key]
+    return [i for i in keys if columns[i].heading == ANCHOR] or keys[:1]
 
 
 def _needed(ranges: list[Measurement]) -> int:
-    return sum(r.minimum for r in ranges) + GAP * (len(ranges) - 1)
+    return _total([r.minimum for r in ranges])
+
+
+def _total(widths: list[int]) -> int:
+    return sum(widths) + GAP * (len(widths) - 1)
+
+
+def _and(words: list[str]) -> str:
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
 
 
 def allot(ranges: list[Measurement], width: int) -> list[int]:

@@ -24,6 +24,7 @@ from contract_sync_faces.terminal import (
     View,
     allot,
     changes_view,
+    outcome_view,
     reason_legend,
     split,
 )
@@ -94,7 +95,7 @@ def test_tables_as_csv_and_json_with_exact_amounts(narrow):
 
 def _render(view, width: int) -> str:
     out = io.StringIO()
-    Console(file=out, width=width, color_system=None).print(view)
+    Console(file=out, width=width, color_system=None).print(view, crop=False)  # as the CLI
     return out.getvalue()
 
 
@@ -132,6 +133,59 @@ def test_a_view_cuts_no_value_at_any_width(width):
     assert "…" not in shown
 
 
+def _whole_on_a_line(shown: str, values) -> None:
+    """Each value on one line, a word of its own: not folded onto the next line."""
+    tokens = {t for line in shown.splitlines() for t in line.split()}
+    for value in values:
+        assert value in tokens, (value, shown)
+
+
+@pytest.mark.parametrize("width", [30, 40, 50, 60])
+def test_a_view_narrower_than_a_group_breaks_it_then_the_keys_and_cuts_nothing(width):
+    shown = _render(View("Tiny", TINY_COLUMNS, TINY), width)
+    _whole_on_a_line(shown, TINY[["contract", "amount after", "delta"]].to_numpy().ravel())
+    _whole_on_a_line(shown, " ".join(TINY["reasons"]).split())
+    _whole_on_a_line(shown, " ".join(TINY["title"]).split())
+    assert "…" not in shown
+    said = " ".join(shown.split())
+    wider = [line for line in shown.splitlines() if len(line) > width]
+    if width > 30:  # the keys and any one column fit: every line does
+        assert not wider and "wider than" not in said, shown
+        # The amounts (a group) apart at 40, each in a table of its own beside the keys.
+        apart = ["amount after", "delta"] if width == 40 else [r"amount after\s+delta"]
+        for headings in apart:
+            assert re.search(rf"^company\s+contract\s+{headings}\s*$", shown, re.M), shown
+        assert re.search(r"^2\s+24001-\s+12,345,678\.90(\s+0\.00)?\s*$", shown, re.M), shown
+    else:  # the contract alone beside the reasons, that still does not fit: whole, and said
+        assert "contract and reasons wider than 30 columns even alone: printed whole" in said
+        first = shown.split("columns that do not fit")[0].splitlines()
+        assert wider and set(wider) <= set(first), shown  # the first table's lines alone
+        assert "or by contract alone, where the keys and a column do not fit" in said
+        assert re.search(r"^company\s+contract\s+title\s*$", shown, re.M), shown  # shown once
+
+
+def test_an_outcome_table_keeps_its_amounts_and_contracts_whole_at_40_and_50_columns():
+    audit = pd.DataFrame(
+        {
+            "erp_company": [1, 2],
+            "contract_no": ["24003-001", "24003-001"],
+            "outcome": ["reimported", "blocked"],
+            "reasons": ["", "invalid_erp_data"],
+            "items_added": [1, 0],
+            "items_changed": [12, 0],
+            "items_removed": [0, 3],
+            "header_changes": [2, 0],
+            "amount_before": [12345678900, 5432100],
+            "amount_after": [12345678900 + 5432100, None],
+        }
+    )
+    for width in (40, 50):
+        shown = _render(outcome_view(audit, wide=True), width)
+        assert max(map(len, shown.splitlines())) <= width, shown
+        _whole_on_a_line(shown, ["24003-001", "123,456,789.00", "123,511,110.00", "54,321.00"])
+        _whole_on_a_line(shown, ["invalid_erp_data", "re-imported", "+1", "~12", "-3"])
+
+
 def test_columns_that_do_not_fit_move_below_keyed_and_said_so():
     wide = _render(View("Tiny", TINY_COLUMNS, TINY), 120)
     assert "do not fit" not in wide and "(continued)" not in wide
@@ -157,6 +211,18 @@ def test_split_keeps_keys_in_every_table_and_the_order_of_the_others():
     grouped = [*columns[:3], Column("d", group="g"), Column("e", group="g")]
     assert split(grouped, ranges, 40) == [[0, 1, 2], [0, 3, 4]]  # 46 with d and e: together
     assert split([Column("a", key=True)], ranges[:1], 10) == [[0]]
+
+
+def test_split_breaks_a_group_then_keeps_the_contract_alone_beside_a_column():
+    columns = [Column("company", key=True), Column("contract", key=True), Column("x")]
+    columns += [Column("y", group="g"), Column("z", group="g")]
+    ranges = [Measurement(w, w) for w in (7, 8, 6, 13, 13)]
+    assert split(columns, ranges, 47) == [[0, 1, 2], [0, 1, 3, 4]]  # 7+8+13+13 and gaps
+    assert split(columns, ranges, 46) == [[0, 1, 2], [0, 1, 3], [0, 1, 4]]  # the group apart
+    # The keys and y: 32, y beside the contract alone; company then beside x.
+    assert split(columns, ranges, 31) == [[0, 1, 2], [1, 3], [1, 4]]
+    # x beside the contract alone too: the company in a table of its own.
+    assert split(columns, ranges, 20) == [[1, 2], [1, 3], [1, 4], [0, 1]]
 
 
 def test_allot_gives_natural_widths_when_they_fit_and_never_less_than_the_narrowest():
