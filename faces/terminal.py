@@ -10,8 +10,9 @@ narrow column, are explained once each in a legend below (`reason_legend`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import combinations
 
 import pandas as pd
 from rich import box
@@ -67,7 +68,7 @@ class View:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
         ranges = [_measure(console, options, c, self.cells[c.heading]) for c in self.columns]
-        parts = split(self.columns, ranges, width)
+        parts = split(self.columns, ranges, width, self._identifies)
         for number, part in enumerate(parts):
             # The title above, left: it wraps at the console's width, not the table's.
             yield Text(self.title if number == 0 else f"{self.title} (continued)", "table.title")
@@ -82,6 +83,10 @@ class View:
             if number == 0 and (note := self._note(parts, ranges, width)):
                 yield Text(note, style="italic")
 
+    def _identifies(self, keys: list[int]) -> bool:
+        """Whether these key columns tell the rows apart (no two rows alike in all)."""
+        return not self.cells[[self.columns[i].heading for i in keys]].duplicated().any()
+
     def _note(self, parts: list[list[int]], ranges: list[Measurement], width: int) -> str:
         """The line under the first table: the columns moved below and by which keys; the
         tables too wide for the terminal even alone."""
@@ -91,8 +96,7 @@ class View:
         if below:
             by = f", by {_and([self.columns[i].heading for i in keys])}" if keys else ""
             if any(not set(keys) <= set(part) for part in parts[1:]):
-                alone = self.columns[_anchor(self.columns)[0]].heading
-                by += f" or by {alone} alone, where the keys and a column do not fit"
+                by += ", or fewer of them where they do not fit beside a column"
             moved = ", ".join(self.columns[i].heading for i in below)
             said.append(f"columns that do not fit {width} columns: {moved} (shown below{by})")
         wider = [i for p in parts if _needed([ranges[i] for i in p]) > width for i in p]
@@ -143,14 +147,20 @@ def _measure(
     )
 
 
-def split(columns: list[Column], ranges: list[Measurement], width: int) -> list[list[int]]:
+def split(
+    columns: list[Column],
+    ranges: list[Measurement],
+    width: int,
+    identifies: Callable[[list[int]], bool] = lambda keys: False,
+) -> list[list[int]]:
     """The columns (by position) of each table a view is printed as: the key columns in
     each, and the other columns in order, group by group, while their narrowest widths fit
     `width`; the rest in the next table. A group that does not fit beside the keys on its
-    own is broken into its columns; a column that does not fit beside the keys has the
-    contract alone beside it (the other keys then come in tables of their own if no table
-    has them). Only a contract and one value wider than `width` make a table wider than
-    `width` (printed unfolded: the terminal wraps its lines)."""
+    own is broken into its columns; a column that does not fit beside the keys has fewer
+    beside it: the most keys with the contract that still tell its rows apart
+    (`identifies`) and fit, else the contract alone (a key then in no table comes in a
+    table below, by the others). Only a contract and one value wider than `width`
+    make a table wider than `width` (printed unfolded: the terminal wraps its lines)."""
     keys = [i for i, c in enumerate(columns) if c.key]
     anchor = _anchor(columns)
     groups: list[list[int]] = []
@@ -165,6 +175,15 @@ def split(columns: list[Column], ranges: list[Measurement], width: int) -> list[
     def fits(part: list[int]) -> bool:
         return _needed([ranges[i] for i in part]) <= width
 
+    def fewer(keys: list[int], column: list[int]) -> list[int]:
+        """The keys beside a column that does not fit beside them all."""
+        for size in range(len(keys) - 1, 1, -1):
+            for chosen in combinations(keys, size):
+                some = list(chosen)
+                if set(anchor) <= set(some) and fits(some + column) and identifies(some):
+                    return some
+        return anchor
+
     def pack(keys: list[int], groups: list[list[int]]) -> list[list[int]]:
         parts: list[list[int]] = []
         while groups or not parts:
@@ -172,16 +191,17 @@ def split(columns: list[Column], ranges: list[Measurement], width: int) -> list[
             if len(first) > 1 and not fits(keys + first):
                 groups = [[i] for i in first] + groups[1:]  # the group apart
                 continue
-            alone = not fits(keys + first)  # the contract alone beside it, fitting or not
-            part, groups = (anchor if alone else keys) + first, groups[1:]
+            alone = not fits(keys + first)  # fewer keys beside it, fitting or not
+            part, groups = (fewer(keys, first) if alone else keys) + first, groups[1:]
             while not alone and groups and fits(part + groups[0]):
                 part, groups = part + groups[0], groups[1:]
             parts.append(sorted(part))
         return parts
 
     parts = pack(keys, groups)
-    unseen = [[i] for i in keys if not any(i in part for part in parts)]
-    return parts + (pack(anchor, unseen) if unseen else [])
+    unseen = [i for i in keys if not any(i in part for part in parts)]
+    seen = [i for i in keys if i not in unseen]
+    return parts + (pack(seen, [[i] for i in unseen]) if unseen else [])
 
 
 def _anchor(columns: list[Column]) -> list[int]:
@@ -289,6 +309,13 @@ def _company(frame: pd.DataFrame, wide: bool) -> list[Column]:
     return [Column("company", CODE, key=True)] if wide or several else []
 
 
+def _run(frame: pd.DataFrame, wide: bool) -> list[Column]:
+    """The run column (a run id's first 8 characters), wherever rows of several runs meet:
+    the time to the minute, the contract, an item and a field repeat from run to run."""
+    several = "run_id" in frame and frame["run_id"].nunique() > 1
+    return [Column("run", CODE, key=True)] if wide or several else []
+
+
 def _changes_columns(wide: bool) -> list[Column]:
     """Item counts, amounts, then the reasons: what the ready list and the outcome table show
     alike. The reasons last: in a narrow terminal they are the ones to move below, beside
@@ -378,9 +405,8 @@ def blockers_view(blockers: pd.DataFrame, wide: bool = False) -> View:
 
 def audit_rows_view(rows: pd.DataFrame, title: str, wide: bool = False) -> View:
     """Audit rows, newest last."""
-    columns = [Column("when", key=True)]
-    columns += [Column("run")] if wide else []
-    columns += [Column("actor", WORDS), *_company(rows, wide), Column("contract", key=True)]
+    columns = [Column("when", key=True), *_run(rows, wide), Column("actor", WORDS)]
+    columns += [*_company(rows, wide), Column("contract", key=True)]
     columns += [Column("outcome", WORDS), Column("items +/~/-")]
     if wide:
         columns += [Column("amount before", AMOUNT, group="amounts")]
@@ -436,13 +462,15 @@ def changes_view(rows: pd.DataFrame, changes: pd.DataFrame, wide: bool = False) 
     located = shown.assign(
         erp_company=shown["audit_id"].map(by_row["erp_company"]),
         contract_no=shown["audit_id"].map(by_row["contract_no"]),
+        run_id=shown["audit_id"].map(by_row["run_id"]) if "run_id" in by_row else None,
     )
-    columns = [*_company(located, wide), Column("contract", key=True)]
+    columns = [*_run(located, wide), *_company(located, wide), Column("contract", key=True)]
     columns += [Column("item", key=True), Column("change"), Column("field", WORDS, key=True)]
     columns += [Column("before", WORDS), Column("after", WORDS)]
     text = shown.astype(object).where(shown.notna(), "")
     overwritten = shown["overwritten"].map({True: " (store edit overwritten)", False: ""})
     cells = {
+        "run": located["run_id"].astype(str).str[:8],
         "company": located["erp_company"].astype(str),
         "contract": located["contract_no"],
         "item": text["item_no"].replace("", "(header)"),

@@ -23,6 +23,7 @@ from contract_sync_faces.terminal import (
     Column,
     View,
     allot,
+    audit_rows_view,
     changes_view,
     outcome_view,
     reason_legend,
@@ -160,7 +161,7 @@ def test_a_view_narrower_than_a_group_breaks_it_then_the_keys_and_cuts_nothing(w
         assert "contract and reasons wider than 30 columns even alone: printed whole" in said
         first = shown.split("columns that do not fit")[0].splitlines()
         assert wider and set(wider) <= set(first), shown  # the first table's lines alone
-        assert "or by contract alone, where the keys and a column do not fit" in said
+        assert "or fewer of them where they do not fit beside a column" in said
         assert re.search(r"^company\s+contract\s+title\s*$", shown, re.M), shown  # shown once
 
 
@@ -223,6 +224,12 @@ def test_split_breaks_a_group_then_keeps_the_contract_alone_beside_a_column():
     assert split(columns, ranges, 31) == [[0, 1, 2], [1, 3], [1, 4]]
     # x beside the contract alone too: the company in a table of its own.
     assert split(columns, ranges, 20) == [[1, 2], [1, 3], [1, 4], [0, 1]]
+    # Fewer keys that still tell the rows apart, with the contract, rather than it alone.
+    assert split(columns, ranges, 31, lambda keys: True) == [[0, 1, 2], [1, 3], [1, 4]]
+    three = [Column("when", key=True), Column("run", key=True), *columns[1:]]
+    ranges = [Measurement(w, w) for w in (16, 8, 8, 6, 13, 13)]
+    apart = lambda keys: 1 in keys  # noqa: E731 - the run tells the rows apart
+    assert split(three, ranges, 36, apart) == [[1, 2, 3], [1, 2, 4], [1, 2, 5], [0, 1, 2]]
 
 
 def test_allot_gives_natural_widths_when_they_fit_and_never_less_than_the_narrowest():
@@ -243,7 +250,14 @@ def test_the_reason_legend_names_each_reason_once_with_what_to_do():
 
 
 def test_field_changes_read_as_labels_and_money_in_the_one_format():
-    rows = pd.DataFrame({"audit_id": [1], "erp_company": [1], "contract_no": ["24001-"]})
+    rows = pd.DataFrame(
+        {
+            "audit_id": [1],
+            "run_id": ["0f1e2d3c-aaaa"],
+            "erp_company": [1],
+            "contract_no": ["24001-"],
+        }
+    )
     item = '{"position": "3", "description": "Masonry", "amount": "58326.30", "uom": "LS"}'
     changes = pd.DataFrame(
         {
@@ -280,3 +294,54 @@ def test_an_unknown_acting_user_is_told_what_to_do(configured, monkeypatch):
     [line] = named.stdout.strip().splitlines()
     assert "'nobody' is not a user of the project store" in line and "--as LOGIN" in line
     assert "SERVICE_USER" not in line  # a user named with --as: the service user is not the cause
+
+
+TWO_RUNS = pd.DataFrame(  # one contract synced twice within a minute, in two runs
+    {
+        "audit_id": [1, 2],
+        "run_id": ["aaaa1111-0000-4000-8000-000000000001", "bbbb2222-0000-4000-8000-0002"],
+        "recorded_at": ["2026-12-06T20:22:05Z", "2026-12-06T20:22:41Z"],
+        "actor": ["svc-sync", "svc-sync"],
+        "erp_company": [1, 1],
+        "contract_no": ["24011-", "24011-"],
+        "outcome": ["reimported", "reimported"],
+        "reasons": ["contract_in_multiple_projects", "invalid_erp_data"],
+        "items_added": [0, 0],
+        "items_changed": [1, 1],
+        "items_removed": [0, 0],
+        "header_changes": [0, 0],
+        "amount_before": [100, 200],
+        "amount_after": [200, 300],
+    }
+)
+
+
+def test_rows_of_two_runs_below_name_their_run():
+    shown = _render(audit_rows_view(TWO_RUNS, "Audit rows"), 50)
+    assert "(shown below, by when, run and contract" in " ".join(shown.split()), shown
+    continued = shown.split("Audit rows (continued)")[1:]
+    assert re.search(r"^when\s+run\s+contract\s+outcome\s*$", continued[0], re.M), shown
+    # The reasons do not fit beside all three keys: the run and the contract, that tell
+    # the two rows apart (the time to the minute and the contract do not).
+    assert re.search(r"^run\s+contract\s+reasons\s*$", continued[-1], re.M), shown
+    for part in continued:
+        assert re.search(r"aaaa1111\s+24011-\s", part) and re.search(r"bbbb2222\s+24011-", part)
+    changes = pd.DataFrame(
+        {
+            "audit_id": [1, 2],
+            "item_no": ["00010", "00010"],
+            "change": ["changed", "changed"],
+            "field": ["description", "description"],
+            "before": ["Masonry", "Masonry walls"],
+            "after": ["Masonry walls", "Masonry walls and piers, grouted"],
+            "overwritten": [False, False],
+        }
+    )
+    shown = _render(changes_view(TWO_RUNS, changes), 40)
+    assert "by run, contract, item and field" in " ".join(shown.split()), shown
+    for part in shown.split("Field changes (continued)")[1:]:
+        assert re.search(r"^aaaa1111\s+24011-\s+00010\s", part, re.M), part
+        assert re.search(r"^bbbb2222\s+24011-\s+00010\s", part, re.M), part
+    one_run = _render(audit_rows_view(TWO_RUNS.iloc[:1], "Audit rows"), 100)
+    assert "aaaa1111" not in one_run  # one run: its id only with --wide
+    assert "aaaa1111" in _render(audit_rows_view(TWO_RUNS.iloc[:1], "Audit rows", True), 120)
