@@ -427,12 +427,14 @@ def audit_rows_view(rows: pd.DataFrame, title: str, wide: bool = False) -> View:
     return _view(title, columns, cells, reasons=rows["reasons"], outcomes=rows["outcome"])
 
 
-def _values(values: pd.Series, fields: pd.Series) -> pd.Series:
+def _values(values: pd.Series, fields: pd.Series, changes: pd.Series) -> pd.Series:
     """Field values as a person reads them: numbers in the one format (83041.08 reads
-    83,041.08), and an added or removed item's values (JSON in the audit) as `label: value`."""
+    83,041.08), and an added or removed item's values (JSON in the audit) as `label: value`;
+    any other text as it is (an item description `{}` too)."""
+    whole = changes.isin([ItemChange.added, ItemChange.removed]) & fields.fillna("").eq("")
     shown = [
-        _item_values(v) if isinstance(v, str) and v.startswith("{") else display(v, f)
-        for v, f in zip(values, fields.fillna(""), strict=True)
+        _item_values(v) if item and isinstance(v, str) else display(v, f)
+        for v, f, item in zip(values, fields.fillna(""), whole, strict=True)
     ]
     return pd.Series(shown, index=values.index, dtype=object).fillna("")
 
@@ -445,6 +447,8 @@ def _item_values(text: str) -> str:
     try:
         values = json.loads(text)
     except ValueError:
+        return text
+    if not isinstance(values, dict):
         return text
     order = [*ITEM_FIRST, *(f for f in values if f not in ITEM_FIRST)]
     return "; ".join(
@@ -476,8 +480,8 @@ def changes_view(rows: pd.DataFrame, changes: pd.DataFrame, wide: bool = False) 
         "item": text["item_no"].replace("", "(header)"),
         "change": text["change"],
         "field": text["field"].map(label),
-        "before": _values(text["before"], shown["field"]),
-        "after": _values(text["after"], shown["field"]) + overwritten.fillna(""),
+        "before": _values(text["before"], shown["field"], text["change"]),
+        "after": _values(text["after"], shown["field"], text["change"]) + overwritten.fillna(""),
     }
     return _view("Field changes", columns, cells)
 
@@ -493,8 +497,8 @@ def preview_view(lines: pd.DataFrame, contract: str) -> View:
         "item": text["item_no"].replace("", "(header)"),
         "change": text["change"],
         "field": text["field"].map(label),
-        "store now": _values(text["before"], lines["field"]),
-        "after re-import": _values(after, lines["field"]),
+        "store now": _values(text["before"], lines["field"], text["change"]),
+        "after re-import": _values(after, lines["field"], text["change"]),
         "note": text["note"],
     }
     return _view(f"Re-import preview of contract {contract}", columns, cells)

@@ -261,13 +261,13 @@ def test_field_changes_read_as_labels_and_money_in_the_one_format():
     item = '{"position": "3", "description": "Masonry", "amount": "58326.30", "uom": "LS"}'
     changes = pd.DataFrame(
         {
-            "audit_id": [1, 1, 1],
-            "item_no": [None, "00010", "00020"],
-            "change": ["changed", "changed", "added"],
-            "field": ["original_amount", "unit_cost", None],
-            "before": ["83041.08", "20.07000", None],
-            "after": ["9100.40", "12.50000", item],
-            "overwritten": [False, True, False],
+            "audit_id": [1, 1, 1, 1],
+            "item_no": [None, "00010", "00020", "00030"],
+            "change": ["changed", "changed", "added", "changed"],
+            "field": ["original_amount", "unit_cost", None, "description"],
+            "before": ["83041.08", "20.07000", None, "{}"],
+            "after": ["9100.40", "12.50000", item, '{"a": 1}'],
+            "overwritten": [False, True, False, False],
         }
     )
     shown = _render(changes_view(rows, changes), 100)
@@ -277,6 +277,11 @@ def test_field_changes_read_as_labels_and_money_in_the_one_format():
         assert value in shown.split() or f"{value};" in shown.split(), (value, shown)
     assert "description: Masonry; amount: 58,326.30; unit: LS" in " ".join(shown.split())
     assert "(store edit overwritten)" in shown
+    # A description that reads like JSON, changed: its text as it is (only an added or
+    # removed item's values are the audit's JSON).
+    assert re.search(
+        r"^24001-\s+00030\s+changed\s+description\s+\{\}\s+\{\"a\": 1\}\s*$", shown, re.M
+    )
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
