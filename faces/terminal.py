@@ -95,7 +95,7 @@ class View:
         below = sorted({i for part in parts[1:] for i in part} - set(parts[0]))
         if below:
             by = f", by {_and([self.columns[i].heading for i in keys])}" if keys else ""
-            if any(not set(keys) <= set(part) for part in parts[1:]):
+            if any(not set(keys) <= set(part) for part in parts):
                 by += ", or fewer of them where they do not fit beside a column"
             moved = ", ".join(self.columns[i].heading for i in below)
             said.append(f"columns that do not fit {width} columns: {moved} (shown below{by})")
@@ -158,9 +158,10 @@ def split(
     `width`; the rest in the next table. A group that does not fit beside the keys on its
     own is broken into its columns; a column that does not fit beside the keys has fewer
     beside it: the most keys with the contract that still tell its rows apart
-    (`identifies`) and fit, else the contract alone (a key then in no table comes in a
-    table below, by the others). Only a contract and one value wider than `width`
-    make a table wider than `width` (printed unfolded: the terminal wraps its lines)."""
+    (`identifies`) and fit; if none fit, the narrowest that tell them apart, in a table
+    wider than `width` (printed unfolded: the terminal wraps its lines, cutting nothing);
+    the contract alone if no keys tell them apart. A key then in no table comes in a table
+    below, beside the others."""
     keys = [i for i, c in enumerate(columns) if c.key]
     anchor = _anchor(columns)
     groups: list[list[int]] = []
@@ -176,12 +177,18 @@ def split(
         return _needed([ranges[i] for i in part]) <= width
 
     def fewer(keys: list[int], column: list[int]) -> list[int]:
-        """The keys beside a column that does not fit beside them all."""
-        for size in range(len(keys) - 1, 1, -1):
-            for chosen in combinations(keys, size):
-                some = list(chosen)
-                if set(anchor) <= set(some) and fits(some + column) and identifies(some):
-                    return some
+        """The keys beside a column that does not fit beside them all: the most that tell
+        the rows apart and fit; else the narrowest that tell them apart, wider than
+        `width`; the contract alone if no keys do."""
+        telling = [
+            list(chosen)
+            for size in range(len(keys), 0, -1)
+            for chosen in combinations(keys, size)
+            if set(anchor) <= set(chosen) and identifies(list(chosen))
+        ]
+        fitting = [chosen for chosen in telling if fits(chosen + column)]
+        if fitting or telling:
+            return (fitting or sorted(telling, key=lambda c: _needed([ranges[i] for i in c])))[0]
         return anchor
 
     def pack(keys: list[int], groups: list[list[int]]) -> list[list[int]]:

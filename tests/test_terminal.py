@@ -150,19 +150,25 @@ def test_a_view_narrower_than_a_group_breaks_it_then_the_keys_and_cuts_nothing(w
     assert "…" not in shown
     said = " ".join(shown.split())
     wider = [line for line in shown.splitlines() if len(line) > width]
-    if width > 30:  # the keys and any one column fit: every line does
+    if width > 40:  # the keys and any one column fit: every line does
         assert not wider and "wider than" not in said, shown
-        # The amounts (a group) apart at 40, each in a table of its own beside the keys.
-        apart = ["amount after", "delta"] if width == 40 else [r"amount after\s+delta"]
-        for headings in apart:
-            assert re.search(rf"^company\s+contract\s+{headings}\s*$", shown, re.M), shown
-        assert re.search(r"^2\s+24001-\s+12,345,678\.90(\s+0\.00)?\s*$", shown, re.M), shown
-    else:  # the contract alone beside the reasons, that still does not fit: whole, and said
-        assert "contract and reasons wider than 30 columns even alone: printed whole" in said
-        first = shown.split("columns that do not fit")[0].splitlines()
-        assert wider and set(wider) <= set(first), shown  # the first table's lines alone
-        assert "or fewer of them where they do not fit beside a column" in said
-        assert re.search(r"^company\s+contract\s+title\s*$", shown, re.M), shown  # shown once
+        apart = [r"amount after\s+delta"]
+    else:  # the keys and the reasons do not fit, the contract alone names no row: whole
+        assert re.search(rf"company, contract(,| and) reasons.* wider than {width} col", said)
+        assert "even alone: printed whole, the terminal wraps the long lines" in said
+        note = shown.split("columns that do not fit")[1].split("Tiny (continued)")[0]
+        assert wider and not set(wider) & set(note.splitlines()), shown  # tables' lines
+        apart = ["amount after", "delta"]  # the amounts (a group) apart, each by the keys
+    for headings in apart:
+        assert re.search(rf"^company\s+contract\s+{headings}\s*$", shown, re.M), shown
+    assert re.search(r"^2\s+24001-\s+12,345,678\.90(\s+0\.00)?\s*$", shown, re.M), shown
+    # Contracts of one company: the contract alone names a row, and fits beside the reasons.
+    one = _render(View("Tiny", TINY_COLUMNS, TINY.assign(contract=["24001-", "24002-"])), width)
+    _whole_on_a_line(one, " ".join(TINY["reasons"]).split())
+    assert width < 40 or max(map(len, one.splitlines())) <= width, one  # 30: contract, reasons
+    if width <= 40:
+        assert re.search(r"^contract\s+reasons\s*$", one, re.M), one
+        assert "or fewer of them where they do not fit beside a column" in " ".join(one.split())
 
 
 def test_an_outcome_table_keeps_its_amounts_and_contracts_whole_at_40_and_50_columns():
