@@ -558,11 +558,13 @@ def _print_views(views: list, first_import: bool = False) -> None:
     """Tables (each split to fit the terminal), then one legend of the reasons they show."""
     from contract_sync_faces.terminal import reason_legend
 
+    # Not cropped: a table wider than the terminal even alone (a contract and one value in
+    # a terminal narrower than both) is printed whole, the terminal wraps its lines.
     for view in views:
-        console.print(view)
+        console.print(view, crop=False)
     legend = reason_legend([code for view in views for code in view.reasons], first_import)
     if legend is not None:
-        console.print(legend)
+        console.print(legend, crop=False)
 
 
 def _unknown_user(actor: str, named: bool) -> str:
@@ -656,7 +658,7 @@ def diff(
     if lines.empty:
         console.print(f"{contract}: a re-import would change nothing", markup=False)
     else:
-        console.print(preview_view(lines, contract))
+        console.print(preview_view(lines, contract), crop=False)
     decision = found.decisions.iloc[0]
     verdict = (
         "re-import available"

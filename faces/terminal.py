@@ -10,8 +10,9 @@ narrow column, are explained once each in a legend below (`reason_legend`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import combinations
 
 import pandas as pd
 from rich import box
@@ -35,6 +36,7 @@ AMOUNTS = ("amount_before", "amount_after", "amount_delta")
 FORMATS = ("table", "csv", "json")
 GAP = 2  # between two columns: a cell's padding and the table's blank divider
 CODE, AMOUNT, WORDS = "code", "amount", "words"
+ANCHOR = "contract"  # the key kept when the keys and one column do not fit: it names a row
 
 
 # --- The renderer: one for every table the command line prints ----------------------------
@@ -66,19 +68,45 @@ class View:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
         ranges = [_measure(console, options, c, self.cells[c.heading]) for c in self.columns]
-        parts = split(self.columns, ranges, width)
+        parts = split(self.columns, ranges, width, self._identifies)
         for number, part in enumerate(parts):
-            if number == 1:
-                moved = [self.columns[i].heading for p in parts[1:] for i in p if i not in parts[0]]
-                keys = " and ".join(c.heading for c in self.columns if c.key)
-                yield Text(
-                    f"columns that do not fit {width} columns: {', '.join(moved)} "
-                    f"(shown below{f', by {keys}' if keys else ''})",
-                    style="italic",
-                )
             # The title above, left: it wraps at the console's width, not the table's.
             yield Text(self.title if number == 0 else f"{self.title} (continued)", "table.title")
-            yield self._table(part, allot([ranges[i] for i in part], width))
+            shown = [ranges[i] for i in part]
+            if _needed(shown) <= width:
+                yield self._table(part, allot(shown, width))
+            else:  # wider than the terminal even alone (a contract and one value): at its
+                # natural width, unfolded; the terminal wraps the long lines, cutting nothing
+                natural = [r.maximum for r in shown]
+                table = self._table(part, natural)
+                yield from console.render(table, options.update(width=_total(natural)))
+            if number == 0 and (note := self._note(parts, ranges, width)):
+                yield Text(note, style="italic")
+
+    def _identifies(self, keys: list[int]) -> bool:
+        """Whether these key columns tell the rows apart (no two rows alike in all)."""
+        return not self.cells[[self.columns[i].heading for i in keys]].duplicated().any()
+
+    def _note(self, parts: list[list[int]], ranges: list[Measurement], width: int) -> str:
+        """The line under the first table: the columns moved below and by which keys; the
+        tables too wide for the terminal even alone."""
+        said = []
+        keys = [i for i, c in enumerate(self.columns) if c.key]
+        below = sorted({i for part in parts[1:] for i in part} - set(parts[0]))
+        if below:
+            by = f", by {_and([self.columns[i].heading for i in keys])}" if keys else ""
+            if any(not set(keys) <= set(part) for part in parts):
+                by += ", or fewer of them where they do not fit beside a column"
+            moved = ", ".join(self.columns[i].heading for i in below)
+            said.append(f"columns that do not fit {width} columns: {moved} (shown below{by})")
+        wider = [i for p in parts if _needed([ranges[i] for i in p]) > width for i in p]
+        if wider:
+            headings = _and([self.columns[i].heading for i in dict.fromkeys(wider)])
+            said.append(
+                f"{headings} wider than {width} columns even alone: printed whole, the "
+                "terminal wraps the long lines"
+            )
+        return "; ".join(said)
 
     def _table(self, part: list[int], widths: list[int]) -> Table:
         table = Table(
@@ -119,12 +147,23 @@ def _measure(
     )
 
 
-def split(columns: list[Column], ranges: list[Measurement], width: int) -> list[list[int]]:
+def split(
+    columns: list[Column],
+    ranges: list[Measurement],
+    width: int,
+    identifies: Callable[[list[int]], bool] = lambda keys: False,
+) -> list[list[int]]:
     """The columns (by position) of each table a view is printed as: the key columns in
     each, and the other columns in order, group by group, while their narrowest widths fit
-    `width`; the rest in the next table. A group wider than the terminal beside the keys is
-    printed all the same (the one case a value may be cut: a terminal a few columns wide)."""
+    `width`; the rest in the next table. A group that does not fit beside the keys on its
+    own is broken into its columns; a column that does not fit beside the keys has fewer
+    beside it: the most keys with the contract that still tell its rows apart
+    (`identifies`) and fit; if none fit, the narrowest that tell them apart, in a table
+    wider than `width` (printed unfolded: the terminal wraps its lines, cutting nothing);
+    the contract alone if no keys tell them apart. A key then in no table comes in a table
+    below, beside the others."""
     keys = [i for i, c in enumerate(columns) if c.key]
+    anchor = _anchor(columns)
     groups: list[list[int]] = []
     for i, column in enumerate(columns):
         if column.key:
@@ -133,20 +172,61 @@ def split(columns: list[Column], ranges: list[Measurement], width: int) -> list[
             groups[-1].append(i)
         else:
             groups.append([i])
-    parts: list[list[int]] = []
-    while groups or not parts:
-        part, taken = list(keys), 0
-        for group in groups:
-            if taken and _needed([ranges[i] for i in part + group]) > width:
-                break
-            part, taken = part + group, taken + 1
-        parts.append(sorted(part))
-        groups = groups[taken:]
-    return parts
+
+    def fits(part: list[int]) -> bool:
+        return _needed([ranges[i] for i in part]) <= width
+
+    def fewer(keys: list[int], column: list[int]) -> list[int]:
+        """The keys beside a column that does not fit beside them all: the most that tell
+        the rows apart and fit; else the narrowest that tell them apart, wider than
+        `width`; the contract alone if no keys do."""
+        telling = [
+            list(chosen)
+            for size in range(len(keys), 0, -1)
+            for chosen in combinations(keys, size)
+            if set(anchor) <= set(chosen) and identifies(list(chosen))
+        ]
+        fitting = [chosen for chosen in telling if fits(chosen + column)]
+        if fitting or telling:
+            return (fitting or sorted(telling, key=lambda c: _needed([ranges[i] for i in c])))[0]
+        return anchor
+
+    def pack(keys: list[int], groups: list[list[int]]) -> list[list[int]]:
+        parts: list[list[int]] = []
+        while groups or not parts:
+            first = groups[0] if groups else []
+            if len(first) > 1 and not fits(keys + first):
+                groups = [[i] for i in first] + groups[1:]  # the group apart
+                continue
+            alone = not fits(keys + first)  # fewer keys beside it, fitting or not
+            part, groups = (fewer(keys, first) if alone else keys) + first, groups[1:]
+            while not alone and groups and fits(part + groups[0]):
+                part, groups = part + groups[0], groups[1:]
+            parts.append(sorted(part))
+        return parts
+
+    parts = pack(keys, groups)
+    unseen = [i for i in keys if not any(i in part for part in parts)]
+    seen = [i for i in keys if i not in unseen]
+    return parts + (pack(seen, [[i] for i in unseen]) if unseen else [])
+
+
+def _anchor(columns: list[Column]) -> list[int]:
+    """The key column kept when the keys and a column do not fit: the contract's."""
+    keys = [i for i, c in enumerate(columns) if c.key]
+    return [i for i in keys if columns[i].heading == ANCHOR] or keys[:1]
 
 
 def _needed(ranges: list[Measurement]) -> int:
-    return sum(r.minimum for r in ranges) + GAP * (len(ranges) - 1)
+    return _total([r.minimum for r in ranges])
+
+
+def _total(widths: list[int]) -> int:
+    return sum(widths) + GAP * (len(widths) - 1)
+
+
+def _and(words: list[str]) -> str:
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
 
 
 def allot(ranges: list[Measurement], width: int) -> list[int]:
@@ -234,6 +314,13 @@ def _company(frame: pd.DataFrame, wide: bool) -> list[Column]:
     numbers repeat from one company to the next)."""
     several = "erp_company" in frame and frame["erp_company"].nunique() > 1
     return [Column("company", CODE, key=True)] if wide or several else []
+
+
+def _run(frame: pd.DataFrame, wide: bool) -> list[Column]:
+    """The run column (a run id's first 8 characters), wherever rows of several runs meet:
+    the time to the minute, the contract, an item and a field repeat from run to run."""
+    several = "run_id" in frame and frame["run_id"].nunique() > 1
+    return [Column("run", CODE, key=True)] if wide or several else []
 
 
 def _changes_columns(wide: bool) -> list[Column]:
@@ -325,9 +412,8 @@ def blockers_view(blockers: pd.DataFrame, wide: bool = False) -> View:
 
 def audit_rows_view(rows: pd.DataFrame, title: str, wide: bool = False) -> View:
     """Audit rows, newest last."""
-    columns = [Column("when", key=True)]
-    columns += [Column("run")] if wide else []
-    columns += [Column("actor", WORDS), *_company(rows, wide), Column("contract", key=True)]
+    columns = [Column("when", key=True), *_run(rows, wide), Column("actor", WORDS)]
+    columns += [*_company(rows, wide), Column("contract", key=True)]
     columns += [Column("outcome", WORDS), Column("items +/~/-")]
     if wide:
         columns += [Column("amount before", AMOUNT, group="amounts")]
@@ -348,12 +434,14 @@ def audit_rows_view(rows: pd.DataFrame, title: str, wide: bool = False) -> View:
     return _view(title, columns, cells, reasons=rows["reasons"], outcomes=rows["outcome"])
 
 
-def _values(values: pd.Series, fields: pd.Series) -> pd.Series:
+def _values(values: pd.Series, fields: pd.Series, changes: pd.Series) -> pd.Series:
     """Field values as a person reads them: numbers in the one format (83041.08 reads
-    83,041.08), and an added or removed item's values (JSON in the audit) as `label: value`."""
+    83,041.08), and an added or removed item's values (JSON in the audit) as `label: value`;
+    any other text as it is (an item description `{}` too)."""
+    whole = changes.isin([ItemChange.added, ItemChange.removed]) & fields.fillna("").eq("")
     shown = [
-        _item_values(v) if isinstance(v, str) and v.startswith("{") else display(v, f)
-        for v, f in zip(values, fields.fillna(""), strict=True)
+        _item_values(v) if item and isinstance(v, str) else display(v, f)
+        for v, f, item in zip(values, fields.fillna(""), whole, strict=True)
     ]
     return pd.Series(shown, index=values.index, dtype=object).fillna("")
 
@@ -366,6 +454,8 @@ def _item_values(text: str) -> str:
     try:
         values = json.loads(text)
     except ValueError:
+        return text
+    if not isinstance(values, dict):
         return text
     order = [*ITEM_FIRST, *(f for f in values if f not in ITEM_FIRST)]
     return "; ".join(
@@ -383,20 +473,22 @@ def changes_view(rows: pd.DataFrame, changes: pd.DataFrame, wide: bool = False) 
     located = shown.assign(
         erp_company=shown["audit_id"].map(by_row["erp_company"]),
         contract_no=shown["audit_id"].map(by_row["contract_no"]),
+        run_id=shown["audit_id"].map(by_row["run_id"]) if "run_id" in by_row else None,
     )
-    columns = [*_company(located, wide), Column("contract", key=True)]
+    columns = [*_run(located, wide), *_company(located, wide), Column("contract", key=True)]
     columns += [Column("item", key=True), Column("change"), Column("field", WORDS, key=True)]
     columns += [Column("before", WORDS), Column("after", WORDS)]
     text = shown.astype(object).where(shown.notna(), "")
     overwritten = shown["overwritten"].map({True: " (store edit overwritten)", False: ""})
     cells = {
+        "run": located["run_id"].astype(str).str[:8],
         "company": located["erp_company"].astype(str),
         "contract": located["contract_no"],
         "item": text["item_no"].replace("", "(header)"),
         "change": text["change"],
         "field": text["field"].map(label),
-        "before": _values(text["before"], shown["field"]),
-        "after": _values(text["after"], shown["field"]) + overwritten.fillna(""),
+        "before": _values(text["before"], shown["field"], text["change"]),
+        "after": _values(text["after"], shown["field"], text["change"]) + overwritten.fillna(""),
     }
     return _view("Field changes", columns, cells)
 
@@ -412,8 +504,8 @@ def preview_view(lines: pd.DataFrame, contract: str) -> View:
         "item": text["item_no"].replace("", "(header)"),
         "change": text["change"],
         "field": text["field"].map(label),
-        "store now": _values(text["before"], lines["field"]),
-        "after re-import": _values(after, lines["field"]),
+        "store now": _values(text["before"], lines["field"], text["change"]),
+        "after re-import": _values(after, lines["field"], text["change"]),
         "note": text["note"],
     }
     return _view(f"Re-import preview of contract {contract}", columns, cells)
