@@ -293,7 +293,14 @@ def _company_store_rows(
     baselines = (
         contracts[["id", *HEADER_FIELDS]]
         .rename(columns={"id": "contract_id"})
-        .assign(erp_hash=hash_by_contract.loc[contracts["contract_no"]].to_numpy(), imported_at=now)
+        .assign(
+            erp_hash=hash_by_contract.loc[contracts["contract_no"]].to_numpy(),
+            erp_status=header.set_index("contract_no")
+            .loc[contracts["contract_no"], "erp_status"]
+            .astype(str)
+            .to_numpy(),
+            imported_at=now,
+        )
     )
     line_items = store_items[["contract_id", "item_no", *ITEM_FIELDS]].rename(
         columns={"item_no": "origin_id"}

@@ -133,7 +133,8 @@ def plan_reimport(found: Evaluation, dry_run: bool) -> Plan:
     moved = stored_hash.notna() & stored_hash.ne(hashes)
     # The hash holds the status: unmoved, the ERP's status now is the one of the last import.
     no_status = number.map(stored["contract_id"]).map(baselines["erp_status"]).isna()
-    unrecorded = stored_hash.notna() & ~moved.fillna(True) & no_status
+    up_to_date = decisions["reasons"].eq(UNCHANGED_REASONS).to_numpy()  # as settle: no refusal
+    unrecorded = stored_hash.notna() & ~moved.fillna(True) & no_status & up_to_date
     settle = number[decisions["reasons"].eq(UNCHANGED_REASONS).to_numpy() & moved.fillna(False)]
     eligible = number[decisions["eligible"].to_numpy()]
     items = state.items[state.items["contract_no"].isin(eligible)]
