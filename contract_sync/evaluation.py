@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from contract_sync.columns import ITEM_COLUMNS, empty
 from contract_sync.hooks import Hooks
 from contract_sync.model import ErpFrames, Evaluation, Request, Scan
+from contract_sync.project_store import SQL_STORE, ProjectStore, read_store_items
 from contract_sync.stages.compare import compare
 from contract_sync.stages.gate import evaluate_gates, evaluate_import_gates
 from contract_sync.store.state import with_items
@@ -25,6 +26,7 @@ def evaluations(
     *,
     first_import: bool = False,
     hooks: Hooks = Hooks(),
+    target: ProjectStore = SQL_STORE,
 ) -> Iterator[Evaluation]:
     """The scan's contracts compared and gated a group at a time: each group of held
     (changed) contracts, the unchanged ones with the first; at least one evaluation."""
@@ -54,12 +56,21 @@ def evaluations(
                 found.item_counts,
             )
             continue
+        contract_ids = found.state.contract_ids(changed.contracts["contract_no"])
+        hooks.stage(
+            "read store items",
+            read_store_items,
+            store=target,
+            ledger=store,
+            erp_company=request.company,
+            contract_ids=contract_ids.tolist(),
+        )
         state = hooks.stage(
             "load items",
             with_items,
             engine=store,
             state=found.state,
-            contract_ids=found.state.contract_ids(changed.contracts["contract_no"]),
+            contract_ids=contract_ids,
         )
         comparison = hooks.stage(
             "compare",

@@ -95,6 +95,13 @@ class StoreState:
     last_recorded: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=LAST_RECORDED_COLUMNS)
     )
+    # Contracts written in part (a store without transactions, a run stopped midway):
+    # contract_no, kind, run_id, started_at, detail. The next run that writes them completes.
+    partial: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            columns=["contract_no", "kind", "run_id", "started_at", "detail"]
+        )
+    )
 
     def single_contracts(self) -> pd.DataFrame:
         """Store contracts whose origin is attached to one project only: the ones a diff is

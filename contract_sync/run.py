@@ -21,6 +21,7 @@ from contract_sync.evaluation import evaluations
 from contract_sync.hooks import Hooks
 from contract_sync.model import Evaluation, Origin, Request, RunResult, Scan, StoreState
 from contract_sync.pace import Pace
+from contract_sync.project_store import SQL_STORE, ProjectStore, project_store, read_store
 from contract_sync.reports.validation import with_report
 from contract_sync.resolve import UnknownContract, require_known
 from contract_sync.scan import scan
@@ -51,7 +52,12 @@ class UnknownUser(UserError, LookupError):
     """A login the store does not know, asked for a view (a run records it as a refusal)."""
 
 
-def _load_state(store: sa.Engine, request: Request, hooks: Hooks) -> StoreState:
+def _load_state(
+    store: sa.Engine, request: Request, hooks: Hooks, target: ProjectStore = SQL_STORE
+) -> StoreState:
+    """The store's state for the request (read from the target store first when that is
+    not the ledger's own tables)."""
+    hooks.stage("read store", read_store, store=target, ledger=store, erp_company=request.company)
     return hooks.stage(
         "load state",
         load_state,
@@ -67,10 +73,14 @@ def preview(settings: Settings, request: Request, hooks: Hooks = Hooks()) -> Eva
     validation report): lists and previews. A request naming a contract the ERP lacks is
     refused (resolve.UnknownContract)."""
     require_known(settings, request)
-    with _store(settings) as store, Pace.for_preview() as pace:
-        state = _load_state(store, request, hooks)
+    with (
+        _store(settings) as store,
+        project_store(settings) as target,
+        Pace.for_preview() as pace,
+    ):
+        state = _load_state(store, request, hooks, target)
         found = scan(settings, state, request, pace, hooks=hooks)
-        [evaluation] = evaluations(store, found, request, hooks=hooks)
+        [evaluation] = evaluations(store, found, request, hooks=hooks, target=target)
         return evaluation
 
 
@@ -150,9 +160,10 @@ def _run(
     with (
         Pace.for_run(settings) as pace,
         _store(settings) as store,
+        project_store(settings) as target,
         alive(store, origin.run_id),
     ):
-        state = _load_state(store, request, hooks)
+        state = _load_state(store, request, hooks, target)
         start_run(store, run_record(origin, state.company_id, request))
         try:
             found = scan(
@@ -165,7 +176,9 @@ def _run(
                 hooks=hooks,
             )
             found = _with_report(settings, found, origin.run_id)
-            audit, repeated = _plan_and_apply(store, found, request, origin, hooks, first_import)
+            audit, repeated = _plan_and_apply(
+                store, target, found, request, origin, hooks, first_import
+            )
         except BaseException:
             finish_run(store, origin.run_id, RunStatus.failed)
             raise
@@ -198,6 +211,7 @@ def _with_report(settings: Settings, found: Scan, run_id: str) -> Scan:
 
 def _plan_and_apply(
     store: sa.Engine,
+    target: ProjectStore,
     found: Scan,
     request: Request,
     origin: Origin,
@@ -209,7 +223,9 @@ def _plan_and_apply(
     make_plan = plan_first_import if first_import else plan_reimport
     audits, repeated = [], 0
     progress = _Progress(hooks.progress, int((~found.unchanged).sum()))
-    for evaluation in evaluations(store, found, request, first_import=first_import, hooks=hooks):
+    for evaluation in evaluations(
+        store, found, request, first_import=first_import, hooks=hooks, target=target
+    ):
         plan = hooks.stage("plan", make_plan, found=evaluation, dry_run=request.dry_run)
         if hooks.planned is not None:
             hooks.planned(plan)
@@ -220,6 +236,7 @@ def _plan_and_apply(
             run_id=origin.run_id,
             plan=plan,
             progress=progress.of_group(evaluation),
+            write_group=target.write_group,
         )
         audits.append(audit)
         repeated += int(plan.repeated.sum())

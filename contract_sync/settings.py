@@ -41,6 +41,15 @@ class ErpConnector(StrEnum):
     files = "files"  # a folder of CSV / XLSX exports with a mapping.yaml
 
 
+class StoreKind(StrEnum):
+    """Where main contracts are written: the SQL store of store_url, or Procore (the
+    database of store_url then keeps the ledger: audit, baselines, run records, and a
+    mirror of what runs read from Procore)."""
+
+    sql = "sql"
+    procore = "procore"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONTRACT_SYNC_", env_file=".env", extra="ignore")
 
@@ -48,7 +57,12 @@ class Settings(BaseSettings):
     erp_connector: ErpConnector = Field(ErpConnector.vista, description="Which ERP connector.")
     erp_url: str | None = Field(None, description="SQLAlchemy URL of the ERP database.")
     erp_files_dir: Path | None = Field(None, description="Export folder for the files connector.")
-    store_url: str | None = Field(None, description="SQLAlchemy URL of the project store.")
+    store_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the project store (of the ledger beside Procore when "
+        "the store is Procore).",
+    )
+    store: StoreKind = Field(StoreKind.sql, description="The project store: sql or procore.")
     company: int = Field(1, description="ERP company number (Vista JCCo) to sync.")
     service_user: str = Field("sync-service", description="User that scheduled runs act as.")
     sync_cron: str = Field("0 6-18 * * 1-5", description="When scheduled syncs run (cron).")
@@ -121,6 +135,21 @@ class Settings(BaseSettings):
     procore_company_id: int | None = Field(
         None, description="Procore company id, sent as Procore-Company-Id on every call."
     )
+    procore_companies: dict[int, int] = Field(
+        default_factory=dict,
+        description='Procore company id per ERP company, as JSON ({"1": 8001, "2": 8002}), '
+        "where they differ from procore_company_id.",
+    )
+
+    def procore_company_of(self, erp_company: int) -> int:
+        """The Procore company an ERP company's contracts go to."""
+        found = self.procore_companies.get(erp_company, self.procore_company_id)
+        if found is None:
+            raise SettingsError(
+                f"no Procore company for ERP company {erp_company}: set "
+                "CONTRACT_SYNC_PROCORE_COMPANY_ID (or CONTRACT_SYNC_PROCORE_COMPANIES)"
+            )
+        return found
 
     @field_validator("expectations_dir", mode="before")
     @classmethod

@@ -45,6 +45,9 @@ class Reason(StrEnum):
     conflict = "conflict"
     stale = "stale"
     locked = "locked"
+    # Spectrum in Procore: no re-import once the prime contract has approved change orders.
+    approved_change_orders = "approved_change_orders"
+    rate_limited = "rate_limited"  # Procore's hourly request budget would not hold its writes
 
 
 # Each reason in plain words, and what to do about it: for the people who read a run.
@@ -103,6 +106,15 @@ REASON_WORDS: dict[str, tuple[str, str]] = {
         "run again",
     ),
     Reason.locked: ("another run was writing this contract", "run again"),
+    Reason.approved_change_orders: (
+        "the contract has approved prime change orders in Procore, and a Spectrum contract "
+        "is not re-imported once it has",
+        "enter the ERP's change in Procore as a change order",
+    ),
+    Reason.rate_limited: (
+        "Procore's hourly request budget would not hold this contract's writes",
+        "nothing: the next run after the budget resets writes it",
+    ),
 }
 
 
@@ -161,6 +173,8 @@ REASON_LABELS: dict[str, str] = {
     Reason.conflict: "edited on both sides",
     Reason.stale: "changed during run",
     Reason.locked: "locked by another run",
+    Reason.approved_change_orders: "has change orders",
+    Reason.rate_limited: "deferred (rate limit)",
 }
 
 
@@ -181,6 +195,7 @@ REIMPORT_GATES = [
     Reason.contract_unapproved,
     Reason.job_not_synced,
     Reason.contract_in_multiple_projects,
+    Reason.approved_change_orders,
     Reason.invalid_erp_data,
     Reason.no_updates,
     Reason.conflict,

@@ -9,6 +9,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from contract_sync.hashing import hashes_and_counts
+from contract_sync.project_store import read_store, read_store_items
 from contract_sync.scan import next_group
 from contract_sync.stages.apply import apply
 from contract_sync.stages.compare import compare
@@ -23,6 +24,8 @@ def _task(function: Any, name: str) -> Any:
     return task(function, name=name, cache_policy=NO_CACHE)
 
 
+read_store_task = _task(read_store, "read store")
+read_store_items_task = _task(read_store_items, "read store items")
 load_state_task = _task(load_state, "load store state")
 # The ERP read a piece of contracts at a time (erp/groups.read_piece_items), from a stream:
 # opening it is retried inside read_erp_groups; this task must never be retried nor
@@ -43,6 +46,8 @@ apply_task = _task(apply, "apply")
 TASKS = {
     t.fn: t
     for t in (
+        read_store_task,
+        read_store_items_task,
         load_state_task,
         extract_task,
         hash_task,

@@ -141,8 +141,19 @@ def test_padded_baseline_item_numbers_of_an_older_store_are_trimmed(seeded):
         connection.execute(trimmed)
         for text in (f"  {padded_twice}", f" {padded_twice}"):
             connection.execute(b.insert().values({**rows[2]._asdict(), "item_no": text}))
-        # Back to 0006: what 0008 adds goes too.
+        # Back to 0006: what 0008 and 0009 add goes too.
         connection.execute(sa.text("ALTER TABLE import_baselines DROP COLUMN erp_status"))
+        connection.execute(sa.text("DROP TABLE store_intents"))
+        for table, column in (
+            ("line_items", "remote_id"),
+            ("main_contracts", "change_orders_approved"),
+            ("main_contracts", "items_read_at"),
+            ("main_contracts", "remote_total"),
+            ("main_contracts", "remote_updated_at"),
+            ("main_contracts", "remote_id"),
+            ("projects", "remote_id"),
+        ):
+            connection.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         connection.execute(sa.text("UPDATE alembic_version SET version_num = '0006'"))
     upgrade(seeded.store)
     with seeded.store.connect() as connection:

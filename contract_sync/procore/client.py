@@ -55,6 +55,7 @@ PRIME_CONTRACT = "/rest/v1.0/prime_contract"  # create: singular (the REST refer
 PRIME_CONTRACT_ID = "/rest/v1.0/prime_contract/{id}"  # show, update: singular
 LINE_ITEMS = "/rest/v1.0/prime_contracts/{id}/line_items"
 LINE_ITEMS_SYNC = "/rest/v1.0/prime_contracts/{id}/line_items/sync"
+LINE_ITEM = "/rest/v1.0/prime_contracts/{contract_id}/line_items/{id}"
 PRIME_CHANGE_ORDERS = "/rest/v1.0/projects/{project_id}/prime_change_orders"
 
 # A line item's numbers: the product's scaled integers, sent as exact decimal text.
@@ -138,18 +139,19 @@ class ProcoreClient:
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> ProcoreClient:
         """The client the settings describe (CONTRACT_SYNC_PROCORE_*)."""
+        company_id = options.pop("company_id", settings.procore_company_id)
         missing = [
             f"CONTRACT_SYNC_{name.upper()}"
-            for name in ("procore_client_id", "procore_client_secret", "procore_company_id")
+            for name in ("procore_client_id", "procore_client_secret")
             if getattr(settings, name) is None
-        ]
+        ] + (["CONTRACT_SYNC_PROCORE_COMPANY_ID"] if company_id is None else [])
         if missing:
             raise UserError(f"Procore is not configured: set {', '.join(missing)}")
         return cls(
             settings.procore_base_url,
             settings.procore_client_id,
             settings.procore_client_secret,
-            settings.procore_company_id,
+            company_id,
             **({"login_url": settings.procore_login_url} | options),
         )
 
@@ -289,6 +291,25 @@ class ProcoreClient:
             entities.extend(LineItem.from_api(e) for e in data.get("entities") or ())
             errors.extend(SyncError.from_api(e) for e in data.get("errors") or ())
         return SyncResult(entities, errors, calls)
+
+    def delete_line_item(self, project_id: int, contract_id: int, line_item_id: int) -> bool:
+        """Delete a line item (Delete a Prime Contract line item: DELETE
+        /rest/v1.0/prime_contracts/{prime_contract_id}/line_items/{id}, 200 with no body:
+        the generated SDK, docs/ConstructionFinancialsPrimeContractPrimeContractLineItemsApi.md).
+        Safe to repeat: a delete whose answer was lost and that landed answers 404 the second
+        time, taken as done. False when the item was not there."""
+        try:
+            self._call(
+                "DELETE",
+                LINE_ITEM,
+                {"contract_id": contract_id, "id": line_item_id},
+                params=[("project_id", project_id)],
+            )
+        except ProcoreError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
 
     def prime_change_orders(
         self,

@@ -46,20 +46,28 @@ _CODE = ["contract_no", "item_no", "item_code"]
 WRITTEN = ["contract_id", "version_after"]
 
 
+# How a group of contracts is written: (ledger, run id, writer, the group's audit rows, the
+# refusals to record with the first group) -> the group's audit rows as recorded.
+GroupWrite = Callable[[sa.Engine, str, "Writer", pd.DataFrame, "Record | None"], pd.DataFrame]
+
+
 def apply(
     engine: sa.Engine,
     run_id: str,
     plan: Plan,
     progress: Callable[[int, int], None] | None = None,
+    write_group: GroupWrite | None = None,
 ) -> pd.DataFrame:
-    """Write the plan; returns the audit rows as written (final outcome per contract)."""
+    """Write the plan; returns the audit rows as written (final outcome per contract).
+    `write_group`: how a store other than the SQL one writes a group (Procore); the SQL
+    store's transactions by default."""
     audit = plan.audit.copy()
     to_apply = audit["outcome"].isin(APPLIED)
     changes = plan.comparison.changes if plan.comparison is not None else None
     # The diff is recorded for what was (or, in a dry run, would be) written, not for refusals.
     previewed = audit.loc[audit["outcome"] == Outcome.would_reimport, "contract_no"]
     repeated = plan.repeated.reindex(audit.index, fill_value=False)
-    refused = _Record(
+    refused = Record(
         audit[~to_apply & ~repeated],
         None if changes is None else changes[changes["contract_no"].isin(previewed)],
     )
@@ -67,11 +75,15 @@ def apply(
     if todo.empty:
         with audit_transaction(engine) as connection:
             refused.insert(connection, run_id)
-    writer = _Reimport(plan) if plan.comparison is not None else _FirstImport(plan)
+    writer = ReimportWriter(plan) if plan.comparison is not None else FirstImportWriter(plan)
     for start in range(0, len(todo), GROUP):
         first = refused if start == 0 else None  # recorded with the first group: one commit less
-        rows = _write_group(engine, run_id, writer, todo.iloc[start : start + GROUP], first)
-        audit.loc[rows.index, rows.columns] = rows
+        rows = (write_group or _write_group)(
+            engine, run_id, writer, todo.iloc[start : start + GROUP], first
+        )
+        for column in rows.columns:  # arrays, not Series: pandas 3.1 looks a Series with
+            # missing values up by position in its label index (KeyError)
+            audit.loc[rows.index, column] = rows[column].array
         if progress:
             for done in range(start + 1, start + len(rows) + 1):
                 progress(done, len(todo))
@@ -81,7 +93,7 @@ def apply(
     return audit
 
 
-class _Record(NamedTuple):
+class Record(NamedTuple):
     """Audit rows (and their field changes) to record in a transaction that writes others."""
 
     rows: pd.DataFrame
@@ -94,9 +106,9 @@ class _Record(NamedTuple):
 def _write_group(
     engine: sa.Engine,
     run_id: str,
-    writer: _Writer,
+    writer: Writer,
     group: pd.DataFrame,
-    before: _Record | None = None,
+    before: Record | None = None,
 ) -> pd.DataFrame:
     """One group in one transaction, with its audit rows, after the `before` ones (the
     run's refusals, recorded in the same commit); the group's rows as recorded."""
@@ -109,7 +121,7 @@ def _write_group(
             insert_audit(connection, run_id, rows, writer.changes(written))
         return rows
     except LockedContract:
-        rows = _refused(group, group.index, Reason.locked)
+        rows = refused_rows(group, group.index, Reason.locked)
     except Exception as error:  # noqa: BLE001 - recorded, and the run goes on
         if len(group) > 1:
             return pd.concat(
@@ -118,7 +130,7 @@ def _write_group(
                     for i in range(len(group))
                 ]
             )
-        rows = _failed(group, group.index, error)
+        rows = failed_rows(group, group.index, error)
     with audit_transaction(engine) as connection:
         if before is not None:
             before.insert(connection, run_id)
@@ -126,7 +138,7 @@ def _write_group(
     return rows
 
 
-def _write_each(connection: sa.Connection, writer: _Writer, rows: pd.DataFrame) -> pd.DataFrame:
+def _write_each(connection: sa.Connection, writer: Writer, rows: pd.DataFrame) -> pd.DataFrame:
     """The group's contracts to write, together in one savepoint; when that fails, each in a
     savepoint of its own."""
     ready = rows.index[rows["outcome"].isin(APPLIED)]
@@ -136,16 +148,16 @@ def _write_each(connection: sa.Connection, writer: _Writer, rows: pd.DataFrame) 
     for index in ready:
         written = _in_savepoint(connection, writer, rows.loc[[index]])
         if isinstance(written, StaleContract):
-            rows = _refused(rows, [index], Reason.stale)
+            rows = refused_rows(rows, [index], Reason.stale)
         elif isinstance(written, Exception):
-            rows = _failed(rows, [index], written)
+            rows = failed_rows(rows, [index], written)
         else:
             rows = _assign(rows, written)
     return rows
 
 
 def _in_savepoint(
-    connection: sa.Connection, writer: _Writer, rows: pd.DataFrame
+    connection: sa.Connection, writer: Writer, rows: pd.DataFrame
 ) -> pd.DataFrame | Exception:
     """The contracts written, or the error that rolled them back."""
     if rows.empty:
@@ -163,7 +175,7 @@ def _assign(rows: pd.DataFrame, written: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def _refused(rows: pd.DataFrame, which: pd.Index | list, reason: Reason) -> pd.DataFrame:
+def refused_rows(rows: pd.DataFrame, which: pd.Index | list, reason: Reason) -> pd.DataFrame:
     """Blocked for `reason`: nothing was written."""
     rows = _unwritten(rows, which)
     rows.loc[which, "outcome"] = Outcome.blocked
@@ -171,7 +183,7 @@ def _refused(rows: pd.DataFrame, which: pd.Index | list, reason: Reason) -> pd.D
     return rows
 
 
-def _failed(rows: pd.DataFrame, which: pd.Index | list, error: Exception) -> pd.DataFrame:
+def failed_rows(rows: pd.DataFrame, which: pd.Index | list, error: Exception) -> pd.DataFrame:
     """Failed with `error`: rolled back, nothing was written."""
     rows = _unwritten(rows, which)
     rows.loc[which, "outcome"] = Outcome.failed
@@ -187,7 +199,7 @@ def _unwritten(rows: pd.DataFrame, which: pd.Index | list) -> pd.DataFrame:
     return rows
 
 
-class _Writer:
+class Writer:
     """How one kind of contract write is checked, written and audited, for a set of
     contracts (rows: their audit rows)."""
 
@@ -201,24 +213,24 @@ class _Writer:
         return None
 
 
-class _Reimport(_Writer):
+class ReimportWriter(Writer):
     """Re-imports: the header, the item changes, the baseline; under the contracts' locks,
     with the optimistic checks (version, items and the baseline's ERP hash as compared)."""
 
     def __init__(self, plan: Plan) -> None:
         applying = plan.audit.loc[plan.audit["outcome"] == Outcome.reimported, "contract_no"]
         comparison = plan.comparison
-        self.items = _ByContract(comparison.items[comparison.items["contract_no"].isin(applying)])
-        self.erp_items = _ByContract(plan.erp.items[plan.erp.items["contract_no"].isin(applying)])
+        self.items = ByContract(comparison.items[comparison.items["contract_no"].isin(applying)])
+        self.erp_items = ByContract(plan.erp.items[plan.erp.items["contract_no"].isin(applying)])
         self.headers = comparison.contracts.set_index("contract_no")[
             ["contract_id", "version", *HEADER_FIELDS]
         ].join(_erp_headers(plan))
         written = comparison.changes
-        self.written = _ByContract(
+        self.written = ByContract(
             written[written["contract_no"].isin(applying) & written["change"].ne(ItemChange.kept)]
         )
         self.digests = pd.Series(plan.store_digests, dtype="string")
-        self.baseline_item_changes = _ByContract(plan.baseline_item_changes, by="contract_id")
+        self.baseline_item_changes = ByContract(plan.baseline_item_changes, by="contract_id")
         self.compared_baseline_hashes = plan.compared_baseline_hashes
 
     def check(self, connection: sa.Connection, rows: pd.DataFrame) -> pd.DataFrame:
@@ -233,10 +245,13 @@ class _Reimport(_Writer):
         digest = ids.map(now).fillna(NO_ITEMS_DIGEST)
         compared = rows["contract_no"].map(self.digests)
         stale |= readable & digest.ne(compared).fillna(True).astype(bool)
-        rows = _refused(rows, rows.index[locked.to_numpy()], Reason.locked)
-        return _refused(rows, rows.index[stale.to_numpy()], Reason.stale)
+        rows = refused_rows(rows, rows.index[locked.to_numpy()], Reason.locked)
+        return refused_rows(rows, rows.index[stale.to_numpy()], Reason.stale)
 
-    def write(self, connection: sa.Connection, rows: pd.DataFrame) -> pd.DataFrame:
+    def targets(self, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """What these contracts become: their headers (contract_id, version as compared,
+        the target header fields, the ERP's) and their compared items (change, item_id,
+        target fields; an added one with the ERP's text of its code, item_code)."""
         headers = self.headers.loc[rows["contract_no"]].reset_index()
         erp_items = self.erp_items.of(rows["contract_no"])
         items = self.items.of(rows["contract_no"])
@@ -246,6 +261,10 @@ class _Reimport(_Writer):
             [items[~added], items[added].merge(codes, on=_CODE[:2], how="left")],
             ignore_index=True,
         )
+        return headers, items
+
+    def write(self, connection: sa.Connection, rows: pd.DataFrame) -> pd.DataFrame:
+        headers, items = self.targets(rows)
         reimport_contracts(connection, headers, items)
         replace_baselines(
             connection,
@@ -259,13 +278,13 @@ class _Reimport(_Writer):
         return self.written.of(contract_nos)
 
 
-class _FirstImport(_Writer):
+class FirstImportWriter(Writer):
     """First imports: store contracts with their items and baselines, in their synced jobs'
     projects."""
 
     def __init__(self, plan: Plan) -> None:
         self.headers = plan.erp.contracts.set_index(plan.erp.contracts["contract_no"].to_numpy())
-        self.erp_items = _ByContract(plan.erp.items)
+        self.erp_items = ByContract(plan.erp.items)
         self.company_id = plan.company_id
 
     def write(self, connection: sa.Connection, rows: pd.DataFrame) -> pd.DataFrame:
@@ -278,7 +297,7 @@ class _FirstImport(_Writer):
         return pd.DataFrame({"contract_id": rows["contract_no"].map(ids), "version_after": 1})
 
 
-class _ByContract:
+class ByContract:
     """A frame's rows of any set of contracts (by contract_no, or `by` another column),
     found without a pass over the whole frame."""
 
@@ -334,7 +353,7 @@ def settle_baselines(engine: sa.Engine, plan: Plan) -> None:
         )
         .sort_values("contract_id")
     )
-    changes = _ByContract(plan.baseline_item_changes, by="contract_id")
+    changes = ByContract(plan.baseline_item_changes, by="contract_id")
     for start in range(0, len(headers), GROUP):
         group = headers.iloc[start : start + GROUP]
         try:

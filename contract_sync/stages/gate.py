@@ -58,6 +58,7 @@ def evaluate_gates(
         .groupby("contract_no")
         .agg(projects=("project_id", "nunique"), unapproved=("unapproved", "any"))
     )
+    change_orders = _approved_change_orders(state)
     summary = comparison.contracts.set_index("contract_no")
     no_updates = (
         unchanged | contract_no.isin(summary.index[~summary["has_updates"]])
@@ -84,12 +85,25 @@ def evaluate_gates(
         & ~closed,
         Reason.job_not_synced: ~erp_contracts["job_no"].isin(state.synced_jobs["job_no"]),
         Reason.contract_in_multiple_projects: contract_no.map(stored["projects"]).fillna(0) > 1,
+        Reason.approved_change_orders: contract_no.isin(change_orders) & ~no_updates,
         Reason.invalid_erp_data: contract_no.isin(invalid_contracts),
         Reason.no_updates: no_updates,
         Reason.conflict: (policy == ConflictPolicy.block)
         & (contract_no.map(summary["conflicts"]).fillna(0) > 0),
     }
     return _decisions(contract_no, checks, REIMPORT_GATES)
+
+
+def _approved_change_orders(state: StoreState) -> pd.Index:
+    """Contracts a Spectrum re-import refuses: those with approved prime change orders
+    (Procore's rule for Spectrum; known only where the store reports them)."""
+    if state.erp_type != SPECTRUM or "change_orders_approved" not in state.contracts:
+        return pd.Index([])
+    counts = state.contracts["change_orders_approved"].fillna(0).astype("int64")
+    return pd.Index(state.contracts.loc[counts > 0, "contract_no"])
+
+
+SPECTRUM = "viewpoint_spectrum"
 
 
 def _status_only(summary: pd.DataFrame) -> pd.Series:

@@ -61,6 +61,7 @@ projects = sa.Table(
     sa.Column("company_id", sa.ForeignKey("companies.id"), nullable=False, index=True),
     sa.Column("number", sa.String(40), nullable=False),
     sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("remote_id", sa.BigInteger),  # Procore's project id, when Procore is the store
     sa.UniqueConstraint("company_id", "number"),
 )
 
@@ -91,6 +92,13 @@ main_contracts = sa.Table(
     sa.Column("original_amount", Amount(), nullable=False),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("updated_at", sa.DateTime(timezone=True)),
+    # When Procore is the store (the tables above then mirror it): its prime contract's id,
+    # its updated_at and total as last read, and how many approved prime change orders it has.
+    sa.Column("remote_id", sa.BigInteger),
+    sa.Column("remote_updated_at", sa.String(40)),
+    sa.Column("remote_total", sa.BigInteger),  # grand_total in cents, as last read
+    sa.Column("items_read_at", sa.String(40)),  # when its line items were last read (UTC)
+    sa.Column("change_orders_approved", sa.Integer),
     sa.UniqueConstraint("project_id", "origin_id"),
     sa.Index("ix_main_contracts_company_origin", "company_id", "origin_id"),
 )
@@ -110,6 +118,7 @@ line_items = sa.Table(
     sa.Column("unit_cost", UnitCost(), nullable=False),
     sa.Column("amount", Amount(), nullable=False),
     sa.Column("tax_code", sa.String(20)),
+    sa.Column("remote_id", sa.BigInteger),  # Procore's line item id, when Procore is the store
     sa.UniqueConstraint("contract_id", "origin_id"),
 )
 
@@ -311,3 +320,19 @@ CHAINED = {
     "web_events": (web_events.c.id, web_events.c.recorded_at),
 }
 APPEND_ONLY_TABLES = [*CHAINED, "audit_chain"]
+
+# A contract's writes to a store without transactions (Procore), recorded before the first
+# call and removed with the audit row that records their end: one left is a contract
+# written in part.
+store_intents = sa.Table(
+    "store_intents",
+    metadata,
+    sa.Column("erp_company", sa.Integer, primary_key=True),
+    sa.Column("contract_no", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # reimport / import
+    sa.Column("run_id", sa.String(36), nullable=False),
+    sa.Column("contract_id", sa.Integer),
+    sa.Column("erp_hash", sa.String(64), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("detail", sa.Text),  # what is done so far, or the error that stopped it
+)

@@ -65,6 +65,7 @@ def load_state(
             s.main_contracts.c.status,
             s.main_contracts.c.version,
             *(s.main_contracts.c[f] for f in HEADER_FIELDS),
+            s.main_contracts.c.change_orders_approved,
         ).where(s.main_contracts.c.company_id == company, s.main_contracts.c.origin_id.is_not(None))
         if contract_nos is not None:
             wanted = [normal_text(c) for c in contract_nos]
@@ -83,6 +84,7 @@ def load_state(
             ).where(s.projects.c.company_id == company),
         )
         last_recorded = _last_recorded(connection, erp_company, contract_nos)
+        partial = read_frame(connection, _intents_query(erp_company))
         synced = read_frame(
             connection,
             sa.select(
@@ -109,6 +111,15 @@ def load_state(
         baselines=baselines,
         baseline_items=_frame_of(BASELINE_ITEM_COLUMNS),
         last_recorded=last_recorded,
+        partial=partial,
+    )
+
+
+def _intents_query(erp_company: int) -> sa.Select:
+    """Contracts a run began to write to a store without transactions and did not finish."""
+    i = s.store_intents.c
+    return sa.select(i.contract_no, i.kind, i.run_id, i.started_at, i.detail).where(
+        i.erp_company == erp_company
     )
 
 

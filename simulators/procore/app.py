@@ -273,6 +273,16 @@ def create_app(sim: ProcoreSimulator) -> FastAPI:
             )
             return {"entities": [line_item_view(state, i) for i in entities], "errors": errors}
 
+    @app.delete("/rest/v1.0/prime_contracts/{prime_contract_id}/line_items/{id}")
+    async def delete_line_item(prime_contract_id: int, id: int, request: Request):
+        """Delete a Prime Contract line item. Reference: SDK page above (DELETE
+        .../line_items/{id}, project_id [query, required]; 200 with an empty body, 400 /
+        401 / 403). An id this contract does not hold: 404, as for any unknown record."""
+        project_id = _required_int(request, "project_id")
+        with state.lock:
+            state.delete_item(request.state.company_id, project_id, prime_contract_id, id)
+        return Response(status_code=200)
+
     # -- prime change orders ---------------------------------------------------------------------
 
     @app.get("/rest/v1.0/projects/{project_id}/prime_change_orders")

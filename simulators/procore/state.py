@@ -638,6 +638,20 @@ class ProcoreState:
                 entities.append(item)
             return entities, errors
 
+    def delete_item(
+        self, company_id: int, project_id: int, contract_id: int, line_item_id: int
+    ) -> None:
+        with self.lock:
+            contract = self.contract(company_id, project_id, contract_id)
+            item = self.store.line_items.get(line_item_id)
+            if item is None or item.contract_id != contract.id:
+                raise ProcoreError(404, "Line Item not found")
+            del self.store.line_items[line_item_id]
+            self.store.items_by_contract[contract.id].remove(line_item_id)
+            origins = self.store.item_origins
+            if item.origin_id and origins.get((item.company_id, item.origin_id)) == item.id:
+                del origins[(item.company_id, item.origin_id)]
+
     def edit_line_item(self, line_item_id: int, changes: dict) -> LineItem:
         """A person editing a line item in Procore's pages: the fields change and so does
         updated_at. updated_at moves at least one second on, so that an edit is visible at

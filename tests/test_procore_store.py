@@ -1,0 +1,285 @@
+"""Procore as the store (CONTRACT_SYNC_STORE=procore): the run API against the Procore
+simulator over real HTTP, the ledger on SQLite (and PostgreSQL when given)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from contract_sync.demo.edit import edit_erp
+from contract_sync.erp.vista import read_vista
+from contract_sync.model import Request
+from contract_sync.run import first_import, preview, reimport
+from contract_sync.store import schema as s
+from contract_sync.vocabulary import Outcome
+from tests.procore_world import procore_world
+
+SERVICE = "sync-service"
+
+
+@pytest.fixture
+def world(seeded, tmp_path):
+    with procore_world(seeded, tmp_path) as world:
+        world.sides = seeded
+        yield world
+
+
+def _imported(world) -> pd.DataFrame:
+    """Every importable contract of company 1 imported into Procore by the product."""
+    result = first_import(world.settings, Request(1, SERVICE))
+    return result.audit
+
+
+def _procore_items(world, contract_no: str) -> pd.DataFrame:
+    """What Procore holds for a contract's items: origin item code -> values (Decimal)."""
+    state = world.sim.state
+    [contract] = [
+        c
+        for c in state.store.contracts.values()
+        if c.fields.get("origin_id", "").strip() == contract_no
+    ]
+    rows = [
+        {
+            "item_no": i.origin_id.rpartition("/")[2],
+            "description": i.description,
+            "amount": i.amount,
+            "quantity": i.quantity,
+            "unit_cost": i.unit_cost,
+            "uom": i.uom,
+        }
+        for i in state.items_of(contract.id)
+    ]
+    return pd.DataFrame(rows).set_index("item_no").sort_index()
+
+
+def _erp_items(world, contract_no: str) -> pd.DataFrame:
+    items = read_vista(world.sides.erp, 1, contract_nos=[contract_no]).items
+    return (
+        pd.DataFrame(
+            {
+                "item_no": items["item_no"].astype(str),
+                "description": items["description"].astype(object),
+                "amount": [Decimal(int(v)).scaleb(-2) for v in items["amount"]],
+                "quantity": [Decimal(int(v)).scaleb(-3) for v in items["quantity"]],
+                "unit_cost": [Decimal(int(v)).scaleb(-5) for v in items["unit_cost"]],
+                "uom": items["uom"].astype(object),
+            }
+        )
+        .set_index("item_no")
+        .sort_index()
+    )
+
+
+def _same_values(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    assert list(left.index) == list(right.index)
+    for column in ("amount", "quantity", "unit_cost"):
+        assert [Decimal(v) for v in left[column]] == [Decimal(v) for v in right[column]], column
+    assert list(left["description"]) == list(right["description"])
+
+
+def test_first_import_writes_every_contract_exactly_and_a_second_run_reads_little(world):
+    audit = _imported(world)
+    imported = audit.loc[audit["outcome"] == Outcome.imported, "contract_no"]
+    assert len(imported) >= 5
+    for contract_no in imported:
+        _same_values(_procore_items(world, contract_no), _erp_items(world, contract_no))
+    world.sim.log.clear()
+    result = reimport(world.settings, Request(1, SERVICE))
+    assert set(result.audit.loc[result.audit["contract_no"].isin(imported), "reasons"]) == {
+        "no_updates"
+    }
+    projects = len(world.projects)
+    assert world.sim.calls <= projects + 5, world.sim.request_counts()
+
+
+def _contract(world, contract_no: str):
+    state = world.sim.state
+    return next(
+        c
+        for c in state.store.contracts.values()
+        if c.fields.get("origin_id", "").strip() == contract_no
+    )
+
+
+def _edited(world, seed: int = 5):
+    summary = edit_erp(world.sides.erp, 1, 0.5, seed)
+    assert summary.contracts
+    return summary
+
+
+def test_reimport_writes_the_erp_changes_and_keeps_an_edit_made_in_procore(world):
+    audit = _imported(world)
+    imported = set(audit.loc[audit["outcome"] == Outcome.imported, "contract_no"])
+    summary = _edited(world)
+    edited = [c for c in summary.contracts if c in imported]
+    contract_no = edited[0]
+    # A person edits, in Procore, the description of an item the ERP leaves as it is.
+    erp_now = _erp_items(world, contract_no)
+    procore_before = _procore_items(world, contract_no)
+    same = [
+        n
+        for n in procore_before.index
+        if n in erp_now.index
+        and procore_before.loc[n, "description"] == erp_now.loc[n, "description"]
+    ]
+    kept_item = same[0]
+    contract = _contract(world, contract_no)
+    item = next(
+        i for i in world.sim.state.items_of(contract.id) if i.origin_id.endswith("/" + kept_item)
+    )
+    world.sim.edit_line_item(item.id, description="Changed in Procore by the PM")
+
+    result = reimport(world.settings, Request(1, SERVICE))
+    rows = result.audit.set_index("contract_no")
+    assert rows.loc[contract_no, "outcome"] == Outcome.reimported
+    after = _procore_items(world, contract_no)
+    expected = erp_now.copy()
+    expected.loc[kept_item, "description"] = "Changed in Procore by the PM"
+    _same_values(after, expected)
+    for other in edited[1:]:
+        if rows.loc[other, "outcome"] == Outcome.reimported:
+            _same_values(_procore_items(world, other), _erp_items(world, other))
+    again = reimport(world.settings, Request(1, SERVICE)).audit.set_index("contract_no")
+    assert again.loc[contract_no, "reasons"] == "no_updates"
+
+
+def test_procore_statuses_projects_and_change_orders_are_the_gates(world):
+    audit = _imported(world)
+    imported = set(audit.loc[audit["outcome"] == Outcome.imported, "contract_no"])
+    edited = [c for c in _edited(world, seed=7).contracts if c in imported]
+    draft, twice, ordered = edited[:3]
+    world.sim.state.update_contract(
+        world.settings.procore_company_id,
+        _contract(world, draft).project_ids[0],
+        _contract(world, draft).id,
+        {"status": "Draft"},
+    )
+    other_project = next(
+        p for p in world.projects.values() if p not in _contract(world, twice).project_ids
+    )
+    world.sim.attach_contract(_contract(world, twice).id, other_project)
+    with world.sides.store.begin() as connection:  # the company's ERP is Spectrum
+        connection.execute(s.erp_integrations.update().values(erp_type="viewpoint_spectrum"))
+    world.sim.add_change_order(
+        _contract(world, ordered).id, status="approved", grand_total="500.00"
+    )
+    found = preview(world.settings, Request(1, SERVICE, contracts=[draft, twice, ordered]))
+    reasons = found.decisions.set_index("contract_no")["reasons"]
+    assert "contract_unapproved" in reasons[draft].split()
+    assert "contract_in_multiple_projects" in reasons[twice].split()
+    assert reasons[ordered] == "approved_change_orders"
+
+
+def test_a_record_procore_refuses_fails_that_contract_only(world):
+    audit = _imported(world)
+    imported = set(audit.loc[audit["outcome"] == Outcome.imported, "contract_no"])
+    summary = _edited(world, seed=9)
+    edited = [c for c in summary.contracts if c in imported]
+    victim = edited[0]
+    contract = _contract(world, victim)
+    for item in world.sim.state.items_of(contract.id):
+        world.sim.sync_error(item.origin_id, "is not a valid unit of measure", field="uom")
+    result = reimport(world.settings, Request(1, SERVICE)).audit.set_index("contract_no")
+    assert result.loc[victim, "outcome"] == Outcome.failed
+    assert "is not a valid unit of measure" in result.loc[victim, "error"]
+    assert (result.loc[[c for c in edited[1:]], "outcome"] != Outcome.failed).all()
+
+
+def test_a_write_stopped_midway_is_partial_and_the_next_run_completes_it(world):
+    audit = _imported(world)
+    imported = set(audit.loc[audit["outcome"] == Outcome.imported, "contract_no"])
+    summary = _edited(world, seed=11)
+    edited = [c for c in summary.contracts if c in imported]
+    # Procore answers 500 to every header update: the items are written, the header not.
+    world.sim.fail(500, path=r"^/rest/v1.0/prime_contract/\d+$", method="PATCH", times=None)
+    first = reimport(world.settings, Request(1, SERVICE)).audit.set_index("contract_no")
+    stopped = [c for c in edited if first.loc[c, "outcome"] == Outcome.failed]
+    assert stopped, first.loc[edited, ["outcome", "error"]]
+    found = preview(world.settings, Request(1, SERVICE))
+    assert set(stopped) <= set(found.state.partial["contract_no"])
+    world.sim.faults.clear()
+    second = reimport(world.settings, Request(1, SERVICE)).audit.set_index("contract_no")
+    erp = read_vista(world.sides.erp, 1).contracts.set_index("contract_no")
+    for contract_no in stopped:
+        assert second.loc[contract_no, "outcome"] == Outcome.reimported
+        _same_values(_procore_items(world, contract_no), _erp_items(world, contract_no))
+        assert _contract(world, contract_no).fields["title"] == erp.loc[contract_no, "title"]
+    assert preview(world.settings, Request(1, SERVICE)).state.partial.empty
+
+
+def test_contracts_past_the_hourly_budget_are_deferred_whole_then_written(seeded, tmp_path):
+    with procore_world(seeded, tmp_path, rate_limit=24) as world:
+        world.sides = seeded
+        audit = _imported(world)
+        deferred = audit[audit["reasons"] == "rate_limited"]
+        imported = audit[audit["outcome"] == Outcome.imported]
+        assert len(imported) and len(deferred), audit[["contract_no", "outcome", "reasons"]]
+        assert deferred["error"].str.contains("deferred whole").all()
+        for contract_no in imported["contract_no"]:  # none cut in half
+            _same_values(_procore_items(world, contract_no), _erp_items(world, contract_no))
+        assert all(
+            not [
+                c
+                for c in world.sim.state.store.contracts.values()
+                if c.fields.get("origin_id", "").strip() == n
+            ]
+            for n in deferred["contract_no"]
+        )
+        world.sim.advance_clock(3600)  # the next window
+        later = _imported(world).set_index("contract_no")
+        assert (later.loc[deferred["contract_no"], "outcome"] == Outcome.imported).all()
+        assert not (world.sim.request_counts().get("429", 0))
+
+
+def test_an_edit_in_procore_between_compare_and_write_makes_the_contract_stale(world):
+    from contract_sync.hooks import Hooks
+
+    audit = _imported(world)
+    imported = set(audit.loc[audit["outcome"] == Outcome.imported, "contract_no"])
+    edited = [c for c in _edited(world, seed=13).contracts if c in imported]
+    target = _contract(world, edited[0])
+    item = world.sim.state.items_of(target.id)[0]
+
+    def person_edits(_plan) -> None:
+        world.sim.edit_line_item(item.id, description="Edited while the run planned")
+
+    result = reimport(world.settings, Request(1, SERVICE), hooks=Hooks(planned=person_edits))
+    rows = result.audit.set_index("contract_no")
+    assert rows.loc[edited[0], "reasons"] == "stale"
+    assert world.sim.state.store.line_items[item.id].description == "Edited while the run planned"
+    again = reimport(world.settings, Request(1, SERVICE)).audit.set_index("contract_no")
+    assert again.loc[edited[0], "outcome"] == Outcome.reimported
+    assert world.sim.state.store.line_items[item.id].description == "Edited while the run planned"
+
+
+def test_a_token_that_expires_mid_run_is_renewed(world):
+    from contract_sync.hooks import Hooks
+
+    audit = _imported(world)
+    imported = set(audit.loc[audit["outcome"] == Outcome.imported, "contract_no"])
+    edited = [c for c in _edited(world, seed=17).contracts if c in imported]
+    expire = Hooks(planned=lambda _plan: world.sim.expire_tokens())
+    world.sim.log.clear()
+    rows = reimport(world.settings, Request(1, SERVICE), hooks=expire).audit.set_index(
+        "contract_no"
+    )
+    assert set(rows.loc[edited, "outcome"]) <= {Outcome.reimported, Outcome.blocked}
+    assert (rows.loc[edited, "outcome"] == Outcome.reimported).any()
+    assert world.sim.request_counts()["POST /oauth/token"] == 2  # the run's, and one renewal
+
+
+def test_a_first_import_stopped_after_the_contract_was_made_is_completed_not_made_twice(world):
+    world.sim.fail(500, path="/line_items/sync$", method="PATCH", times=None)
+    first = _imported(world)
+    failed = first.loc[first["outcome"] == Outcome.failed, "contract_no"]
+    assert len(failed)
+    made = len(world.sim.state.store.contracts)
+    assert made >= len(failed)  # the contracts exist in Procore, without their items
+    world.sim.faults.clear()
+    second = _imported(world).set_index("contract_no")
+    assert (second.loc[failed, "outcome"] == Outcome.imported).all()
+    assert len(world.sim.state.store.contracts) == made  # none made a second time
+    for contract_no in failed:
+        _same_values(_procore_items(world, contract_no), _erp_items(world, contract_no))
