@@ -57,14 +57,15 @@ def evaluations(
             )
             continue
         contract_ids = found.state.contract_ids(changed.contracts["contract_no"])
-        hooks.stage(
-            "read store items",
-            read_store_items,
-            store=target,
-            ledger=store,
-            erp_company=request.company,
-            contract_ids=contract_ids.tolist(),
-        )
+        if target.remote:
+            hooks.stage(
+                "read remote items",
+                read_store_items,
+                store=target,
+                ledger=store,
+                erp_company=request.company,
+                contract_ids=contract_ids.tolist(),
+            )
         state = hooks.stage(
             "load items",
             with_items,

@@ -26,6 +26,9 @@ class ProjectStore(Protocol):
 
     # How a group of contracts is written; None: the SQL store's transactions (apply).
     write_group: GroupWrite | None
+    # Whether the store is read into the ledger's tables before they are read (a remote
+    # store's stages "read remote store" and "read remote items"; none for the SQL store).
+    remote: bool
 
     def refresh(self, ledger: sa.Engine, erp_company: int) -> None:
         """The company's projects, job links and contracts, as the store holds them now,
@@ -41,6 +44,7 @@ class SqlStore:
     """The SQL store: its tables are the ledger's; nothing to read into them."""
 
     write_group = None
+    remote = False
 
     def refresh(self, ledger: sa.Engine, erp_company: int) -> None:
         return None
@@ -71,12 +75,12 @@ def project_store(settings: Settings) -> Iterator[ProjectStore]:
 
 
 def read_store(store: ProjectStore, ledger: sa.Engine, erp_company: int) -> None:
-    """Stage "read store": the store's state into the ledger's tables (Procore: its lists)."""
+    """Stage "read remote store": the store's state into the ledger's tables (Procore: lists)."""
     store.refresh(ledger, erp_company)
 
 
 def read_store_items(
     store: ProjectStore, ledger: sa.Engine, erp_company: int, contract_ids: list[int]
 ) -> None:
-    """Stage "read store items": the compared contracts' items (Procore: only those)."""
+    """Stage "read remote items": the compared contracts' items (Procore: only those)."""
     store.refresh_items(ledger, erp_company, [int(i) for i in contract_ids])

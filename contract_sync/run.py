@@ -57,7 +57,10 @@ def _load_state(
 ) -> StoreState:
     """The store's state for the request (read from the target store first when that is
     not the ledger's own tables)."""
-    hooks.stage("read store", read_store, store=target, ledger=store, erp_company=request.company)
+    if target.remote:
+        hooks.stage(
+            "read remote store", read_store, store=target, ledger=store, erp_company=request.company
+        )
     return hooks.stage(
         "load state",
         load_state,

@@ -24,8 +24,8 @@ def _task(function: Any, name: str) -> Any:
     return task(function, name=name, cache_policy=NO_CACHE)
 
 
-read_store_task = _task(read_store, "read store")
-read_store_items_task = _task(read_store_items, "read store items")
+read_store_task = _task(read_store, "read remote store")
+read_store_items_task = _task(read_store_items, "read remote items")
 load_state_task = _task(load_state, "load store state")
 # The ERP read a piece of contracts at a time (erp/groups.read_piece_items), from a stream:
 # opening it is retried inside read_erp_groups; this task must never be retried nor

@@ -241,7 +241,7 @@ def test_prime_change_orders_list_approved_or_not(sim, client):
     shown = client.get(
         f"/rest/v1.0/prime_contract/{contract['id']}", params={"project_id": PROJECT}
     )
-    assert shown.json()["change_orders_approved"] == "250.0"
+    assert shown.json()["approved_change_orders"] == "250.0"
     assert shown.json()["revised_contract_amount"] == "550.2"  # 100.10 + 200.10 + 250
 
 

@@ -70,7 +70,9 @@ class SyncRefused(UserError, RuntimeError):
 
 
 class ProcoreStore:
-    """The store port's Procore side (see contract_sync.store.port)."""
+    """The store port's Procore side (see contract_sync.project_store)."""
+
+    remote = True
 
     def __init__(self, settings: Settings, client: ProcoreClient | None = None) -> None:
         self.settings = settings
