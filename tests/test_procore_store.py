@@ -283,3 +283,85 @@ def test_a_first_import_stopped_after_the_contract_was_made_is_completed_not_mad
     assert len(world.sim.state.store.contracts) == made  # none made a second time
     for contract_no in failed:
         _same_values(_procore_items(world, contract_no), _erp_items(world, contract_no))
+
+
+def test_two_runs_at_once_write_each_contract_once(world):
+    import threading
+
+    audit = _imported(world)
+    imported = set(audit.loc[audit["outcome"] == Outcome.imported, "contract_no"])
+    edited = [c for c in _edited(world, seed=19).contracts if c in imported]
+    results, errors = [], []
+
+    def run() -> None:
+        try:
+            results.append(reimport(world.settings, Request(1, SERVICE)).audit)
+        except Exception as error:  # noqa: BLE001 - shown by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors and len(results) == 2
+    both = pd.concat(results)
+    written = both[both["outcome"] == Outcome.reimported]
+    assert not written["contract_no"].duplicated().any()  # never applied twice
+    assert set(edited) <= set(written["contract_no"]) | set(
+        both.loc[both["reasons"].isin(["locked", "stale"]), "contract_no"]
+    )
+    assert (both["outcome"] != Outcome.failed).all(), both[["contract_no", "outcome", "error"]]
+    final = reimport(world.settings, Request(1, SERVICE)).audit.set_index("contract_no")
+    for contract_no in edited:
+        assert final.loc[contract_no, "reasons"] == "no_updates"
+        _same_values(_procore_items(world, contract_no), _erp_items(world, contract_no))
+
+
+def test_a_run_killed_while_writing_leaves_partial_contracts_the_next_run_completes(world):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    audit = _imported(world)
+    imported = set(audit.loc[audit["outcome"] == Outcome.imported, "contract_no"])
+    edited = [c for c in _edited(world, seed=23).contracts if c in imported]
+    settings = world.settings
+    env = os.environ | {
+        "CONTRACT_SYNC_STORE": "procore",
+        "CONTRACT_SYNC_ERP_URL": settings.erp_url,
+        "CONTRACT_SYNC_STORE_URL": settings.store_url,
+        "CONTRACT_SYNC_DATA_DIR": str(settings.data_dir),
+        "CONTRACT_SYNC_DATA_DOCS": "false",
+        "CONTRACT_SYNC_PROCORE_BASE_URL": settings.procore_base_url,
+        "CONTRACT_SYNC_PROCORE_LOGIN_URL": settings.procore_login_url,
+        "CONTRACT_SYNC_PROCORE_CLIENT_ID": settings.procore_client_id,
+        "CONTRACT_SYNC_PROCORE_CLIENT_SECRET": settings.procore_client_secret.get_secret_value(),
+        "CONTRACT_SYNC_PROCORE_COMPANY_ID": str(settings.procore_company_id),
+    }
+    # The second contract's header update is answered late: the run is killed while it
+    # waits, its items written, its header not.
+    world.sim.delay(30, path=r"^/rest/v1.0/prime_contract/\d+$", method="PATCH", nth=2)
+    cli = str(Path(sys.executable).with_name("contract-sync"))
+    process = subprocess.Popen([cli, "sync", "--company", "1"], env=env)
+    patch = "PATCH /rest/v1.0/prime_contract/{id}"
+    deadline = time.monotonic() + 120
+    while world.sim.request_counts().get(patch, 0) < 2 and time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before it was killed"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    world.sim.faults.clear()
+    found = preview(world.settings, Request(1, SERVICE))
+    partial = set(found.state.partial["contract_no"])
+    assert partial and partial <= set(edited)
+    second = reimport(world.settings, Request(1, SERVICE)).audit.set_index("contract_no")
+    for contract_no in edited:
+        assert second.loc[contract_no, "outcome"] in (Outcome.reimported, Outcome.up_to_date), (
+            second.loc[contract_no, ["outcome", "reasons"]]
+        )
+        _same_values(_procore_items(world, contract_no), _erp_items(world, contract_no))
+    assert preview(world.settings, Request(1, SERVICE)).state.partial.empty

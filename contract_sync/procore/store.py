@@ -47,7 +47,8 @@ from contract_sync.stages.apply import (
 )
 from contract_sync.store import schema as s
 from contract_sync.store.bulk import read_frame
-from contract_sync.store.contract_writes import write_transaction
+from contract_sync.store.contract_writes import LockedContract, write_transaction
+from contract_sync.store.liveness import Life, life
 from contract_sync.store.types import exact
 from contract_sync.store.writes import audit_transaction, insert_audit
 from contract_sync.vocabulary import APPLIED, IMPORTED_STATUS, ContractStatus, ItemChange, Reason
@@ -211,7 +212,10 @@ class ProcoreStore:
         needed = contract.requests()
         if not client.budget.fits(needed):
             return _record(ledger, run_id, _deferred(row, client, needed))
-        resumed = contract.begin(run_id)
+        try:
+            resumed = contract.begin(run_id)
+        except (LockedContract, sa.exc.IntegrityError):  # another run's intent
+            return _record(ledger, run_id, refused_rows(row, row.index, Reason.locked))
         sent = False
         try:
             if isinstance(writer, ReimportWriter):
@@ -232,9 +236,9 @@ class ProcoreStore:
         except (ProcoreError, ProcoreValueError, SyncRefused) as error:
             contract.keep(f"stopped: {error}") if sent else contract.end()
             return _record(ledger, run_id, failed_rows(row, row.index, error))
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - recorded, and the run goes on
             contract.keep(f"stopped: {type(error).__name__}: {error}")
-            raise
+            return _record(ledger, run_id, failed_rows(row, row.index, error))
         return contract.rows
 
 
@@ -306,6 +310,9 @@ class _Contract:
         key = (i.c.erp_company == self.erp_company) & (i.c.contract_no == self.contract_no)
         with write_transaction(self.ledger) as connection:
             earlier = connection.execute(sa.select(i.c.run_id).where(key)).first()
+            other = earlier is not None and earlier.run_id != run_id
+            if other and life(self.ledger, earlier.run_id) is Life.ALIVE:
+                raise LockedContract(f"run {earlier.run_id} is writing {self.contract_no}")
             connection.execute(i.delete().where(key))
             contract_id = self.rows["contract_id"].iloc[0]
             connection.execute(
@@ -383,10 +390,17 @@ class _Contract:
             updated = client.update_prime_contract(
                 self.remote_project, self.remote_id, contract_body(header)
             )
+        contract_id = int(self.rows["contract_id"].iloc[0])
         with write_transaction(self.ledger) as connection:
-            written = self.writer.write(connection, self.rows)
+            # The contract is this run's by its intent: a run that mirrored it meanwhile
+            # (seeing this run's own writes) moved its version, not its owner.
+            version = connection.execute(
+                sa.select(s.main_contracts.c.version).where(s.main_contracts.c.id == contract_id)
+            ).scalar_one()
+            written = self.writer.write(
+                connection, self.rows, versions=pd.Series({contract_id: version})
+            )
             self.rows = _assigned(self.rows, written)
-            contract_id = int(self.rows["contract_id"].iloc[0])
             link_items(connection, contract_id, synced)
             if updated is not None:
                 _set_remote(connection, contract_id, updated.id, updated.updated_at)

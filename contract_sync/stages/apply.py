@@ -263,8 +263,14 @@ class ReimportWriter(Writer):
         )
         return headers, items
 
-    def write(self, connection: sa.Connection, rows: pd.DataFrame) -> pd.DataFrame:
+    def write(
+        self, connection: sa.Connection, rows: pd.DataFrame, versions: pd.Series | None = None
+    ) -> pd.DataFrame:
+        """`versions` (by contract_id): the store versions to write over, where the caller
+        holds the contracts otherwise than by this transaction (a remote store's intent)."""
         headers, items = self.targets(rows)
+        if versions is not None:
+            headers["version"] = headers["contract_id"].map(versions).astype("int64")
         reimport_contracts(connection, headers, items)
         replace_baselines(
             connection,
