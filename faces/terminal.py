@@ -346,6 +346,8 @@ def ready_view(table: pd.DataFrame, actor: str, company: int, wide: bool = False
     shown = _amounts(table, separators=True)
     action = pd.Series("", index=table.index).mask(table["import_available"], "import")
     action = action.mask(table["reimport_available"], "re-import")
+    if "partial" in table:  # a contract an earlier run wrote in part
+        action = action.mask(table["partial"].notna(), action + " (partial)")
     cells = {**_shared(shown), "title": shown["title"], "project": shown["project"]}
     title = f"ERP company {company}: main contracts ready to be imported (as {actor})"
     return _view(title, columns, {**cells, "action": action}, reasons=table["reasons"])

@@ -11,7 +11,7 @@ import pytest
 from contract_sync.demo.edit import edit_erp
 from contract_sync.erp.vista import read_vista
 from contract_sync.model import Request
-from contract_sync.run import first_import, preview, reimport
+from contract_sync.run import company_ready_list, first_import, preview, reimport
 from contract_sync.store import schema as s
 from contract_sync.vocabulary import Outcome
 from tests.procore_world import procore_world
@@ -199,6 +199,11 @@ def test_a_write_stopped_midway_is_partial_and_the_next_run_completes_it(world):
     assert stopped, first.loc[edited, ["outcome", "error"]]
     found = preview(world.settings, Request(1, SERVICE))
     assert set(stopped) <= set(found.state.partial["contract_no"])
+    ready = company_ready_list(world.settings, Request(1, SERVICE)).set_index("contract_no")
+    said = ready.loc[stopped[0], "partial"]
+    assert said.startswith("written in part by run ") and "HTTP 500" in said, said
+    assert ready.loc[stopped[0], "reimport_available"]
+    assert ready["partial"].notna().sum() == len(stopped)
     world.sim.faults.clear()
     second = reimport(world.settings, Request(1, SERVICE)).audit.set_index("contract_no")
     erp = read_vista(world.sides.erp, 1).contracts.set_index("contract_no")

@@ -20,6 +20,7 @@ READY_COLUMNS = [
     "amount_before",
     "amount_after",
     "amount_delta",
+    "partial",
 ]
 
 
@@ -58,9 +59,26 @@ def ready_list(
             "amount_before": before,
             "amount_after": after,
             "amount_delta": (after - before).where(before.notna(), 0),
+            "partial": number.map(written_in_part(state.partial)),
         }
     )
     return frame[READY_COLUMNS].sort_values("contract_no").reset_index(drop=True)
+
+
+def written_in_part(partial: pd.DataFrame) -> pd.Series:
+    """contract_no -> what a person reads of a contract an earlier run wrote in part (a
+    store without transactions, the run stopped midway): the next run that writes it
+    completes it."""
+    if partial.empty:
+        return pd.Series(dtype="string")
+    said = (
+        "written in part by run "
+        + partial["run_id"].astype(str).str[:8]
+        + ": "
+        + partial["detail"].fillna("stopped midway").astype(str)
+        + "; the next re-import completes it"
+    )
+    return pd.Series(said.to_numpy(), index=partial["contract_no"].to_numpy(), dtype="string")
 
 
 # The ERP status is the ERP's alone: "store now" is its status at the last import.

@@ -27,8 +27,11 @@ CHANGE_WORDS = {
 
 
 def pending(row: dict) -> str:
-    """'3 changed, 1 added' for a contract's pending changes; '' when none."""
-    return ", ".join(f"{row[c]} {w}" for c, w in CHANGE_WORDS.items() if row.get(c))
+    """'3 changed, 1 added' for a contract's pending changes; '' when none. A contract an
+    earlier run wrote in part says so first."""
+    counts = ", ".join(f"{row[c]} {w}" for c, w in CHANGE_WORDS.items() if row.get(c))
+    partial = row.get("partial")
+    return f"{partial} ({counts})" if partial and counts else (partial or counts)
 
 
 def signed(value: object) -> str:
