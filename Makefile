@@ -18,7 +18,7 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := contract_sync
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install lock demo demo-procore test test-arrow quick fuzz lint serve stop bench bench-cli bench-served procore-sim clean
+.PHONY: install lock demo demo-procore bench-procore test test-arrow quick fuzz lint serve stop bench bench-cli bench-served procore-sim clean
 
 # Installs come from the lock (uv.lock: every version the tests pass with), through uv, kept
 # in a small venv of its own (.tools); `make lock` moves the lock to the newest versions the
@@ -117,6 +117,11 @@ bench-served: install
 PROCORE_SIM_PORT ?= 8765
 procore-sim: install
 	$(BIN)/python -m simulators.procore --port $(PROCORE_SIM_PORT) $(PROCORE_SIM_ARGS)
+
+# Procore requests per scenario through the simulator (bench/procore.py; BENCH_ARGS: --contracts,
+# --items-per-contract, --edited, --out).
+bench-procore: install
+	$(BIN)/python -m bench.procore $(BENCH_ARGS)
 
 # The demo with Procore as the store, against the simulator (data/procore-demo/): a first
 # import, an ERP edit and a Procore edit, a sync; the requests each step sent.
