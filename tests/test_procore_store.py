@@ -370,3 +370,40 @@ def test_a_run_killed_while_writing_leaves_partial_contracts_the_next_run_comple
         )
         _same_values(_procore_items(world, contract_no), _erp_items(world, contract_no))
     assert preview(world.settings, Request(1, SERVICE)).state.partial.empty
+
+
+def _conflicting_item(world, edited: list[str]) -> tuple[str, str, object]:
+    """A contract, an item and the Procore id of one whose amount the ERP changed."""
+    for contract_no in edited:
+        procore, erp = _procore_items(world, contract_no), _erp_items(world, contract_no)
+        both = procore.index.intersection(erp.index)
+        moved = [n for n in both if Decimal(procore.loc[n, "amount"]) != erp.loc[n, "amount"]]
+        if moved:
+            contract = _contract(world, contract_no)
+            item = next(
+                i
+                for i in world.sim.state.items_of(contract.id)
+                if i.origin_id.endswith("/" + moved[0])
+            )
+            return contract_no, moved[0], item
+    raise AssertionError("no item whose amount the ERP changed")
+
+
+@pytest.mark.parametrize("policy", ["block", "erp_wins"])
+def test_a_field_changed_in_the_erp_and_in_procore_follows_the_policy(world, policy):
+    from contract_sync.vocabulary import ConflictPolicy
+
+    audit = _imported(world)
+    imported = set(audit.loc[audit["outcome"] == Outcome.imported, "contract_no"])
+    edited = [c for c in _edited(world, seed=29).contracts if c in imported]
+    contract_no, item_no, item = _conflicting_item(world, edited)
+    world.sim.edit_line_item(item.id, amount="12345.67", extended_type="manual")
+    request = Request(1, SERVICE, policy=ConflictPolicy(policy))
+    rows = reimport(world.settings, request).audit.set_index("contract_no")
+    after = _procore_items(world, contract_no)
+    if policy == "block":
+        assert rows.loc[contract_no, "reasons"] == "conflict"
+        assert after.loc[item_no, "amount"] == Decimal("12345.67")  # nothing written
+    else:
+        assert rows.loc[contract_no, "outcome"] == Outcome.reimported
+        _same_values(after, _erp_items(world, contract_no))
