@@ -119,7 +119,7 @@ procore-sim: install
 	$(BIN)/python -m simulators.procore --port $(PROCORE_SIM_PORT) $(PROCORE_SIM_ARGS)
 
 # Procore requests per scenario through the simulator (bench/procore.py; BENCH_ARGS: --contracts,
-# --items-per-contract, --edited, --out).
+# --items-per-contract, --edited, --keep).
 bench-procore: install
 	$(BIN)/python -m bench.procore $(BENCH_ARGS)
 

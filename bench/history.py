@@ -77,12 +77,14 @@ def result_name(result: dict, bench: str) -> str:
         return f"{stamp(result)}-{result['backend']}-{_size(result, bench)}.json"
     if bench == "audit-year":
         return f"{stamp(result)}-audit-year-{result['backend']}.json"
+    if bench == "procore":
+        return f"{stamp(result)}-procore-{_size(result, bench)}.json"
     return f"{stamp(result)}-{bench}.json"
 
 
 def bench_of(name: str) -> str:
     """Which benchmark wrote a result JSON, from its name."""
-    for bench in ("cli", "served", "audit-year"):
+    for bench in ("cli", "served", "audit-year", "procore"):
         if name.endswith(f"-{bench}.json") or f"-{bench}-" in name:
             return bench
     return "sync"
@@ -166,6 +168,24 @@ def audit_year_figures(result: dict) -> dict[str, str]:
     }
 
 
+def procore_figures(result: dict) -> dict[str, str]:
+    """Procore requests: the first import's across hourly windows (and the 429 answers:
+    none is the target), each sync scenario's against its target."""
+    first = result["first import"]
+    figures = {
+        "first": str(first["requests"]),
+        "windows": str(first["windows"]),
+        "429": _with_target(str(first["answers_429"]), None),
+    }
+    for name, scenario in result.items():
+        if isinstance(scenario, dict) and "target_edited" in scenario:
+            nothing = scenario["written"] == 0
+            target = scenario["target_nothing_edited" if nothing else "target_edited"]
+            key = "nothing" if nothing else _key({}, name.replace("%", "pct"))
+            figures[key] = _with_target(str(scenario["requests"]), target)
+    return figures
+
+
 def _key(keys: dict[str, str], name: str) -> str:
     """A figure's key: its short name where it has one, else its name without spaces."""
     return keys.get(name) or "_".join(name.replace(",", "").split())
@@ -176,6 +196,7 @@ FIGURES = {
     "cli": cli_figures,
     "served": served_figures,
     "audit-year": audit_year_figures,
+    "procore": procore_figures,
 }
 
 

@@ -1,6 +1,6 @@
 """Procore requests per scenario, through the Procore simulator (simulators/procore).
 
-    python -m bench.procore --contracts 500 --items-per-contract 200
+    python -m bench.procore --contracts 500 --items-per-contract 200 [--keep]
 
 A company is seeded (ERP and ledger, SQLite, in a temporary folder), the simulator serves
 its projects, and the run API imports every contract into it; then the scenarios run:
@@ -25,10 +25,12 @@ import json
 import math
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from bench import history
 from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.seed import seed
 from contract_sync.model import Request
@@ -121,7 +123,13 @@ def run(contracts: int, items: int, edited: float, folder: Path) -> dict:
             data_dir=folder / "data",
             data_docs=False,
         )
-        result = {"contracts": contracts, "items": contracts * items, "projects": projects}
+        result = {
+            "when": datetime.now(UTC).isoformat(),
+            "contracts": contracts,
+            "items_per_contract": items,
+            "items": contracts * items,
+            "projects": projects,
+        }
         result["first import"] = first_import_windows(sim, settings)
         sim.advance_clock(WINDOW)
         result["nothing edited"] = sync_scenario(sim, settings, projects)
@@ -136,14 +144,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--contracts", type=int, default=500)
     parser.add_argument("--items-per-contract", type=int, default=200)
     parser.add_argument("--edited", type=float, default=0.02)
-    parser.add_argument("--out", type=Path, default=None, help="Write the result as JSON here.")
+    history.add_keep_option(parser)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-procore-") as folder:
         result = run(args.contracts, args.items_per_contract, args.edited, Path(folder))
-    text = json.dumps(result, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    out = history.record(result, "procore", Path(__file__).parent / "results", keep=args.keep)
+    sys.stdout.write(f"results: {out}; a line added to {history.history_path()}\n")
 
 
 if __name__ == "__main__":
