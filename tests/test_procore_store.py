@@ -283,9 +283,20 @@ def test_a_first_import_stopped_after_the_contract_was_made_is_completed_not_mad
     made = len(world.sim.state.store.contracts)
     assert made >= len(failed)  # the contracts exist in Procore, without their items
     world.sim.faults.clear()
+    # The ERP's title changes before the next run: the contract the stopped run made takes it.
+    from contract_sync.erp.vista_schema import JCCM
+
+    renamed = failed.iloc[0]
+    with world.sides.erp.begin() as connection:
+        connection.execute(
+            JCCM.update()
+            .where(JCCM.c.Contract.like(f"%{renamed.strip()}%"))
+            .values(Description="Renamed in the ERP meanwhile")
+        )
     second = _imported(world).set_index("contract_no")
     assert (second.loc[failed, "outcome"] == Outcome.imported).all()
     assert len(world.sim.state.store.contracts) == made  # none made a second time
+    assert _contract(world, renamed).fields["title"] == "Renamed in the ERP meanwhile"
     for contract_no in failed:
         _same_values(_procore_items(world, contract_no), _erp_items(world, contract_no))
 
@@ -407,3 +418,37 @@ def test_a_field_changed_in_the_erp_and_in_procore_follows_the_policy(world, pol
     else:
         assert rows.loc[contract_no, "outcome"] == Outcome.reimported
         _same_values(after, _erp_items(world, contract_no))
+
+
+def test_a_spectrum_company_s_contracts_keep_their_version_from_read_to_read(world):
+    _imported(world)
+    with world.sides.store.begin() as connection:
+        connection.execute(s.erp_integrations.update().values(erp_type="viewpoint_spectrum"))
+    first = preview(world.settings, Request(1, SERVICE)).state.contracts
+    second = preview(world.settings, Request(1, SERVICE)).state.contracts
+    assert len(first) and list(first["version"]) == list(second["version"])
+
+
+def test_an_item_deleted_and_made_again_in_procore_is_read_as_it_is_now(world):
+    audit = _imported(world)
+    imported = set(audit.loc[audit["outcome"] == Outcome.imported, "contract_no"])
+    edited = [c for c in _edited(world, seed=31).contracts if c in imported]
+    contract = _contract(world, edited[0])
+    state = world.sim.state
+    item = state.items_of(contract.id)[0]
+    record = {
+        "origin_id": item.origin_id,
+        "origin_data": item.origin_data,
+        "description": item.description,
+        "amount": str(item.amount),
+        "quantity": str(item.quantity),
+        "unit_cost": str(item.unit_cost),
+        "uom": item.uom,
+    }
+    company, project = world.settings.procore_company_id, contract.project_ids[0]
+    state.delete_item(company, project, contract.id, item.id)
+    [made], errors = state.sync_items(company, project, contract.id, [record])
+    assert not errors and made.id != item.id
+    rows = reimport(world.settings, Request(1, SERVICE)).audit.set_index("contract_no")
+    assert rows.loc[edited[0], "outcome"] == Outcome.reimported
+    _same_values(_procore_items(world, edited[0]), _erp_items(world, edited[0]))

@@ -60,9 +60,15 @@ def job_of(project: Project, erp_company: int) -> str | None:
 
 
 def project_frame(projects: Iterable[Project], erp_company: int) -> pd.DataFrame:
+    """The projects as the ledger keeps them (a number of 40 characters at most and a name
+    of 120, the store's columns: longer ones cut, as they are only shown)."""
     rows = [
-        (p.id, p.project_number or str(p.id), p.name or p.project_number or str(p.id))
-        + (job_of(p, erp_company),)
+        (
+            p.id,
+            (p.project_number or str(p.id))[:40],
+            (p.name or p.project_number or str(p.id))[:120],
+            job_of(p, erp_company),
+        )
         for p in projects
     ]
     return pd.DataFrame(rows, columns=PROJECT_COLUMNS).astype(
@@ -78,14 +84,21 @@ def _origin_data(text: str | None) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def contract_frame(contracts: Iterable[tuple[int, PrimeContract]]) -> pd.DataFrame:
+def contract_frame(
+    contracts: Iterable[tuple[int, PrimeContract]], erp_company: int
+) -> pd.DataFrame:
     """(Procore project id, prime contract) pairs: a contract listed in two projects gives
-    two rows. Only contracts with an origin_id (made by an import) are the product's."""
+    two rows. Only contracts with an origin_id (made by an import) are an ERP's, and those
+    this product made for another ERP company (its origin_data says which) are left out.
+    One an import of Procore's own made has no original amount of the product's: its total
+    stands for it."""
     rows = []
     for project_id, c in contracts:
         if not (c.origin_id or "").strip():
             continue
         extra = _origin_data(c.origin_data)
+        if extra.get("erp_company", erp_company) != erp_company:
+            continue
         raw = c.raw
         rows.append(
             {
@@ -104,7 +117,9 @@ def contract_frame(contracts: Iterable[tuple[int, PrimeContract]]) -> pd.DataFra
                     AMOUNT_SCALE,
                     record=f"prime contract {c.id}",
                     field="origin_data original_amount",
-                ),
+                )
+                if extra.get("original_amount") is not None
+                else c.grand_total or 0,
                 "remote_updated_at": c.updated_at,
                 "remote_total": c.grand_total,
             }
@@ -161,8 +176,27 @@ def _plain(value: Any) -> Any:
     return None if value is None or value is pd.NA or pd.isna(value) else value
 
 
-def contract_body(header: dict[str, Any], *, origin_id: str | None = None) -> dict[str, Any]:
-    """A prime contract's attributes from a store header row (HEADER_FIELDS)."""
+# Where each header field goes in Procore: an attribute, or origin_data.
+HEADER_ATTRIBUTES = {
+    "title": "title",
+    "retainage_pct": "retainage_percent",
+    "start_date": "contract_start_date",
+    "projected_completion": "contract_estimated_completion_date",
+    "customer": "origin_data",
+    "original_amount": "origin_data",
+}
+
+
+def contract_body(
+    header: dict[str, Any],
+    erp_company: int,
+    *,
+    origin_id: str | None = None,
+    fields: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """A prime contract's attributes from a store header row (HEADER_FIELDS); only those
+    of `fields` when given (the ones a re-import changes: a person's edit to another field
+    made meanwhile is not sent back over)."""
     body = {
         "title": _plain(header.get("title")),
         "retainage_percent": _int_or_none(header.get("retainage_pct")),
@@ -171,6 +205,7 @@ def contract_body(header: dict[str, Any], *, origin_id: str | None = None) -> di
         "origin_data": json.dumps(
             {
                 "customer": _plain(header.get("customer")),
+                "erp_company": erp_company,
                 "original_amount": decimal_text(
                     _int_or_none(header.get("original_amount")), AMOUNT_SCALE
                 ),
@@ -178,16 +213,21 @@ def contract_body(header: dict[str, Any], *, origin_id: str | None = None) -> di
             sort_keys=True,
         ),
     }
+    if fields is not None:
+        wanted = {HEADER_ATTRIBUTES[f] for f in fields if f in HEADER_ATTRIBUTES}
+        body = {k: v for k, v in body.items() if k in wanted}
     if origin_id is not None:
         body["origin_id"] = origin_id
     return body
 
 
-def item_origin_id(contract_no: str, item_no: str) -> str:
-    return f"{normal_text(contract_no)}/{normal_text(item_no)}"
+def item_origin_id(erp_company: int, contract_no: str, item_no: str) -> str:
+    """A line item's origin_id: unique in a Procore company, which may hold the contracts
+    of several ERP companies, whose contract and item codes repeat."""
+    return f"{erp_company}:{normal_text(contract_no)}/{normal_text(item_no)}"
 
 
-def item_records(items: pd.DataFrame, contract_no: str) -> list[dict[str, Any]]:
+def item_records(items: pd.DataFrame, contract_no: str, erp_company: int) -> list[dict[str, Any]]:
     """Sync records for these store item rows (item_code, the ERP's text of the item's code,
     and ITEM_FIELDS; remote_id where Procore holds the item already)."""
     records = []
@@ -199,7 +239,7 @@ def item_records(items: pd.DataFrame, contract_no: str) -> list[dict[str, Any]]:
         extra["position"] = _int_or_none(extra["position"])
         extra["item"] = row["item_code"]
         record["origin_data"] = json.dumps(extra, sort_keys=True)
-        record["origin_id"] = item_origin_id(contract_no, row["item_code"])
+        record["origin_id"] = item_origin_id(erp_company, contract_no, row["item_code"])
         remote = _plain(row.get("remote_id"))
         if remote is not None:
             record["id"] = int(remote)

@@ -69,13 +69,11 @@ def mirror_contracts(
     contracts: pd.DataFrame,
     project_ids: pd.Series,
     change_orders: pd.Series | None = None,
-    *,
-    only_these: bool = False,
 ) -> None:
     """Procore's prime contracts (contract_sync.procore.frames.contract_frame) into
     `main_contracts`: a contract whose Procore record changed (updated_at, values) moves to
     its next version; one Procore no longer lists in a project leaves the mirror with its
-    items and baseline (unless `only_these`: the frame holds some contracts only).
+    items and baseline (see the end).
     `change_orders`: approved prime change orders by Procore contract id."""
     c = s.main_contracts.c
     dialect = connection.dialect.name
@@ -100,7 +98,8 @@ def mirror_contracts(
         key=normal_code(contracts["origin_id"]),
     ).dropna(subset=["project_id"])
     if change_orders is not None:
-        incoming["change_orders_approved"] = incoming["remote_id"].map(change_orders).fillna(0)
+        approved = incoming["remote_id"].map(change_orders).fillna(0).astype("int64")
+        incoming["change_orders_approved"] = approved
     else:  # not read (not a Spectrum company, or one contract read again): as mirrored
         incoming["change_orders_approved"] = pd.NA
     local = local.assign(key=normal_code(local["origin_id"]))
@@ -129,25 +128,10 @@ def mirror_contracts(
             company_id=company_id, version=1, updated_at=datetime.now(UTC)
         )
         connection.execute(s.main_contracts.insert(), records(rows))
-    if only_these:
-        return
-    kept = set(old["id"].astype("int64"))
-    gone = [int(i) for i in local["id"] if int(i) not in kept and _mirrored(local, i)]
-    forget_contracts(connection, gone)
-
-
-def _mirrored(local: pd.DataFrame, contract_id: int) -> bool:
-    """A mirror row Procore's answer is the truth for: any contract with an origin."""
-    return bool(local.loc[local["id"] == contract_id, "key"].notna().any())
-
-
-def forget_contracts(connection: sa.Connection, contract_ids: list[int]) -> None:
-    """Contracts Procore no longer holds, out of the mirror with what hangs on them."""
-    if not contract_ids:
-        return
-    for table in (s.line_items, s.baseline_items, s.import_baselines):
-        connection.execute(table.delete().where(table.c.contract_id.in_(contract_ids)))
-    connection.execute(s.main_contracts.delete().where(s.main_contracts.c.id.in_(contract_ids)))
+    # A contract no longer listed (deleted in Procore, its project gone) stays as last read,
+    # with its baseline: a listing that missed it (a project made inactive, a first import
+    # that landed while the lists were read) must not cost the baseline that tells a
+    # person's edits from the ERP's. Written again, it fails with Procore's answer.
 
 
 def mirror_items(
@@ -182,14 +166,23 @@ def mirror_items(
         on="remote_id",
         how="left",
     )
-    unlinked = local[local["remote_id"].isna()][["id", "contract_id", "key"]]
+    # Else by origin, among the rows no Procore id matched: one never linked, or one whose
+    # Procore item went and came back under a new id.
+    matched_ids = by_remote["id"].dropna()
+    others = local[~local["id"].isin(matched_ids)][["id", "contract_id", "key"]]
     by_origin = (
         by_remote[by_remote["id"].isna()]
         .drop(columns="id")
-        .merge(unlinked, on=["contract_id", "key"], how="left")
+        .merge(
+            others.drop_duplicates(["contract_id", "key"]), on=["contract_id", "key"], how="left"
+        )
     )
     found = pd.concat([by_remote[by_remote["id"].notna()], by_origin], ignore_index=True)
     existing = found[found["id"].notna()].astype({"id": "int64"})
+    if whole:  # first, so that an origin the gone rows held is free for those that take it
+        gone = local.loc[~local["id"].isin(existing["id"]), "id"].astype("int64").tolist()
+        if gone:
+            connection.execute(s.line_items.delete().where(li.id.in_(gone)))
     compared = existing.merge(local, on="id", suffixes=("", "_local"))
     differs = pd.Series(False, index=compared.index)
     for name in [*ITEM_FIELDS, "origin_id", "remote_id"]:
@@ -204,10 +197,6 @@ def mirror_items(
         s.line_items,
         added[["contract_id", "origin_id", "remote_id", *ITEM_FIELDS]],
     )
-    if whole:
-        gone = local.loc[~local["id"].isin(existing["id"]), "id"].astype("int64").tolist()
-        if gone:
-            connection.execute(s.line_items.delete().where(li.id.in_(gone)))
     connection.execute(
         s.main_contracts.update()
         .where(s.main_contracts.c.id.in_(contract_ids))
@@ -251,7 +240,14 @@ def link_items(connection: sa.Connection, contract_id: int, remote_ids: pd.Serie
 
 
 def _same(left: pd.Series, right: pd.Series) -> pd.Series:
-    """Equal values, or both missing, row by row (object comparison: ints and texts)."""
+    """Equal values, or both missing, row by row: texts as texts, numbers as numbers (an
+    integer read back as a float, 3.0, is 3)."""
     a, b = left.astype(object), right.astype(object)
     both_missing = a.isna() & b.isna()
-    return both_missing | (a.notna() & b.notna() & (a.astype(str) == b.astype(str)))
+    return both_missing | (a.notna() & b.notna() & (a.map(_text) == b.map(_text)))
+
+
+def _text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

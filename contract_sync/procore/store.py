@@ -110,9 +110,9 @@ class ProcoreStore:
         if company is None:
             return
         client = self.client_for(erp_company)
-        projects = client.projects()
+        projects = client.projects(status="All")  # an inactive project's contracts too
         listed = [(p.id, c) for p in projects for c in client.prime_contracts(p.id)]
-        contracts = contract_frame(listed)
+        contracts = contract_frame(listed, erp_company)
         # A first import stopped midway is completed by the import, not mirrored as imported.
         contracts = contracts[~normal_code(contracts["origin_id"]).isin(importing["contract_no"])]
         change_orders = None
@@ -235,11 +235,22 @@ class ProcoreStore:
             return _record(ledger, run_id, rows)
         except (ProcoreError, ProcoreValueError, SyncRefused) as error:
             contract.keep(f"stopped: {error}") if sent else contract.end()
-            return _record(ledger, run_id, failed_rows(row, row.index, error))
+            return _record(ledger, run_id, _failed(row, error, sent))
         except Exception as error:  # noqa: BLE001 - recorded, and the run goes on
             contract.keep(f"stopped: {type(error).__name__}: {error}")
-            return _record(ledger, run_id, failed_rows(row, row.index, error))
+            return _record(ledger, run_id, _failed(row, error, sent=True))
         return contract.rows
+
+
+def _failed(row: pd.DataFrame, error: Exception, sent: bool) -> pd.DataFrame:
+    """Failed; once a call was sent, Procore may hold part of it, which the error says."""
+    rows = failed_rows(row, row.index, error)
+    if sent:
+        rows.loc[row.index, "error"] = (
+            "written in part, completed by the next run that writes it: "
+            + rows.loc[row.index, "error"].astype(str)
+        )
+    return rows
 
 
 def _record(ledger: sa.Engine, run_id: str, rows: pd.DataFrame) -> pd.DataFrame:
@@ -276,6 +287,15 @@ class _Contract:
         else:
             self.headers, self.items = writer.targets(row)
         with ledger.connect() as connection:
+            i = s.store_intents.c
+            self.open_intent = (
+                connection.execute(
+                    sa.select(i.run_id).where(
+                        i.erp_company == self.erp_company, i.contract_no == self.contract_no
+                    )
+                ).first()
+                is not None
+            )
             if self.first:
                 project_id = int(row["project_id"].iloc[0])
                 self.remote_project = connection.execute(
@@ -291,14 +311,15 @@ class _Contract:
         """The calls this contract's write takes: a re-import reads it again, syncs its
         added and changed items (1,000 a call), deletes each removed one, updates its header
         when that changed; a first import creates it and syncs all its items."""
-        if self.first:
-            return 1 + max(1, math.ceil(len(self.items) / SYNC_MAX_RECORDS))
+        syncs = math.ceil(len(self.items) / SYNC_MAX_RECORDS)
+        if self.first:  # resumed: the contract looked for (a list) and its header updated
+            return 1 + syncs + (2 if self.open_intent else 0)
         change = self.items["change"]
         upserts = int(
             change.isin([ItemChange.added, ItemChange.changed, ItemChange.renumbered]).sum()
         )
         removed = int(change.eq(ItemChange.removed).sum())
-        header = int(self.rows["header_changes"].iloc[0] > 0)
+        header = int(bool(self._header_body()))
         return 1 + math.ceil(upserts / SYNC_MAX_RECORDS) + removed + header
 
     # -- the intent ---------------------------------------------------------------------------
@@ -360,9 +381,8 @@ class _Contract:
             mirror_contracts(
                 connection,
                 company_id,
-                contract_frame([(self.remote_project, fresh)]),
+                contract_frame([(self.remote_project, fresh)], self.erp_company),
                 pd.Series({self.remote_project: int(self.rows["project_id"].iloc[0])}),
-                only_these=True,
             )
             mirror_items(connection, items, [contract_id], whole=True, read_at=_now_text())
             return self.writer.check(connection, self.rows)
@@ -385,11 +405,9 @@ class _Contract:
         for item_id in items.loc[change.eq(ItemChange.removed), "item_id"].astype("int64"):
             client.delete_line_item(self.remote_project, self.remote_id, int(remote[item_id]))
         updated = None
-        if int(self.rows["header_changes"].iloc[0]) > 0:
-            header = self.headers.iloc[0].to_dict()
-            updated = client.update_prime_contract(
-                self.remote_project, self.remote_id, contract_body(header)
-            )
+        body = self._header_body()
+        if body:
+            updated = client.update_prime_contract(self.remote_project, self.remote_id, body)
         contract_id = int(self.rows["contract_id"].iloc[0])
         with write_transaction(self.ledger) as connection:
             # The contract is this run's by its intent: a run that mirrored it meanwhile
@@ -412,6 +430,15 @@ class _Contract:
             )
             self.end(connection)
 
+    def _header_body(self) -> dict:
+        """The header attributes this re-import changes (none: no update is sent)."""
+        changes = self.writer.changes(self.rows["contract_no"])
+        if changes is None or changes.empty:
+            return {}
+        fields = changes.loc[changes["item_no"].isna(), "field"].dropna().unique().tolist()
+        header = self.headers.iloc[0].to_dict()
+        return contract_body(header, self.erp_company, fields=fields) if fields else {}
+
     def _run_id(self, connection: sa.Connection) -> str:
         return connection.execute(
             sa.select(s.store_intents.c.run_id).where(self._intent_key())
@@ -423,7 +450,9 @@ class _Contract:
         if items.empty:
             return pd.Series(dtype="int64")
         result = client.sync_line_items(
-            self.remote_project, remote_id, item_records(items, self.contract_no)
+            self.remote_project,
+            remote_id,
+            item_records(items, self.contract_no, self.erp_company),
         )
         if result.errors:
             shown = "; ".join(
@@ -454,11 +483,15 @@ class _Contract:
                 None,
             )
         if made is None:
-            body = contract_body(header, origin_id=code) | {
+            body = contract_body(header, self.erp_company, origin_id=code) | {
                 "number": self.contract_no,
                 "status": str(IMPORTED_STATUS.get(header.get("erp_status"), ContractStatus.draft)),
             }
             made = client.create_prime_contract(self.remote_project, body)
+        else:  # made by the stopped run, from the ERP's header then: the ERP's now
+            made = client.update_prime_contract(
+                self.remote_project, made.id, contract_body(header, self.erp_company)
+            )
         synced = self._sync(client, self.items, made.id)
         with write_transaction(self.ledger) as connection:
             written = self.writer.write(connection, self.rows)

@@ -76,7 +76,9 @@ def written_in_part(partial: pd.DataFrame) -> pd.Series:
         + partial["run_id"].astype(str).str[:8]
         + ": "
         + partial["detail"].fillna("stopped midway").astype(str)
-        + "; the next re-import completes it"
+        + partial["kind"]
+        .map({"import": "; the next import completes it"})
+        .fillna("; the next re-import completes it")
     )
     return pd.Series(said.to_numpy(), index=partial["contract_no"].to_numpy(), dtype="string")
 
