@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from contract_sync.demo.edit import edit_erp
 from contract_sync.erp.vista import read_vista
@@ -452,3 +453,35 @@ def test_an_item_deleted_and_made_again_in_procore_is_read_as_it_is_now(world):
     rows = reimport(world.settings, Request(1, SERVICE)).audit.set_index("contract_no")
     assert rows.loc[edited[0], "outcome"] == Outcome.reimported
     _same_values(_procore_items(world, edited[0]), _erp_items(world, edited[0]))
+
+
+def test_more_projects_than_a_window_holds_are_read_in_part_and_every_contract_imported(
+    seeded, tmp_path
+):
+    """13 projects, 12 requests an hour: each run lists what the window holds beside a
+    quarter kept for writes, stalest first; the contracts arrive over the windows, and no
+    429 is ever answered."""
+    with procore_world(seeded, tmp_path, rate_limit=12) as world:
+        world.sides = seeded
+        imported, windows = set(), 0
+        while windows < 12:
+            windows += 1
+            audit = _imported(world)
+            imported |= set(audit.loc[audit["outcome"] == Outcome.imported, "contract_no"])
+            if not (audit["reasons"] == "rate_limited").any():
+                break
+            world.sim.advance_clock(3600)
+        answered = world.sim.log.counts_by_status()
+        assert not any(429 in statuses for statuses in answered.values()), answered
+        assert 1 < windows < 12 and len(imported) >= 8
+        for contract_no in imported:
+            _same_values(_procore_items(world, contract_no), _erp_items(world, contract_no))
+        with world.sides.store.connect() as connection:
+            unread = connection.execute(
+                sa.select(sa.func.count())
+                .select_from(s.projects)
+                .where(
+                    s.projects.c.remote_id.is_not(None), s.projects.c.contracts_read_at.is_(None)
+                )
+            ).scalar()
+        assert unread == 0

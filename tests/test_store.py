@@ -151,6 +151,7 @@ def test_padded_baseline_item_numbers_of_an_older_store_are_trimmed(seeded):
             ("main_contracts", "remote_total"),
             ("main_contracts", "remote_updated_at"),
             ("main_contracts", "remote_id"),
+            ("projects", "contracts_read_at"),
             ("projects", "remote_id"),
         ):
             connection.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))

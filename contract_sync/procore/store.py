@@ -103,7 +103,13 @@ class ProcoreStore:
     def refresh(self, ledger: sa.Engine, erp_company: int) -> None:
         """The company's projects, job links and prime contracts, as Procore holds them now,
         into the ledger's mirror. A company the ledger does not know is left to load_state
-        to refuse."""
+        to refuse.
+
+        Each project's contracts take a request: a company with more projects than the
+        hourly window holds is read in part, the projects read longest ago first, keeping a
+        quarter of the window for the run's writes; the others stay as last read. A contract
+        is read again before it is written in any case, so a list read in an earlier window
+        never lets a write through that Procore's state now refuses (it is `stale`)."""
         with ledger.connect() as connection:
             company = _company(connection, erp_company)
             importing = read_frame(connection, _open_imports(erp_company))
@@ -111,20 +117,34 @@ class ProcoreStore:
             return
         client = self.client_for(erp_company)
         projects = client.projects(status="All")  # an inactive project's contracts too
-        listed = [(p.id, c) for p in projects for c in client.prime_contracts(p.id)]
-        contracts = contract_frame(listed, erp_company)
-        # A first import stopped midway is completed by the import, not mirrored as imported.
-        contracts = contracts[~normal_code(contracts["origin_id"]).isin(importing["contract_no"])]
-        change_orders = None
-        if company.erp_type == SPECTRUM:
-            orders = [o for p in projects for o in client.prime_change_orders(p.id)]
-            approved = [o.contract_id for o in orders if o.status == APPROVED_CHANGE_ORDER]
-            change_orders = pd.Series(approved, dtype="int64").value_counts()
         with write_transaction(ledger) as connection:
             project_ids = mirror_projects(
                 connection, company.id, project_frame(projects, erp_company)
             )
+            last_read = _lists_read_at(connection, project_ids.to_numpy().tolist())
+        spectrum = company.erp_type == SPECTRUM
+        listed, orders, read = [], [], []
+        for project in sorted(projects, key=lambda p: last_read.get(project_ids[p.id]) or ""):
+            if not client.budget.fits((2 if spectrum else 1) + _reserve(client)):
+                break  # the rest in a later window, stalest first
+            listed += [(project.id, c) for c in client.prime_contracts(project.id)]
+            if spectrum:
+                orders += client.prime_change_orders(project.id)
+            read.append(project_ids[project.id])
+        contracts = contract_frame(listed, erp_company)
+        # A first import stopped midway is completed by the import, not mirrored as imported.
+        contracts = contracts[~normal_code(contracts["origin_id"]).isin(importing["contract_no"])]
+        change_orders = None
+        if spectrum:
+            approved = [o.contract_id for o in orders if o.status == APPROVED_CHANGE_ORDER]
+            change_orders = pd.Series(approved, dtype="int64").value_counts()
+        with write_transaction(ledger) as connection:
             mirror_contracts(connection, company.id, contracts, project_ids, change_orders)
+            connection.execute(
+                s.projects.update()
+                .where(s.projects.c.id.in_([int(i) for i in read]))
+                .values(contracts_read_at=_now_text())
+            )
 
     def refresh_items(self, ledger: sa.Engine, erp_company: int, contract_ids: list[int]) -> None:
         """The line items of these mirrored contracts, as Procore holds them now."""
@@ -251,6 +271,19 @@ def _failed(row: pd.DataFrame, error: Exception, sent: bool) -> pd.DataFrame:
             + rows.loc[row.index, "error"].astype(str)
         )
     return rows
+
+
+def _reserve(client: ProcoreClient) -> int:
+    """Requests of the hourly window kept for writes while a run reads the lists."""
+    return (client.budget.limit or 0) // 4
+
+
+def _lists_read_at(connection: sa.Connection, project_ids: list[int]) -> dict[int, str]:
+    p = s.projects.c
+    found = connection.execute(
+        sa.select(p.id, p.contracts_read_at).where(p.id.in_(project_ids))
+    ).all()
+    return {row.id: row.contracts_read_at for row in found}
 
 
 def _record(ledger: sa.Engine, run_id: str, rows: pd.DataFrame) -> pd.DataFrame:

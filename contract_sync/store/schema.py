@@ -62,6 +62,7 @@ projects = sa.Table(
     sa.Column("number", sa.String(40), nullable=False),
     sa.Column("name", sa.String(120), nullable=False),
     sa.Column("remote_id", sa.BigInteger),  # Procore's project id, when Procore is the store
+    sa.Column("contracts_read_at", sa.String(40)),  # when its contracts were last listed
     sa.UniqueConstraint("company_id", "number"),
 )
 

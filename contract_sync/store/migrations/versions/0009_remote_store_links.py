@@ -3,7 +3,9 @@ ledger beside it: it keeps the audit, the baselines and a mirror of what the run
 Procore. `remote_id` links a project, a contract and a line item of the mirror to Procore's
 record; `remote_updated_at` is the contract's updated_at as last read, `remote_total` its
 grand_total (cents) then, `items_read_at` when its line items were last read (edits since
-are found through updated_at filters). `store_intents`
+are found through updated_at filters), and a project's `contracts_read_at` when its
+contracts were last listed (a company with more projects than an hour's requests is
+listed in part, stalest first). `store_intents`
 records the writes of a contract before the first call to Procore is sent, and is cleared
 in the transaction that records their end: an intent left behind is a contract written in
 part (shown as `partial`, completed by the next run).
@@ -24,6 +26,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("projects") as batch:
         batch.add_column(sa.Column("remote_id", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("contracts_read_at", sa.String(length=40), nullable=True))
     with op.batch_alter_table("main_contracts") as batch:
         batch.add_column(sa.Column("remote_id", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("remote_updated_at", sa.String(length=40), nullable=True))
@@ -57,6 +60,7 @@ def downgrade() -> None:
         ("main_contracts", "remote_total"),
         ("main_contracts", "remote_updated_at"),
         ("main_contracts", "remote_id"),
+        ("projects", "contracts_read_at"),
         ("projects", "remote_id"),
     ):
         op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
