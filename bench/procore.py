@@ -35,15 +35,14 @@ from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.seed import seed
 from contract_sync.model import Request
 from contract_sync.run import first_import, reimport
-from contract_sync.settings import Settings, StoreKind
+from contract_sync.settings import Settings
 from contract_sync.store import schema as s
 from contract_sync.store.db import make_engine, upgrade
 from contract_sync.vocabulary import Outcome
 from simulators.procore import ProcoreSimulator, serve
 from simulators.procore.from_store import (
-    CLIENT_ID,
-    CLIENT_SECRET,
     fixture_from_store,
+    procore_settings,
     without_contracts,
 )
 
@@ -114,12 +113,7 @@ def run(contracts: int, items: int, edited: float, folder: Path) -> dict:
         settings = Settings(
             erp_url=str(erp.url),
             store_url=str(ledger.url),
-            store=StoreKind.procore,
-            procore_base_url=base_url,
-            procore_login_url=base_url,
-            procore_client_id=CLIENT_ID,
-            procore_client_secret=CLIENT_SECRET,
-            procore_company_id=PROCORE_COMPANY,
+            **procore_settings(base_url, PROCORE_COMPANY),
             data_dir=folder / "data",
             data_docs=False,
         )

@@ -332,11 +332,14 @@ class ErpType:
 
 
 # The ERP capability matrix: the key is what a company's integration records.
+# Procore's Spectrum rule: no re-import of a prime contract with approved change orders.
+SPECTRUM = "viewpoint_spectrum"
+
 ERP_TYPES = {
     "sage_300_cre": ErpType("Sage 300 CRE", True),
     "viewpoint_vista": ErpType("Viewpoint Vista", True),
     "cmic": ErpType("CMiC", True),
-    "viewpoint_spectrum": ErpType(
+    SPECTRUM: ErpType(
         "Viewpoint Spectrum", True, "one contract per project, no unit-price contracts"
     ),
     "quickbooks_online": ErpType("QuickBooks Online", False),

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from contract_sync.settings import Settings, StoreKind
+from contract_sync.settings import Settings
 from simulators.procore import ProcoreSimulator, serve
 from simulators.procore.from_store import (
-    CLIENT_ID,
-    CLIENT_SECRET,
+    as_environment,
     fixture_from_store,
+    procore_settings,
     without_contracts,
 )
 
@@ -25,6 +25,7 @@ class World:
     sim: ProcoreSimulator
     settings: Settings
     projects: dict[str, int]  # project number -> Procore project id
+    base_url: str = ""
 
 
 @contextmanager
@@ -36,16 +37,25 @@ def procore_world(sides, tmp_path, erp_company: int = 1, **sim_options) -> Itera
         settings = Settings(
             erp_url=sides.erp_url,
             store_url=sides.store_url,
-            store=StoreKind.procore,
-            procore_base_url=base_url,
-            procore_login_url=base_url,
-            procore_client_id=CLIENT_ID,
-            procore_client_secret=CLIENT_SECRET,
-            procore_company_id=PROCORE_COMPANY,
+            **procore_settings(base_url, PROCORE_COMPANY),
             data_dir=tmp_path / "data",
             reports_dir=tmp_path / "reports",
             data_docs=False,
             company=erp_company,
         )
         numbers = {p["project_number"]: p["id"] for p in fixture["projects"]}
-        yield World(sim, settings, numbers)
+        yield World(sim, settings, numbers, base_url)
+
+
+def world_environment(world: World) -> dict[str, str]:
+    """The world's settings as the variables a contract-sync command reads."""
+    settings = world.settings
+    return as_environment(
+        {
+            "erp_url": settings.erp_url,
+            "store_url": settings.store_url,
+            "data_dir": settings.data_dir,
+            "data_docs": "false",
+            **procore_settings(world.base_url, PROCORE_COMPANY),
+        }
+    )

@@ -23,7 +23,6 @@ from contract_sync.procore import (
 from contract_sync.procore.values import decimal_text, scaled
 from contract_sync.settings import Settings
 from simulators.procore import ProcoreSimulator, serve
-from simulators.procore.state import SimConfig
 
 COMPANY, PROJECT = 8001, 101
 TOKEN = "POST /oauth/token"
@@ -48,7 +47,6 @@ def server() -> Iterator[tuple[ProcoreSimulator, str]]:
 def sim(server) -> ProcoreSimulator:
     sim, _ = server
     sim.reset()
-    sim.config.__dict__.update(SimConfig().__dict__)  # the same object the limiter reads
     return sim
 
 

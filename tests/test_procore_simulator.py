@@ -87,8 +87,6 @@ def served() -> Iterator[tuple[ProcoreSimulator, str]]:
 def sim(served) -> ProcoreSimulator:
     simulator, _ = served
     simulator.reset()
-    simulator.config.rate_limit, simulator.config.rate_window = 3600, 3600.0
-    simulator.config.numbers_as_strings = False
     return simulator
 
 

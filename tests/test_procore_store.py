@@ -15,7 +15,7 @@ from contract_sync.model import Request
 from contract_sync.run import company_ready_list, first_import, preview, reimport
 from contract_sync.store import schema as s
 from contract_sync.vocabulary import Outcome
-from tests.procore_world import procore_world
+from tests.procore_world import procore_world, world_environment
 
 SERVICE = "sync-service"
 
@@ -71,6 +71,21 @@ def _erp_items(world, contract_no: str) -> pd.DataFrame:
         .set_index("item_no")
         .sort_index()
     )
+
+
+def _cli_ready(world) -> str:
+    """`contract-sync ready` as a command run against the world prints it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli = str(Path(sys.executable).with_name("contract-sync"))
+    env = os.environ | world_environment(world) | {"COLUMNS": "80"}
+    done = subprocess.run(
+        [cli, "ready", "--company", "1"], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout
 
 
 def _same_values(left: pd.DataFrame, right: pd.DataFrame) -> None:
@@ -205,6 +220,9 @@ def test_a_write_stopped_midway_is_partial_and_the_next_run_completes_it(world):
     assert said.startswith("written in part by run ") and "HTTP 500" in said, said
     assert ready.loc[stopped[0], "reimport_available"]
     assert ready["partial"].notna().sum() == len(stopped)
+    shown = _cli_ready(world)  # what a person reads in an 80-column terminal's pipe
+    assert f"{stopped[0]}" in shown and "(partial)" in shown
+    assert max(len(line) for line in shown.splitlines()) <= 80
     world.sim.faults.clear()
     second = reimport(world.settings, Request(1, SERVICE)).audit.set_index("contract_no")
     erp = read_vista(world.sides.erp, 1).contracts.set_index("contract_no")
@@ -346,19 +364,7 @@ def test_a_run_killed_while_writing_leaves_partial_contracts_the_next_run_comple
     audit = _imported(world)
     imported = set(audit.loc[audit["outcome"] == Outcome.imported, "contract_no"])
     edited = [c for c in _edited(world, seed=23).contracts if c in imported]
-    settings = world.settings
-    env = os.environ | {
-        "CONTRACT_SYNC_STORE": "procore",
-        "CONTRACT_SYNC_ERP_URL": settings.erp_url,
-        "CONTRACT_SYNC_STORE_URL": settings.store_url,
-        "CONTRACT_SYNC_DATA_DIR": str(settings.data_dir),
-        "CONTRACT_SYNC_DATA_DOCS": "false",
-        "CONTRACT_SYNC_PROCORE_BASE_URL": settings.procore_base_url,
-        "CONTRACT_SYNC_PROCORE_LOGIN_URL": settings.procore_login_url,
-        "CONTRACT_SYNC_PROCORE_CLIENT_ID": settings.procore_client_id,
-        "CONTRACT_SYNC_PROCORE_CLIENT_SECRET": settings.procore_client_secret.get_secret_value(),
-        "CONTRACT_SYNC_PROCORE_COMPANY_ID": str(settings.procore_company_id),
-    }
+    env = os.environ | world_environment(world)
     # The second contract's header update is answered late: the run is killed while it
     # waits, its items written, its header not.
     world.sim.delay(30, path=r"^/rest/v1.0/prime_contract/\d+$", method="PATCH", nth=2)

@@ -33,22 +33,41 @@ def mirror_projects(
     the local project id of each Procore project id."""
     p = s.projects.c
     local = read_frame(
-        connection, sa.select(p.id, p.number, p.remote_id).where(p.company_id == company_id)
+        connection,
+        sa.select(p.id, p.number, p.name, p.remote_id).where(p.company_id == company_id),
     )
-    by_remote = dict(zip(local["remote_id"].dropna().astype("int64"), local["id"], strict=False))
-    by_number = dict(zip(local["number"], local["id"], strict=True))
-    ids = {}
-    for row in projects.itertuples(index=False):  # projects: hundreds at most
-        found = by_remote.get(row.remote_id, by_number.get(row.number))
-        values = {"name": row.name, "remote_id": int(row.remote_id)}
-        if found is None:
-            inserted = connection.execute(
-                s.projects.insert().values(company_id=company_id, number=row.number, **values)
-            )
-            found = inserted.inserted_primary_key[0]
-        else:
-            connection.execute(s.projects.update().where(p.id == found).values(**values))
-        ids[int(row.remote_id)] = int(found)
+    by_remote = projects.merge(
+        local[["id", "remote_id"]].dropna().astype({"remote_id": "int64"}), how="left"
+    )
+    by_number = by_remote.drop(columns="id").merge(local[["id", "number"]], how="left")
+    found = by_remote["id"].fillna(by_number["id"])
+    known = projects.assign(id=found)[found.notna()].astype({"id": "int64"})
+    seen = known.merge(local, on="id", suffixes=("", "_local"))
+    moved = ~(
+        _same(seen["name"], seen["name_local"]) & _same(seen["remote_id"], seen["remote_id_local"])
+    )
+    if moved.any():  # a run with nothing renamed writes nothing here
+        connection.execute(
+            s.projects.update()
+            .where(p.id == sa.bindparam("project_id"))
+            .values(name=sa.bindparam("new_name"), remote_id=sa.bindparam("new_remote_id")),
+            records(
+                seen.loc[moved, ["id", "name", "remote_id"]].set_axis(
+                    ["project_id", "new_name", "new_remote_id"], axis=1
+                )
+            ),
+        )
+    new = projects[found.isna().to_numpy()]
+    if len(new):
+        connection.execute(
+            s.projects.insert(),
+            records(new[["number", "name", "remote_id"]].assign(company_id=company_id)),
+        )
+        local = read_frame(
+            connection, sa.select(p.id, p.remote_id).where(p.company_id == company_id)
+        )
+        known = projects.merge(local.dropna().astype({"remote_id": "int64"}), how="inner")
+    ids = dict(zip(known["remote_id"].astype("int64"), known["id"].astype("int64"), strict=True))
     project_ids = pd.Series(ids, dtype="int64")
     jobs = projects.dropna(subset=["job_no"]).drop_duplicates("job_no")
     connection.execute(s.synced_jobs.delete().where(s.synced_jobs.c.company_id == company_id))

@@ -29,7 +29,10 @@ time the window resets), never cut in half.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 import pandas as pd
 import sqlalchemy as sa
@@ -51,14 +54,20 @@ from contract_sync.store.contract_writes import LockedContract, write_transactio
 from contract_sync.store.liveness import Life, life
 from contract_sync.store.types import exact
 from contract_sync.store.writes import audit_transaction, insert_audit
-from contract_sync.vocabulary import APPLIED, IMPORTED_STATUS, ContractStatus, ItemChange, Reason
+from contract_sync.vocabulary import (
+    APPLIED,
+    IMPORTED_STATUS,
+    SPECTRUM,
+    ContractStatus,
+    ItemChange,
+    Reason,
+)
 
 from .client import SYNC_MAX_RECORDS, ProcoreClient
 from .errors import ProcoreError, ProcoreValueError, RateLimited
 from .frames import contract_body, contract_frame, item_frame, item_records, project_frame
 from .mirror import link_items, mirror_contracts, mirror_items, mirror_projects
 
-SPECTRUM = "viewpoint_spectrum"
 APPROVED_CHANGE_ORDER = "approved"
 # Edits are looked for from a little before the last read: clocks differ, and updated_at
 # has whole seconds.
@@ -117,7 +126,7 @@ class ProcoreStore:
             return
         client = self.client_for(erp_company)
         projects = client.projects(status="All")  # an inactive project's contracts too
-        with write_transaction(ledger) as connection:
+        with _mirror_transaction(ledger, erp_company) as connection:
             project_ids = mirror_projects(
                 connection, company.id, project_frame(projects, erp_company)
             )
@@ -138,7 +147,7 @@ class ProcoreStore:
         if spectrum:
             approved = [o.contract_id for o in orders if o.status == APPROVED_CHANGE_ORDER]
             change_orders = pd.Series(approved, dtype="int64").value_counts()
-        with write_transaction(ledger) as connection:
+        with _mirror_transaction(ledger, erp_company) as connection:
             mirror_contracts(connection, company.id, contracts, project_ids, change_orders)
             connection.execute(
                 s.projects.update()
@@ -168,7 +177,7 @@ class ProcoreStore:
         ]
         whole_links = links[links["items_read_at"].isna()]
         whole = [_whole_items(client, row) for row in whole_links.itertuples(index=False)]
-        with write_transaction(ledger) as connection:
+        with _mirror_transaction(ledger, erp_company) as connection:
             if changed:
                 mirror_items(
                     connection,
@@ -189,7 +198,7 @@ class ProcoreStore:
         if off:  # an item went (or one came without an origin): read those whole
             again = links[links["id"].isin(off)]
             frames = [_whole_items(client, row) for row in again.itertuples(index=False)]
-            with write_transaction(ledger) as connection:
+            with _mirror_transaction(ledger, erp_company) as connection:
                 mirror_items(
                     connection,
                     pd.concat(frames, ignore_index=True),
@@ -273,6 +282,20 @@ def _failed(row: pd.DataFrame, error: Exception, sent: bool) -> pd.DataFrame:
     return rows
 
 
+@contextmanager
+def _mirror_transaction(ledger: sa.Engine, erp_company: int) -> Iterator[sa.Connection]:
+    """A transaction that writes the company's mirror, one at a time for a company: two
+    runs reading Procore at once would otherwise insert the same new rows (SQLite's write
+    lock does this already; on PostgreSQL the company's row is held)."""
+    with write_transaction(ledger) as connection:
+        if connection.dialect.name == "postgresql":
+            c = s.companies.c
+            connection.execute(
+                sa.select(c.id).where(c.erp_company == erp_company).with_for_update()
+            )
+        yield connection
+
+
 def _reserve(client: ProcoreClient) -> int:
     """Requests of the hourly window kept for writes while a run reads the lists."""
     return (client.budget.limit or 0) // 4
@@ -320,12 +343,9 @@ class _Contract:
         else:
             self.headers, self.items = writer.targets(row)
         with ledger.connect() as connection:
-            i = s.store_intents.c
             self.open_intent = (
                 connection.execute(
-                    sa.select(i.run_id).where(
-                        i.erp_company == self.erp_company, i.contract_no == self.contract_no
-                    )
+                    sa.select(s.store_intents.c.run_id).where(self._intent_key())
                 ).first()
                 is not None
             )
@@ -352,7 +372,7 @@ class _Contract:
             change.isin([ItemChange.added, ItemChange.changed, ItemChange.renumbered]).sum()
         )
         removed = int(change.eq(ItemChange.removed).sum())
-        header = int(bool(self._header_body()))
+        header = int(bool(self._header_body))
         return 1 + math.ceil(upserts / SYNC_MAX_RECORDS) + removed + header
 
     # -- the intent ---------------------------------------------------------------------------
@@ -360,8 +380,7 @@ class _Contract:
     def begin(self, run_id: str) -> bool:
         """The intent recorded before any call; whether one was open already (a write an
         earlier run left midway)."""
-        i = s.store_intents
-        key = (i.c.erp_company == self.erp_company) & (i.c.contract_no == self.contract_no)
+        i, key = s.store_intents, self._intent_key()
         with write_transaction(self.ledger) as connection:
             earlier = connection.execute(sa.select(i.c.run_id).where(key)).first()
             other = earlier is not None and earlier.run_id != run_id
@@ -409,7 +428,7 @@ class _Contract:
         fresh = client.prime_contract(self.remote_project, self.remote_id)
         contract_id = int(self.rows["contract_id"].iloc[0])
         items = item_frame(fresh.line_items).assign(contract_id=contract_id)
-        with write_transaction(self.ledger) as connection:
+        with _mirror_transaction(self.ledger, self.erp_company) as connection:
             company_id = _company(connection, self.erp_company).id
             mirror_contracts(
                 connection,
@@ -438,11 +457,11 @@ class _Contract:
         for item_id in items.loc[change.eq(ItemChange.removed), "item_id"].astype("int64"):
             client.delete_line_item(self.remote_project, self.remote_id, int(remote[item_id]))
         updated = None
-        body = self._header_body()
+        body = self._header_body
         if body:
             updated = client.update_prime_contract(self.remote_project, self.remote_id, body)
         contract_id = int(self.rows["contract_id"].iloc[0])
-        with write_transaction(self.ledger) as connection:
+        with _mirror_transaction(self.ledger, self.erp_company) as connection:
             # The contract is this run's by its intent: a run that mirrored it meanwhile
             # (seeing this run's own writes) moved its version, not its owner.
             version = connection.execute(
@@ -463,8 +482,10 @@ class _Contract:
             )
             self.end(connection)
 
+    @cached_property
     def _header_body(self) -> dict:
-        """The header attributes this re-import changes (none: no update is sent)."""
+        """The header attributes this re-import changes (none: no update is sent); counted
+        by requests() and sent by reimport()."""
         changes = self.writer.changes(self.rows["contract_no"])
         if changes is None or changes.empty:
             return {}
@@ -526,7 +547,7 @@ class _Contract:
                 self.remote_project, made.id, contract_body(header, self.erp_company)
             )
         synced = self._sync(client, self.items, made.id)
-        with write_transaction(self.ledger) as connection:
+        with _mirror_transaction(self.ledger, self.erp_company) as connection:
             written = self.writer.write(connection, self.rows)
             self.rows = _assigned(self.rows, written)
             contract_id = int(self.rows["contract_id"].iloc[0])

@@ -14,6 +14,7 @@ from contract_sync.vocabulary import (
     IMPORTERS,
     REIMPORT_GATES,
     REIMPORTERS,
+    SPECTRUM,
     ConflictPolicy,
     ContractStatus,
     ErpStatus,
@@ -101,9 +102,6 @@ def _approved_change_orders(state: StoreState) -> pd.Index:
         return pd.Index([])
     counts = state.contracts["change_orders_approved"].fillna(0).astype("int64")
     return pd.Index(state.contracts.loc[counts > 0, "contract_no"])
-
-
-SPECTRUM = "viewpoint_spectrum"
 
 
 def _status_only(summary: pd.DataFrame) -> pd.Series:

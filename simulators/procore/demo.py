@@ -18,7 +18,7 @@ from pathlib import Path
 from contract_sync.demo.seed import seed
 from contract_sync.store.db import make_engine, upgrade
 
-from .from_store import CLIENT_ID, CLIENT_SECRET, fixture_from_store, without_contracts
+from .from_store import as_environment, fixture_from_store, procore_settings, without_contracts
 from .server import serve
 from .simulator import ProcoreSimulator
 
@@ -54,17 +54,14 @@ def main() -> None:
     erp.dispose()
     ledger.dispose()
     with serve(sim) as base_url:
-        env = os.environ | {
-            "CONTRACT_SYNC_STORE": "procore",
-            "CONTRACT_SYNC_ERP_URL": erp_url,
-            "CONTRACT_SYNC_STORE_URL": ledger_url,
-            "CONTRACT_SYNC_DATA_DIR": str(FOLDER.resolve()),
-            "CONTRACT_SYNC_PROCORE_BASE_URL": base_url,
-            "CONTRACT_SYNC_PROCORE_LOGIN_URL": base_url,
-            "CONTRACT_SYNC_PROCORE_CLIENT_ID": CLIENT_ID,
-            "CONTRACT_SYNC_PROCORE_CLIENT_SECRET": CLIENT_SECRET,
-            "CONTRACT_SYNC_PROCORE_COMPANY_ID": str(PROCORE_COMPANY),
-        }
+        env = os.environ | as_environment(
+            {
+                "erp_url": erp_url,
+                "store_url": ledger_url,
+                "data_dir": FOLDER.resolve(),
+                **procore_settings(base_url, PROCORE_COMPANY),
+            }
+        )
         print(f"Procore (the simulator) at {base_url}; the ledger at {FOLDER}/ledger.sqlite")
         _cli(env, "import", "--all", "--as", SERVICE, "--company", "1")
         _requests(sim, "the first import")

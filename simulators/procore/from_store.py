@@ -49,6 +49,23 @@ def fixture_from_store(ledger: sa.Engine, erp_company: int, procore_company: int
     }
 
 
+def procore_settings(base_url: str, procore_company: int) -> dict[str, object]:
+    """The settings that make the simulator at `base_url` the project store."""
+    return {
+        "store": "procore",
+        "procore_base_url": base_url,
+        "procore_login_url": base_url,
+        "procore_client_id": CLIENT_ID,
+        "procore_client_secret": CLIENT_SECRET,
+        "procore_company_id": procore_company,
+    }
+
+
+def as_environment(settings: dict[str, object]) -> dict[str, str]:
+    """Settings as the CONTRACT_SYNC_* variables a command reads."""
+    return {f"CONTRACT_SYNC_{name.upper()}": str(value) for name, value in settings.items()}
+
+
 def without_contracts(ledger: sa.Engine) -> None:
     """The ledger's directory kept (companies, users, rights, projects), its contracts and
     their baselines gone: the store they came from is not Procore, which holds none yet."""

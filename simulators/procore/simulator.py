@@ -110,6 +110,7 @@ class ProcoreSimulator:
         ):
             if value is not None:
                 setattr(self.config, name, value)
+        self._created = dict(vars(self.config))  # what reset() gives back
         self.state = ProcoreState(self.clock, self.config)
         self.faults = Faults()
         self.log = RequestLog()
@@ -118,10 +119,12 @@ class ProcoreSimulator:
         self.reset()
 
     def reset(self, fixture: dict | str | Path | None = None) -> None:
-        """Back to the fixture (this one, else the one given at creation): no contracts, no
-        faults, no tokens, no requests counted, fresh rate-limit windows."""
+        """Back to the fixture (this one, else the one given at creation) and to the limits
+        given at creation: no contracts, no faults, no tokens, no requests counted, fresh
+        rate-limit windows."""
         if fixture is not None:
             self._fixture = fixture
+        vars(self.config).update(self._created)  # in place: the state and limiter share it
         self.state.seed(self._fixture)
         self.faults.clear()
         self.log.clear()
