@@ -1,6 +1,7 @@
-"""One re-import run as its own process, for the concurrency test: evaluate, wait, apply.
+"""One re-import run as its own process, for the concurrency tests: evaluate, wait, apply.
 
-python -m tests.concurrent_apply ERP_URL STORE_URL FOLDER NAME
+python -m tests.concurrent_apply FOLDER NAME
+Reads its settings (the ERP, the ledger, the store) from the CONTRACT_SYNC_* environment.
 Writes FOLDER/NAME.ready once planned, waits for FOLDER/go, then applies and writes
 FOLDER/NAME.json with the outcome per contract.
 """
@@ -8,6 +9,8 @@ FOLDER/NAME.json with the outcome per contract.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,9 +20,21 @@ from contract_sync.model import Plan, Request
 from contract_sync.run import reimport
 from contract_sync.settings import Settings
 
+PROJECT = Path(__file__).resolve().parent.parent
 
-def main(erp_url: str, store_url: str, folder: Path, name: str) -> None:
-    settings = Settings(erp_url=erp_url, store_url=store_url, data_docs=False)
+
+def start(folder: Path, name: str, environment: dict[str, str], **popen) -> subprocess.Popen:  # noqa: ANN003
+    """This module run in a process of its own, with these settings."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.concurrent_apply", str(folder), name],
+        cwd=PROJECT,
+        env={**os.environ, **environment, "GX_ANALYTICS_ENABLED": "false"},
+        **popen,
+    )
+
+
+def main(folder: Path, name: str) -> None:
+    settings = Settings()
 
     def wait_for_go(_plan: Plan) -> None:
         (folder / f"{name}.ready").touch()
@@ -38,4 +53,4 @@ def main(erp_url: str, store_url: str, folder: Path, name: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4])
+    main(Path(sys.argv[1]), sys.argv[2])

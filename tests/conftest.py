@@ -53,6 +53,7 @@ from hypothesis import HealthCheck, settings
 from contract_sync.demo.seed import default_directory_file, seed
 from contract_sync.settings import get_settings
 from contract_sync.store.db import make_engine, upgrade
+from tests.stores import STORES, StoreUnderTest, store_under_test
 
 POSTGRES_URL = os.environ.get("CONTRACT_SYNC_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
@@ -279,6 +280,15 @@ def configured(seeded: Sides, tmp_path) -> Iterator[Sides]:
     """Settings pointing at the seeded databases, as the flow reads them."""
     with settings_for(seeded, tmp_path / "reports"):
         yield seeded
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, seeded: Sides, tmp_path) -> Iterator[StoreUnderTest]:
+    """The seeded databases with, as the project store, the SQL store or Procore (the
+    simulator holding the same contracts); the environment the flows and commands read
+    points at it. The re-import suites run against both."""
+    with store_under_test(request.param, seeded, tmp_path) as under_test:
+        yield under_test
 
 
 @contextmanager

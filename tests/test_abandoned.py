@@ -1,13 +1,11 @@
 """A killed run is marked abandoned, with when that was found: by the next run, or by
 `audit mark-abandoned` (`audit verify` names it and writes nothing); a run that is alive,
-however long it takes, is not."""
+however long it takes, is not. On the SQL store and on Procore."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,29 +16,15 @@ from typer.testing import CliRunner
 from contract_sync.demo.edit import edit_erp
 from contract_sync.model import Request
 from contract_sync.run import reimport
-from contract_sync.settings import Settings
 from contract_sync.store import schema as s
 from contract_sync.store.audit_log import runs
 from contract_sync_faces.cli import app
+from tests.concurrent_apply import start
 
-PROJECT = Path(__file__).resolve().parent.parent
 
-
-def _start_waiting_run(sides, folder: Path) -> subprocess.Popen:
+def _start_waiting_run(store, folder: Path) -> subprocess.Popen:
     """A run in its own process, stopped after planning (before apply) until `go`."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.concurrent_apply",
-            sides.erp_url,
-            sides.store_url,
-            str(folder),
-            "a",
-        ],
-        cwd=PROJECT,
-        env={**os.environ, "GX_ANALYTICS_ENABLED": "false"},
-    )
+    process = start(folder, "a", store.environment)
     deadline = time.monotonic() + 120
     while not (folder / "a.ready").exists():
         assert process.poll() is None and time.monotonic() < deadline, "the run did not start"
@@ -59,9 +43,10 @@ def _run_id(store: sa.Engine) -> str:
 
 
 @pytest.mark.parametrize("found_by", ["audit mark-abandoned", "the next run"])
-def test_a_killed_run_is_marked_abandoned(configured, tmp_path, found_by):
+def test_a_killed_run_is_marked_abandoned(store, tmp_path, found_by):
+    configured = store.sides
     edit_erp(configured.erp, 1, 0.5, seed=41)
-    process = _start_waiting_run(configured, tmp_path)
+    process = _start_waiting_run(store, tmp_path)
     run_id = _run_id(configured.store)
     alive = CliRunner().invoke(app, ["audit", "verify"])
     assert alive.exit_code == 0, alive.output
@@ -90,10 +75,7 @@ def test_a_killed_run_is_marked_abandoned(configured, tmp_path, found_by):
         )
         assert _statuses(configured.store) == ["abandoned"]
     else:
-        settings = Settings(
-            erp_url=configured.erp_url, store_url=configured.store_url, data_docs=False
-        )
-        reimport(settings, Request(company=1, actor="admin"))
+        reimport(store.settings, Request(company=1, actor="admin"))
         assert _statuses(configured.store) == ["abandoned", "completed"]
     with configured.store.connect() as connection:
         ended = connection.execute(runs().where(s.run_ends.c.status == "abandoned")).one()

@@ -1,5 +1,5 @@
 """Apply: contracts written in groups, each atomic; a stale or failing one leaves only its
-audit row."""
+audit row. On the SQL store and on Procore."""
 
 from __future__ import annotations
 
@@ -15,52 +15,40 @@ from contract_sync.erp.read import read_erp
 from contract_sync.hooks import Hooks
 from contract_sync.model import Plan, Request
 from contract_sync.run import reimport
-from contract_sync.settings import Settings
 from contract_sync.stages import apply as apply_stage
 from contract_sync.store import chain
 from contract_sync.store import schema as s
 from contract_sync.store.state import load_state, with_items
-from tests.store_rows import describe_first_item
 
 
-def _reimport(sides, before_apply: Callable[[Plan], None]) -> pd.DataFrame:
+def _reimport(store, before_apply: Callable[[Plan], None]) -> pd.DataFrame:
     """A full-refresh run as admin; `before_apply` sees the plan before it is written."""
-    settings = Settings(erp_url=sides.erp_url, store_url=sides.store_url, data_docs=False)
     request = Request(company=1, actor="admin", full_refresh=True)
-    result = reimport(settings, request, hooks=Hooks(planned=before_apply))
+    result = reimport(store.settings, request, hooks=Hooks(planned=before_apply))
     return result.audit.set_index("contract_no")
 
 
-def _contract(sides, contract_no: str):
-    with sides.store.connect() as connection:
-        header = connection.execute(
-            sa.select(s.main_contracts).where(
-                s.main_contracts.c.origin_id == contract_no, s.main_contracts.c.company_id == 1
-            )
-        ).one()
-        items = connection.execute(
-            sa.select(s.line_items)
-            .where(s.line_items.c.contract_id == header.id)
-            .order_by(s.line_items.c.id)
-        ).all()
-    return header, items
+def _written(items: pd.DataFrame, contract_no: str) -> pd.Series:
+    return items["contract_no"].eq(contract_no) & items["change"].isin(["changed", "added"])
 
 
-def test_a_failing_contract_is_rolled_back_and_the_others_applied(seeded):
+def test_a_failing_contract_is_rolled_back_and_the_others_applied(store):
+    seeded = store.sides
     edited = edit_erp(seeded.erp, 1, 1.0, seed=4)
     victim = sorted(edited.contracts)[0]
-    before = _contract(seeded, victim)
+    before = store.snapshot(victim)
+    said = []
 
-    def break_victim(plan: Plan) -> None:  # a value the database refuses, mid-writes
+    def break_victim(plan: Plan) -> None:  # a value the store refuses, mid-writes
         items = plan.comparison.items
-        broken = items["contract_no"].eq(victim) & items["change"].isin(["changed", "added"])
-        items.loc[broken[broken].index[-1], "position"] = pd.NA
+        said.append(store.refuse(items, _written(items, victim), victim))
 
-    audit = _reimport(seeded, break_victim)
+    audit = _reimport(store, break_victim)
 
     assert audit.loc[victim, "outcome"] == "failed"
-    assert "position" in audit.loc[victim, "error"] or "NULL" in audit.loc[victim, "error"].upper()
-    assert _contract(seeded, victim) == before
+    error = audit.loc[victim, "error"]
+    assert said[0] in error or "NULL" in error.upper(), error
+    assert store.snapshot(victim) == before
     others = [c for c in edited.contracts if c != victim]
     assert (audit.loc[others, "outcome"] == "reimported").all()
     with seeded.store.connect() as connection:
@@ -70,31 +58,28 @@ def test_a_failing_contract_is_rolled_back_and_the_others_applied(seeded):
     assert recorded == "failed"
 
 
-def test_a_contract_changed_after_compare_is_stale_and_untouched(seeded):
-    edited = edit_erp(seeded.erp, 1, 1.0, seed=5)
+def test_a_contract_changed_after_compare_is_stale_and_untouched(store):
+    edited = edit_erp(store.sides.erp, 1, 1.0, seed=5)
     target = sorted(edited.contracts)[0]
     saved = {}
 
     def save_in_store(_plan: Plan) -> None:  # someone saves the contract in the store meanwhile
-        with seeded.store.begin() as connection:
-            connection.execute(
-                s.main_contracts.update()
-                .where(s.main_contracts.c.origin_id == target, s.main_contracts.c.company_id == 1)
-                .values(version=s.main_contracts.c.version + 1)
-            )
-        saved["before"] = _contract(seeded, target)
+        store.save_contract(target)
+        saved["before"] = store.snapshot(target)
 
-    audit = _reimport(seeded, save_in_store)
+    audit = _reimport(store, save_in_store)
     before = saved["before"]
     assert audit.loc[target, "outcome"] == "blocked"
     assert audit.loc[target, "reasons"] == "stale"
-    assert _contract(seeded, target) == before
+    assert store.snapshot(target) == before
 
 
-def test_each_contract_of_a_group_is_atomic(seeded, monkeypatch):
-    """Groups of 3: in the first, a contract the database refuses mid-write fails and another
-    saved in the store meanwhile is stale; both are left as they were, their neighbours land,
-    each contract is recorded once, progress counts every contract and the chain verifies."""
+def test_each_contract_of_a_group_is_atomic(store, monkeypatch):
+    """Groups of 3 (Procore: of one, written without transactions): in the first, a contract
+    the store refuses mid-write fails and another saved in the store meanwhile is stale; both
+    are left as they were, their neighbours land, each contract is recorded once, progress
+    counts every contract and the chain verifies."""
+    seeded = store.sides
     monkeypatch.setattr(apply_stage, "GROUP", 3)
     edit_erp(seeded.erp, 1, 1.0, seed=4)
     chosen, saved, progress = {}, {}, []
@@ -105,28 +90,22 @@ def test_each_contract_of_a_group_is_atomic(seeded, monkeypatch):
         assert len(in_order) > 3  # two groups at least
         victim, stale = in_order["contract_no"].iloc[1], in_order["contract_no"].iloc[2]
         items = plan.comparison.items
-        broken = items["contract_no"].eq(victim) & items["change"].isin(["changed", "added"])
-        items.loc[broken[broken].index[-1], "position"] = pd.NA  # NOT NULL in the store
-        with seeded.store.begin() as connection:
-            connection.execute(
-                s.main_contracts.update()
-                .where(s.main_contracts.c.id == int(in_order["contract_id"].iloc[2]))
-                .values(version=s.main_contracts.c.version + 1)
-            )
-        chosen.update(victim=victim, stale=stale, written=list(written["contract_no"]))
-        saved.update({c: _contract(seeded, c) for c in (victim, stale)})
+        said = store.refuse(items, _written(items, victim), victim)
+        store.save_contract(stale)
+        chosen.update(victim=victim, stale=stale, written=list(written["contract_no"]), said=said)
+        saved.update({c: store.snapshot(c) for c in (victim, stale)})
 
-    settings = Settings(erp_url=seeded.erp_url, store_url=seeded.store_url, data_docs=False)
     request = Request(company=1, actor="admin", full_refresh=True)
     hooks = Hooks(planned=break_one_and_save_another, progress=lambda *p: progress.append(p))
-    result = reimport(settings, request, hooks=hooks)
+    result = reimport(store.settings, request, hooks=hooks)
     audit = result.audit.set_index("contract_no")
 
     victim, stale, written = chosen["victim"], chosen["stale"], chosen["written"]
     assert audit.loc[victim, "outcome"] == "failed"
-    assert "NULL" in audit.loc[victim, "error"].upper()
+    error = audit.loc[victim, "error"]
+    assert chosen["said"] in error or "NULL" in error.upper(), error
     assert (audit.loc[stale, "outcome"], audit.loc[stale, "reasons"]) == ("blocked", "stale")
-    assert {c: _contract(seeded, c) for c in (victim, stale)} == saved  # nothing of them written
+    assert {c: store.snapshot(c) for c in (victim, stale)} == saved  # nothing of them written
     landed = [c for c in written if c not in (victim, stale)]
     assert (audit.loc[landed, "outcome"] == "reimported").all()
     assert (audit.loc[landed, "version_after"] == audit.loc[landed, "version_before"] + 1).all()
@@ -160,11 +139,12 @@ def _baseline_items(sides) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["contract_no", "item_no", *ITEM_FIELDS])
 
 
-def test_a_reimport_leaves_each_baseline_the_erp_items_exactly(seeded):
+def test_a_reimport_leaves_each_baseline_the_erp_items_exactly(store):
     """Items changed, added and removed, of which only the baseline rows that differ are
     written: the baseline is the ERP's items (exact values, as compare reads them)."""
+    seeded = store.sides
     edited = edit_erp(seeded.erp, 1, 1.0, seed=6)
-    audit = _reimport(seeded, lambda _plan: None)
+    audit = _reimport(store, lambda _plan: None)
     written = audit[audit["outcome"] == "reimported"]
     assert set(written.index) == set(edited.contracts)
 
@@ -174,8 +154,7 @@ def test_a_reimport_leaves_each_baseline_the_erp_items_exactly(seeded):
     baseline = state.baseline_items.assign(
         contract_no=state.baseline_items["contract_id"].map(numbers)
     )
-    settings = Settings(erp_url=seeded.erp_url, store_url=seeded.store_url, data_docs=False)
-    erp = read_erp(settings, 1).items
+    erp = read_erp(store.settings, 1).items
     columns = ["contract_no", "item_no", *ITEM_FIELDS]
     pd.testing.assert_frame_equal(
         _in_key_order(baseline[columns]),
@@ -188,9 +167,10 @@ def _in_key_order(items: pd.DataFrame) -> pd.DataFrame:
     return items.sort_values(["contract_no", "item_no"]).reset_index(drop=True)
 
 
-def test_a_contract_whose_baseline_moved_after_compare_is_stale_and_untouched(seeded):
+def test_a_contract_whose_baseline_moved_after_compare_is_stale_and_untouched(store):
     """Another run settles a contract's baseline between this run's compare and its apply:
     the diff was made from the old one, so the contract is refused, nothing of it written."""
+    seeded = store.sides
     edited = edit_erp(seeded.erp, 1, 1.0, seed=5)
     target = sorted(edited.contracts)[0]
     saved = {}
@@ -207,11 +187,11 @@ def test_a_contract_whose_baseline_moved_after_compare_is_stale_and_untouched(se
                 .where(s.import_baselines.c.contract_id == contract_id)
                 .values(erp_hash="settled by another run")
             )
-        saved.update(contract=_contract(seeded, target), baseline=_baseline_items(seeded))
+        saved.update(contract=store.snapshot(target), baseline=_baseline_items(seeded))
 
-    audit = _reimport(seeded, settle_elsewhere)
+    audit = _reimport(store, settle_elsewhere)
     assert (audit.loc[target, "outcome"], audit.loc[target, "reasons"]) == ("blocked", "stale")
-    assert _contract(seeded, target) == saved["contract"]
+    assert store.snapshot(target) == saved["contract"]
     baseline = _baseline_items(seeded)
     pd.testing.assert_frame_equal(
         baseline[baseline["contract_no"] == target],
@@ -221,11 +201,12 @@ def test_a_contract_whose_baseline_moved_after_compare_is_stale_and_untouched(se
     assert (audit.loc[others, "outcome"] == "reimported").all()
 
 
-def test_a_settle_leaves_a_baseline_another_run_wrote_after_compare(seeded):
+def test_a_settle_leaves_a_baseline_another_run_wrote_after_compare(store):
     """A change both sides agree on settles the baseline, unless another run wrote that
     baseline since this run compared: its rows were computed from the one compare saw."""
+    seeded = store.sides
     target, agreed = "24012-", "Agreed on both sides"
-    contract_id, _ = describe_first_item(seeded, target, store=agreed, erp=agreed)
+    contract_id, _ = store.describe_first_item(target, store=agreed, erp=agreed)
     before = _baseline_items(seeded)
 
     def write_baseline_elsewhere(plan: Plan) -> None:
@@ -237,7 +218,7 @@ def test_a_settle_leaves_a_baseline_another_run_wrote_after_compare(seeded):
                 .values(erp_hash="written by another run")
             )
 
-    audit = _reimport(seeded, write_baseline_elsewhere)
+    audit = _reimport(store, write_baseline_elsewhere)
     assert (audit.loc[target, "outcome"], audit.loc[target, "reasons"]) == (
         "up_to_date",
         "no_updates",
@@ -255,10 +236,11 @@ def test_a_settle_leaves_a_baseline_another_run_wrote_after_compare(seeded):
     )
 
 
-def test_a_baseline_written_before_the_items_are_read_is_the_one_compared(seeded):
+def test_a_baseline_written_before_the_items_are_read_is_the_one_compared(store):
     """Another run writes a contract's baseline after this run loaded the store's state and
     before it reads the contract's items: the baseline and its hash are read with the items,
     so the contract is compared with that baseline and written, not refused as stale."""
+    seeded = store.sides
     edited = edit_erp(seeded.erp, 1, 1.0, seed=8)
     target = sorted(edited.contracts)[0]
     written = []
@@ -283,9 +265,8 @@ def test_a_baseline_written_before_the_items_are_read_is_the_one_compared(seeded
             written.append(stage)
         yield
 
-    settings = Settings(erp_url=seeded.erp_url, store_url=seeded.store_url, data_docs=False)
     request = Request(company=1, actor="admin", full_refresh=True)
-    result = reimport(settings, request, hooks=Hooks(timer=write_baseline_before_items))
+    result = reimport(store.settings, request, hooks=Hooks(timer=write_baseline_before_items))
     audit = result.audit.set_index("contract_no")
     assert written
     assert audit.loc[target, "outcome"] == "reimported"

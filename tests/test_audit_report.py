@@ -23,7 +23,7 @@ from contract_sync.settings import get_settings
 from contract_sync.store.audit_log import AuditFilter, read_audit
 from contract_sync_faces.cli import app
 from tests.conftest import kept_as_is, seeded_sides, settings_for
-from tests.test_reimport_paths import _conflict
+from tests.stores import StoreUnderTest
 
 
 def _run(sides, actor: str, dry_run: bool = False, break_one: bool = False) -> str:
@@ -51,7 +51,10 @@ def history(backend, tmp_path_factory):
         edit_erp(sides.erp, 1, 0.5, seed=31)
         runs.append(_run(sides, "admin", dry_run=True))
         runs.append(_run(sides, "admin", break_one=True))
-        _conflict(sides, "24010-")  # the last run overwrites a store edit
+        sql_store = StoreUnderTest("sql", sides, get_settings(), {})
+        sql_store.describe_first_item(  # the last run overwrites a store edit
+            "24010-", store="Edited in the project", erp="Edited in the ERP"
+        )
         runs.append(_run(sides, "sync-service"))
         with kept_as_is(sides):
             yield sides, runs

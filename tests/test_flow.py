@@ -24,7 +24,7 @@ from contract_sync.store import schema as s
 from contract_sync.store.audit_log import runs
 from contract_sync.store.state import load_state, with_items
 from contract_sync_flows.reimport import reimport_main_contracts
-from tests.store_rows import contract_id, first_item
+from tests.stores import erp_items
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 PROJECT = Path(__file__).resolve().parent.parent
@@ -34,15 +34,8 @@ def _by_contract(audit: pd.DataFrame) -> pd.DataFrame:
     return audit.set_index("contract_no")
 
 
-def _store_snapshot(engine: sa.Engine) -> dict[str, list]:
-    with engine.connect() as connection:
-        return {
-            table.name: connection.execute(sa.select(table).order_by(*table.primary_key)).all()
-            for table in (s.main_contracts, s.line_items, s.import_baselines, s.baseline_items)
-        }
-
-
-def test_sync_reimports_eligible_contracts_and_blocks_each_edge_case(configured):
+def test_sync_reimports_eligible_contracts_and_blocks_each_edge_case(store):
+    configured = store.sides
     edited = edit_erp(configured.erp, 1, 0.6, seed=2)
     audit = _by_contract(reimport_main_contracts(company=1))
 
@@ -98,12 +91,15 @@ def test_sync_reimports_eligible_contracts_and_blocks_each_edge_case(configured)
     assert stored_failures[0]["suite"] == "contract_aggregates"
     assert overwritten > 0
 
+    for contract in reimported:  # and what the store holds is the ERP's items, exactly
+        pd.testing.assert_frame_equal(store.items(contract), erp_items(configured, contract))
+
     # Right after a finished run, what it re-imported shows no_updates and nothing is written.
-    before = _store_snapshot(configured.store)
+    before = store.everything()
     again = _by_contract(reimport_main_contracts(company=1))
     assert (again.loc[reimported, "outcome"] == "up_to_date").all()
     assert (again.loc[reimported, "reasons"] == "no_updates").all()
-    assert _store_snapshot(configured.store) == before
+    assert store.everything() == before
 
 
 def test_quickbooks_company_is_refused_for_every_contract(configured):
@@ -113,12 +109,13 @@ def test_quickbooks_company_is_refused_for_every_contract(configured):
     assert audit["reasons"].str.contains("integration_unsupported").all()
 
 
-def test_dry_run_records_would_reimport_and_writes_nothing_else(configured):
+def test_dry_run_records_would_reimport_and_writes_nothing_else(store):
+    configured = store.sides
     edited = edit_erp(configured.erp, 1, 0.5, seed=3)
-    before = _store_snapshot(configured.store)
+    before = store.everything()
     audit = _by_contract(reimport_main_contracts(company=1, requested_by="admin", dry_run=True))
     assert set(audit.index[audit["outcome"] == "would_reimport"]) == set(edited.contracts)
-    assert _store_snapshot(configured.store) == before
+    assert store.everything() == before
     with configured.store.connect() as connection:
         changes = connection.execute(
             sa.select(sa.func.count()).select_from(s.audit_changes)
@@ -127,13 +124,14 @@ def test_dry_run_records_would_reimport_and_writes_nothing_else(configured):
 
 
 @pytest.mark.parametrize("login", ["nobody", "ADMIN", " admin", "\u0430dmin"])  # Cyrillic a
-def test_an_unknown_user_is_a_recorded_refusal_that_writes_nothing(configured, login):
+def test_an_unknown_user_is_a_recorded_refusal_that_writes_nothing(store, login):
+    configured = store.sides
     edit_erp(configured.erp, 1, 0.5, seed=12)
-    before = _store_snapshot(configured.store)
+    before = store.everything()
     audit = reimport_main_contracts(company=1, requested_by=login)
     assert set(audit["outcome"]) == {"blocked"}
     assert audit["reasons"].str.split().map(lambda r: r[0] == "unknown_user").all()
-    assert _store_snapshot(configured.store) == before
+    assert store.everything() == before
     with configured.store.connect() as connection:
         run = connection.execute(runs()).one()
         refused = connection.execute(
@@ -164,7 +162,7 @@ def test_a_files_export_gives_the_same_outcomes_as_the_vista_database(
     assert (from_files["outcome"] == "would_reimport").any()
 
 
-def test_only_contracts_changed_since_their_import_are_compared(configured):
+def test_only_contracts_changed_since_their_import_are_compared(store):
     seeded_run = _by_contract(reimport_main_contracts(company=1))
     # Nothing changed in the ERP since the import: no validation ran, nothing was compared.
     edge = edge_case_contracts(seeded_run.index)
@@ -175,9 +173,7 @@ def test_only_contracts_changed_since_their_import_are_compared(configured):
 
     # A line item deleted in the store is not seen by a normal run, and restored by a refresh.
     victim = regular[0]
-    with configured.store.begin() as connection:
-        item_id = first_item(connection, contract_id(connection, victim), s.line_items.c.id)
-        connection.execute(s.line_items.delete().where(s.line_items.c.id == item_id))
+    store.delete_item(victim, store.items(victim).index[0])
     normal = _by_contract(reimport_main_contracts(company=1))
     assert normal.loc[victim, "reasons"] == "no_updates"
     refresh = _by_contract(reimport_main_contracts(company=1, full_refresh=True))

@@ -242,7 +242,7 @@ class ReimportWriter(Writer):
         stale = ~locked & moved
         readable = ~locked & ~stale
         now = current_items_digests(connection, ids[readable].tolist())
-        digest = ids.map(now).fillna(NO_ITEMS_DIGEST)
+        digest = ids.map(now).astype("string").fillna(NO_ITEMS_DIGEST)
         compared = rows["contract_no"].map(self.digests)
         stale |= readable & digest.ne(compared).fillna(True).astype(bool)
         rows = refused_rows(rows, rows.index[locked.to_numpy()], Reason.locked)
