@@ -30,9 +30,10 @@ class ProjectStore(Protocol):
     # store's stages "read remote store" and "read remote items"; none for the SQL store).
     remote: bool
 
-    def refresh(self, ledger: sa.Engine, erp_company: int) -> None:
+    def refresh(self, ledger: sa.Engine, erp_company: int, *, contracts: bool = True) -> None:
         """The company's projects, job links and contracts, as the store holds them now,
-        readable from the ledger's tables."""
+        readable from the ledger's tables. Without `contracts` (a first import, which looks
+        for each contract where it writes it) the contracts stay as last read."""
 
     def refresh_items(self, ledger: sa.Engine, erp_company: int, contract_ids: list[int]) -> None:
         """The items of these contracts, as the store holds them now, likewise."""
@@ -46,7 +47,7 @@ class SqlStore:
     write_group = None
     remote = False
 
-    def refresh(self, ledger: sa.Engine, erp_company: int) -> None:
+    def refresh(self, ledger: sa.Engine, erp_company: int, *, contracts: bool = True) -> None:
         return None
 
     def refresh_items(self, ledger: sa.Engine, erp_company: int, contract_ids: list[int]) -> None:
@@ -74,9 +75,11 @@ def project_store(settings: Settings) -> Iterator[ProjectStore]:
         store.close()
 
 
-def read_store(store: ProjectStore, ledger: sa.Engine, erp_company: int) -> None:
+def read_store(
+    store: ProjectStore, ledger: sa.Engine, erp_company: int, contracts: bool = True
+) -> None:
     """Stage "read remote store": the store's state into the ledger's tables (Procore: lists)."""
-    store.refresh(ledger, erp_company)
+    store.refresh(ledger, erp_company, contracts=contracts)
 
 
 def read_store_items(

@@ -53,13 +53,23 @@ class UnknownUser(UserError, LookupError):
 
 
 def _load_state(
-    store: sa.Engine, request: Request, hooks: Hooks, target: ProjectStore = SQL_STORE
+    store: sa.Engine,
+    request: Request,
+    hooks: Hooks,
+    target: ProjectStore = SQL_STORE,
+    first_import: bool = False,
 ) -> StoreState:
     """The store's state for the request (read from the target store first when that is
-    not the ledger's own tables)."""
+    not the ledger's own tables; for a first import without the contracts' lists: each
+    contract is looked for where it is written)."""
     if target.remote:
         hooks.stage(
-            "read remote store", read_store, store=target, ledger=store, erp_company=request.company
+            "read remote store",
+            read_store,
+            store=target,
+            ledger=store,
+            erp_company=request.company,
+            contracts=not first_import,
         )
     return hooks.stage(
         "load state",
@@ -166,7 +176,7 @@ def _run(
         project_store(settings) as target,
         alive(store, origin.run_id),
     ):
-        state = _load_state(store, request, hooks, target)
+        state = _load_state(store, request, hooks, target, first_import)
         start_run(store, run_record(origin, state.company_id, request))
         try:
             found = scan(

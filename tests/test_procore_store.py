@@ -15,7 +15,7 @@ from contract_sync.model import Request
 from contract_sync.run import company_ready_list, first_import, preview, reimport
 from contract_sync.store import schema as s
 from contract_sync.vocabulary import Outcome
-from tests.procore_world import procore_world, world_environment
+from tests.procore_world import PROCORE_COMPANY, procore_world, world_environment
 
 SERVICE = "sync-service"
 
@@ -464,9 +464,10 @@ def test_an_item_deleted_and_made_again_in_procore_is_read_as_it_is_now(world):
 def test_more_projects_than_a_window_holds_are_read_in_part_and_every_contract_imported(
     seeded, tmp_path
 ):
-    """13 projects, 12 requests an hour: each run lists what the window holds beside a
-    quarter kept for writes, stalest first; the contracts arrive over the windows, and no
-    429 is ever answered."""
+    """13 projects, 12 requests an hour, no 429 ever answered: a first import lists only the
+    project of each contract it writes, so the contracts arrive over the windows; a sync
+    lists what the window holds beside a quarter kept for writes, stalest first, so every
+    project is read over the windows."""
     with procore_world(seeded, tmp_path, rate_limit=12) as world:
         world.sides = seeded
         imported, windows = set(), 0
@@ -477,17 +478,50 @@ def test_more_projects_than_a_window_holds_are_read_in_part_and_every_contract_i
             if not (audit["reasons"] == "rate_limited").any():
                 break
             world.sim.advance_clock(3600)
-        answered = world.sim.log.counts_by_status()
-        assert not any(429 in statuses for statuses in answered.values()), answered
         assert 1 < windows < 12 and len(imported) >= 8
         for contract_no in imported:
             _same_values(_procore_items(world, contract_no), _erp_items(world, contract_no))
-        with world.sides.store.connect() as connection:
-            unread = connection.execute(
-                sa.select(sa.func.count())
-                .select_from(s.projects)
-                .where(
-                    s.projects.c.remote_id.is_not(None), s.projects.c.contracts_read_at.is_(None)
-                )
-            ).scalar()
-        assert unread == 0
+
+        def unread() -> int:
+            with world.sides.store.connect() as connection:
+                p = s.projects.c
+                return connection.execute(
+                    sa.select(sa.func.count()).where(
+                        p.remote_id.is_not(None), p.contracts_read_at.is_(None)
+                    )
+                ).scalar()
+
+        left = [unread()]
+        while left[-1] and len(left) < 6:
+            world.sim.advance_clock(3600)
+            reimport(world.settings, Request(1, SERVICE))
+            left.append(unread())
+        assert left[0] == len(world.projects) and left[-1] == 0 and len(left) > 2, left
+        answered = world.sim.log.counts_by_status()
+        assert not any(429 in statuses for statuses in answered.values()), answered
+
+
+def test_a_first_import_finds_a_contract_made_in_procore_meanwhile_and_makes_no_second(world):
+    """The ready list shows a contract importable; then someone makes it in Procore (its
+    own ERP import, say). A first import lists the project before it creates: it refuses the
+    contract as already imported, writes nothing, and the mirror holds it from then on."""
+    ready = company_ready_list(world.settings, Request(1, SERVICE))
+    row = ready[ready["import_available"]].iloc[0]
+    contract_no, project = row["contract_no"], world.projects[row["project"]]
+    made = world.sim.state.create_contract(
+        PROCORE_COMPANY,
+        project,
+        {"origin_id": contract_no, "title": "Made in Procore", "status": "Approved"},
+        None,
+    )
+    world.sim.log.clear()
+    audit = first_import(world.settings, Request(1, SERVICE, contracts=[contract_no])).audit
+    assert (audit.loc[0, "outcome"], audit.loc[0, "reasons"]) == ("blocked", "already_imported")
+    counts = world.sim.request_counts()
+    assert "POST /rest/v1.0/prime_contract" not in counts, counts
+    assert counts["GET /rest/v1.0/prime_contracts"] == 1  # its project's list, no other
+    assert [c.id for c in world.sim.state.store.contracts.values()] == [made.id]
+    assert world.sim.state.items_of(made.id) == []
+    again = company_ready_list(world.settings, Request(1, SERVICE)).set_index("contract_no")
+    assert not again.loc[contract_no, "import_available"]
+    assert again.loc[contract_no, "project"] == row["project"]

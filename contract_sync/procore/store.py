@@ -2,7 +2,8 @@
 contract there without transactions.
 
 Reads: each run mirrors Procore's projects (their origin_id links the ERP job) and prime
-contracts into the ledger (one list call a project, contract_sync.procore.mirror), and the
+contracts into the ledger (one list call a project, contract_sync.procore.mirror; a first
+import lists only the project of each contract it makes, right before), and the
 line items of only the contracts it compares: all of them the first time, then those
 changed since (filters[updated_at], guides/filtering_on_list_actions.md), all again when
 the contract's total says an item went (a delete leaves no updated_at behind).
@@ -67,6 +68,7 @@ from .client import SYNC_MAX_RECORDS, ProcoreClient
 from .errors import ProcoreError, ProcoreValueError, RateLimited
 from .frames import contract_body, contract_frame, item_frame, item_records, project_frame
 from .mirror import link_items, mirror_contracts, mirror_items, mirror_projects
+from .records import PrimeContract
 
 APPROVED_CHANGE_ORDER = "approved"
 # Edits are looked for from a little before the last read: clocks differ, and updated_at
@@ -109,10 +111,12 @@ class ProcoreStore:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def refresh(self, ledger: sa.Engine, erp_company: int) -> None:
+    def refresh(self, ledger: sa.Engine, erp_company: int, *, contracts: bool = True) -> None:
         """The company's projects, job links and prime contracts, as Procore holds them now,
         into the ledger's mirror. A company the ledger does not know is left to load_state
-        to refuse.
+        to refuse. Without `contracts` (a first import) only the projects: a first import
+        lists its contract's project where it writes it, so a company's import across
+        several hourly windows does not spend each on lists it does not need.
 
         Each project's contracts take a request: a company with more projects than the
         hourly window holds is read in part, the projects read longest ago first, keeping a
@@ -131,6 +135,8 @@ class ProcoreStore:
                 connection, company.id, project_frame(projects, erp_company)
             )
             last_read = _lists_read_at(connection, project_ids.to_numpy().tolist())
+        if not contracts:
+            return
         spectrum = company.erp_type == SPECTRUM
         listed, orders, read = [], [], []
         for project in sorted(projects, key=lambda p: last_read.get(project_ids[p.id]) or ""):
@@ -256,7 +262,8 @@ class ProcoreStore:
                 contract.reimport(client)
             else:
                 sent = True
-                contract.first_import(client, resumed)
+                if not contract.first_import(client, resumed):
+                    return contract.rows
         except RateLimited as error:
             contract.keep(f"stopped: {error}") if sent else contract.end()
             rows = refused_rows(row, row.index, Reason.rate_limited)
@@ -363,10 +370,11 @@ class _Contract:
     def requests(self) -> int:
         """The calls this contract's write takes: a re-import reads it again, syncs its
         added and changed items (1,000 a call), deletes each removed one, updates its header
-        when that changed; a first import creates it and syncs all its items."""
+        when that changed; a first import lists its project (is it there already?), creates
+        it (or, resumed, updates the header of the one it made) and syncs all its items."""
         syncs = math.ceil(len(self.items) / SYNC_MAX_RECORDS)
-        if self.first:  # resumed: the contract looked for (a list) and its header updated
-            return 1 + syncs + (2 if self.open_intent else 0)
+        if self.first:
+            return 2 + syncs
         change = self.items["change"]
         upserts = int(
             change.isin([ItemChange.added, ItemChange.changed, ItemChange.renumbered]).sum()
@@ -523,19 +531,23 @@ class _Contract:
 
     # -- a first import ------------------------------------------------------------------------
 
-    def first_import(self, client: ProcoreClient, resumed: bool) -> None:
+    def first_import(self, client: ProcoreClient, resumed: bool) -> bool:
+        """The contract made in its project, with its items; False, nothing written, when
+        the project holds it already and no run of ours left it midway (the mirror had not
+        listed it): then it is mirrored and refused `already_imported`."""
         header = self.headers.iloc[0].to_dict()
         code = str(header.get("contract_code") or self.contract_no)
-        made = None
-        if resumed:  # an earlier run may have made it: found by its origin, never made twice
-            made = next(
-                (
-                    c
-                    for c in client.prime_contracts(self.remote_project)
-                    if normal_text(c.origin_id or "") == self.contract_no
-                ),
-                None,
-            )
+        made = next(
+            (
+                c
+                for c in client.prime_contracts(self.remote_project)
+                if normal_text(c.origin_id or "") == self.contract_no
+            ),
+            None,
+        )
+        if made is not None and not resumed:
+            self._already_there(made)
+            return False
         if made is None:
             body = contract_body(header, self.erp_company, origin_id=code) | {
                 "number": self.contract_no,
@@ -553,6 +565,19 @@ class _Contract:
             contract_id = int(self.rows["contract_id"].iloc[0])
             _set_remote(connection, contract_id, made.id, made.updated_at)
             link_items(connection, contract_id, synced)
+            insert_audit(connection, self._run_id(connection), self.rows, None)
+            self.end(connection)
+        return True
+
+    def _already_there(self, found: PrimeContract) -> None:
+        """A contract Procore holds that the mirror did not know: mirrored, and this
+        import refused as the gate refuses one the mirror knows."""
+        project = pd.Series({self.remote_project: int(self.rows["project_id"].iloc[0])})
+        self.rows = refused_rows(self.rows, self.rows.index, Reason.already_imported)
+        with _mirror_transaction(self.ledger, self.erp_company) as connection:
+            company_id = _company(connection, self.erp_company).id
+            listed = contract_frame([(self.remote_project, found)], self.erp_company)
+            mirror_contracts(connection, company_id, listed, project)
             insert_audit(connection, self._run_id(connection), self.rows, None)
             self.end(connection)
 
