@@ -67,9 +67,10 @@ test: install
 quick: install
 	$(call run_tests,-m "not slow")
 
-# The quick loop again with pyarrow installed (the `arrow` extra, in a venv of its own), so
-# that pandas keeps text in Arrow as most data teams' environments make it; on SQLite only,
-# as which storage pandas picks does not depend on the store.
+# The quick loop again with the `arrow` extra installed (in a venv of its own): pandas keeps
+# text in Arrow, as most data teams' environments make it, and the ERP is read through ADBC
+# (contract_sync/arrow_reads.py). On SQLite, as which storage pandas picks does not depend
+# on the store; the Arrow reads' own tests on PostgreSQL too when it is given.
 ARROW_VENV := .venv-arrow
 
 $(ARROW_VENV)/bin/.installed: pyproject.toml uv.lock | $(UV)
@@ -79,6 +80,7 @@ $(ARROW_VENV)/bin/.installed: pyproject.toml uv.lock | $(UV)
 test-arrow: $(ARROW_VENV)/bin/.installed
 	$(ARROW_VENV)/bin/python -c 'import pandas, pyarrow; assert pandas.Series(["x"]).array.__class__.__name__ == "ArrowStringArray"'
 	CONTRACT_SYNC_TEST_POSTGRES_URL= $(call run_tests,-m "not slow",$(ARROW_VENV)/bin/pytest -n $(WORKERS))
+	$(call run_tests,tests/test_arrow_reads.py,$(ARROW_VENV)/bin/pytest -n $(WORKERS))
 
 # The ERP fuzz test of the suite (tests/test_fuzz.py) at size: FUZZ_MUTATIONS per backend,
 # shared by the files and the Vista connectors (SQLite; PostgreSQL too when
@@ -96,11 +98,12 @@ serve: install
 stop:
 	scripts/stop.sh
 
-# Company scale: 5,000 contracts x 200 items on SQLite (BENCH_ARGS="--backend postgresql ...").
-# Each benchmark adds its run's line to bench/history.tsv and writes its full JSON to
-# bench/results/ (ignored by git); BENCH_ARGS=--keep writes it to bench/results/cited/.
-bench: install
-	$(BIN)/python -m bench $(BENCH_ARGS)
+# Company scale: 5,000 contracts x 200 items on SQLite (BENCH_ARGS="--backend postgresql ..."),
+# with the `arrow` extra (the ERP read through Arrow; the floor reads it through SQLAlchemy's
+# rows too). Each benchmark adds its run's line to bench/history.tsv and writes its full JSON
+# to bench/results/ (ignored by git); BENCH_ARGS=--keep writes it to bench/results/cited/.
+bench: $(ARROW_VENV)/bin/.installed
+	$(ARROW_VENV)/bin/python -m bench $(BENCH_ARGS)
 
 # The command line's wall time on the demo (ready, reimport one contract, make demo again).
 bench-cli: install

@@ -22,6 +22,14 @@ AGAINST_READ_ERP = [
     ("b: nothing edited", "nothing edited, all validated / read ERP, s", None),
     ("a: 2% edited", "2% edited, all validated / read ERP, s", None),
 ]
+# Held against the ERP read through SQLAlchemy's rows (the floor before Arrow reads, issue 32).
+AGAINST_ROWS = [
+    (
+        "b': nothing edited, verdicts kept",
+        "nothing edited, verdicts kept / read ERP as rows, s",
+        0.4,
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,7 @@ def floor_figures(result: dict) -> list[Figure]:
         return []
     floor = stage_medians(runs["floor"])
     figures = [*_compare_figure(runs, floor), *_read_erp_figures(runs, floor)]
-    return figures + _growth_figure(result)
+    return figures + _through_rows_figures(runs, floor) + _growth_figure(result)
 
 
 def _compare_figure(runs: dict, floor: dict[str, float]) -> list[Figure]:
@@ -116,6 +124,23 @@ def _read_erp_figures(runs: dict, floor: dict[str, float]) -> list[Figure]:
         for name, label, target in AGAINST_READ_ERP
         if runs.get(name)
     ]
+
+
+def _through_rows_figures(runs: dict, floor: dict[str, float]) -> list[Figure]:
+    """The ERP read through Arrow against the same read through SQLAlchemy's rows, and
+    syncs against the latter; none where the floor did not read through Arrow (no `arrow`
+    extra) or was measured before both were."""
+    measured = [r for r in runs["floor"] if r.get("arrow_reads") and "read_erp_through_rows" in r]
+    if not measured:
+        return []
+    rows = median(measured, "read_erp_through_rows")
+    label = "read ERP through Arrow / through SQLAlchemy rows, s"
+    figures = [Figure("arrow/rows", label, floor["read ERP"], rows)]
+    for name, label, target in AGAINST_ROWS:
+        if runs.get(name):
+            key = f"{scenario_key(name)}/rows"
+            figures.append(Figure(key, label, median(runs[name], "total"), rows, target))
+    return figures
 
 
 def _growth_figure(result: dict) -> list[Figure]:

@@ -9,11 +9,12 @@ the connector does not know.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import pandas as pd
 import sqlalchemy as sa
 
+from contract_sync.arrow_reads import arrow_chunks, read_arrow
 from contract_sync.columns import (
     CONTRACT_COLUMNS,
     REJECTED,
@@ -170,7 +171,8 @@ def vista_groups(
     """The same read a group of contracts at a time (groups.read_piece_items): the items
     streamed in the order of JCCI's key (no sort), while the connection stays open. The
     read runs up to `group_items` rows ahead."""
-    with engine.connect() as connection:
+    with ExitStack() as stack:
+        connection = stack.enter_context(engine.connect())
         raw = _read_headers(connection, company, contract_nos, None)
         over_scale: list[pd.DataFrame] = []  # read once, when a row first needs it
 
@@ -185,7 +187,10 @@ def vista_groups(
         contracts = _contracts_frame(raw, over_scale_values(raw["bad_scale"]))
         query = _items_query(company, contract_nos, None).order_by(JCCI.c.JCCo, JCCI.c.Contract)
         streamed = connection.execution_options(stream_results=True)
-        ahead = ReadAhead(_read_sql(query, streamed, chunksize=STREAM_ROWS), _depth(group_items))
+        chunks = stack.enter_context(arrow_chunks(engine, query, STREAM_ROWS))
+        if chunks is None:
+            chunks = _read_sql(query, streamed, chunksize=STREAM_ROWS)
+        ahead = ReadAhead(chunks, _depth(group_items))
 
         def items() -> Iterator[pd.DataFrame]:
             for group in split_by_contract(ahead, read_piece_items(group_items)):
@@ -206,7 +211,11 @@ def _depth(group_items: int | None) -> int:
 
 def _read_sql(query: sa.Select, connection: sa.Connection, chunksize: int | None = None):
     """pandas.read_sql (a frame, or chunks of one), letting the database's own error
-    through (pandas wraps it)."""
+    through (pandas wraps it); a whole frame through Arrow where it can be (arrow_reads)."""
+    if chunksize is None:
+        frame = read_arrow(connection.engine, query)
+        if frame is not None:
+            return frame
     try:
         return pd.read_sql(query, connection, dtype_backend="numpy_nullable", chunksize=chunksize)
     except pd.errors.DatabaseError as error:

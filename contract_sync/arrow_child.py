@@ -1,0 +1,58 @@
+"""A SQLite read through ADBC in a process of its own, its rows streamed to the parent as
+Arrow IPC on stdout: `python -m contract_sync.arrow_child` with a JSON request on stdin
+({"uri", "sql", "check", "batch_rows"}).
+
+Why a process: the ADBC SQLite driver carries its own copy of SQLite. Two copies in one
+process break each other's POSIX locks on the same file (closing one's descriptor drops the
+other's locks: sqlite.org/howtocorrupt.html, 2.2.1), and the run holds the same databases
+open through Python's sqlite3. Exit status NOT_READ (nothing written) when the database
+cannot be opened or holds a value of another type than its column's (the `check` query
+finds one): the parent then reads through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+NOT_READ = 3
+
+
+def main() -> int:
+    # The driver's low-level API: its DB-API module imports pandas, a second more per read.
+    import adbc_driver_manager as manager
+    import adbc_driver_sqlite
+    import pyarrow as pa
+
+    request = json.load(sys.stdin)
+    try:
+        database = adbc_driver_sqlite.connect(request["uri"])
+        connection = manager.AdbcConnection(database)
+    except manager.Error:
+        return NOT_READ
+    try:
+        if request["check"] and _rows(manager, pa, connection, request["check"], 1).num_rows:
+            return NOT_READ
+        reader = _reader(manager, pa, connection, request["sql"], int(request["batch_rows"]))
+    except (manager.Error, OSError):
+        return NOT_READ
+    with pa.ipc.new_stream(sys.stdout.buffer, reader.schema) as stream:
+        for batch in reader:
+            stream.write_batch(batch)
+    return 0
+
+
+def _reader(manager, pa, connection, sql: str, batch_rows: int):  # noqa: ANN001, ANN202
+    statement = manager.AdbcStatement(connection)
+    statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+    statement.set_sql_query(sql)
+    stream, _ = statement.execute_query()
+    return pa.RecordBatchReader._import_from_c(stream.address)
+
+
+def _rows(manager, pa, connection, sql: str, batch_rows: int):  # noqa: ANN001, ANN202
+    return _reader(manager, pa, connection, sql, batch_rows).read_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
