@@ -167,21 +167,22 @@ def floor(settings: Settings, watch: Stopwatch) -> dict:
     # The floor gets the collector setting a run has (contract_sync.collector): else a run
     # would gain on it by that alone.
     with long_lived_frozen():
-        # The floor reads through Arrow whatever the size, where the `arrow` extra is there.
-        arrow_reads.SQLITE_FROM_ROWS = 0
-        with watch.stage("read ERP"):
+        with watch.stage("read ERP"):  # through Arrow where it can (the `arrow` extra)
             erp = read_erp(settings, 1)
+        through_arrow = arrow_reads.READS["arrow"] > 0  # its items did go through Arrow
         # The read through SQLAlchemy's rows as well, beside the floor's stages (the floor
         # before Arrow reads, named as such): not added to the floor's total.
         arrow = os.environ.get(arrow_reads.SWITCH)
         os.environ[arrow_reads.SWITCH] = "off"
-        started = time.perf_counter()
-        read_erp(settings, 1)
-        read_through_rows = time.perf_counter() - started
-        if arrow is None:
-            del os.environ[arrow_reads.SWITCH]
-        else:
-            os.environ[arrow_reads.SWITCH] = arrow
+        try:
+            started = time.perf_counter()
+            read_erp(settings, 1)
+            read_through_rows = time.perf_counter() - started
+        finally:
+            if arrow is None:
+                del os.environ[arrow_reads.SWITCH]
+            else:
+                os.environ[arrow_reads.SWITCH] = arrow
         with watch.stage("read store"):
             state = load_state(store, 1, ACTOR)
             state = with_items(store, state, state.contracts["contract_id"])
@@ -191,7 +192,7 @@ def floor(settings: Settings, watch: Stopwatch) -> dict:
         "stages": watch.stages,
         "growth_mb": watch.growth_mb,
         "peak_rss_mb": watch.peak_rss_mb(),
-        "arrow_reads": arrow_reads.available(make_engine(settings.erp_url)),
+        "arrow_reads": through_arrow,
         "read_erp_through_rows": read_through_rows,
         "erp_items": len(erp.items),
         "store_items": len(state.items),

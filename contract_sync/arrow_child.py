@@ -7,7 +7,8 @@ process break each other's POSIX locks on the same file (closing one's descripto
 other's locks: sqlite.org/howtocorrupt.html, 2.2.1), and the run holds the same databases
 open through Python's sqlite3. Exit status NOT_READ (nothing written) when the database
 cannot be opened or holds a value of another type than its column's (the `check` query
-finds one): the parent then reads through SQLAlchemy.
+finds one): the parent then reads through SQLAlchemy. Any other status than 0 is a read
+that did not end well (a stream cut between two batches looks whole to Arrow's reader).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def main() -> int:
     try:
         database = adbc_driver_sqlite.connect(request["uri"])
         connection = manager.AdbcConnection(database)
+        connection.set_autocommit(False)  # the check and the read see one snapshot
     except manager.Error:
         return NOT_READ
     try:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -32,7 +33,9 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+LOG = logging.getLogger(__name__)
 SWITCH = "CONTRACT_SYNC_ARROW_READS"
+READS = {"arrow": 0}  # reads this process made through Arrow (the benchmark's floor says so)
 DRIVERS = {"sqlite": "adbc_driver_sqlite.dbapi", "postgresql": "adbc_driver_postgresql.dbapi"}
 WHOLE_BATCH_ROWS = 65_536
 PROBE = {"integer": "0", "text": "''"}
@@ -64,14 +67,18 @@ def adbc_uri(url: sa.URL) -> str | None:
     if url.get_backend_name() == "sqlite":
         if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
             return None
-        return f"file:{Path(url.database).resolve()}"
+        return Path(url.database).resolve().as_uri()
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _text(engine: sa.Engine, query: sa.Select) -> str:
+    """The query with its values rendered in it. With a "named" paramstyle: under the
+    psycopg dialect's own (pyformat) SQLAlchemy writes a % in a text as %%, which the ADBC
+    driver would send as it is."""
+    dialect = type(engine.dialect)(paramstyle="named")
     return str(
         query.compile(
-            dialect=engine.dialect,
+            dialect=dialect,
             compile_kwargs={"literal_binds": True, "render_postcompile": True},
         )
     )
@@ -132,17 +139,19 @@ def _pandas_type(arrow_type: Any) -> Any:  # noqa: ANN401 - pyarrow's and pandas
     return None
 
 
-def _frame(batches: list, schema: Any, skip: int) -> pd.DataFrame:  # noqa: ANN401 - pa.Schema
-    import pyarrow as pa
+class ArrowReadStopped(sa.exc.OperationalError):
+    """A read through Arrow that stopped after its first rows (the database's connection
+    lost, the SQLite reader's process gone): a database error, as the callers word one."""
 
-    table = pa.Table.from_batches(batches, schema=schema).slice(skip)
-    return table.to_pandas(types_mapper=_pandas_type).reset_index(drop=True)
+    def __init__(self, words: str) -> None:
+        super().__init__("a read through Arrow", None, RuntimeError(words))
 
 
 @contextmanager
 def _reader(engine: sa.Engine, query: sa.Select, batch_rows: int) -> Iterator[Any]:
     """A reader of record batches over the query's rows (on SQLite the probe row first), or
-    None when the read is not available or the driver refused it before any row."""
+    None when the read is not available or the driver refused it before any row. Reading
+    it raises ArrowReadStopped when the read stops before its end."""
     driver = _driver(engine)
     uri = adbc_uri(engine.url) if driver else None
     sql = _sql(engine, query) if uri else None
@@ -170,7 +179,7 @@ def _reader(engine: sa.Engine, query: sa.Select, batch_rows: int) -> Iterator[An
         except driver.Error:
             yield None
             return
-        yield reader
+        yield _Batches(reader, lambda: None)
 
 
 def _rows(engine: sa.Engine, query: sa.Select) -> int:
@@ -192,57 +201,92 @@ def _child_reader(request: dict[str, Any]) -> Iterator[Any]:
             stdout=subprocess.PIPE,
             stderr=said,
         )
+
+        def ended() -> None:
+            """Raised unless the process ended well: a stream cut at a batch's end reads as
+            a whole one (Arrow's reader cannot tell), its exit status can."""
+            status = process.wait()
+            if status != 0:
+                said.seek(0)
+                words = said.read().decode(errors="replace").strip().splitlines()[-1:]
+                raise ArrowReadStopped(
+                    f"the SQLite reader's process ended with status {status}: {' '.join(words)}"
+                )
+
         try:
-            process.stdin.write(json.dumps(request).encode())
-            process.stdin.close()
             try:
+                process.stdin.write(json.dumps(request).encode())
+                process.stdin.close()
                 reader = pa.ipc.open_stream(process.stdout)
-            except (pa.ArrowInvalid, OSError):  # it wrote nothing: not read here
+            except (pa.ArrowInvalid, OSError):  # it read nothing: read through SQLAlchemy
+                _said_why(process, said)
                 yield None
                 return
-            yield _Stopped(reader, process, said)
+            yield _Batches(reader, ended, process)
         finally:
-            process.stdout.close()
             if process.poll() is None:
                 process.kill()
             process.wait()
+            process.stdout.close()
 
 
-class _Stopped:
-    """A child's batches; a child that stops midway is an error naming what it said."""
+def _said_why(process: subprocess.Popen, said: Any) -> None:  # noqa: ANN401 - a file
+    """A process that read nothing for another reason than its own (NOT_READ): its last
+    words logged, as the read goes on through SQLAlchemy."""
+    from contract_sync.arrow_child import NOT_READ
 
-    def __init__(self, reader: Any, process: subprocess.Popen, said: Any) -> None:  # noqa: ANN401
-        self.reader, self.process, self.said = reader, process, said
+    status = process.wait()
+    if status not in (0, NOT_READ):
+        said.seek(0)
+        words = said.read().decode(errors="replace").strip().splitlines()[-1:]
+        LOG.warning("the Arrow read's process ended with status %s: %s", status, words)
+
+
+class _Batches:
+    """A reader's batches, to its end: an error while reading, or an end that was not one
+    (`ended` raises), is ArrowReadStopped."""
+
+    def __init__(self, reader: Any, ended: Any, process: subprocess.Popen | None = None) -> None:  # noqa: ANN401 - pyarrow's reader
+        self.reader, self.ended, self.process = reader, ended, process
         self.schema = reader.schema
 
     def __iter__(self) -> Iterator[Any]:
-        import pyarrow as pa
-
         try:
             yield from self.reader
-        except (pa.ArrowInvalid, OSError) as error:
-            self.process.wait()
-            self.said.seek(0)
-            words = self.said.read().decode(errors="replace").strip().splitlines()[-1:]
-            raise RuntimeError(f"the Arrow read stopped: {' '.join(words) or error}") from error
+        except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+            raise ArrowReadStopped(str(error)) from error
+        self.ended()
 
 
 def read_arrow(engine: sa.Engine, query: sa.Select) -> pd.DataFrame | None:
     """The query's rows as pandas.read_sql(dtype_backend="numpy_nullable") gives them, read
-    through Arrow; None when this read is not available (read through SQLAlchemy)."""
+    through Arrow; None when this read is not available, or stopped (it is read through
+    SQLAlchemy then, which says what is wrong in the callers' words)."""
     with _reader(engine, query, WHOLE_BATCH_ROWS) as reader:
         if reader is None:
             return None
-        return _frame(list(reader), reader.schema, _skipped(engine))
+        try:
+            batches = list(reader)
+        except ArrowReadStopped as stopped:
+            LOG.warning("read through SQLAlchemy instead: %s", stopped.orig)
+            return None
+        READS["arrow"] += 1
+        return (
+            _table(batches, reader.schema)
+            .slice(_skipped(engine))
+            .to_pandas(types_mapper=_pandas_type)
+        )
 
 
 @contextmanager
 def arrow_chunks(
     engine: sa.Engine, query: sa.Select, chunk_rows: int
 ) -> Iterator[Iterator[pd.DataFrame] | None]:
-    """The query's rows in frames of about `chunk_rows`, streamed while the block runs (the
-    connection closes at its end); None when this read is not available."""
+    """The query's rows in frames of `chunk_rows` (the last fewer), streamed while the block
+    runs (the connection closes at its end); None when this read is not available."""
     with _reader(engine, query, chunk_rows) as reader:
+        if reader is not None:
+            READS["arrow"] += 1
         yield None if reader is None else _chunks(reader, chunk_rows, _skipped(engine))
 
 
@@ -251,11 +295,26 @@ def _chunks(reader: Any, chunk_rows: int, skip: int) -> Iterator[pd.DataFrame]: 
     for batch in reader:
         held.append(batch)
         rows += batch.num_rows
-        if rows - skip >= chunk_rows:
-            yield _frame(held, reader.schema, skip)
-            held, rows, skip = [], 0, 0
+        if rows - skip < chunk_rows:
+            continue
+        table = _table(held, reader.schema).slice(skip)
+        whole = len(table) - len(table) % chunk_rows
+        for start in range(0, whole, chunk_rows):
+            yield _pandas(table.slice(start, chunk_rows))
+        rest = table.slice(whole)
+        held, rows, skip = rest.to_batches(), len(rest), 0
     if rows - skip > 0:
-        yield _frame(held, reader.schema, skip)
+        yield _pandas(_table(held, reader.schema).slice(skip))
+
+
+def _table(batches: list, schema: Any) -> Any:  # noqa: ANN401 - pyarrow's types
+    import pyarrow as pa
+
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def _pandas(table: Any) -> pd.DataFrame:  # noqa: ANN401 - a pyarrow Table
+    return table.to_pandas(types_mapper=_pandas_type).reset_index(drop=True)
 
 
 def _skipped(engine: sa.Engine) -> int:

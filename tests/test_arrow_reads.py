@@ -4,6 +4,10 @@ NULL through a first batch and a value stored as another type than its column's.
 
 from __future__ import annotations
 
+import os
+import signal
+from contextlib import contextmanager
+
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -81,3 +85,46 @@ def test_a_value_stored_as_another_type_is_read_as_it_is(seeded, monkeypatch):
         )
     assert _items_through_arrow(seeded.erp) is None  # bytes where text: not read so
     _same(*_both(monkeypatch, lambda: vista.read_vista(seeded.erp, 1)))
+
+
+def test_contract_numbers_with_a_percent_and_a_quote_read_the_same(seeded, monkeypatch):
+    """Named contracts are written into the query's text: a % stays one (PostgreSQL's
+    dialect would double it for its own driver), a quote is doubled."""
+    odd = ["50%-A", "O'Brien"]
+    with seeded.erp.begin() as connection:
+        first = connection.execute(sa.select(sa.func.min(JCCI.c.Contract))).scalar_one()
+        connection.execute(JCCI.update().where(JCCI.c.Contract == first).values(Contract=odd[0]))
+    for contract_nos in (odd, [odd[0]]):
+        query = vista._items_query(1, contract_nos, None)
+        through_arrow = arrow_reads.read_arrow(seeded.erp, query)
+        assert through_arrow is not None and len(through_arrow) > 0
+        monkeypatch.setenv(arrow_reads.SWITCH, "off")
+        with seeded.erp.connect() as connection:
+            through_rows = vista._read_sql(query, connection)
+        monkeypatch.setenv(arrow_reads.SWITCH, "on")
+        pd.testing.assert_frame_equal(through_rows, through_arrow)
+
+
+def test_a_reader_cut_between_two_batches_is_an_error_not_an_end(seeded, monkeypatch):
+    """The SQLite reader's process killed after its first batch: Arrow's reader sees a
+    stream that ends; the exit status says it did not, and the read is an error."""
+    if seeded.erp.dialect.name != "sqlite":
+        pytest.skip("the reader's process is SQLite's")
+    real = arrow_reads._child_reader
+
+    @contextmanager
+    def killed_after_one_batch(request):
+        with real(request) as reader:
+            batches = iter(reader.reader)
+            first = next(batches)
+            reader.reader = iter([first])  # the rest never arrives ...
+            os.kill(reader.process.pid, signal.SIGKILL)  # ... its process killed
+            yield reader
+
+    monkeypatch.setattr(arrow_reads, "_child_reader", killed_after_one_batch)
+    query = vista._items_query(1, None, None).order_by(JCCI.c.JCCo, JCCI.c.Contract)
+    with (
+        arrow_reads.arrow_chunks(seeded.erp, query, 5) as chunks,
+        pytest.raises(arrow_reads.ArrowReadStopped, match="status -9"),
+    ):
+        list(chunks)
