@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from contract_sync.columns import REJECTED
 from contract_sync.demo.export import write_files
+from contract_sync.erp import vista
 from contract_sync.erp.files import read_files
 from contract_sync.erp.frames import ErpReadError, ErpTransientError
 from contract_sync.erp.read import classify, with_retries
@@ -146,6 +147,28 @@ def test_vista_value_with_too_many_decimals_is_rejected_not_rounded(seeded, back
     }
     items = frames.items[frames.items["contract_no"] == "24009-"]
     assert items["unit_cost"].isna().all()
+
+
+def test_a_flagged_value_the_values_read_apart_do_not_name_is_rejected_not_rounded(
+    seeded, backend, monkeypatch
+):
+    """The values past their scale are read apart, in another snapshot than the rows (the
+    Arrow read's own process): when the ERP changed between the two, the flagged row's
+    numbers are all rejected, none taken rounded."""
+    if backend == "postgresql":
+        pytest.skip("PostgreSQL's NUMERIC(16,5) rounds on write: the ERP cannot hold the value")
+    with seeded.erp.begin() as connection:
+        connection.execute(
+            JCCI.update()
+            .where(JCCI.c.JCCo == 1, JCCI.c.Contract == "24009-")
+            .values(OrigUnitPrice=sa.literal(1.234567))
+        )
+    monkeypatch.setattr(vista, "_over_scale_values", lambda *_: vista.NO_VALUES)  # read before
+    items = read_vista(seeded.erp, 1).items
+    flagged = items[items[REJECTED].notna()]
+    assert set(flagged["contract_no"]) == {"24009-"}
+    assert flagged[["quantity", "unit_cost", "amount"]].isna().all().all()
+    assert "changed while it was read" in flagged[REJECTED].iloc[0]
 
 
 def test_codes_the_connectors_do_not_know_are_rejected(seeded, tmp_path):

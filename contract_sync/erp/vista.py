@@ -268,7 +268,29 @@ def _rejections(
         rows = raw[keys].reset_index().merge(mine, on=keys)
         for field, what in rows.groupby("field"):
             found[field] = pd.Series(what["what"].to_numpy(), index=what["index"], dtype="string")
-    return found
+    return found | _unexplained(raw, table, found)
+
+
+def _unexplained(raw: pd.DataFrame, table: sa.Table, found: dict[str, pd.Series]) -> dict:
+    """A row flagged with a value past its scale that the values read apart do not name
+    (they were read in another snapshot, and the ERP changed between the two): each of its
+    numbers rejected, never taken rounded; the next read tells which one it was."""
+    numbers = ITEM_NUMBERS if table is JCCI else HEADER_NUMBERS
+    flagged = raw.index[raw["bad_scale"].eq(1).fillna(False).to_numpy()]
+    named = {row for field in numbers if field in found for row in found[field].index}
+    rows = [row for row in flagged if row not in named]
+    if not rows:
+        return {}
+    said = f"{table.name}: a value with more decimals than its scale, changed while it was read"
+    return {
+        field: pd.concat(
+            [
+                found.get(field, pd.Series(dtype="string")),
+                pd.Series(said, index=rows, dtype="string"),
+            ]
+        )
+        for field in numbers
+    }
 
 
 def _code_text(codes: pd.Series) -> pd.Series:
