@@ -271,11 +271,7 @@ def read_arrow(engine: sa.Engine, query: sa.Select) -> pd.DataFrame | None:
             LOG.warning("read through SQLAlchemy instead: %s", stopped.orig)
             return None
         READS["arrow"] += 1
-        return (
-            _table(batches, reader.schema)
-            .slice(_skipped(engine))
-            .to_pandas(types_mapper=_pandas_type)
-        )
+        return _pandas(_table(batches, reader.schema).slice(_skipped(engine)))
 
 
 @contextmanager

@@ -124,13 +124,7 @@ class StoreUnderTest:
                     .order_by(s.line_items.c.id)
                 ).all()
             return header, items
-        return [
-            (
-                dataclasses.replace(c, fields=dict(c.fields), project_ids=list(c.project_ids)),
-                [dataclasses.replace(i) for i in self.world.sim.state.items_of(c.id)],
-            )
-            for c in self._procore_contracts(contract_no)
-        ]
+        return [self._copied(c) for c in self._procore_contracts(contract_no)]
 
     def everything(self) -> object:
         """All the store holds and the baselines the ledger keeps: equal before and after a
@@ -146,11 +140,7 @@ class StoreUnderTest:
         if self.world is not None:
             state = self.world.sim.state.store
             kept["procore"] = [
-                (
-                    dataclasses.replace(c, fields=dict(c.fields), project_ids=list(c.project_ids)),
-                    [dataclasses.replace(i) for i in self.world.sim.state.items_of(c.id)],
-                )
-                for c in sorted(state.contracts.values(), key=lambda c: c.id)
+                self._copied(c) for c in sorted(state.contracts.values(), key=lambda c: c.id)
             ]
         return kept
 
@@ -253,6 +243,14 @@ class StoreUnderTest:
         return said
 
     # -- Procore ---------------------------------------------------------------------------
+
+    def _copied(self, contract) -> tuple:  # noqa: ANN001 - the simulator's PrimeContract
+        """A contract and its items as they are now, kept apart from later changes."""
+        fields, projects = dict(contract.fields), list(contract.project_ids)
+        return (
+            dataclasses.replace(contract, fields=fields, project_ids=projects),
+            [dataclasses.replace(i) for i in self.world.sim.state.items_of(contract.id)],
+        )
 
     def _procore_contracts(self, contract_no: str) -> list:
         state = self.world.sim.state

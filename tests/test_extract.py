@@ -130,7 +130,8 @@ def test_a_value_with_too_many_decimals_is_rejected_naming_file_column_and_value
     assert set(validate(frames, SUITES).invalid_contracts) >= set(items.loc[1:2, "Contract"])
 
 
-def test_vista_value_with_too_many_decimals_is_rejected_not_rounded(seeded, backend):
+def _finer_unit_price(seeded, backend: str) -> None:  # noqa: ANN001
+    """A unit price of 24009- with more decimals than Vista's scale (5)."""
     if backend == "postgresql":
         pytest.skip("PostgreSQL's NUMERIC(16,5) rounds on write: the ERP cannot hold the value")
     with seeded.erp.begin() as connection:
@@ -139,6 +140,10 @@ def test_vista_value_with_too_many_decimals_is_rejected_not_rounded(seeded, back
             .where(JCCI.c.JCCo == 1, JCCI.c.Contract == "24009-")
             .values(OrigUnitPrice=sa.literal(1.234567))
         )
+
+
+def test_vista_value_with_too_many_decimals_is_rejected_not_rounded(seeded, backend):
+    _finer_unit_price(seeded, backend)
     frames = read_vista(seeded.erp, 1)
     rejected = _rejected(frames.items)
     assert {number for number, _item in rejected} == {"24009-"}
@@ -155,14 +160,7 @@ def test_a_flagged_value_the_values_read_apart_do_not_name_is_rejected_not_round
     """The values past their scale are read apart, in another snapshot than the rows (the
     Arrow read's own process): when the ERP changed between the two, the flagged row's
     numbers are all rejected, none taken rounded."""
-    if backend == "postgresql":
-        pytest.skip("PostgreSQL's NUMERIC(16,5) rounds on write: the ERP cannot hold the value")
-    with seeded.erp.begin() as connection:
-        connection.execute(
-            JCCI.update()
-            .where(JCCI.c.JCCo == 1, JCCI.c.Contract == "24009-")
-            .values(OrigUnitPrice=sa.literal(1.234567))
-        )
+    _finer_unit_price(seeded, backend)
     monkeypatch.setattr(vista, "_over_scale_values", lambda *_: vista.NO_VALUES)  # read before
     items = read_vista(seeded.erp, 1).items
     flagged = items[items[REJECTED].notna()]
