@@ -4,7 +4,8 @@ Three pieces of machinery, none of which changes a run's outcome:
 - the changed contracts' frames are held between the scan and compare in memory up to a
   group's items, in files beyond (held.HeldFrames);
 - a large run's suites run in a helper process that loads Great Expectations while the ERP
-  is read (stages/suite_worker.py), ended as soon as the changes go beyond a group;
+  is read (stages/suite_worker.py), ended as soon as the changes go beyond a group; a run a
+  person waits on forks its helper as it begins;
 - the garbage collector is kept off the objects that live as long as the process
   (collector.py), frozen again once validation has imported its library.
 
@@ -32,10 +33,16 @@ class Pace:
     """The run's held frames, its validation helper and its collector, for one block."""
 
     def __init__(
-        self, group_items: int | None, *, helper: bool = False, freeze: bool = False
+        self,
+        group_items: int | None,
+        *,
+        helper: bool = False,
+        freeze: bool = False,
+        waited_on: bool = False,
     ) -> None:
         self.group_items = group_items  # None: everything in memory, validated at once
         self._allow_helper = helper
+        self._waited_on = waited_on
         self._freeze = freeze
         self._want_helper = False
         self._needs_suites: Callable[[ErpFrames], bool] = lambda _changed: False
@@ -45,8 +52,14 @@ class Pace:
         self._stack = ExitStack()
 
     @classmethod
-    def for_run(cls, settings: Settings) -> Pace:
-        return cls(settings.group_items, helper=settings.validation_helper, freeze=True)
+    def for_run(cls, settings: Settings, *, waited_on: bool = False) -> Pace:
+        """A run's Pace; `waited_on`: a person waits for this run at the command line."""
+        return cls(
+            settings.group_items,
+            helper=settings.validation_helper,
+            freeze=True,
+            waited_on=waited_on,
+        )
 
     @classmethod
     def for_preview(cls) -> Pace:
@@ -57,6 +70,8 @@ class Pace:
             self._frozen = self._stack.enter_context(long_lived_frozen())
         self._stack.enter_context(self._held)
         self._stack.enter_context(closing(self._suites))
+        if self._allow_helper and self._waited_on and "great_expectations" not in sys.modules:
+            self._suites.start(forked=True)  # GX loads while the run reads; ended if unused
         return self
 
     def __exit__(

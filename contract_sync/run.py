@@ -26,6 +26,7 @@ from contract_sync.reports.validation import with_report
 from contract_sync.resolve import UnknownContract, require_known
 from contract_sync.scan import scan
 from contract_sync.settings import Settings
+from contract_sync.stages import suite_worker
 from contract_sync.stages.apply import apply
 from contract_sync.stages.gate import evaluate_import_gates
 from contract_sync.stages.plan import plan_first_import, plan_reimport
@@ -36,7 +37,7 @@ from contract_sync.store.identity import Event, record
 from contract_sync.store.liveness import alive
 from contract_sync.store.state import load_state
 from contract_sync.store.writes import finish_run, start_run
-from contract_sync.vocabulary import RunStatus, WebEvent
+from contract_sync.vocabulary import RunStatus, Trigger, WebEvent
 
 
 @contextmanager
@@ -171,7 +172,7 @@ def _run(
     up to a group's items, in files beyond."""
     _known_or_refused(settings, request, origin)
     with (
-        Pace.for_run(settings) as pace,
+        Pace.for_run(settings, waited_on=_waited_on(request, origin)) as pace,
         _store(settings) as store,
         project_store(settings) as target,
         alive(store, origin.run_id),
@@ -197,6 +198,13 @@ def _run(
             raise
         finish_run(store, origin.run_id, RunStatus.completed, repeated)
     return RunResult(origin.run_id, audit, found)
+
+
+def _waited_on(request: Request, origin: Origin) -> bool:
+    """A person at the command line named the contracts of this run, and waits for them: a
+    few (`import --all` names every contract; its helper would hold a group's copy)."""
+    named = request.contracts or []
+    return origin.trigger == Trigger.cli and 0 < len(named) < suite_worker.MIN_CONTRACTS
 
 
 def _known_or_refused(settings: Settings, request: Request, origin: Origin) -> None:

@@ -84,9 +84,9 @@ class Settings(BaseSettings):
     )
     validation_helper: bool = Field(
         True,
-        description="A run of 1,000 contracts or more loads Great Expectations in a helper "
-        "process while it reads the ERP (about a second of work, 170 MB until its scan ends, "
-        "or until its changes go beyond a group).",
+        description="A run of 1,000 contracts or more, or of named contracts at the command "
+        "line, loads Great Expectations in a helper process while it reads the ERP (about a "
+        "second of work, 170 MB until its scan ends, or until its changes go beyond a group).",
     )
     group_items: int = Field(
         100_000,

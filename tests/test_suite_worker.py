@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from contract_sync.demo.edit import edit_erp
 from contract_sync.demo.generator import generate_company
+from contract_sync.erp.vista_schema import JCCM
 from contract_sync.errors import UserError
 from contract_sync.model import ErpFrames
 from contract_sync.pace import Pace
+from contract_sync.stages import suite_worker
 from contract_sync.stages.suite_worker import HelperUserError, SuiteWorker, _travelling
 from contract_sync.stages.validate import SuiteFileError, needs_suites, run_suites, validate
 from contract_sync.store.validation_cache import ValidationCache
@@ -104,26 +107,52 @@ def test_a_helper_that_stopped_leaves_the_run_validating_itself(caplog, contract
 
 
 RUN = """
-import json, sys
+import json, os, sys, threading
 from pathlib import Path
 from contract_sync.stages import suite_worker
 from contract_sync.run import Request, reimport
 from contract_sync.settings import Settings
 
-suite_worker.MIN_CONTRACTS = 1
+suite_worker.MIN_CONTRACTS = {min_contracts}
+if {thread}:  # another thread in the run's process: never forked
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
 settings = Settings(
     erp_url={erp!r}, store_url={store!r}, data_docs=False, data_dir=Path({data!r}),
     validation_helper={helper},
 )
-result = reimport(settings, Request(company=1, actor="admin", dry_run=True))
+request = Request(company=1, actor="admin", dry_run=True, contracts={contracts!r})
+result = reimport(settings, request)
+if {again}:  # every content validated by the run before: a helper forked is ended unused
+    result = reimport(settings, request)
 audit = result.audit[["contract_no", "outcome", "reasons"]].astype(str)
-print(json.dumps({{"loaded_here": "great_expectations" in sys.modules,
+try:
+    os.waitpid(-1, os.WNOHANG)
+    children = "some"
+except ChildProcessError:
+    children = "none"
+print(json.dumps({{"loaded_here": "great_expectations" in sys.modules, "children": children,
                   "audit": sorted(audit.values.tolist())}}))
 """
 
 
-def _run_in_a_new_process(seeded, data: Path, helper: bool) -> dict:
-    code = RUN.format(erp=seeded.erp_url, store=seeded.store_url, data=str(data), helper=helper)
+def _run_in_a_new_process(  # noqa: PLR0913 - the run's settings, each as a test names it
+    seeded,
+    data: Path,
+    helper: bool,
+    contracts: list[str] | None = None,
+    thread: bool = False,
+    again: bool = False,
+) -> dict:
+    code = RUN.format(
+        erp=seeded.erp_url,
+        store=seeded.store_url,
+        data=str(data),
+        helper=helper,
+        contracts=contracts,
+        thread=thread,
+        again=again,
+        min_contracts=1 if contracts is None else 10**9,  # a helper only if waited on
+    )
     return json.loads(python(code).splitlines()[-1])
 
 
@@ -135,6 +164,62 @@ def test_a_run_validates_in_its_helper_with_the_same_outcomes(seeded, tmp_path):
     assert alone["loaded_here"]
     assert helped["audit"] == alone["audit"]
     assert any("invalid_erp_data" in reasons for _, _, reasons in helped["audit"])
+
+
+def _company_1_contracts(seeded) -> list[str]:
+    query = sa.select(JCCM.c.Contract).where(JCCM.c.JCCo == 1).distinct()
+    with seeded.erp.connect() as connection:
+        return sorted(number.strip() for number in connection.scalars(query))
+
+
+def test_a_run_a_person_waits_on_forks_its_helper_as_it_begins(seeded, tmp_path):
+    """Named contracts at the command line: GX loads in a copy of the run's process while
+    it reads; the run's process never loads it, and no helper outlives the run."""
+    edit_erp(seeded.erp, 1, 0.5, seed=3)
+    named = _company_1_contracts(seeded)
+    forked = _run_in_a_new_process(seeded, tmp_path / "forked", helper=True, contracts=named)
+    alone = _run_in_a_new_process(seeded, tmp_path / "alone", helper=False, contracts=named)
+    threaded = _run_in_a_new_process(
+        seeded, tmp_path / "threaded", helper=True, contracts=named, thread=True
+    )
+    assert not forked["loaded_here"]  # validated in the forked helper
+    assert alone["loaded_here"] and threaded["loaded_here"]  # another thread: not forked
+    assert forked["audit"] == alone["audit"] == threaded["audit"]
+    assert any("invalid_erp_data" in reasons for _, _, reasons in forked["audit"])
+    assert forked["children"] == "none"
+    again = _run_in_a_new_process(seeded, tmp_path / "forked", True, named, again=True)
+    assert not again["loaded_here"] and again["children"] == "none"
+    assert again["audit"] == forked["audit"]
+
+
+def test_a_helper_that_cannot_be_forked_leaves_the_run_validating_itself(monkeypatch, caplog):
+    opened = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(suite_worker, "can_fork", lambda: True)  # this process has threads
+
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    erp = _company()
+    with closing(SuiteWorker()) as helper, caplog.at_level(logging.WARNING):
+        helper.start(forked=True)
+        assert helper.process is None
+        _same(helper.run_suites(erp, SUITES), run_suites(erp, SUITES))
+    assert "validation helper not forked" in caplog.text
+    assert len(os.listdir("/proc/self/fd")) == opened  # its pipes closed
+
+
+def test_nothing_to_check_is_answered_without_the_helper(caplog):
+    nothing = _company().only(pd.Series(False, index=_company().contracts.index))
+    with closing(SuiteWorker()) as helper:
+        helper.start()
+        helper.process.kill()  # a request sent now would find it stopped (and log it)
+        helper.process.wait()
+        with caplog.at_level(logging.WARNING):
+            found = helper.run_suites(nothing, SUITES)
+        assert helper.process is not None  # nothing was sent
+    assert found.invalid_contracts.empty and found.failures.empty
+    assert "validation helper stopped" not in caplog.text
 
 
 SPILLED = """

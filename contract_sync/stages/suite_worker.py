@@ -13,6 +13,14 @@ pace.Pace) and when the helper cannot start or stops (logged). A run killed outr
 leaves its helper to end at its next read, on the closed pipe. The helper is `python -P -m`
 this module, in a process group of its own (Ctrl-C is for the run), with its answers on a
 channel of its own: a module-level call in the caller's main script never runs twice.
+
+A run a person waits on at the command line (named contracts) starts its helper as it
+begins, forked from the run's process (start(forked=True)): the copy has pandas and the
+product loaded already, so Great Expectations is ready about when the run needs it instead
+of a second and a half later, and the run's own process never loads it (nor pays for
+tearing it down at exit). Forking is safe only in a process of one thread, on Linux
+(elsewhere a fork without exec is not: macOS's system libraries); the run validates itself
+otherwise.
 """
 
 from __future__ import annotations
@@ -21,8 +29,10 @@ import contextlib
 import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -40,11 +50,21 @@ class SuiteWorker:
     `with contextlib.closing(SuiteWorker())`: the helper ends with the block."""
 
     def __init__(self) -> None:
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen | _Forked | None = None
 
-    def start(self) -> None:
-        """Start the helper (once); it loads GX while the run goes on."""
+    def start(self, *, forked: bool = False) -> None:
+        """Start the helper (once); it loads GX while the run goes on. `forked`: a copy of
+        this process, where forking is safe (else no helper)."""
         if self.process is not None:
+            return
+        if forked:
+            if can_fork():
+                try:
+                    self.process = _Forked()
+                except OSError as error:
+                    log.warning(
+                        "validation helper not forked (%s): the run validates itself", error
+                    )
             return
         paths = os.pathsep.join(path for path in sys.path if path)
         try:
@@ -59,8 +79,9 @@ class SuiteWorker:
             log.warning("validation helper not started (%s): the run validates itself", error)
 
     def run_suites(self, erp: ErpFrames, suites_dir: Path) -> Validation:
-        """validate.run_suites, in the helper when it runs. Its errors are raised here."""
-        if self.process is None:
+        """validate.run_suites, in the helper when it runs. Its errors are raised here.
+        Nothing to check is answered here: the helper may still be loading GX."""
+        if self.process is None or (erp.contracts.empty and erp.items.empty):
             return run_suites(erp, suites_dir)
         try:
             pickle.dump((erp, suites_dir), self.process.stdin, pickle.HIGHEST_PROTOCOL)
@@ -114,12 +135,75 @@ def _answer(erp: ErpFrames, suites_dir: Path) -> bytes:
         return pickle.dumps((False, _travelling(error)), pickle.HIGHEST_PROTOCOL)
 
 
-def serve() -> None:
-    """The helper's loop: requests on stdin, answers on the stdout it had; its own stdout
-    goes to stderr (what GX prints never mixes with an answer)."""
-    answers = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    requests = sys.stdin.buffer
+def can_fork() -> bool:
+    """Whether this process can be forked safely: Linux, and no thread but this one."""
+    return sys.platform == "linux" and threading.active_count() == 1
+
+
+class _Forked:
+    """A helper forked from the run's process: the parts of a Popen the worker uses.
+    SIGINT is held back from the fork until the copy has left the terminal's process group
+    (a Ctrl-C in between would raise in the copy, which would then run the run's code)."""
+
+    def __init__(self) -> None:
+        requests_read, requests_write = os.pipe()
+        answers_read, answers_write = os.pipe()
+        ends = (requests_read, requests_write, answers_read, answers_write)
+        for stream in (sys.stdout, sys.stderr):  # else the copy holds their pending text
+            if stream is not None:
+                stream.flush()
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            pid = os.fork()
+        except OSError:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            for end in ends:
+                os.close(end)
+            raise
+        if pid == 0:  # the helper: it never returns into the run's code
+            _forked_helper(requests_read, answers_write, (requests_write, answers_read), held)
+        os.close(requests_read)
+        os.close(answers_write)
+        self.pid = pid
+        self.stdin = os.fdopen(requests_write, "wb")
+        self.stdout = os.fdopen(answers_read, "rb")
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a Ctrl-C held back is raised here
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+    def wait(self) -> None:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+
+
+def _forked_helper(
+    requests: int, answers: int, the_run_s: tuple[int, int], signals: set[signal.Signals]
+) -> None:
+    """The forked helper's life: its own process group, SIGINT ignored (Ctrl-C is for the
+    run), its stdout to stderr, then serve; it ends with os._exit, never running the run's
+    exit handlers."""
+    status = 0
+    try:
+        os.setpgid(0, 0)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_SETMASK, signals)
+        for end in the_run_s:
+            os.close(end)  # else the helper never sees the run's end of its requests
+        os.dup2(2, 1)
+        serve(os.fdopen(requests, "rb"), os.fdopen(answers, "wb"))
+    except BaseException:  # noqa: BLE001 - the run validates itself on the closed pipe
+        traceback.print_exc()
+        status = 1
+    finally:
+        with contextlib.suppress(BaseException):
+            sys.stderr.flush()
+        os._exit(status)
+
+
+def serve(requests, answers) -> None:  # noqa: ANN001 - binary files
+    """The helper's loop: requests in, answers out, until the run closes its end."""
     great_expectations()
     while True:
         try:
@@ -130,5 +214,13 @@ def serve() -> None:
         answers.flush()
 
 
+def main() -> None:
+    """The spawned helper: requests on stdin, answers on the stdout it had; its own stdout
+    goes to stderr (what GX prints never mixes with an answer)."""
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    serve(sys.stdin.buffer, answers)
+
+
 if __name__ == "__main__":
-    serve()
+    main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ class StoreSchemaError(UserError, RuntimeError):
     """The store's schema is not the one this version of contract-sync expects."""
 
 
+_ENGINES: weakref.WeakSet[sa.Engine] = weakref.WeakSet()  # every engine made, for close_all
 WRITE_LOCK = "write_lock"  # execution option: take SQLite's write lock when the transaction begins
 
 
@@ -39,7 +41,9 @@ def make_engine(url: str, busy_timeout: float = 30, must_exist: bool = False) ->
     try:
         parsed = sa.engine.make_url(url)
         if parsed.get_backend_name() != "sqlite":
-            return sa.create_engine(url, pool_pre_ping=True)
+            engine = sa.create_engine(url, pool_pre_ping=True)
+            _ENGINES.add(engine)
+            return engine
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DatabaseUrlError(f"cannot use the database URL {_shown(url)}: {first}") from None
@@ -52,6 +56,7 @@ def make_engine(url: str, busy_timeout: float = 30, must_exist: bool = False) ->
     if on_disk:
         _make_folder(Path(parsed.database))
     engine = sa.create_engine(url, connect_args={"timeout": busy_timeout})
+    _ENGINES.add(engine)
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
@@ -67,6 +72,14 @@ def make_engine(url: str, busy_timeout: float = 30, must_exist: bool = False) ->
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def close_all() -> None:
+    """Close the pooled connections of every engine still alive, as a process's end would:
+    for a process that leaves without its teardown (a SQLite WAL is checkpointed into its
+    database when the last connection to it closes)."""
+    for engine in list(_ENGINES):
+        engine.dispose()
 
 
 def _make_folder(database: Path) -> None:
