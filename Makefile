@@ -38,7 +38,7 @@ $(UV):
 
 $(BIN)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --extra dev --python $(PYTHON) --quiet --compile-bytecode
-	$(BIN)/python -m compileall -q $(OWN_CODE) >/dev/null
+	$(BIN)/python -m compileall -q $(OWN_CODE)
 	touch $@
 
 install: $(BIN)/.installed
@@ -80,7 +80,7 @@ ARROW_VENV := .venv-arrow
 
 $(ARROW_VENV)/bin/.installed: pyproject.toml uv.lock | $(UV)
 	UV_PROJECT_ENVIRONMENT=$(ARROW_VENV) $(UV) sync --locked --extra dev --extra arrow --python $(PYTHON) --quiet --compile-bytecode
-	$(ARROW_VENV)/bin/python -m compileall -q $(OWN_CODE) >/dev/null
+	$(ARROW_VENV)/bin/python -m compileall -q $(OWN_CODE)
 	touch $@
 
 test-arrow: $(ARROW_VENV)/bin/.installed

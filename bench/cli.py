@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,12 +45,14 @@ def timed(args: list[str], env: dict[str, str]) -> float:
 
 def new_content(erp: Path, contract: str) -> None:
     """An edit in the ERP: the first item of `contract` gets a description it never had."""
-    with sqlite3.connect(erp) as connection:
-        connection.execute(
+    with closing(sqlite3.connect(erp)) as connection, connection:
+        edited = connection.execute(
             "UPDATE JCCI SET Description = ? WHERE Contract = ? AND Item = "
             "(SELECT min(Item) FROM JCCI WHERE Contract = ?)",
             (f"edited {uuid.uuid4().hex[:8]}", contract, contract),
-        )
+        ).rowcount
+    if edited != 1:
+        raise RuntimeError(f"contract {contract} has no item in {erp}: nothing new to measure")
 
 
 def run(repeat: int) -> dict:

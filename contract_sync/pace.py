@@ -71,7 +71,11 @@ class Pace:
         self._stack.enter_context(self._held)
         self._stack.enter_context(closing(self._suites))
         if self._allow_helper and self._waited_on and "great_expectations" not in sys.modules:
-            self._suites.start(forked=True)  # GX loads while the run reads; ended if unused
+            try:
+                self._suites.start(forked=True)  # GX loads while the run reads; ended if unused
+            except BaseException:  # a Ctrl-C held back from the fork
+                self._stack.close()
+                raise
         return self
 
     def __exit__(

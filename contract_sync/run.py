@@ -201,8 +201,9 @@ def _run(
 
 
 def _waited_on(request: Request, origin: Origin) -> bool:
-    """A person at the command line named the contracts of this run, and waits for them: a
-    few (`import --all` names every contract; its helper would hold a group's copy)."""
+    """A person at the command line named the contracts of this run and waits for them:
+    fewer than a thousand (an `import --all` names every importable contract; a helper of a
+    large one would hold a copy of a whole group)."""
     named = request.contracts or []
     return origin.trigger == Trigger.cli and 0 < len(named) < suite_worker.MIN_CONTRACTS
 

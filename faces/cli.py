@@ -969,6 +969,8 @@ def script() -> NoReturn:
 
 
 def _leave(code: int | str | None) -> NoReturn:
+    """os._exit(code) once the exit handlers ran, the engines are closed and the streams
+    flushed (see script)."""
     if isinstance(code, str):  # as sys.exit shows it
         print(code, file=sys.stderr)
         code = 1
@@ -981,7 +983,7 @@ def _leave(code: int | str | None) -> NoReturn:
             continue
         try:
             stream.flush()
-        except OSError:  # a closed pipe: what a normal exit answers
+        except OSError:  # a closed pipe: 120, as a normal exit answers it after a success
             code = code or 120
     os._exit(code)
 

@@ -169,8 +169,9 @@ def test_debug_shows_the_traceback(demo, tmp_path):
     assert done.returncode != 0 and "Traceback" in done.stdout + done.stderr
 
 
-# The failures below run the console entry in this process (`main()`, as the `contract-sync`
-# script calls it), which is what the user reads without a process's start each time.
+# The failures below run the console entry in this process (`main()`, which the
+# `contract-sync` script calls before its exit), which is what the user reads without a
+# process's start each time.
 
 
 @pytest.fixture

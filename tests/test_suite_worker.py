@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 from contextlib import closing
 from pathlib import Path
@@ -114,6 +115,22 @@ from contract_sync.run import Request, reimport
 from contract_sync.settings import Settings
 
 suite_worker.MIN_CONTRACTS = {min_contracts}
+forks, sent = [], []  # helpers forked; requests with something to check sent to a helper
+
+
+class Counted(suite_worker._Forked):
+    def __init__(self):
+        super().__init__()  # the copy never returns from it
+        forks.append(1)
+
+
+def counted(self, erp, suites_dir, run_suites=suite_worker.SuiteWorker.run_suites):
+    if self.process is not None and not (erp.contracts.empty and erp.items.empty):
+        sent.append(1)
+    return run_suites(self, erp, suites_dir)
+
+
+suite_worker._Forked, suite_worker.SuiteWorker.run_suites = Counted, counted
 if {thread}:  # another thread in the run's process: never forked
     threading.Thread(target=threading.Event().wait, daemon=True).start()
 settings = Settings(
@@ -122,8 +139,6 @@ settings = Settings(
 )
 request = Request(company=1, actor="admin", dry_run=True, contracts={contracts!r})
 result = reimport(settings, request)
-if {again}:  # every content validated by the run before: a helper forked is ended unused
-    result = reimport(settings, request)
 audit = result.audit[["contract_no", "outcome", "reasons"]].astype(str)
 try:
     os.waitpid(-1, os.WNOHANG)
@@ -131,17 +146,17 @@ try:
 except ChildProcessError:
     children = "none"
 print(json.dumps({{"loaded_here": "great_expectations" in sys.modules, "children": children,
+                  "forks": len(forks), "sent": len(sent),
                   "audit": sorted(audit.values.tolist())}}))
 """
 
 
-def _run_in_a_new_process(  # noqa: PLR0913 - the run's settings, each as a test names it
+def _run_in_a_new_process(
     seeded,
     data: Path,
     helper: bool,
     contracts: list[str] | None = None,
     thread: bool = False,
-    again: bool = False,
 ) -> dict:
     code = RUN.format(
         erp=seeded.erp_url,
@@ -150,7 +165,6 @@ def _run_in_a_new_process(  # noqa: PLR0913 - the run's settings, each as a test
         helper=helper,
         contracts=contracts,
         thread=thread,
-        again=again,
         min_contracts=1 if contracts is None else 10**9,  # a helper only if waited on
     )
     return json.loads(python(code).splitlines()[-1])
@@ -187,13 +201,15 @@ def test_a_run_a_person_waits_on_forks_its_helper_as_it_begins(seeded, tmp_path)
     assert forked["audit"] == alone["audit"] == threaded["audit"]
     assert any("invalid_erp_data" in reasons for _, _, reasons in forked["audit"])
     assert forked["children"] == "none"
-    again = _run_in_a_new_process(seeded, tmp_path / "forked", True, named, again=True)
-    assert not again["loaded_here"] and again["children"] == "none"
-    assert again["audit"] == forked["audit"]
+    assert (forked["forks"], threaded["forks"], alone["forks"]) == (1, 0, 0)
+    assert forked["sent"] > 0
+    # Every content's verdict kept by the run before: its copy is forked and ended unused.
+    again = _run_in_a_new_process(seeded, tmp_path / "forked", helper=True, contracts=named)
+    assert (again["forks"], again["sent"], again["children"]) == (1, 0, "none")
+    assert not again["loaded_here"] and again["audit"] == forked["audit"]
 
 
 def test_a_helper_that_cannot_be_forked_leaves_the_run_validating_itself(monkeypatch, caplog):
-    opened = len(os.listdir("/proc/self/fd"))
     monkeypatch.setattr(suite_worker, "can_fork", lambda: True)  # this process has threads
 
     def no_fork() -> int:
@@ -202,11 +218,13 @@ def test_a_helper_that_cannot_be_forked_leaves_the_run_validating_itself(monkeyp
     monkeypatch.setattr(os, "fork", no_fork)
     erp = _company()
     with closing(SuiteWorker()) as helper, caplog.at_level(logging.WARNING):
+        opened = len(os.listdir("/proc/self/fd"))
         helper.start(forked=True)
+        assert len(os.listdir("/proc/self/fd")) == opened  # its pipes closed
+        assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # let go
         assert helper.process is None
         _same(helper.run_suites(erp, SUITES), run_suites(erp, SUITES))
     assert "validation helper not forked" in caplog.text
-    assert len(os.listdir("/proc/self/fd")) == opened  # its pipes closed
 
 
 def test_nothing_to_check_is_answered_without_the_helper(caplog):

@@ -136,7 +136,8 @@ def _answer(erp: ErpFrames, suites_dir: Path) -> bytes:
 
 
 def can_fork() -> bool:
-    """Whether this process can be forked safely: Linux, and no thread but this one."""
+    """Whether this process can be forked safely: Linux, and no Python thread but this one
+    (native threads of libraries that mind a fork, as OpenBLAS's, take care of it)."""
     return sys.platform == "linux" and threading.active_count() == 1
 
 
@@ -146,28 +147,35 @@ class _Forked:
     (a Ctrl-C in between would raise in the copy, which would then run the run's code)."""
 
     def __init__(self) -> None:
+        for stream in (sys.stdout, sys.stderr):  # else the copy holds their pending text
+            if stream is not None and not stream.closed:
+                stream.flush()
         requests_read, requests_write = os.pipe()
         answers_read, answers_write = os.pipe()
         ends = (requests_read, requests_write, answers_read, answers_write)
-        for stream in (sys.stdout, sys.stderr):  # else the copy holds their pending text
-            if stream is not None:
-                stream.flush()
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             pid = os.fork()
         except OSError:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
             for end in ends:
                 os.close(end)
             raise
         if pid == 0:  # the helper: it never returns into the run's code
-            _forked_helper(requests_read, answers_write, (requests_write, answers_read), held)
+            _forked_helper(requests_read, answers_write, (requests_write, answers_read), old_mask)
         os.close(requests_read)
         os.close(answers_write)
         self.pid = pid
         self.stdin = os.fdopen(requests_write, "wb")
         self.stdout = os.fdopen(answers_read, "rb")
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a Ctrl-C held back is raised here
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)  # a Ctrl-C held back: here
+        except BaseException:
+            self.kill()
+            self.wait()
+            self.stdin.close()
+            self.stdout.close()
+            raise
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -179,7 +187,7 @@ class _Forked:
 
 
 def _forked_helper(
-    requests: int, answers: int, the_run_s: tuple[int, int], signals: set[signal.Signals]
+    requests: int, answers: int, run_ends: tuple[int, int], mask: set[signal.Signals]
 ) -> None:
     """The forked helper's life: its own process group, SIGINT ignored (Ctrl-C is for the
     run), its stdout to stderr, then serve; it ends with os._exit, never running the run's
@@ -188,8 +196,8 @@ def _forked_helper(
     try:
         os.setpgid(0, 0)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.pthread_sigmask(signal.SIG_SETMASK, signals)
-        for end in the_run_s:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        for end in run_ends:
             os.close(end)  # else the helper never sees the run's end of its requests
         os.dup2(2, 1)
         serve(os.fdopen(requests, "rb"), os.fdopen(answers, "wb"))

@@ -41,9 +41,7 @@ def make_engine(url: str, busy_timeout: float = 30, must_exist: bool = False) ->
     try:
         parsed = sa.engine.make_url(url)
         if parsed.get_backend_name() != "sqlite":
-            engine = sa.create_engine(url, pool_pre_ping=True)
-            _ENGINES.add(engine)
-            return engine
+            return _kept(sa.create_engine(url, pool_pre_ping=True))
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DatabaseUrlError(f"cannot use the database URL {_shown(url)}: {first}") from None
@@ -55,8 +53,7 @@ def make_engine(url: str, busy_timeout: float = 30, must_exist: bool = False) ->
         )
     if on_disk:
         _make_folder(Path(parsed.database))
-    engine = sa.create_engine(url, connect_args={"timeout": busy_timeout})
-    _ENGINES.add(engine)
+    engine = _kept(sa.create_engine(url, connect_args={"timeout": busy_timeout}))
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
@@ -71,6 +68,11 @@ def make_engine(url: str, busy_timeout: float = 30, must_exist: bool = False) ->
         immediate = connection.get_execution_options().get(WRITE_LOCK)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    return engine
+
+
+def _kept(engine: sa.Engine) -> sa.Engine:
+    _ENGINES.add(engine)
     return engine
 
 
