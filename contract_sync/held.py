@@ -107,7 +107,7 @@ class HeldFrames:
         return sum(isinstance(entry, Path) for entry in self.entries)
 
     def add(self, frames: ErpFrames) -> None:
-        if frames.contracts.empty and frames.items.empty:
+        if frames.empty:
             return
         size = len(frames.items)
         if self.budget_items is None or self.in_memory + size <= self.budget_items:

@@ -65,6 +65,11 @@ class ErpFrames:
     contracts: pd.DataFrame
     items: pd.DataFrame
 
+    @property
+    def empty(self) -> bool:
+        """No contract and no item: nothing to check, hold or write."""
+        return self.contracts.empty and self.items.empty
+
     def only(self, keep: pd.Series) -> ErpFrames:
         """The contracts where `keep` (aligned with `contracts`) holds, with their items."""
         if not keep.any():  # an hourly sync's usual group: no pass over the items

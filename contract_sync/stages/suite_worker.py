@@ -81,7 +81,7 @@ class SuiteWorker:
     def run_suites(self, erp: ErpFrames, suites_dir: Path) -> Validation:
         """validate.run_suites, in the helper when it runs. Its errors are raised here.
         Nothing to check is answered here: the helper may still be loading GX."""
-        if self.process is None or (erp.contracts.empty and erp.items.empty):
+        if self.process is None or erp.empty:
             return run_suites(erp, suites_dir)
         try:
             pickle.dump((erp, suites_dir), self.process.stdin, pickle.HIGHEST_PROTOCOL)

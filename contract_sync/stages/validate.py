@@ -163,7 +163,7 @@ def validate(
     the same rules are checked; the verdicts of those are kept for the next time. `suites`
     runs them (run_suites, or the same in a helper process: stages/suite_worker.py)."""
     run = suites or run_suites
-    nothing = erp.contracts.empty and erp.items.empty
+    nothing = erp.empty
     rules = None if cache is None or nothing else rules_key(suites_dir)
     if rules is None:
         return run(erp, suites_dir)
@@ -214,7 +214,7 @@ def _kept_verdicts(erp: ErpFrames, rules: str, cache: ValidationCache) -> KeptVe
 def needs_suites(erp: ErpFrames, suites_dir: Path, cache: ValidationCache | None) -> bool:
     """Whether validate would run the suites on any of `erp` (a contract or orphan item
     without a kept verdict): the run's helper is started for that alone."""
-    if erp.contracts.empty and erp.items.empty:
+    if erp.empty:
         return False
     rules = None if cache is None else rules_key(suites_dir)
     if rules is None:
@@ -267,7 +267,7 @@ def content_keys(erp: ErpFrames) -> pd.Series:
 
 def run_suites(erp: ErpFrames, suites_dir: Path) -> Validation:
     """Great Expectations over every contract and item of `erp`."""
-    if erp.contracts.empty and erp.items.empty:  # nothing to check: not even GX is imported
+    if erp.empty:  # nothing to check: not even GX is imported
         return NO_FAILURES
     gx = great_expectations()
 
