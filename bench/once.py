@@ -16,17 +16,19 @@ import resource
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pandas as pd
+import sqlalchemy as sa
 
 from contract_sync import arrow_reads
 from contract_sync.collector import long_lived_frozen
 from contract_sync.columns import ITEM_FIELDS
 from contract_sync.erp.read import read_erp
 from contract_sync.hooks import Hooks
-from contract_sync.model import Request
+from contract_sync.model import Request, StoreState
 from contract_sync.run import reimport
 from contract_sync.settings import Settings
 from contract_sync.store.db import make_engine
@@ -170,22 +172,13 @@ def floor(settings: Settings, watch: Stopwatch) -> dict:
         with watch.stage("read ERP"):  # through Arrow where it can (the `arrow` extra)
             erp = read_erp(settings, 1)
         through_arrow = arrow_reads.READS["arrow"] > 0  # its items did go through Arrow
-        # The read through SQLAlchemy's rows as well, beside the floor's stages (the floor
-        # before Arrow reads, named as such): not added to the floor's total.
-        arrow = os.environ.get(arrow_reads.SWITCH)
-        os.environ[arrow_reads.SWITCH] = "off"
-        try:
-            started = time.perf_counter()
-            read_erp(settings, 1)
-            read_through_rows = time.perf_counter() - started
-        finally:
-            if arrow is None:
-                del os.environ[arrow_reads.SWITCH]
-            else:
-                os.environ[arrow_reads.SWITCH] = arrow
         with watch.stage("read store"):
-            state = load_state(store, 1, ACTOR)
-            state = with_items(store, state, state.contracts["contract_id"])
+            state = read_store(store)
+        # The reads through SQLAlchemy's rows as well, beside the floor's stages (the floor
+        # before Arrow reads, named as such): not added to the floor's total.
+        with rows_only():
+            read_erp_through_rows = timed(lambda: read_erp(settings, 1))
+            read_store_through_rows = timed(lambda: read_store(store))
         with watch.stage("keyed diff"):
             differing = keyed_diff(erp.items, state.items)
     return {
@@ -193,11 +186,37 @@ def floor(settings: Settings, watch: Stopwatch) -> dict:
         "growth_mb": watch.growth_mb,
         "peak_rss_mb": watch.peak_rss_mb(),
         "arrow_reads": through_arrow,
-        "read_erp_through_rows": read_through_rows,
+        "read_erp_through_rows": read_erp_through_rows,
+        "read_store_through_rows": read_store_through_rows,
         "erp_items": len(erp.items),
         "store_items": len(state.items),
         "differing_items": differing,
     }
+
+
+def read_store(store: sa.Engine) -> StoreState:
+    state = load_state(store, 1, ACTOR)
+    return with_items(store, state, state.contracts["contract_id"])
+
+
+def timed(read: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    read()
+    return time.perf_counter() - started
+
+
+@contextmanager
+def rows_only() -> Iterator[None]:
+    """Reads through SQLAlchemy's rows while the block runs (Arrow switched off)."""
+    arrow = os.environ.get(arrow_reads.SWITCH)
+    os.environ[arrow_reads.SWITCH] = "off"
+    try:
+        yield
+    finally:
+        if arrow is None:
+            del os.environ[arrow_reads.SWITCH]
+        else:
+            os.environ[arrow_reads.SWITCH] = arrow
 
 
 def keyed_diff(erp_items: pd.DataFrame, store_items: pd.DataFrame) -> int:

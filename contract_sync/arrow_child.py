@@ -1,13 +1,14 @@
-"""A SQLite read through ADBC in a process of its own, its rows streamed to the parent as
-Arrow IPC on stdout: `python -m contract_sync.arrow_child` with a JSON request on stdin
-({"uri", "sql", "check", "batch_rows"}).
+"""SQLite reads through ADBC in a process of its own, their rows streamed to the parent as
+Arrow IPC on stdout, one stream per read in turn: `python -m contract_sync.arrow_child` with
+a JSON request on stdin ({"uri", "reads": [{"sql", "check"}, ...], "batch_rows"}). The
+reads are made in one transaction: one snapshot of the database.
 
 Why a process: the ADBC SQLite driver carries its own copy of SQLite. Two copies in one
 process break each other's POSIX locks on the same file (closing one's descriptor drops the
 other's locks: sqlite.org/howtocorrupt.html, 2.2.1), and the run holds the same databases
 open through Python's sqlite3. Exit status NOT_READ (nothing written) when the database
-cannot be opened or holds a value of another type than its column's (the `check` query
-finds one): the parent then reads through SQLAlchemy. Any other status than 0 is a read
+cannot be opened or holds a value of another type than its column's (a read's `check`
+query finds one): the parent then reads through SQLAlchemy. Any other status than 0 is a read
 that did not end well (a stream cut between two batches looks whole to Arrow's reader).
 """
 
@@ -29,18 +30,23 @@ def main() -> int:
     try:
         database = adbc_driver_sqlite.connect(request["uri"])
         connection = manager.AdbcConnection(database)
-        connection.set_autocommit(False)  # the check and the read see one snapshot
+        connection.set_autocommit(False)  # the checks and the reads see one snapshot
     except manager.Error:
         return NOT_READ
+    batch_rows = int(request["batch_rows"])
     try:
-        if request["check"] and _rows(manager, pa, connection, request["check"], 1).num_rows:
-            return NOT_READ
-        reader = _reader(manager, pa, connection, request["sql"], int(request["batch_rows"]))
+        for read in request["reads"]:
+            if read["check"] and _rows(manager, pa, connection, read["check"], 1).num_rows:
+                return NOT_READ
+        reader = _reader(manager, pa, connection, request["reads"][0]["sql"], batch_rows)
     except (manager.Error, OSError):
         return NOT_READ
-    with pa.ipc.new_stream(sys.stdout.buffer, reader.schema) as stream:
-        for batch in reader:
-            stream.write_batch(batch)
+    for number, read in enumerate(request["reads"]):
+        if number:  # an error now is a read that stopped: status 1, as any exception
+            reader = _reader(manager, pa, connection, read["sql"], batch_rows)
+        with pa.ipc.new_stream(sys.stdout.buffer, reader.schema) as stream:
+            for batch in reader:
+                stream.write_batch(batch)
     return 0
 
 

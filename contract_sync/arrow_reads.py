@@ -5,6 +5,9 @@ CONTRACT_SYNC_ARROW_READS is not `off`; otherwise, and whenever the driver canno
 database or run the query, None is returned and the caller reads through SQLAlchemy, which
 gives the same frames (and its own errors, which the callers know how to word).
 
+Reads made together (read_arrow_together: the store's items and baseline items) are made in
+one transaction, which on PostgreSQL is REPEATABLE READ: one snapshot of the database.
+
 On SQLite the read runs in a process of its own (contract_sync.arrow_child says why) and
 streams its batches back as Arrow IPC. SQLite types a result's columns from its first
 batch of rows: a column NULL throughout it
@@ -38,10 +41,12 @@ SWITCH = "CONTRACT_SYNC_ARROW_READS"
 READS = {"arrow": 0}  # reads this process made through Arrow (the benchmark's floor says so)
 DRIVERS = {"sqlite": "adbc_driver_sqlite.dbapi", "postgresql": "adbc_driver_postgresql.dbapi"}
 WHOLE_BATCH_ROWS = 65_536
-PROBE = {"integer": "0", "text": "''"}
+PROBE = {"integer": "0", "text": "''"}  # a first row's value, by SQLite storage class
 # A SQLite read through Arrow starts a process (about 0.3 s): worth it from this many rows
 # (at 100,000 rows both reads take about 0.5 s; at 1M, 2.1 s against 5.0 s).
-SQLITE_FROM_ROWS = 100_000  # a first row's value, by SQLite storage class
+SQLITE_FROM_ROWS = 100_000
+ISOLATION = "adbc.connection.transaction.isolation_level"  # ADBC's standard option
+REPEATABLE_READ = "adbc.connection.transaction.isolation.repeatable_read"
 
 
 def _driver(engine: sa.Engine) -> ModuleType | None:
@@ -148,38 +153,64 @@ class ArrowReadStopped(sa.exc.OperationalError):
 
 
 @contextmanager
-def _reader(engine: sa.Engine, query: sa.Select, batch_rows: int) -> Iterator[Any]:
-    """A reader of record batches over the query's rows (on SQLite the probe row first), or
-    None when the read is not available or the driver refused it before any row. Reading
-    it raises ArrowReadStopped when the read stops before its end."""
+def _readers(engine: sa.Engine, queries: list[sa.Select], batch_rows: int) -> Iterator[Any]:
+    """Readers of record batches over the queries' rows, in their order, all in one snapshot
+    of the database (each read to its end before the next is taken; on SQLite the probe row
+    first), or None when the read is not available or the driver refused it before any
+    row. Reading them raises ArrowReadStopped when a read stops before its end."""
     driver = _driver(engine)
     uri = adbc_uri(engine.url) if driver else None
-    sql = _sql(engine, query) if uri else None
-    if sql is None:
+    sqls = [_sql(engine, query) for query in queries] if uri else [None]
+    if None in sqls:
         yield None
         return
-    text, check = sql
     if engine.dialect.name == "sqlite":
-        if _rows(engine, query) < SQLITE_FROM_ROWS:
+        if sum(_rows(engine, query) for query in queries) < SQLITE_FROM_ROWS:
             yield None  # a process's start costs more than it saves
             return
-        request = {"uri": uri, "sql": text, "check": check, "batch_rows": batch_rows}
-        with _child_reader(request) as reader:
-            yield reader
+        reads = [{"sql": text, "check": check} for text, check in sqls]
+        with _child_reader({"uri": uri, "reads": reads, "batch_rows": batch_rows}) as readers:
+            yield readers
         return
     try:
         connection = driver.connect(uri)
     except driver.Error:
         yield None  # SQLAlchemy's read says what is wrong, in the words callers expect
         return
-    with connection, connection.cursor() as cursor:
+    with connection:
+        if len(queries) > 1:  # one transaction is one snapshot only from REPEATABLE READ
+            connection.adbc_connection.set_options(**{ISOLATION: REPEATABLE_READ})
+        with connection.cursor() as cursor:
+            try:
+                cursor.execute(sqls[0][0])
+                first = cursor.fetch_record_batch()
+            except driver.Error:
+                yield None
+                return
+            yield _postgresql_readers(driver, cursor, first, [text for text, _ in sqls[1:]])
+
+
+def _postgresql_readers(
+    driver: ModuleType,
+    cursor: Any,  # noqa: ANN401 - ADBC's cursor
+    first: Any,  # noqa: ANN401 - its reader of the first query
+    rest: list[str],
+) -> Iterator[Any]:
+    yield _Batches(first, lambda: None)
+    for text in rest:
         try:
             cursor.execute(text)
             reader = cursor.fetch_record_batch()
-        except driver.Error:
-            yield None
-            return
+        except driver.Error as error:
+            raise ArrowReadStopped(str(error)) from error
         yield _Batches(reader, lambda: None)
+
+
+@contextmanager
+def _reader(engine: sa.Engine, query: sa.Select, batch_rows: int) -> Iterator[Any]:
+    """The reader of one query's batches (_readers)."""
+    with _readers(engine, [query], batch_rows) as readers:
+        yield None if readers is None else next(readers)
 
 
 def _rows(engine: sa.Engine, query: sa.Select) -> int:
@@ -190,8 +221,9 @@ def _rows(engine: sa.Engine, query: sa.Select) -> int:
 
 @contextmanager
 def _child_reader(request: dict[str, Any]) -> Iterator[Any]:
-    """The SQLite read in a process of its own (contract_sync.arrow_child says why), its
-    batches read from its stdout; None when it read nothing. Ended with the block."""
+    """The SQLite reads in a process of its own (contract_sync.arrow_child says why), their
+    batches read from its stdout, a stream per read; None when it read nothing. Ended with
+    the block."""
     import pyarrow as pa
 
     with tempfile.TemporaryFile() as said:
@@ -217,17 +249,32 @@ def _child_reader(request: dict[str, Any]) -> Iterator[Any]:
             try:
                 process.stdin.write(json.dumps(request).encode())
                 process.stdin.close()
-                reader = pa.ipc.open_stream(process.stdout)
+                first = pa.ipc.open_stream(process.stdout)
             except (pa.ArrowInvalid, OSError):  # it read nothing: read through SQLAlchemy
                 _said_why(process, said)
                 yield None
                 return
-            yield _Batches(reader, ended, process)
+            yield _streams(process, first, len(request["reads"]), ended)
         finally:
             if process.poll() is None:
                 process.kill()
             process.wait()
             process.stdout.close()
+
+
+def _streams(process: subprocess.Popen, first: Any, reads: int, ended: Any) -> Iterator[Any]:  # noqa: ANN401 - pyarrow's reader, a callable
+    """The child's streams one after the other, its exit status checked after the last."""
+    import pyarrow as pa
+
+    reader = first
+    for number in range(reads):
+        if number:
+            try:
+                reader = pa.ipc.open_stream(process.stdout)
+            except (pa.ArrowInvalid, OSError) as error:
+                ended()  # its status says why, when it ended badly
+                raise ArrowReadStopped(str(error)) from error
+        yield _Batches(reader, ended if number == reads - 1 else lambda: None, process)
 
 
 def _said_why(process: subprocess.Popen, said: Any) -> None:  # noqa: ANN401 - a file
@@ -262,16 +309,24 @@ def read_arrow(engine: sa.Engine, query: sa.Select) -> pd.DataFrame | None:
     """The query's rows as pandas.read_sql(dtype_backend="numpy_nullable") gives them, read
     through Arrow; None when this read is not available, or stopped (it is read through
     SQLAlchemy then, which says what is wrong in the callers' words)."""
-    with _reader(engine, query, WHOLE_BATCH_ROWS) as reader:
-        if reader is None:
+    frames = read_arrow_together(engine, [query])
+    return None if frames is None else frames[0]
+
+
+def read_arrow_together(engine: sa.Engine, queries: list[sa.Select]) -> list[pd.DataFrame] | None:
+    """read_arrow of each query, all read in one snapshot of the database (one transaction,
+    REPEATABLE READ on PostgreSQL); on SQLite through Arrow from SQLITE_FROM_ROWS rows in
+    all. None as read_arrow."""
+    with _readers(engine, queries, WHOLE_BATCH_ROWS) as readers:
+        if readers is None:
             return None
         try:
-            batches = list(reader)
+            tables = [_table(list(reader), reader.schema) for reader in readers]
         except ArrowReadStopped as stopped:
             LOG.warning("read through SQLAlchemy instead: %s", stopped.orig)
             return None
-        READS["arrow"] += 1
-        return _pandas(_table(batches, reader.schema).slice(_skipped(engine)))
+    READS["arrow"] += 1
+    return [_pandas(table.slice(_skipped(engine))) for table in tables]
 
 
 @contextmanager

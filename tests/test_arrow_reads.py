@@ -1,6 +1,7 @@
-"""Arrow-native ERP reads (contract_sync.arrow_reads, with the `arrow` extra): the frames the
-SQLAlchemy read gives, on SQLite and PostgreSQL, whole and streamed; on SQLite a column
-NULL through a first batch and a value stored as another type than its column's."""
+"""Arrow-native reads (contract_sync.arrow_reads, with the `arrow` extra): the frames the
+SQLAlchemy read gives, on SQLite and PostgreSQL, of the ERP whole and streamed and of the
+store's items; on SQLite a column NULL through a first batch and a value stored as another
+type than its column's; reads made together see one snapshot."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from contract_sync import arrow_reads
 from contract_sync.erp import vista
 from contract_sync.erp.vista_schema import JCCI
 from contract_sync.model import ErpFrames
+from contract_sync.store import schema as s
+from contract_sync.store.state import load_state, with_items
 
 pytest.importorskip("adbc_driver_sqlite", reason="the `arrow` extra (make test-arrow)")
 pytest.importorskip("adbc_driver_postgresql", reason="the `arrow` extra (make test-arrow)")
@@ -114,12 +117,13 @@ def test_a_reader_cut_between_two_batches_is_an_error_not_an_end(seeded, monkeyp
 
     @contextmanager
     def killed_after_one_batch(request):
-        with real(request) as reader:
+        with real(request) as readers:
+            reader = next(readers)
             batches = iter(reader.reader)
             first = next(batches)
             reader.reader = iter([first])  # the rest never arrives ...
             os.kill(reader.process.pid, signal.SIGKILL)  # ... its process killed
-            yield reader
+            yield iter([reader])
 
     monkeypatch.setattr(arrow_reads, "_child_reader", killed_after_one_batch)
     query = vista._items_query(1, None, None).order_by(JCCI.c.JCCo, JCCI.c.Contract)
@@ -128,3 +132,74 @@ def test_a_reader_cut_between_two_batches_is_an_error_not_an_end(seeded, monkeyp
         pytest.raises(arrow_reads.ArrowReadStopped, match="status -9"),
     ):
         list(chunks)
+
+
+def _store_items(store: sa.Engine) -> tuple[pd.DataFrame, ...]:
+    state = load_state(store, 1, "admin")
+    read = with_items(store, state, state.contracts["contract_id"])
+    return read.items, read.baseline_items, read.baselines
+
+
+def test_the_store_items_read_the_same_through_arrow(seeded, monkeypatch):
+    """Items with missing values, a contract without a baseline: the same frames."""
+    with seeded.store.begin() as connection:
+        first = connection.execute(sa.select(sa.func.min(s.line_items.c.id))).scalar_one()
+        missing = {"description": None, "cost_code": None}
+        connection.execute(s.line_items.update().where(s.line_items.c.id == first), missing)
+        contract = connection.execute(sa.select(sa.func.max(s.import_baselines.c.contract_id)))
+        gone = s.import_baselines.c.contract_id == contract.scalar_one()
+        connection.execute(s.import_baselines.delete().where(gone))
+    reads = arrow_reads.READS["arrow"]
+    through_rows, through_arrow = _both(monkeypatch, lambda: _store_items(seeded.store))
+    assert arrow_reads.READS["arrow"] == reads + 1  # the second read went through Arrow
+    assert through_arrow[0]["description"].isna().sum() == 1
+    for rows, arrow in zip(through_rows, through_arrow, strict=True):
+        pd.testing.assert_frame_equal(rows, arrow)
+
+
+def test_an_import_while_the_store_items_are_read_reads_them_again(seeded, monkeypatch):
+    """A baseline rewritten between the two reads of the baselines that bracket the Arrow
+    read (as an import does): the items are read again, as of after it."""
+    real = arrow_reads.read_arrow_together
+    b = s.baseline_items.c
+
+    def imported_meanwhile(engine, queries):  # noqa: ANN001, ANN202
+        frames = real(engine, queries)
+        with engine.begin() as connection:
+            contract = connection.execute(sa.select(sa.func.min(b.contract_id))).scalar_one()
+            connection.execute(
+                sa.update(s.baseline_items).where(b.contract_id == contract), {"amount": 4242}
+            )
+            stamp = s.import_baselines.c.contract_id == contract
+            connection.execute(
+                sa.update(s.import_baselines).where(stamp).values(imported_at=sa.func.now())
+            )
+        return frames
+
+    import contract_sync.store.state as state_module
+
+    monkeypatch.setattr(state_module, "read_arrow_together", imported_meanwhile)
+    items, baseline_items, _baselines = _store_items(seeded.store)
+    assert (baseline_items["amount"] == 4242).any()  # the values after the import
+    monkeypatch.setenv(arrow_reads.SWITCH, "off")
+    for again, now in zip(_store_items(seeded.store), (items, baseline_items), strict=False):
+        pd.testing.assert_frame_equal(again, now)
+
+
+def test_reads_together_see_the_database_as_of_one_moment(seeded):
+    """An item deleted after the first read ended, before the second began: the second
+    does not see it gone (one transaction; on SQLite, the reader's process blocks on a
+    first read larger than its pipe until it is read)."""
+    padding = {"sqlite": "printf('%.*c', 200000, 'x')", "postgresql": "repeat('x', 200000)"}
+    large = sa.select(sa.literal_column(padding[seeded.store.dialect.name], sa.String).label("x"))
+    items = sa.select(s.line_items.c.id)
+    with seeded.store.connect() as connection:
+        before = connection.execute(sa.select(sa.func.count()).select_from(s.line_items)).scalar()
+    with arrow_reads._readers(seeded.store, [large, items], 1000) as readers:
+        assert readers is not None
+        assert sum(batch.num_rows for batch in next(readers)) >= 1
+        with seeded.store.begin() as connection:
+            last = sa.select(sa.func.max(s.line_items.c.id)).scalar_subquery()
+            connection.execute(s.line_items.delete().where(s.line_items.c.id == last))
+        read = sum(batch.num_rows for batch in next(readers))
+    assert read - arrow_reads._skipped(seeded.store) == before

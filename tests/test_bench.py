@@ -114,9 +114,31 @@ def test_benchmark_runs_every_scenario_with_the_right_outcomes(tmp_path, monkeyp
     measured_growth = "compare" in runs["d: full refresh"]["growth_mb"]
     growth = ["1.2"] if measured_growth else []
     # With the `arrow` extra, the floor's ERP read through Arrow against it through rows, and
-    # the nothing-edited sync against the latter.
-    through_rows = ["", "0.4"] if runs["floor"]["arrow_reads"] else []
-    assert ratios["target"] == ["1.5", "1.15", "1.5", "", "", *through_rows, *growth, "", "3 ms"]
+    # the nothing-edited sync against the latter; the store read so too, and the full
+    # refresh against the floor read through rows.
+    through_rows = ["", "0.4", "", "1.0"] if runs["floor"]["arrow_reads"] else []
+    assert ratios["target"] == [
+        *["1.2", "1.15", "1.5", "", "", *through_rows, "1.0", *growth, "", "3 ms"]
+    ]
+    refresh = runs["d: full refresh"]
+    if through_rows:
+        floor_run = runs["floor"]
+        rows_floor = sum(
+            [
+                floor_run["read_erp_through_rows"],
+                floor_run["read_store_through_rows"],
+                floor_run["stages"]["keyed diff"],
+            ]
+        )
+        assert ratios["figure"][8] == "full refresh / read floor through rows, s"
+        assert ratios["floor"][8] == shown(rows_floor)
+        assert float(ratios["ratio"][8]) == pytest.approx(refresh["total"] / rows_floor, rel=0.02)
+    largest = 5 + len(through_rows)
+    others = {name: s for name, s in refresh["stages"].items() if name != "validate"}
+    biggest = max(others, key=others.get)
+    label = f"full refresh: validate / its largest other stage ({biggest}), s"
+    assert ratios["figure"][largest] == label
+    assert ratios["measured"][largest] == shown(refresh["stages"]["validate"])
     peak = max(r["peak_rss_mb"] for name, r in runs.items() if name != "floor")
     assert ratios["figure"][-2] == "peak memory of any scenario, MB"
     assert ratios["measured"][-2] == shown(peak)
@@ -124,7 +146,7 @@ def test_benchmark_runs_every_scenario_with_the_right_outcomes(tmp_path, monkeyp
     assert list(result["memory_runs"]) == ["floor", "d: full refresh"]
     if measured_growth:
         assert set(runs["floor"]["growth_mb"]) == FLOOR_STAGES
-        grown = 5 + len(through_rows)
+        grown = 6 + len(through_rows)
         assert ratios["figure"][grown] == "compare (full refresh) / keyed diff, memory growth MB"
         apart = {name: r["growth_mb"] for name, r in result["memory_runs"].items()}
         assert ratios["measured"][grown] == shown(apart["d: full refresh"]["compare"])

@@ -20,6 +20,14 @@ SYNC_LINE = (
     " a'/erp=1.27(1.5) b/erp=1.32 a/erp=1.49 growth/diff=0.12(1.2) apply_ms=1.9(3)"
     " peak_mb=734(1000)"
 )
+# The same result's line as a backfill gives it today: issue 32 set the compare's target to
+# 1.2 and added the full refresh's validate against its largest other stage.
+SYNC_LINE_NOW = (
+    "2026-11-27T073127\tsync\tsqlite\t5000x200\tcd33b4c\trepeat=3 floor=14.48 a=7.43 b=6.59"
+    " c=11.82 d=27.89 a'=6.34 b'=5.56 compare/diff=0.99(1.2) b'/erp=1.11(1.15)"
+    " a'/erp=1.27(1.5) b/erp=1.32 a/erp=1.49 d/validate=2.04(1) growth/diff=0.12(1.2)"
+    " apply_ms=1.9(3) peak_mb=734(1000)"
+)
 CLI = {
     "when": "2026-11-26T14:31:01+00:00",
     "repeat": 3,
@@ -77,14 +85,19 @@ def _committed_lines() -> list[str]:
 
 
 def test_the_backfill_of_a_stored_result_gives_its_line(tmp_path):
-    """Its figures as the terminal's tables gave them, the commit the last before the run;
-    the committed history holds the same line, and a second backfill adds nothing."""
+    """Its figures as the terminal's tables give them, the commit the last before the run;
+    the committed history holds its line with the same measures (the targets of its day),
+    and a second backfill adds nothing."""
     results, path = tmp_path / "results", tmp_path / "history.tsv"
     results.mkdir()
     shutil.copy(SYNC_RESULT, results)
     assert history.backfill(results, path) == 1
-    assert path.read_text().splitlines() == ["\t".join(history.COLUMNS), SYNC_LINE]
+    assert path.read_text().splitlines() == ["\t".join(history.COLUMNS), SYNC_LINE_NOW]
     assert SYNC_LINE in _committed_lines()
+    then, now = (history.parse_row(line)["figures"] for line in (SYNC_LINE, SYNC_LINE_NOW))
+    assert {key: value.split("(")[0] for key, value in then.items()} == {
+        key: value.split("(")[0] for key, value in now.items() if key in then
+    }
     assert history.backfill(results, path) == 0
 
 

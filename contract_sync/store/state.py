@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from contract_sync.arrow_reads import available, read_arrow_together
 from contract_sync.columns import (
     BASELINE_HEADER_FIELDS,
     HEADER_FIELDS,
@@ -24,6 +26,8 @@ from contract_sync.store import schema as s
 from contract_sync.store.bulk import read_bulk, read_frame
 from contract_sync.store.types import exact
 from contract_sync.vocabulary import PERMISSION_LEVELS, PermissionLevel, Tool
+
+LOG = logging.getLogger(__name__)
 
 
 class UnknownCompany(UserError, LookupError):
@@ -173,7 +177,9 @@ ITEM_VERSION = "item_version"
 
 
 def _item_version() -> sa.ColumnElement:
-    return sa.literal_column(f"{s.line_items.name}.xmin::text::bigint").label(ITEM_VERSION)
+    return sa.literal_column(f"{s.line_items.name}.xmin::text::bigint", sa.BigInteger).label(
+        ITEM_VERSION
+    )
 
 
 def _items_query(contract_ids: list[int], dialect: str) -> sa.Select:
@@ -182,8 +188,8 @@ def _items_query(contract_ids: list[int], dialect: str) -> sa.Select:
         sa.select(
             s.line_items.c.contract_id,
             s.line_items.c.id.label("item_id"),
-            sa.func.trim(s.main_contracts.c.origin_id).label("contract_no"),
-            sa.func.trim(s.line_items.c.origin_id).label("item_no"),
+            sa.func.trim(s.main_contracts.c.origin_id, type_=sa.String).label("contract_no"),
+            sa.func.trim(s.line_items.c.origin_id, type_=sa.String).label("item_no"),
             *(exact(s.line_items.c[f], dialect) for f in ITEM_FIELDS),
             *versions,
         )
@@ -283,27 +289,52 @@ def _baselines_query(contract_ids: sa.ScalarSelect | list[int]) -> sa.Select:
 def with_items(engine: sa.Engine, state: StoreState, contract_ids: Sequence[int]) -> StoreState:
     """The state with the items and baseline items of these store contracts, and their
     baselines read again: the baseline items and the baseline (its ERP hash, which apply
-    checks the baseline items by) are read in one snapshot (three queries)."""
+    checks the baseline items by) are read in one snapshot (see _read_items)."""
     ids = [int(i) for i in contract_ids]
     if not ids:
         return state
-    dialect = engine.dialect.name
-    with engine.connect() as connection:
-        if dialect == "postgresql":  # SQLite: one transaction is one snapshot already
-            connection.execution_options(isolation_level="REPEATABLE READ")
-        items = read_bulk(connection, _items_query(ids, dialect))
-        baseline_items = read_bulk(
-            connection,
-            sa.select(
-                s.baseline_items.c.contract_id,
-                sa.func.trim(s.baseline_items.c.item_no).label("item_no"),
-                *(exact(s.baseline_items.c[f], dialect) for f in ITEM_FIELDS),
-            ).where(s.baseline_items.c.contract_id.in_(ids)),
-        )
-        baselines = read_frame(connection, _baselines_query(ids))
+    items, baseline_items, baselines = _read_items(engine, ids)
     others = state.baselines[~state.baselines["contract_id"].isin(ids)]
     if len(others) and len(baselines):
         baselines = pd.concat([others, baselines], ignore_index=True)
     elif len(others):
         baselines = others  # none of these contracts has a baseline: keep the frame's dtypes
     return replace(state, items=items, baseline_items=baseline_items, baselines=baselines)
+
+
+def _read_items(engine: sa.Engine, ids: list[int]) -> tuple[pd.DataFrame, ...]:
+    """These contracts' items, baseline items and baselines, as of one moment. Through
+    Arrow where it can (contract_sync.arrow_reads: the items and baseline items in one
+    transaction), between two reads of the baselines with their import times: the same
+    both times, no import wrote these contracts meanwhile (an import rewrites the baseline
+    with its baseline items, and a new time), so the items read between are theirs.
+    Else, and where Arrow cannot read, through SQLAlchemy in one transaction."""
+    dialect = engine.dialect.name
+    queries = [_items_query(ids, dialect), _baseline_items_query(ids, dialect)]
+    stamped = _baselines_query(ids).add_columns(s.import_baselines.c.imported_at)
+    stamped = stamped.order_by(s.import_baselines.c.contract_id)
+    if available(engine):
+        with engine.connect() as connection:
+            before = read_frame(connection, stamped)
+        frames = read_arrow_together(engine, queries)
+        if frames is not None:
+            with engine.connect() as connection:
+                after = read_frame(connection, stamped)
+            if after.equals(before):
+                return *frames, after.drop(columns="imported_at")
+            LOG.info("an import wrote these contracts while they were read: read again")
+    with engine.connect() as connection:
+        if dialect == "postgresql":  # SQLite: one transaction is one snapshot already
+            connection.execution_options(isolation_level="REPEATABLE READ")
+        items, baseline_items = (read_bulk(connection, query) for query in queries)
+        baselines = read_frame(connection, _baselines_query(ids))
+    return items, baseline_items, baselines
+
+
+def _baseline_items_query(contract_ids: list[int], dialect: str) -> sa.Select:
+    b = s.baseline_items.c
+    return sa.select(
+        b.contract_id,
+        sa.func.trim(b.item_no, type_=sa.String).label("item_no"),
+        *(exact(b[f], dialect) for f in ITEM_FIELDS),
+    ).where(b.contract_id.in_(contract_ids))
