@@ -4,14 +4,16 @@ Three pieces of machinery, none of which changes a run's outcome:
 - the changed contracts' frames are held between the scan and compare in memory up to a
   group's items, in files beyond (held.HeldFrames);
 - a large run's suites run in a helper process that loads Great Expectations while the ERP
-  is read (stages/suite_worker.py), ended as soon as the changes go beyond a group; a run a
+  is read (stages/suite_worker.py); when the changes go beyond a group, each validation
+  holds two groups and is split between the helper and the run, on two cores; a run a
   person waits on forks its helper as it begins;
 - the garbage collector is kept off the objects that live as long as the process
   (collector.py), frozen again once validation has imported its library.
 
-A scan hands each piece's changed contracts to `keep`, asks `groups` for them back, and
-validates with `run_suites`; a preview's Pace holds everything in memory and starts no
-helper (its process may serve many, and its changes are not bounded by a group).
+A scan hands each piece's changed contracts to `keep`, asks `validation_groups` for them
+back, and validates with `run_suites`; evaluation takes them again by `groups`. A preview's
+Pace holds everything in memory and starts no helper (its process may serve many, and its
+changes are not bounded by a group).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from contract_sync.held import HeldFrames
 from contract_sync.model import ErpFrames, Validation
 from contract_sync.settings import Settings
 from contract_sync.stages import suite_worker
+
+LANES = 2  # processes that validate at once: the run and its helper
 
 
 class Pace:
@@ -86,29 +90,21 @@ class Pace:
     ) -> None:
         self._stack.close()
 
-    def plan_helper(
-        self, contracts_in_scope: int, validates_all: bool, needs_suites: Callable
-    ) -> None:
+    def plan_helper(self, contracts_in_scope: int, needs_suites: Callable) -> None:
         """Whether this scan may start a helper: a run's (not a preview's) of at least
         suite_worker.MIN_CONTRACTS contracts in a process that has not loaded Great
-        Expectations, and not a full refresh or first import, which validate everything
-        (their memory is the largest). It starts at the first changed contract that
-        `needs_suites` (one without a kept verdict)."""
+        Expectations. It starts at the first changed contract that `needs_suites` (one
+        without a kept verdict)."""
         self._want_helper = (
             self._allow_helper
             and contracts_in_scope >= suite_worker.MIN_CONTRACTS
-            and not validates_all
             and "great_expectations" not in sys.modules
         )
         self._needs_suites = needs_suites
 
     def keep(self, changed: ErpFrames) -> None:
-        """Hold a piece's changed contracts for compare; start or end the helper as they
-        say: changes spilled to files are validated here, the helper's memory given back."""
+        """Hold a piece's changed contracts for compare; start the helper as they say."""
         self._held.add(changed)
-        if self._held.spilled:
-            self._suites.close()
-            self._want_helper = False
         if self._want_helper and self._needs_suites(changed):
             self._suites.start()  # loads Great Expectations while the read goes on
             self._want_helper = False
@@ -122,8 +118,18 @@ class Pace:
         """The held contracts, a group at a time (this Pace's group when not given)."""
         return self._held.groups(group_items if group_items is not None else self.group_items)
 
+    def validation_groups(self) -> Iterator[ErpFrames]:
+        """The held contracts, a validation at a time: two groups at once when changes went
+        beyond a group and the helper runs (run_suites splits them: each process then
+        validates about a group), else a group."""
+        split = self._held.spilled and self._suites.running and self.group_items is not None
+        return self.groups(self.group_items * LANES if split else None)
+
     def run_suites(self, erp: ErpFrames, suites_dir: Path) -> Validation:
-        """The suites on `erp`, in the helper when it runs."""
+        """The suites on `erp`: in the helper when it runs; when changes went beyond a group,
+        about half in the helper and the rest here at the same time."""
+        if self._held.spilled:
+            return self._suites.run_split(erp, suites_dir)
         return self._suites.run_suites(erp, suites_dir)
 
     def validated(self) -> None:

@@ -74,7 +74,7 @@ def read_changed(
     pieces: list[_Read] = []
     with read_erp_groups(settings, request.company, request.contracts, pace.group_items) as erp:
         scope = _scope(erp, state, request)
-        pace.plan_helper(len(scope), validates_all, _needs_suites(settings, cache))
+        pace.plan_helper(len(scope), _needs_suites(settings, cache))
         while (piece := _next_piece(erp, hooks)) is not None:
             if request.project is not None:  # else every contract read is in scope
                 piece = piece.only(piece.contracts["contract_no"].isin(scope))
@@ -109,7 +109,7 @@ def validate_changed(
             run_id=run_id,
             suites=pace.run_suites,
         )
-        for changed in pace.groups()
+        for changed in pace.validation_groups()
     ]
     return combined(validations)
 

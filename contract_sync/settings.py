@@ -86,7 +86,8 @@ class Settings(BaseSettings):
         True,
         description="A run of 1,000 contracts or more, or of named contracts at the command "
         "line, loads Great Expectations in a helper process while it reads the ERP (about a "
-        "second of work, 170 MB until its scan ends, or until its changes go beyond a group).",
+        "second of work, 170 MB until its scan ends); changes beyond a group are validated by "
+        "the helper and the run together, on two cores.",
     )
     group_items: int = Field(
         100_000,

@@ -249,7 +249,13 @@ from contract_sync.run import Hooks, Request, reimport
 from contract_sync.settings import Settings
 
 suite_worker.MIN_CONTRACTS = 1
-events, extracts = [], []
+suite_worker.SPLIT_FROM_ITEMS = 1
+events, extracts, split = [], [], []
+real_split = suite_worker.SuiteWorker.run_split
+def counted(self, erp, suites_dir):
+    split.append(len(erp.items))
+    return real_split(self, erp, suites_dir)
+suite_worker.SuiteWorker.run_split = counted
 for name in ("start", "close"):
     def logged(self, name=name, method=getattr(suite_worker.SuiteWorker, name)):
         if name == "start" or self.process is not None:
@@ -270,41 +276,71 @@ request = Request(company=1, actor="admin", dry_run=True)
 result = reimport(settings, request, hooks=Hooks(timer=timer))
 audit = result.audit[["contract_no", "outcome", "reasons"]].astype(str)
 print(json.dumps({{"loaded_here": "great_expectations" in sys.modules, "events": events,
-                  "extracts": len(extracts), "audit": sorted(audit.values.tolist())}}))
+                  "extracts": len(extracts), "split": len(split), "largest": max(split),
+                  "audit": sorted(audit.values.tolist())}}))
 """
 
 
-def test_changes_beyond_a_group_end_the_helper_when_they_spill(seeded, tmp_path):
+def test_changes_beyond_a_group_are_validated_by_the_helper_and_the_run(seeded, tmp_path):
+    """Two groups a validation, split between the helper and the run: the audit of a run
+    that validates alone; the helper ends when validation does, after the read."""
     edit_erp(seeded.erp, 1, 0.5, seed=3)
     code = SPILLED.format(erp=seeded.erp_url, store=seeded.store_url, data=str(tmp_path / "s"))
     spilled = json.loads(python(code).splitlines()[-1])
     alone = _run_in_a_new_process(seeded, tmp_path / "alone", helper=False)
     assert [event for event, _ in spilled["events"]] == ["start", "close"]
     (_, at), (_, then) = spilled["events"]
-    assert at <= then < spilled["extracts"]  # ended during the read, not after it
-    assert spilled["loaded_here"]  # validated in the run's own process
+    assert at < then == spilled["extracts"]  # started during the read, ended after it
+    assert spilled["loaded_here"]  # half validated in the run's own process
+    assert spilled["split"] >= 1 and spilled["largest"] > 30  # more than a group at once
     assert spilled["audit"] == alone["audit"]
+    assert any("invalid_erp_data" in reasons for _, _, reasons in spilled["audit"])
 
 
-def _wants_helper(allowed: bool, validates_all: bool, scope: int) -> bool:
+def _wants_helper(allowed: bool, scope: int) -> bool:
     """Whether a Pace would start a helper for a changed contract without a kept verdict."""
     pace = Pace(None, helper=allowed)
-    pace.plan_helper(scope, validates_all, lambda _changed: True)
+    pace.plan_helper(scope, lambda _changed: True)
     return pace._want_helper
 
 
-@pytest.mark.parametrize(
-    ("helper", "validates_all", "scope"),
-    [(False, False, 5_000), (True, True, 5_000), (True, False, 999)],
-)
-def test_small_runs_and_runs_that_validate_everything_validate_themselves(
-    monkeypatch, helper, validates_all, scope
-):
+@pytest.mark.parametrize(("helper", "scope"), [(False, 5_000), (True, 999)])
+def test_small_runs_validate_themselves(monkeypatch, helper, scope):
     monkeypatch.delitem(sys.modules, "great_expectations", raising=False)  # as in a new run
-    assert not _wants_helper(helper, validates_all, scope)
-    assert _wants_helper(True, False, 1_000)
+    assert not _wants_helper(helper, scope)
+    assert _wants_helper(True, 1_000)
     monkeypatch.setitem(sys.modules, "great_expectations", sys)  # loaded in this process
-    assert not _wants_helper(True, False, 1_000)
+    assert not _wants_helper(True, 1_000)
+
+
+def _with_odd_rows(erp: ErpFrames) -> ErpFrames:
+    """Two contracts of one number (one of the last: the second half fails too), an item of
+    no contract, an item of no number."""
+    contracts = pd.concat([erp.contracts, erp.contracts.iloc[[-2]]], ignore_index=True)
+    odd = erp.items.iloc[[0, 1]].assign(contract_no=["NOT-A-CONTRACT", pd.NA])
+    return ErpFrames(contracts, pd.concat([erp.items, odd], ignore_index=True))
+
+
+@pytest.mark.parametrize("seed", [5, 8])
+def test_a_validation_split_with_the_helper_finds_what_one_run_finds(monkeypatch, seed):
+    data = generate_company(1, 30, 4, seed=seed)
+    erp = _with_odd_rows(ErpFrames(data.contracts, data.items))
+    monkeypatch.setattr(suite_worker, "SPLIT_FROM_ITEMS", 1)
+    theirs, ours = suite_worker.halves(erp)
+    assert abs(len(theirs.items) - len(ours.items)) < len(erp.items) / 4  # about half each
+    sent = []
+    with closing(SuiteWorker()) as helper:
+        helper.start()
+        real = helper._sent
+        monkeypatch.setattr(helper, "_sent", lambda part, d: sent.append(part) or real(part, d))
+        found = helper.run_split(erp, SUITES)
+        assert helper.process is not None  # the helper answered
+    assert [len(part.items) for part in sent] == [len(theirs.items)]
+    whole = run_suites(erp, SUITES)
+    _same(found, whole)
+    both = set(theirs.contracts["contract_no"]), set(ours.contracts["contract_no"])
+    failing = set(whole.invalid_contracts)
+    assert failing & both[0] and failing & both[1]  # each half found some
 
 
 def test_a_helper_is_wanted_only_for_contracts_without_a_kept_verdict(tmp_path):

@@ -235,6 +235,42 @@ def combined(parts: list[Validation]) -> Validation:
     )
 
 
+def halves(erp: ErpFrames) -> tuple[ErpFrames, ErpFrames]:
+    """The contracts in two parts of about half the items each (run_split): every row of a
+    contract number on one side, since the suites check numbers across contracts (their
+    uniqueness); items of no contract in the second, where they fail as in the whole."""
+    numbers = erp.contracts["contract_no"].dropna().drop_duplicates()
+    items_of = numbers.map(erp.items["contract_no"].value_counts()).fillna(0)
+    starts = (items_of.cumsum() - items_of).to_numpy()  # items before each number
+    first = numbers[starts < len(erp.items) / 2]
+    in_first = erp.contracts["contract_no"].isin(first), erp.items["contract_no"].isin(first)
+    return (
+        ErpFrames(erp.contracts[in_first[0]], erp.items[in_first[1]]),
+        ErpFrames(erp.contracts[~in_first[0]], erp.items[~in_first[1]]),
+    )
+
+
+def one_validation(parts: list[Validation], erp: ErpFrames) -> Validation:
+    """The validations of the halves of `erp` as run_suites gives the one of it whole: the
+    failures in the order of their contract numbers, a missing one last."""
+    failures = pd.concat([part.failures for part in parts], ignore_index=True)
+    failures = failures.sort_values(
+        "contract_no", na_position="last", kind="stable", ignore_index=True
+    )
+    in_scope = failures["contract_no"].isin(erp.contracts["contract_no"])
+    return Validation(
+        invalid_contracts=failures.loc[in_scope, "contract_no"].astype("string"),
+        failures=failures,
+        docs_path=None,
+    )
+
+
+def contract_local(suites_dir: Path) -> bool:
+    """Whether the suites' verdict on a contract depends on its rows alone (and those of
+    its number), so that it can be checked apart from the others: see CONTRACT_LOCAL."""
+    return rules_key(suites_dir) is not None
+
+
 def rules_key(suites_dir: Path) -> str | None:
     """What a verdict depends on besides the contract: the suite files, the store's limits,
     the code that shapes the frames, the GX version. None when a suite holds an expectation
