@@ -9,6 +9,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from contract_sync.hashing import hashes_and_counts
+from contract_sync.items_ahead import load_items
 from contract_sync.project_store import read_store, read_store_items
 from contract_sync.scan import next_group
 from contract_sync.stages.apply import apply
@@ -16,7 +17,7 @@ from contract_sync.stages.compare import compare
 from contract_sync.stages.gate import evaluate_gates, evaluate_import_gates
 from contract_sync.stages.plan import plan_first_import, plan_reimport
 from contract_sync.stages.validate import validate
-from contract_sync.store.state import load_state, with_items
+from contract_sync.store.state import load_state
 
 
 def _task(function: Any, name: str) -> Any:
@@ -34,7 +35,7 @@ load_state_task = _task(load_state, "load store state")
 extract_task = _task(next_group, "extract")
 hash_task = _task(hashes_and_counts, "hash")
 validate_task = _task(validate, "validate")
-load_items_task = _task(with_items, "load store items")
+load_items_task = _task(load_items, "load store items")
 compare_task = _task(compare, "compare")
 gate_task = _task(evaluate_gates, "gate")
 import_gate_task = _task(evaluate_import_gates, "gate first import")
