@@ -436,3 +436,24 @@ def test_property_three_way_writes_what_the_erp_changed_and_keeps_the_rest(sides
         (contract_no, item_no) for contract_no, item_no, _ in writes
     }
     assert {key for key, change in items.items() if change == "renumbered"} == renumbered
+
+
+# --- text held by Arrow --------------------------------------------------------------------
+
+TEXT = st.one_of(st.none(), st.sampled_from(["", "a", "A", "a ", "é", "10"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.tuples(TEXT, TEXT)))
+def test_text_held_by_arrow_compares_as_text_held_by_python(values):
+    pytest.importorskip("pyarrow")
+    from contract_sync.stages.compare import same_values
+
+    left, right = [v for v, _ in values], [v for _, v in values]
+    expected = [a == b for a, b in values]  # missing on both sides is the same
+    for left_storage, right_storage in [("pyarrow", "pyarrow"), ("python", "pyarrow")]:
+        found = same_values(
+            pd.array(left, dtype=pd.StringDtype(left_storage)),
+            pd.array(right, dtype=pd.StringDtype(right_storage)),
+        )
+        assert found.tolist() == expected

@@ -69,24 +69,48 @@ Comparable = np.ndarray | ExtensionArray
 
 
 def _comparable(values: ExtensionArray) -> Comparable:
-    """Values as `_same` compares them fastest: text as an object array with missing values
-    as a marker equal to itself only (found once, not at every comparison); integers as
-    they are."""
-    if isinstance(values.dtype, pd.StringDtype):
-        # Marked after the copy: Arrow-backed text refuses a non-text na_value.
-        text = values.to_numpy(object, na_value=None)
-        text[np.asarray(values.isna())] = _MISSING
-        return text
+    """Values as `_same` compares them fastest: text held by Arrow as it is (compared by
+    Arrow); other text as an object array with missing values as a marker equal to itself
+    only (found once, not at every comparison); integers as they are."""
+    if isinstance(values.dtype, pd.StringDtype) and not _in_arrow(values):
+        return _objects(values)
     return values
+
+
+def _objects(values: Comparable) -> np.ndarray:
+    """Text as objects, missing values as _MISSING (an object array as it is)."""
+    if isinstance(values, np.ndarray):
+        return values
+    # Marked after the copy: Arrow-backed text refuses a non-text na_value.
+    text = values.to_numpy(object, na_value=None)
+    text[np.asarray(values.isna())] = _MISSING
+    return text
+
+
+def _in_arrow(values: Comparable) -> bool:
+    return isinstance(values, ExtensionArray) and getattr(values.dtype, "storage", "") == "pyarrow"
 
 
 def _same(left: Comparable, right: Comparable) -> np.ndarray:
     """Per row: the same value, or missing on both sides; compared in the values' dtype."""
+    if _in_arrow(left) and _in_arrow(right):
+        return _same_in_arrow(left, right)
     if not isinstance(left, ExtensionArray) or isinstance(left.dtype, pd.StringDtype):
-        return _comparable(left) == _comparable(right)
+        return _objects(left) == _objects(right)
     left_missing, right_missing = left.isna(), right.isna()
     equal = left.to_numpy("int64", na_value=0) == right.to_numpy("int64", na_value=0)
     return (equal & ~left_missing & ~right_missing) | (left_missing & right_missing)
+
+
+def _same_in_arrow(left: ExtensionArray, right: ExtensionArray) -> np.ndarray:
+    """_same of text held by Arrow, by Arrow's kernels: no Python object per value (a
+    fifth of the time of comparing the objects)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    left, right = pa.array(left), pa.array(right)
+    equal = pc.fill_null(pc.equal(left, right), False)
+    return pc.or_(equal, pc.and_(left.is_null(), right.is_null())).to_numpy(zero_copy_only=False)
 
 
 def same_values(left: ExtensionArray, right: ExtensionArray) -> np.ndarray:
