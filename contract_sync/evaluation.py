@@ -1,7 +1,9 @@
 """A run's evaluation, a group of contracts at a time: each group of the changed
-contracts the scan kept is compared and gated, for the caller to plan and apply before the
-next is loaded; the unchanged contracts go with the first group, as headers only. Memory so
-holds about two groups, whatever the company's size."""
+contracts the scan kept is compared and gated, for the caller to plan and apply; the
+unchanged contracts go with the first group, as headers only. While the caller works on a
+group, the next group's ERP frames are held and its store items read (items_ahead): memory
+holds about three groups, whatever the company's size (at 1M items in groups of 100,000,
+a full refresh peaked at 888 MB, run and validation helper together)."""
 
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ def evaluations(
     """The scan's contracts compared and gated a group at a time: each group of held
     (changed) contracts, the unchanged ones with the first; at least one evaluation. A
     group's store items are read while the one before it is planned and applied (see
-    items_ahead), except from a remote store, whose read comes first."""
+    items_ahead), except for a first import (none to read) and from a remote store (whose
+    own read comes first)."""
     rest = found.contracts[found.unchanged]
     ahead = ItemsAhead(store, found.state, ahead=not (first_import or target.remote))
     with closing(ahead):

@@ -29,6 +29,7 @@ from contract_sync.held import HeldFrames
 from contract_sync.model import ErpFrames, Validation
 from contract_sync.settings import Settings
 from contract_sync.stages import suite_worker
+from contract_sync.stages.validate import contract_local
 
 LANES = 2  # processes that validate at once: the run and its helper
 
@@ -118,11 +119,16 @@ class Pace:
         """The held contracts, a group at a time (this Pace's group when not given)."""
         return self._held.groups(group_items if group_items is not None else self.group_items)
 
-    def validation_groups(self) -> Iterator[ErpFrames]:
+    def validation_groups(self, suites_dir: Path) -> Iterator[ErpFrames]:
         """The held contracts, a validation at a time: two groups at once when changes went
-        beyond a group and the helper runs (run_suites splits them: each process then
-        validates about a group), else a group."""
-        split = self._held.spilled and self._suites.running and self.group_items is not None
+        beyond a group, the helper runs and the suites check each contract on its own
+        (run_suites splits them: each process then validates about a group), else a group."""
+        split = (
+            self._held.spilled
+            and self._suites.running
+            and self.group_items is not None
+            and contract_local(suites_dir)
+        )
         return self.groups(self.group_items * LANES if split else None)
 
     def run_suites(self, erp: ErpFrames, suites_dir: Path) -> Validation:

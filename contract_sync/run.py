@@ -10,7 +10,7 @@ tasks, the benchmark under a stopwatch, a test with a look at each plan before i
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict, replace
 
 import pandas as pd
@@ -245,23 +245,25 @@ def _plan_and_apply(
     make_plan = plan_first_import if first_import else plan_reimport
     audits, repeated = [], 0
     progress = _Progress(hooks.progress, int((~found.unchanged).sum()))
-    for evaluation in evaluations(
+    groups = evaluations(
         store, found, request, first_import=first_import, hooks=hooks, target=target
-    ):
-        plan = hooks.stage("plan", make_plan, found=evaluation, dry_run=request.dry_run)
-        if hooks.planned is not None:
-            hooks.planned(plan)
-        audit = hooks.stage(
-            "apply",
-            apply,
-            engine=store,
-            run_id=origin.run_id,
-            plan=plan,
-            progress=progress.of_group(evaluation),
-            write_group=target.write_group,
-        )
-        audits.append(audit)
-        repeated += int(plan.repeated.sum())
+    )
+    with closing(groups):  # closed on an error too: its read ahead ends with it
+        for evaluation in groups:
+            plan = hooks.stage("plan", make_plan, found=evaluation, dry_run=request.dry_run)
+            if hooks.planned is not None:
+                hooks.planned(plan)
+            audit = hooks.stage(
+                "apply",
+                apply,
+                engine=store,
+                run_id=origin.run_id,
+                plan=plan,
+                progress=progress.of_group(evaluation),
+                write_group=target.write_group,
+            )
+            audits.append(audit)
+            repeated += int(plan.repeated.sum())
     progress.finish()
     audit = pd.concat(audits).sort_index(kind="stable") if len(audits) > 1 else audits[0]
     return audit, repeated

@@ -109,7 +109,7 @@ def validate_changed(
             run_id=run_id,
             suites=pace.run_suites,
         )
-        for changed in pace.validation_groups()
+        for changed in pace.validation_groups(settings.expectations_dir)
     ]
     return combined(validations)
 

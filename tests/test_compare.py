@@ -451,9 +451,14 @@ def test_text_held_by_arrow_compares_as_text_held_by_python(values):
 
     left, right = [v for v, _ in values], [v for _, v in values]
     expected = [a == b for a, b in values]  # missing on both sides is the same
-    for left_storage, right_storage in [("pyarrow", "pyarrow"), ("python", "pyarrow")]:
-        found = same_values(
-            pd.array(left, dtype=pd.StringDtype(left_storage)),
-            pd.array(right, dtype=pd.StringDtype(right_storage)),
-        )
-        assert found.tolist() == expected
+    arrow, python = pd.StringDtype("pyarrow"), pd.StringDtype("python")
+    arrow_nan = pd.StringDtype("pyarrow", na_value=float("nan"))  # pandas' `str`
+    for left_dtype, right_dtype in [
+        (arrow, arrow),
+        (python, arrow),
+        (arrow, python),
+        (arrow_nan, arrow_nan),
+        (arrow_nan, arrow),
+    ]:
+        found = same_values(pd.array(left, dtype=left_dtype), pd.array(right, dtype=right_dtype))
+        assert found.tolist() == expected, (left_dtype, right_dtype)

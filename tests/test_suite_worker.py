@@ -270,13 +270,13 @@ def timer(stage):
 
 settings = Settings(
     erp_url={erp!r}, store_url={store!r}, data_docs=False, data_dir=Path({data!r}),
-    group_items=30,
+    group_items=30, expectations_dir=Path({suites!r}),
 )
 request = Request(company=1, actor="admin", dry_run=True)
 result = reimport(settings, request, hooks=Hooks(timer=timer))
 audit = result.audit[["contract_no", "outcome", "reasons"]].astype(str)
 print(json.dumps({{"loaded_here": "great_expectations" in sys.modules, "events": events,
-                  "extracts": len(extracts), "split": len(split), "largest": max(split),
+                  "extracts": len(extracts), "split": len(split), "sizes": split,
                   "audit": sorted(audit.values.tolist())}}))
 """
 
@@ -285,16 +285,40 @@ def test_changes_beyond_a_group_are_validated_by_the_helper_and_the_run(seeded, 
     """Two groups a validation, split between the helper and the run: the audit of a run
     that validates alone; the helper ends when validation does, after the read."""
     edit_erp(seeded.erp, 1, 0.5, seed=3)
-    code = SPILLED.format(erp=seeded.erp_url, store=seeded.store_url, data=str(tmp_path / "s"))
-    spilled = json.loads(python(code).splitlines()[-1])
+    spilled = _spilled_run(seeded, tmp_path / "s", SUITES)
     alone = _run_in_a_new_process(seeded, tmp_path / "alone", helper=False)
     assert [event for event, _ in spilled["events"]] == ["start", "close"]
     (_, at), (_, then) = spilled["events"]
     assert at < then == spilled["extracts"]  # started during the read, ended after it
     assert spilled["loaded_here"]  # half validated in the run's own process
-    assert spilled["split"] >= 1 and spilled["largest"] > 30  # more than a group at once
+    assert spilled["split"] >= 1 and max(spilled["sizes"]) > 30  # more than a group at once
     assert spilled["audit"] == alone["audit"]
     assert any("invalid_erp_data" in reasons for _, _, reasons in spilled["audit"])
+
+
+def test_suites_that_check_across_contracts_validate_a_group_at_a_time(seeded, tmp_path):
+    """A suite whose verdict on a contract depends on others (a row count of the table) is
+    not split, and each validation takes one group, as a run that validates alone does."""
+    edit_erp(seeded.erp, 1, 0.5, seed=3)
+    suites = tmp_path / "suites"
+    shutil.copytree(SUITES, suites)
+    path = suites / "line_items.json"
+    suite = json.loads(path.read_text())
+    count = {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 0}}
+    suite["expectations"].append(count)
+    path.write_text(json.dumps(suite))
+    across = _spilled_run(seeded, tmp_path / "across", suites)
+    local = _spilled_run(seeded, tmp_path / "local", SUITES)
+    assert max(across["sizes"]) < max(local["sizes"])  # one group, not two
+    assert len(across["sizes"]) > len(local["sizes"])
+    assert across["audit"] == local["audit"]
+
+
+def _spilled_run(seeded, data: Path, suites: Path) -> dict:  # noqa: ANN001 - the fixture
+    code = SPILLED.format(
+        erp=seeded.erp_url, store=seeded.store_url, data=str(data), suites=str(suites)
+    )
+    return json.loads(python(code).splitlines()[-1])
 
 
 def _wants_helper(allowed: bool, scope: int) -> bool:

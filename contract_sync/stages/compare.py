@@ -70,8 +70,9 @@ Comparable = np.ndarray | ExtensionArray
 
 def _comparable(values: ExtensionArray) -> Comparable:
     """Values as `_same` compares them fastest: text held by Arrow as it is (compared by
-    Arrow); other text as an object array with missing values as a marker equal to itself
-    only (found once, not at every comparison); integers as they are."""
+    Arrow when the other side is held so too, else made objects at that comparison); other
+    text as an object array with missing values as a marker equal to itself only (found
+    once, not at every comparison); integers as they are."""
     if isinstance(values.dtype, pd.StringDtype) and not _in_arrow(values):
         return _objects(values)
     return values

@@ -107,7 +107,11 @@ class SuiteWorker:
         theirs, ours = halves(erp)
         if not self._sent(theirs, suites_dir):
             return run_suites(erp, suites_dir)
-        mine = run_suites(ours, suites_dir)
+        try:
+            mine = run_suites(ours, suites_dir)
+        except BaseException:
+            self.close()  # its answer to `theirs` would be read as the next one's
+            raise
         return one_validation([self._answer_to(theirs, suites_dir), mine], erp)
 
     def _sent(self, erp: ErpFrames, suites_dir: Path) -> bool:
