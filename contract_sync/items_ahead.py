@@ -54,4 +54,4 @@ def load_items(ahead: ItemsAhead, contract_ids: pd.Series) -> StoreState:
 
 
 def _key(contract_ids: pd.Series) -> tuple[int, ...]:
-    return tuple(int(i) for i in contract_ids)
+    return tuple(contract_ids.tolist())
