@@ -202,6 +202,11 @@ class Plan:
     unrecorded_statuses: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["contract_id", "erp_hash", "erp_status"])
     )
+    # Per contract to write: what the write replaces that its audit rows do not say
+    # (contract_sync.stages.undo_images): contract_id, image.
+    undo_images: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["contract_id", "image"])
+    )
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,13 @@ class Outcome(StrEnum):
     up_to_date = "up_to_date"  # nothing to re-import (reason no_updates and no other)
     blocked = "blocked"  # any other reason
     failed = "failed"  # an unexpected error, with its message
+    undone = "undone"  # an undo run restored it to its state before the run undone
 
 
 # Outcomes that wrote the store; "contract value changed" sums them.
-APPLIED = (Outcome.reimported, Outcome.imported)
+APPLIED = (Outcome.reimported, Outcome.imported, Outcome.undone)
+# Outcomes whose contract an undo can restore: what a re-import (or an undo) wrote over.
+UNDOABLE = (Outcome.reimported, Outcome.undone)
 
 
 class Reason(StrEnum):
@@ -48,6 +51,8 @@ class Reason(StrEnum):
     # Spectrum in Procore: no re-import once the prime contract has approved change orders.
     approved_change_orders = "approved_change_orders"
     rate_limited = "rate_limited"  # Procore's hourly request budget would not hold its writes
+    # An undo: what the run undone wrote was changed again since (a later run, a person).
+    changed_since = "changed_since"
 
 
 # Each reason in plain words, and what to do about it: for the people who read a run.
@@ -115,6 +120,10 @@ REASON_WORDS: dict[str, tuple[str, str]] = {
         "Procore's hourly request budget would not hold this contract's writes",
         "nothing: the next run after the budget resets writes it",
     ),
+    Reason.changed_since: (
+        "what the run to undo wrote was changed again since (by a later run or in the store)",
+        "leave it, or undo with --overwrite to put back the values from before that run",
+    ),
 }
 
 
@@ -175,6 +184,7 @@ REASON_LABELS: dict[str, str] = {
     Reason.locked: "locked by another run",
     Reason.approved_change_orders: "has change orders",
     Reason.rate_limited: "deferred (rate limit)",
+    Reason.changed_since: "changed since",
 }
 
 
@@ -200,6 +210,8 @@ REIMPORT_GATES = [
     Reason.no_updates,
     Reason.conflict,
 ]
+# An undo's gates: a re-import's, where a change since the run undone stands for a conflict.
+UNDO_GATES = [Reason.changed_since if g == Reason.conflict else g for g in REIMPORT_GATES]
 IMPORT_GATES = [
     Reason.unknown_user,
     Reason.permission_denied,
@@ -287,6 +299,7 @@ class Trigger(StrEnum):
     scheduled = "scheduled"
     manual = "manual"  # a deployment run started by hand (UI or API)
     cli = "cli"
+    undo = "undo"  # contract-sync undo, or the Undo of a run's web page
 
 
 class ContractStatus(StrEnum):
@@ -404,6 +417,7 @@ OUTCOME_LABELS = {
     Outcome.up_to_date: "up to date",
     Outcome.blocked: "blocked",
     Outcome.failed: "failed",
+    Outcome.undone: "undone",
 }
 ERP_STATUS_LABELS = {
     ErpStatus.pending: "pending",
@@ -427,4 +441,5 @@ OUTCOME_COLOURS = {
     Outcome.up_to_date: "#90a4ae",
     Outcome.blocked: "#f9a825",
     Outcome.failed: "#c62828",
+    Outcome.undone: "#6a1b9a",
 }

@@ -402,6 +402,58 @@ def reimport(
     _print_outcomes([result], wide, output_format, named=True)
 
 
+@app.command("undo")
+def undo(
+    run_id: Annotated[str, typer.Argument(help="The run to undo (its id in the audit log).")],
+    acting_user: Annotated[str, typer.Option("--as", help="Store user to act as.")],
+    contract: Annotated[
+        list[str] | None, typer.Option(help="Only this ERP contract (repeat for several).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="Show what the undo would do; record and write nothing.")
+    ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(help="Put back also the values someone changed since the run (erp_wins)."),
+    ] = False,
+    wide: Wide = False,
+) -> None:
+    """Put the contracts a run wrote back as they were before it (a run of its own)."""
+    from contract_sync.stages.undo import changed_since_lines
+    from contract_sync.undo import undo as undo_run
+    from contract_sync.vocabulary import Outcome, label
+    from contract_sync_faces.terminal import outcome_view
+
+    settings = get_settings()
+    result = _or_fail(
+        lambda: undo_run(
+            settings, run_id, acting_user, contract, dry_run=dry_run, overwrite=overwrite
+        )
+    )
+    audit = result.audit
+    if dry_run:
+        audit = audit.assign(outcome=audit["outcome"].replace(Outcome.undone, "would undo"))
+    title = f"Undo of run {run_id}" + (" (dry run: nothing written)" if dry_run else "")
+    _print_views([outcome_view(audit, wide, title=title)])
+    lines = changed_since_lines(result.changed_since)
+    if lines:
+        console.print("changed since the run:", markup=False)
+        for line in lines:
+            console.print(f"  {line}", markup=False, soft_wrap=True)
+    counts = audit["outcome"].value_counts().sort_index()
+    said = ", ".join(f"{n} {label(outcome)}" for outcome, n in counts.items())
+    if result.run_id is None:
+        console.print(f"outcomes: {said}; nothing recorded or written", markup=False)
+        return
+    console.print(f"outcomes: {said}; recorded as run {result.run_id}", markup=False)
+    if (audit["outcome"] == Outcome.undone).any():
+        console.print(
+            "the ERP still holds what the undone run wrote: the next sync re-imports it, "
+            "unless it is corrected in the ERP first",
+            markup=False,
+        )
+
+
 @app.command("import")
 def first_import(
     contracts: Annotated[

@@ -353,7 +353,9 @@ def ready_view(table: pd.DataFrame, actor: str, company: int, wide: bool = False
     return _view(title, columns, {**cells, "action": action}, reasons=table["reasons"])
 
 
-def outcome_view(audit: pd.DataFrame, wide: bool = False) -> View:
+def outcome_view(
+    audit: pd.DataFrame, wide: bool = False, title: str = "Re-import outcomes per contract"
+) -> View:
     """A run's outcome per contract; its ERP company beside it wherever contract numbers
     of several companies meet (they repeat from one company to the next)."""
     columns = [*_company(audit, wide), Column("contract", key=True)]
@@ -362,7 +364,7 @@ def outcome_view(audit: pd.DataFrame, wide: bool = False) -> View:
     shown = _amounts(audit.assign(amount_delta=(after - before.fillna(0))), separators=True)
     cells = {**_shared(shown), "company": shown["erp_company"].astype(str)}
     return _view(
-        "Re-import outcomes per contract",
+        title,
         columns,
         cells,
         reasons=audit["reasons"],

@@ -159,9 +159,10 @@ def test_a_truncated_or_deleted_table_is_caught(logged, hostile):
 
 def test_a_deleted_run_with_its_rows_is_caught(logged, hostile):
     store = logged.store
-    for table in ("audit_changes", "audit_contracts", "run_ends", "sync_runs"):
+    for table in ("audit_changes", "audit_contracts", "run_ends", "undo_images", "sync_runs"):
         _drop_guard(hostile, store, table, "delete")
     if store.dialect.name == "postgresql":  # foreign keys hold there: the rows go first
+        hostile("DELETE FROM undo_images")
         hostile("DELETE FROM audit_changes")
         hostile("DELETE FROM audit_contracts")
         hostile("DELETE FROM run_ends")

@@ -141,9 +141,10 @@ def test_padded_baseline_item_numbers_of_an_older_store_are_trimmed(seeded):
         connection.execute(trimmed)
         for text in (f"  {padded_twice}", f" {padded_twice}"):
             connection.execute(b.insert().values({**rows[2]._asdict(), "item_no": text}))
-        # Back to 0006: what 0008 and 0009 add goes too.
+        # Back to 0006: what 0008 to 0010 add goes too.
         connection.execute(sa.text("ALTER TABLE import_baselines DROP COLUMN erp_status"))
         connection.execute(sa.text("DROP TABLE store_intents"))
+        connection.execute(sa.text("DROP TABLE undo_images"))  # and what 0010 adds
         for table, column in (
             ("line_items", "remote_id"),
             ("main_contracts", "change_orders_approved"),

@@ -71,6 +71,8 @@ OTHER_MEANINGS = {
     ("contract_sync/demo/seed.py", "admin"): (1, "the demo's login admin, not its level"),
     ("contract_sync/erp/vista_schema.py", "none"): (1, "Vista's bill type N, not a level"),
     ("contract_sync/reports/audit.py", "none"): (1, "the word a report shows for no runs"),
+    ("faces/cli.py", "undo"): (1, "the command's name, not the trigger of the runs it records"),
+    ("faces/web/words.py", "undo"): (1, "the word a person reads for an undo"),
     ("contract_sync/store/migrations/versions/0005_audit_chain.py", "running"): (
         1,
         "a migration keeps the values of its revision, not today's vocabulary",

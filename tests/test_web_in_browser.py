@@ -114,6 +114,7 @@ def test_every_page_fits_the_screen(browser, pages, width):
         f"/companies/1/reimport?no={pages.reimport}",
         f"/companies/1/import?no={pages.first_import}",
         f"/companies/1/runs/{pages.run_id}",
+        f"/companies/1/runs/{pages.run_id}/undo",
         f"/companies/1/history?no={pages.reimported}",
         "/companies/1/audit",
     ):
@@ -149,4 +150,29 @@ def test_the_run_page_is_titled_by_what_it_is(browser, pages):
     now = admin.locator("#now").inner_text()
     assert now.startswith(f"Contract {pages.reimported} was re-imported") and now.count(".") >= 1
     assert "{" not in admin.locator("#outcome").inner_text()  # no raw JSON of an item
+    admin.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_undo_is_clicked_confirmed_and_followed_to_its_run_page(browser, pages, width):
+    """Last in this module: it undoes the fixture's run (at the narrow width; the wide one
+    then finds it undone already, nothing left to confirm)."""
+    admin = _signed_in(browser, pages, "admin", width)
+    admin.goto(f"{pages.url}/companies/1/runs/{pages.run_id}")
+    admin.get_by_role("link", name="Undo this re-import").click()
+    admin.wait_for_url(f"**/runs/{pages.run_id}/undo")
+    assert admin.locator("h1").inner_text() == "Undo this re-import?"
+    row = admin.locator("#undo-effect tbody tr").first.inner_text()
+    confirm = admin.locator("#confirm")
+    if width < 700:
+        assert pages.reimported in row and "put back" in row
+        assert confirm.inner_text() == "Confirm: undo 1 contract"
+        confirm.click()
+        admin.wait_for_url("**/companies/1/runs/*")
+        assert admin.locator("h1").inner_text().startswith(f"Undo of {pages.reimported} (")
+        now = admin.locator("#now").inner_text()
+        assert now.startswith(f"Contract {pages.reimported} was undone"), now
+        _fits(admin, admin.url.split(pages.url)[1], width)
+    else:
+        assert "nothing to undo" in row and confirm.is_disabled()
     admin.close()

@@ -66,8 +66,9 @@ def build_report(
         "rows": int(counts["rows"].sum()),
         "outcomes": {k: int(v) for k, v in outcomes.items()},
         "reasons": {k: int(v) for k, v in reasons.items()},
-        # Counted per outcome: re-imports change a contract's value, first imports bring it in.
-        "value_changed": _value_of(counts, Outcome.reimported),
+        # Counted per outcome: re-imports and undos change a contract's value, first imports
+        # bring it in.
+        "value_changed": _value_of(counts, Outcome.reimported) + _value_of(counts, Outcome.undone),
         "value_imported": _value_of(counts, Outcome.imported),
     }
     timeline = (
@@ -110,7 +111,7 @@ def summary_lines(summary: dict, listed: int) -> list[str]:
         rows += ", all listed"
     lines = [
         rows,
-        f"contract value changed by re-imports: {display(s['value_changed'], 'amount')}; "
+        f"contract value changed by re-imports and undos: {display(s['value_changed'], 'amount')}; "
         f"brought in by first imports: {display(s['value_imported'], 'amount')}",
         "outcomes: " + ", ".join(f"{n:,} {label(k)}" for k, n in s["outcomes"].items()),
     ]
@@ -235,7 +236,8 @@ def to_markdown(report: AuditReport) -> str:
         "",
         f"- runs: **{s['runs']}**, contracts: **{s['contracts']}**, audit rows: {s['rows']}",
         f"- {run_line(s)}",
-        f"- contract value changed by re-imports: **{display(s['value_changed'], 'amount')}**",
+        "- contract value changed by re-imports and undos: "
+        f"**{display(s['value_changed'], 'amount')}**",
         f"- contract value brought in by first imports: {display(s['value_imported'], 'amount')}",
         "",
         "| outcome | rows |",
@@ -313,7 +315,10 @@ def to_html(report: AuditReport, title: str = "Re-import audit report") -> str:
             ("contract checks that found the state last recorded", s["contracts_repeated"]),
             ("contracts", s["contracts"]),
             ("audit rows", s["rows"]),
-            ("contract value changed by re-imports", display(s["value_changed"], "amount")),
+            (
+                "contract value changed by re-imports and undos",
+                display(s["value_changed"], "amount"),
+            ),
             ("contract value of first imports", display(s["value_imported"], "amount")),
             *((f"outcome: {k}", v) for k, v in s["outcomes"].items()),
             *((f"reason: {k}", v) for k, v in s["reasons"].items()),

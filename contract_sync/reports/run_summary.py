@@ -42,7 +42,7 @@ def _amount(values: pd.Series) -> pd.Series:
 # Reasons a table cell names; more are counted ("+1 more"): the summary says them all.
 SHOWN_REASONS = 1
 # Outcomes that change, or would change, a contract's value.
-MOVES_MONEY = (Outcome.reimported, Outcome.imported, Outcome.would_reimport)
+MOVES_MONEY = (Outcome.reimported, Outcome.imported, Outcome.would_reimport, Outcome.undone)
 
 
 def _blocked_because(reasons: str) -> str:

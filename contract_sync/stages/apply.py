@@ -29,6 +29,7 @@ from contract_sync.store.contract_writes import (
     fill_baseline_statuses,
     hold_contracts,
     import_contracts,
+    record_undo_images,
     reimport_contracts,
     replace_baselines,
     write_transaction,
@@ -39,7 +40,7 @@ from contract_sync.store.state import (
     current_items_digests,
 )
 from contract_sync.store.writes import audit_transaction, insert_audit
-from contract_sync.vocabulary import APPLIED, ItemChange, Outcome, Reason
+from contract_sync.vocabulary import APPLIED, UNDOABLE, ItemChange, Outcome, Reason
 
 GROUP = 100  # contracts per transaction
 _CODE = ["contract_no", "item_no", "item_code"]
@@ -75,7 +76,8 @@ def apply(
     if todo.empty:
         with audit_transaction(engine) as connection:
             refused.insert(connection, run_id)
-    writer = ReimportWriter(plan) if plan.comparison is not None else FirstImportWriter(plan)
+    importing = plan.comparison is None
+    writer = FirstImportWriter(plan) if importing else ReimportWriter(plan, run_id)
     for start in range(0, len(todo), GROUP):
         first = refused if start == 0 else None  # recorded with the first group: one commit less
         rows = (write_group or _write_group)(
@@ -217,8 +219,9 @@ class ReimportWriter(Writer):
     """Re-imports: the header, the item changes, the baseline; under the contracts' locks,
     with the optimistic checks (version, items and the baseline's ERP hash as compared)."""
 
-    def __init__(self, plan: Plan) -> None:
-        applying = plan.audit.loc[plan.audit["outcome"] == Outcome.reimported, "contract_no"]
+    def __init__(self, plan: Plan, run_id: str) -> None:
+        self.run_id = run_id
+        applying = plan.audit.loc[plan.audit["outcome"].isin(UNDOABLE), "contract_no"]
         comparison = plan.comparison
         self.items = ByContract(comparison.items[comparison.items["contract_no"].isin(applying)])
         self.erp_items = ByContract(plan.erp.items[plan.erp.items["contract_no"].isin(applying)])
@@ -232,6 +235,7 @@ class ReimportWriter(Writer):
         self.digests = pd.Series(plan.store_digests, dtype="string")
         self.baseline_item_changes = ByContract(plan.baseline_item_changes, by="contract_id")
         self.compared_baseline_hashes = plan.compared_baseline_hashes
+        self.undo_images = plan.undo_images.set_index("contract_id")["image"]
 
     def check(self, connection: sa.Connection, rows: pd.DataFrame) -> pd.DataFrame:
         ids = rows["contract_id"].astype("int64")
@@ -277,6 +281,7 @@ class ReimportWriter(Writer):
             headers.assign(erp_hash=rows["erp_hash"].to_numpy()),
             self.baseline_item_changes.of(rows["contract_id"].astype("int64")),
         )
+        record_undo_images(connection, self.run_id, self.undo_images, rows["contract_id"])
         versions = (headers["version"] + 1).to_numpy()
         return pd.DataFrame({"contract_id": rows["contract_id"], "version_after": versions})
 

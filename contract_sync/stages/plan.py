@@ -17,6 +17,7 @@ from contract_sync.model import (
     StoreState,
 )
 from contract_sync.stages.baselines import baseline_changes
+from contract_sync.stages.undo_images import undo_images
 from contract_sync.store.state import NO_ITEMS_DIGEST, items_digests
 from contract_sync.vocabulary import UNCHANGED_REASONS, Outcome
 
@@ -140,6 +141,9 @@ def plan_reimport(found: Evaluation, dry_run: bool) -> Plan:
     items = state.items[state.items["contract_no"].isin(eligible)]
     digests = eligible.map(items_digests(items)).fillna(NO_ITEMS_DIGEST)
     to_write = eligible[:0] if dry_run else pd.concat([eligible, settle])
+    written_ids = stored.loc[eligible[:0] if dry_run else eligible, "contract_id"]
+    to_write_ids = stored.loc[to_write, "contract_id"].astype("int64")
+    baseline_writes = _baseline_writes(erp, state, to_write_ids)
     return Plan(
         audit,
         found.comparison,
@@ -149,7 +153,7 @@ def plan_reimport(found: Evaluation, dry_run: bool) -> Plan:
         settle,
         dict(zip(eligible, digests, strict=True)),
         repeats(audit, state.last_recorded, state.actor),
-        *_baseline_writes(erp, state, stored.loc[to_write, "contract_id"].astype("int64")),
+        *baseline_writes,
         pd.DataFrame(
             {
                 "contract_id": number[unrecorded].map(stored["contract_id"]).astype("int64"),
@@ -157,6 +161,7 @@ def plan_reimport(found: Evaluation, dry_run: bool) -> Plan:
                 "erp_status": erp.contracts.loc[unrecorded, "erp_status"].astype("string"),
             }
         ),
+        undo_images(state, found.comparison.items, baseline_writes[0], written_ids),
     )
 
 

@@ -190,6 +190,20 @@ def replace_baselines(
     upsert_columns(connection, s.baseline_items, rows[~gone])
 
 
+def record_undo_images(
+    connection: sa.Connection, run_id: str, images: pd.Series, contract_ids: pd.Series
+) -> None:
+    """The undo images (by contract_id) of these contracts, recorded for the run writing them."""
+    ids = contract_ids.astype("int64")
+    found = images.reindex(ids.to_numpy()).dropna()
+    if found.empty:
+        return
+    rows = pd.DataFrame(
+        {"run_id": run_id, "contract_id": found.index.astype("int64"), "image": found.to_numpy()}
+    )
+    connection.execute(s.undo_images.insert(), records(rows))
+
+
 def import_contracts(
     connection: sa.Connection, company_id: int, headers: pd.DataFrame, erp_items: pd.DataFrame
 ) -> pd.Series:

@@ -282,6 +282,18 @@ run_requests = sa.Table(
     sa.Column("claimed_by_run", sa.String(36)),  # the run that acted for it; null until then
 )
 
+# What a re-import wrote over that its audit rows do not say, per contract written: the
+# positions it moved, and the baseline (header and the baseline items it changed) as they
+# were before it. `contract-sync undo` restores a run's contracts from these and the audit's
+# field changes. JSON text (contract_sync.stages.undo_images); append-only like the audit log.
+undo_images = sa.Table(
+    "undo_images",
+    metadata,
+    sa.Column("run_id", sa.ForeignKey("sync_runs.id"), primary_key=True),
+    sa.Column("contract_id", sa.Integer, primary_key=True),
+    sa.Column("image", sa.Text, nullable=False),
+)
+
 # Who signed in, who failed to, and what was refused or started on the web pages:
 # append-only and chained like the rest of the audit log.
 web_events = sa.Table(
@@ -320,7 +332,7 @@ CHAINED = {
     "directory_changes": (directory_changes.c.id, directory_changes.c.recorded_at),
     "web_events": (web_events.c.id, web_events.c.recorded_at),
 }
-APPEND_ONLY_TABLES = [*CHAINED, "audit_chain"]
+APPEND_ONLY_TABLES = [*CHAINED, "audit_chain", "undo_images"]
 
 # A contract's writes to a store without transactions (Procore), recorded before the first
 # call and removed with the audit row that records their end: one left is a contract

@@ -3,7 +3,7 @@
 Every page needs a signed-in store user; every form carries its session's CSRF token; a
 Re-Import or Import click checks the gates for that user, then starts a run of the matching
 deployment with `requested_by` set to them (never read from the request). The pages live in
-sign_in_pages, contract_pages and audit_pages; what they share, in site.
+sign_in_pages, contract_pages, audit_pages and undo_pages; what they share, in site.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from contract_sync.settings import Settings
 from contract_sync.store.db import open_store
-from contract_sync_faces.web import audit_pages, contract_pages, sign_in_pages
+from contract_sync_faces.web import audit_pages, contract_pages, sign_in_pages, undo_pages
 from contract_sync_faces.web.guard import Guard
 from contract_sync_faces.web.prefect_api import PrefectRuns
 from contract_sync_faces.web.site import Site, page
@@ -35,7 +35,7 @@ def create_app(settings: Settings, prefect: PrefectRuns) -> FastAPI:
     store = open_store(settings)
     app = FastAPI(title="contract-sync", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.site = Site(settings, store, Guard(settings, store), prefect)
-    for pages in (sign_in_pages, contract_pages, audit_pages):
+    for pages in (sign_in_pages, contract_pages, audit_pages, undo_pages):
         app.include_router(pages.router)
 
     @app.exception_handler(sa.exc.OperationalError)

@@ -14,7 +14,7 @@ from contract_sync.store import identity
 from contract_sync.store import schema as s
 from contract_sync.store.audit_log import AuditFilter, runs
 from contract_sync.store.identity import Person, RunAsked
-from contract_sync.vocabulary import Outcome, RunStatus
+from contract_sync.vocabulary import APPLIED, UNDOABLE, Outcome, RunStatus, Trigger
 from contract_sync_faces.web import views, words
 from contract_sync_faces.web.guard import Refused
 from contract_sync_faces.web.prefect_api import FlowRunState, PrefectUnavailable
@@ -57,6 +57,7 @@ def run(request: Request, company: int, run_id: uuid.UUID) -> Response:
             rows=rows,
             changes=views.changes_by_row(report.changes),
             refresh=refresh,
+            undoable=_undoable(recorded, rows),
         )
 
     return site.company_page(request, company, build)
@@ -101,6 +102,14 @@ def audit(request: Request, company: int) -> Response:
     return site.company_page(request, company, build)
 
 
+def _undoable(recorded: sa.Row | None, rows: list[dict]) -> bool:
+    """Whether the run page offers its Undo: a run that ended, not a dry run, and wrote a
+    contract an undo can put back."""
+    ended = recorded is not None and recorded.status in (RunStatus.completed, RunStatus.failed)
+    wrote = any(r["outcome_code"] in UNDOABLE for r in rows)
+    return ended and not recorded.dry_run and wrote
+
+
 def _what_was_run(
     asked: RunAsked | None, recorded: sa.Row | None, rows: list[dict]
 ) -> tuple[str, list[str] | None]:
@@ -110,6 +119,8 @@ def _what_was_run(
         return asked.kind, [asked.contract_no]
     if recorded is None:
         return "reimport", None
+    if recorded.trigger == Trigger.undo:
+        return Trigger.undo, sorted({r["contract_no"] for r in rows}) or None
     contracts = (recorded.parameters or {}).get("contracts")
     imports = bool(rows) and all(r["outcome_code"] == Outcome.imported for r in rows)
     deployment = recorded.deployment or ""
@@ -179,7 +190,7 @@ def _tone(refresh: bool, recorded: sa.Row | None, rows: list[dict]) -> str:
     """The colour of the run's sentence: going on, done as asked, or not."""
     if refresh:
         return "note"
-    done = (Outcome.reimported, Outcome.imported, Outcome.up_to_date, Outcome.would_reimport)
+    done = (*APPLIED, Outcome.up_to_date, Outcome.would_reimport)
     ended = recorded is not None and recorded.status == RunStatus.completed
     return "done" if ended and rows and all(r["outcome_code"] in done for r in rows) else "alert"
 

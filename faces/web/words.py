@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 
 from contract_sync.columns import display
 from contract_sync.vocabulary import (
+    APPLIED,
     IMPORTERS,
     OUTCOME_LABELS,
     REASON_WORDS,
@@ -24,7 +25,12 @@ from contract_sync.vocabulary import (
     telling_codes,
 )
 
-KIND_NAMES = {"reimport": "re-import", "import": "import"}
+KIND_NAMES = {"reimport": "re-import", "import": "import", Trigger.undo: "undo"}
+DONE_WORDS = {
+    "reimport": OUTCOME_LABELS[Outcome.reimported],
+    "import": OUTCOME_LABELS[Outcome.imported],
+    Trigger.undo: OUTCOME_LABELS[Outcome.undone],
+}
 BUTTON_NAMES = {"reimport": "Re-Import", "import": "Import"}
 
 # A right's level as the directory and the project store's permission templates name it.
@@ -73,6 +79,7 @@ TRIGGER_WORDS = {
     Trigger.scheduled: "on its schedule",
     Trigger.manual: "by hand",
     Trigger.cli: "command line",
+    Trigger.undo: "an undo",
 }
 # Labels of the values a validation failure compares besides the fields of FIELD_LABELS.
 CHECKED_VALUES = {"extended_amount": "quantity × unit cost", "items_total": "sum of the items"}
@@ -202,7 +209,7 @@ def run_outcome(kind: str, rows: list[dict], status: str | None) -> str:
     if len(rows) == 1:
         row = rows[0]
         what = f"Contract {row['contract_no']}"
-        if row["outcome_code"] in (Outcome.reimported, Outcome.imported):
+        if row["outcome_code"] in APPLIED:
             amounts = f"the contract amount is {row['amount_after']}"
             if row["amount_before"]:
                 amounts = (
@@ -214,7 +221,7 @@ def run_outcome(kind: str, rows: list[dict], status: str | None) -> str:
         if row["outcome_code"] == Outcome.up_to_date:
             return f"{what} was already up to date: nothing was written."
         why = f": {row['why']}" if row["why"] else ""
-        return f"{what} was not {KIND_NAMES.get(kind, kind)}ed{why}. Nothing was written."
+        return f"{what} was not {DONE_WORDS.get(kind, kind)}{why}. Nothing was written."
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
