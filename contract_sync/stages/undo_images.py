@@ -8,15 +8,16 @@ and its audit rows (contract_sync.stages.undo)."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pandas as pd
 
-from contract_sync.columns import BASELINE_HEADER_FIELDS, BASELINE_ITEM_KEY, ITEM_FIELDS, field_text
+from contract_sync.columns import BASELINE_HEADER_FIELDS, BASELINE_ITEM_KEY, ITEM_FIELDS
 from contract_sync.exact import parse_scaled
 from contract_sync.model import StoreState
 from contract_sync.vocabulary import SCALES, ItemChange
 
-_STAYING = [ItemChange.unchanged, ItemChange.renumbered, ItemChange.changed]
+_MOVABLE = [ItemChange.renumbered, ItemChange.changed]  # an unchanged item kept its place
 
 
 def undo_images(
@@ -33,14 +34,21 @@ def undo_images(
     baseline lacks), and the positions the write moves (`positions`: item_no -> [before,
     after])."""
     ids = pd.Index(contract_ids.astype("int64").unique())
+    if ids.empty:  # a dry run, or nothing to write in this group
+        return pd.DataFrame(
+            {"contract_id": pd.Series(dtype="int64"), "image": pd.Series(dtype="string")}
+        )
     baselines = state.baselines[state.baselines["contract_id"].isin(ids)]
     headers = _texts(baselines, ["erp_hash", *BASELINE_HEADER_FIELDS])
     changing = baseline_item_changes[baseline_item_changes["contract_id"].isin(ids)]
+    held = state.baseline_items[state.baseline_items["contract_id"].isin(ids)]
     before = changing[BASELINE_ITEM_KEY].merge(
-        state.baseline_items, on=BASELINE_ITEM_KEY, how="left", indicator=True
+        held, on=BASELINE_ITEM_KEY, how="left", indicator=True
     )
     before_texts = _texts(before, ITEM_FIELDS)
-    moves = _moves(state.items, items[items["contract_id"].isin(ids)])
+    compared = items[items["contract_id"].isin(ids) & items["change"].isin(_MOVABLE)]
+    stored = state.items[state.items["contract_id"].isin(compared["contract_id"].unique())]
+    moves = _moves(stored, compared)
     images = {int(i): {"baseline": None, "baseline_items": {}, "positions": {}} for i in ids}
     for contract_id, header in zip(baselines["contract_id"], headers, strict=True):
         images[int(contract_id)]["baseline"] = header
@@ -61,24 +69,35 @@ def undo_images(
 
 def _moves(store_items: pd.DataFrame, compared: pd.DataFrame) -> pd.DataFrame:
     """contract_id, item_no, and the position before and after the write of each item
-    staying whose position it moves."""
-    staying = compared.loc[
-        compared["change"].isin(_STAYING), ["contract_id", "item_no", "position"]
-    ].astype({"contract_id": "int64", "item_no": "string", "position": "Int64"})
-    now = store_items[["contract_id", "item_no", "position"]].astype(
-        {"contract_id": "int64", "item_no": "string", "position": "Int64"}
+    staying whose position it moves (a moved item is renumbered, or changed besides)."""
+    moving = compared.loc[compared["change"].isin(_MOVABLE), ["contract_id", "item_no", "position"]]
+    key = ["contract_id", "item_no"]
+    moving = moving.astype({"contract_id": "int64", "item_no": "string"})
+    now = store_items[[*key, "position"]]
+    both = now.astype({"contract_id": "int64", "item_no": "string"}).merge(
+        moving, on=key, suffixes=("_before", "_after")
     )
-    both = now.merge(staying, on=["contract_id", "item_no"], suffixes=("_before", "_after"))
-    moved = both["position_before"].ne(both["position_after"]).fillna(False).astype(bool)
-    return both.loc[moved, ["contract_id", "item_no", "position_before", "position_after"]]
+    moved = both["position_before"].astype("Int64").ne(both["position_after"].astype("Int64"))
+    return both.loc[moved.fillna(False).astype(bool), [*key, "position_before", "position_after"]]
 
 
 def _texts(frame: pd.DataFrame, fields: list[str]) -> list[dict[str, str]]:
-    """Each row's fields as exact text (scaled numbers as decimals), missing ones left out."""
-    texts = pd.DataFrame({f: field_text(frame[f], f) for f in fields}, index=frame.index).astype(
-        object
-    )
-    return [{k: v for k, v in row.items() if not pd.isna(v)} for row in texts.to_dict("records")]
+    """Each row's fields as exact text (scaled numbers as decimals), missing ones left out.
+    Value by value: the frames are a group's few written contracts, where pandas' cost per
+    column is most of the work."""
+    columns = [[_text(v, f) for v in frame[f].astype(object).tolist()] for f in fields]
+    return [
+        {f: v for f, v in zip(fields, row, strict=True) if v is not None}
+        for row in zip(*columns, strict=True)
+    ]
+
+
+def _text(value: object, field: str) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    if field in SCALES:
+        return str(Decimal(int(value)).scaleb(-SCALES[field]))
+    return str(value)
 
 
 # --- read back -------------------------------------------------------------------------------
