@@ -119,6 +119,27 @@ class Settings(BaseSettings):
         "127.0.0.1,::1", description="Comma-separated addresses whose user header is trusted."
     )
 
+    web_url: str | None = Field(
+        None,
+        description="Where people open the web pages (the links of notifications); default: "
+        "http://web_host:web_port.",
+    )
+    notify_email: str | None = Field(
+        None,
+        description="The SMTP server the daily digest is mailed through, as an apprise URL "
+        "(mailtos://user:password@smtp.example.com?from=sync@example.com); each person's "
+        "address is added as to=.",
+    )
+    notify_webhooks: str = Field(
+        "",
+        description="Comma-separated apprise URLs that get the whole digest: Slack "
+        "(slack://...), Teams (workflows://...), any JSON receiver (json://host/path).",
+    )
+    notify_operators: str = Field(
+        "", description="Comma-separated addresses told of runs that failed or were abandoned."
+    )
+    digest_cron: str = Field("0 7 * * *", description="When the daily digest is sent (cron).")
+
     procore_base_url: str = Field(
         "https://api.procore.com", description="Procore's REST API (the store, when Procore)."
     )
@@ -156,6 +177,18 @@ class Settings(BaseSettings):
     @classmethod
     def _packaged_when_blank(cls, value: object) -> object:
         return packaged_expectations_dir() if value in (None, "") else value
+
+    @property
+    def web_base_url(self) -> str:
+        return (self.web_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
+
+    @property
+    def notify_webhook_list(self) -> list[str]:
+        return [u.strip() for u in self.notify_webhooks.split(",") if u.strip()]
+
+    @property
+    def notify_operator_list(self) -> list[str]:
+        return [a.strip() for a in self.notify_operators.split(",") if a.strip()]
 
     @property
     def erp_database_url(self) -> str:

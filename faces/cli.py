@@ -91,6 +91,7 @@ def deploy_env() -> None:
         ("CONTRACT_SYNC_SYNC_CRON", settings.sync_cron),
         ("CONTRACT_SYNC_SYNC_TIMEZONE", settings.sync_timezone),
         ("CONTRACT_SYNC_REPORT_CRON", settings.report_cron),
+        ("CONTRACT_SYNC_DIGEST_CRON", settings.digest_cron),
     ):
         print(f"export {name}={shlex.quote(value)}")
 
@@ -452,6 +453,33 @@ def undo(
             "unless it is corrected in the ERP first",
             markup=False,
         )
+
+
+@app.command("digest")
+def digest(
+    dry_run: Annotated[
+        bool, typer.Option(help="Show the messages it would send; send and record nothing.")
+    ] = False,
+) -> None:
+    """Tell the people who can act what is new, once: contracts blocked for a reason they
+    can fix, conflicts, failed runs (the daily digest: email and webhooks)."""
+    from contract_sync.notify import daily_digest
+
+    found = _or_fail(lambda: daily_digest(get_settings(), dry_run=dry_run))
+    if dry_run:
+        for message in [*found.messages, *([found.webhook] if found.webhook else [])]:
+            console.print(f"To: {message.to}\nSubject: {message.subject}\n", markup=False)
+            console.print(message.body, markup=False, highlight=False)
+        if found.webhook is None:
+            console.print("nothing new to tell", markup=False)
+        return
+    console.print(
+        f"told {len(found.told)} notice{'s' * (len(found.told) != 1)}: "
+        f"{len(found.messages)} email{'s' * (len(found.messages) != 1)}",
+        markup=False,
+    )
+    if found.failed:
+        _fail(f"not sent to {', '.join(found.failed)}: told again with the next digest")
 
 
 @app.command("import")

@@ -58,6 +58,7 @@ def served_fixture(configured, tmp_path, served_settings):
         # the hour would re-import the contracts the test edits before its own run does).
         "CONTRACT_SYNC_SYNC_CRON": "0 3 29 2 *",
         "CONTRACT_SYNC_REPORT_CRON": "0 3 29 2 *",
+        "CONTRACT_SYNC_DIGEST_CRON": "0 3 29 2 *",
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         **served_settings,
     }

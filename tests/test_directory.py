@@ -724,3 +724,39 @@ def test_cli_errors_are_one_line_per_problem(cli_store, tmp_path):
     assert "Traceback" not in result.output
     missing = CliRunner().invoke(app, ["directory", "apply", str(tmp_path / "none.yaml")])
     assert missing.exit_code == 1 and "none.yaml: no such file" in missing.output
+
+
+def test_a_users_email_is_set_changed_kept_when_left_out_and_exported(store, tmp_path):
+    address = "        email: jane.doe@example.com\n"
+    with_email = EXAMPLE.replace(
+        "        name: Jane Doe\n        erp_integrations: admin",
+        f"        name: Jane Doe\n{address}        erp_integrations: admin",
+    )
+    apply_file(store, write(tmp_path, with_email), "test")
+    emails = {r.login: r.email for r in _users(store)}
+    assert emails == {"jdoe": "jane.doe@example.com", "estimator": None}
+    assert "email: jane.doe@example.com" in export_text(store)
+    apply_file(store, write(tmp_path, EXAMPLE), "test")  # left out: kept
+    assert {r.login: r.email for r in _users(store)}["jdoe"] == "jane.doe@example.com"
+    changed = with_email.replace("jane.doe@example.com", "jdoe@example.org")
+    plan = apply_file(store, write(tmp_path, changed), "test")
+    assert [(c.kind, c.action, c.before, c.after) for c in plan.changes] == [
+        ("email", "changed", {"email": "jane.doe@example.com"}, {"email": "jdoe@example.org"})
+    ]
+    assert apply_file(store, write(tmp_path, export_text(store)), "test").changes == []
+
+
+def test_an_address_that_is_none_is_refused_with_its_line(tmp_path):
+    text = EXAMPLE.replace(
+        "        name: Jane Doe\n        erp_integrations: admin",
+        "        name: Jane Doe\n        email: jane doe@example\n        erp_integrations: admin",
+    )
+    assert _problems(tmp_path, text) == [
+        "16: company 1 / user jdoe / email: 'jane doe@example' is not an email address "
+        "(name@example.com)"
+    ]
+
+
+def _users(store: sa.Engine) -> list:
+    with store.connect() as connection:
+        return connection.execute(sa.select(s.users.c.login, s.users.c.email)).all()

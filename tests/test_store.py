@@ -141,11 +141,13 @@ def test_padded_baseline_item_numbers_of_an_older_store_are_trimmed(seeded):
         connection.execute(trimmed)
         for text in (f"  {padded_twice}", f" {padded_twice}"):
             connection.execute(b.insert().values({**rows[2]._asdict(), "item_no": text}))
-        # Back to 0006: what 0008 to 0010 add goes too.
+        # Back to 0006: what 0008 to 0011 add goes too.
         connection.execute(sa.text("ALTER TABLE import_baselines DROP COLUMN erp_status"))
         connection.execute(sa.text("DROP TABLE store_intents"))
-        connection.execute(sa.text("DROP TABLE undo_images"))  # and what 0010 adds
+        connection.execute(sa.text("DROP TABLE undo_images"))  # and what 0010 and 0011 add
+        connection.execute(sa.text("DROP TABLE notices"))
         for table, column in (
+            ("users", "email"),
             ("line_items", "remote_id"),
             ("main_contracts", "change_orders_approved"),
             ("main_contracts", "items_read_at"),

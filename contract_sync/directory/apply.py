@@ -70,6 +70,8 @@ PHASES = [
     ("integration", DirectoryAction.changed),
     ("user", DirectoryAction.added),
     ("user", DirectoryAction.changed),
+    ("email", DirectoryAction.added),
+    ("email", DirectoryAction.changed),
     ("project", DirectoryAction.added),
     ("project", DirectoryAction.changed),
     ("permission", DirectoryAction.removed),
@@ -211,6 +213,15 @@ def _users(
         connection.execute(t.delete().where(t.c.login.in_([c.key[0] for c in changes])))
 
 
+def _emails(
+    connection: sa.Connection, action: DirectoryAction, changes: list[Change], ids: _Ids
+) -> None:
+    """A user's address, set or changed (an address is never removed by leaving it out)."""
+    t = s.users
+    rows = [{"b_login": c.key[0], "b_email": c.after["email"]} for c in changes]
+    connection.execute(t.update().where(t.c.login == _b("login")).values(email=_b("email")), rows)
+
+
 def _projects(
     connection: sa.Connection, action: DirectoryAction, changes: list[Change], ids: _Ids
 ) -> None:
@@ -312,6 +323,7 @@ _WRITERS = {
     "company": _companies,
     "integration": _integrations,
     "user": _users,
+    "email": _emails,
     "project": _projects,
     "job": _jobs,
     "permission": _permissions,

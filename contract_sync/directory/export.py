@@ -52,6 +52,8 @@ def _company(store: Snapshot, n: int, name: str) -> dict[str, Any]:
         if not held:
             continue
         user: dict[str, Any] = {"login": login, "name": user_name}
+        if login in store.emails:
+            user["email"] = store.emails[login]
         if (Tool.erp_integrations, COMPANY_LEVEL) in held:
             user["erp_integrations"] = held[(Tool.erp_integrations, COMPANY_LEVEL)]
         main = {p: level for (tool, p), level in held.items() if tool == Tool.main_contracts}

@@ -76,6 +76,16 @@ ProjectNumber = _text(40)  # also "*" as a main_contracts key
 # '  1001-001' as Vista writes it and '1001-001' as a person types it are one job.
 JobCode = Annotated[_text(20), AfterValidator(normal_text)]
 Level = Annotated[str, AfterValidator(_known_level)]
+
+
+def _address(value: str) -> str:
+    local, at, domain = value.partition("@")
+    if not (local and at and "." in domain.strip(".")) or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not an email address (name@example.com)")
+    return value
+
+
+Email = Annotated[_text(254), AfterValidator(_address)]
 ErpType = Annotated[str, AfterValidator(_known_erp)]
 
 
@@ -114,6 +124,7 @@ class UserEntry(Entry):
     KIND: ClassVar[str] = "user"
     login: Login
     name: Name | None = None  # required for a login the store does not hold yet
+    email: Email | None = None  # where the daily digest reaches them; kept when left out
     erp_integrations: Level | None = None  # the company-level tool
     main_contracts: dict[ProjectNumber, Level] = Field(default_factory=dict)  # project or "*"
 

@@ -37,6 +37,7 @@ class Snapshot:
     projects: dict[tuple[int, str], str] = field(default_factory=dict)  # (company, number) -> name
     jobs: dict[tuple[int, str], str] = field(default_factory=dict)  # (company, job) -> project
     users: dict[str, str] = field(default_factory=dict)  # login -> name
+    emails: dict[str, str] = field(default_factory=dict)  # login -> address, where one is set
     permissions: dict[PermissionKey, list[str]] = field(default_factory=dict)  # -> row levels
     contracts: dict[tuple[int, str], int] = field(default_factory=dict)  # per project
     company_history: dict[int, str] = field(default_factory=dict)  # what keeps a company
@@ -53,10 +54,8 @@ def read_snapshot(connection: sa.Connection) -> Snapshot:
         r.id: (erp[r.company_id], r.number, r.name)
         for r in connection.execute(sa.select(s.projects).order_by(s.projects.c.id))
     }
-    users = {
-        r.id: (r.login, r.name)
-        for r in connection.execute(sa.select(s.users).order_by(s.users.c.id))
-    }
+    user_rows = connection.execute(sa.select(s.users).order_by(s.users.c.id)).all()
+    users = {r.id: (r.login, r.name) for r in user_rows}
     permissions: dict[PermissionKey, list[str]] = {}
     for r in connection.execute(sa.select(s.tool_permissions).order_by(s.tool_permissions.c.id)):
         if r.project_id is None:
@@ -91,6 +90,7 @@ def read_snapshot(connection: sa.Connection) -> Snapshot:
             for r in connection.execute(sa.select(s.synced_jobs).order_by(s.synced_jobs.c.id))
         },
         users=dict(users.values()),
+        emails={r.login: r.email for r in user_rows if r.email is not None},
         permissions=permissions,
         contracts={projects[p][:2]: n for p, n in contracts},
         company_history={c: " and ".join(what) for c, what in history.items()},
@@ -187,6 +187,7 @@ class _Planner:
         self.permissions_after = {k: list(v) for k, v in snapshot.permissions.items()}
         listed = [u for c in parsed.model.companies for u in c.users if not u.remove]
         self.user_names = {u.login: u.name for u in reversed(listed) if u.name is not None}
+        self.user_emails = {u.login: u.email for u in reversed(listed) if u.email is not None}
         self.logins_listed = {u.login for u in listed}
 
     def change(
@@ -359,6 +360,10 @@ class _Planner:
         self.users_seen.add(login)
         names = (self.store.users.get(login), name or self.user_names.get(login))
         self.named(at, "user", f"user {login}", None, (login,), names)
+        if (email := self.user_emails.get(login)) is not None:
+            before = self.store.emails.get(login)
+            old = None if before is None else {"email": before}
+            self.diff("email", f"user {login} email", None, (login,), old, {"email": email})
 
     def permission(self, at: Location, key: PermissionKey, level: str) -> None:
         before = self.permissions_after.get(key)

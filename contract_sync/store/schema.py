@@ -31,6 +31,7 @@ users = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("login", sa.String(80), nullable=False, unique=True),
     sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("email", sa.String(254)),  # where the daily digest reaches them (directory file)
 )
 
 tool_permissions = sa.Table(
@@ -292,6 +293,16 @@ undo_images = sa.Table(
     sa.Column("run_id", sa.ForeignKey("sync_runs.id"), primary_key=True),
     sa.Column("contract_id", sa.Integer, primary_key=True),
     sa.Column("image", sa.Text, nullable=False),
+)
+
+# The notices the daily digest told (contract_sync.notify), each once: a contract's blocked
+# state by the audit row it began with ("contract:ID"), a failed or abandoned run ("run:ID").
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("told_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recipients", sa.Integer, nullable=False),
 )
 
 # Who signed in, who failed to, and what was refused or started on the web pages:
