@@ -4,6 +4,7 @@ digest's parts on tiny frames."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -152,6 +153,8 @@ def test_the_digest_is_mailed_and_posted_once(seeded, tmp_path):
     body = mails["admin@example.com"].get_body(("plain",)).get_content()
     Path("/tmp/digest-mail.txt").write_text(mails["admin@example.com"].as_string())
     assert f"Contract {number} is blocked since" in body
+    listed = re.findall(r"^Contract (\S+) is blocked", body, re.M)
+    assert listed == sorted(listed)
     assert "the store contract is not Approved: approve it in the project, then re-import." in body
     assert f"{WEB}/companies/1/contract?no={number}" in body
     assert "failed" not in body  # a run's end goes to the operators

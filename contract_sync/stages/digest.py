@@ -50,6 +50,7 @@ def contract_notices(states: pd.DataFrame, told: set[str], web_url: str) -> pd.D
     `states`: each contract's last audit row (audit_id, erp_company, contract_no, project_id,
     outcome, reasons, recorded_at)."""
     blocked = states[states["outcome"].eq(Outcome.blocked).to_numpy(dtype=bool)]
+    blocked = blocked.sort_values(["erp_company", "contract_no"], kind="stable")  # as listed
     codes = [[c for c in telling_codes(r) if c in FIXABLE] for r in blocked["reasons"]]
     keys = "contract:" + blocked["audit_id"].astype("string")
     new = np.array([bool(c) for c in codes], dtype=bool) & ~keys.isin(told).to_numpy(dtype=bool)
