@@ -194,6 +194,7 @@ def test_manual_run_through_a_deployment(served, browser):
             "import-contract",
             "ready-list",
             "audit-report",
+            "daily-digest",
         }
         deployment = client.read_deployment_by_name("reimport-main-contracts/reimport-contracts")
         assert set(deployment.parameter_openapi_schema["properties"]) >= {
