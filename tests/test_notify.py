@@ -112,15 +112,20 @@ def _with_emails(store, folder: Path) -> None:  # noqa: ANN001
     apply_file(store, path, "test")
 
 
-def test_the_digest_is_mailed_and_posted_once(seeded, tmp_path):
-    _with_emails(seeded.store, tmp_path)
-    settings = Settings(
+def _settings(seeded, tmp_path: Path) -> Settings:  # noqa: ANN001 - conftest.Sides
+    """The seeded databases' settings, without validation reports."""
+    return Settings(
         erp_url=seeded.erp_url,
         store_url=seeded.store_url,
         data_dir=tmp_path / "data",
         reports_dir=tmp_path / "reports",
         data_docs=False,
     )
+
+
+def test_the_digest_is_mailed_and_posted_once(seeded, tmp_path):
+    _with_emails(seeded.store, tmp_path)
+    settings = _settings(seeded, tmp_path)
     synced = reimport(settings, Request(company=1, actor=settings.service_user))
     blocked = synced.audit[synced.audit["reasons"].str.contains("contract_unapproved")]
     number = blocked["contract_no"].iloc[0]
@@ -206,13 +211,7 @@ def _closed_port() -> int:
 
 
 def test_a_notice_for_nobody_waits_until_someone_has_an_address(seeded, tmp_path):
-    settings = Settings(
-        erp_url=seeded.erp_url,
-        store_url=seeded.store_url,
-        data_dir=tmp_path / "data",
-        reports_dir=tmp_path / "reports",
-        data_docs=False,
-    )
+    settings = _settings(seeded, tmp_path)
     reimport(settings, Request(company=1, actor=settings.service_user))
     with local_servers() as (smtp, _hook, received):
         mailing = settings.model_copy(
