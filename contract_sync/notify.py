@@ -12,6 +12,7 @@ import pandas as pd
 from contract_sync.errors import UserError
 from contract_sync.settings import Settings
 from contract_sync.stages.digest import Message, contract_notices, messages, recipients, run_notices
+from contract_sync.store import identity
 from contract_sync.store import notices as store
 from contract_sync.store.db import open_store
 
@@ -54,7 +55,7 @@ def daily_digest(settings: Settings, dry_run: bool = False) -> Digest:
             ignore_index=True,
         )
         notices = pd.concat([contracts.drop(columns="project_id"), runs], ignore_index=True)
-        names = store.company_names(engine)
+        names = identity.company_names(engine)
         personal = messages(notices, addressed, names)
         whole = _whole(notices, names)
         if dry_run or notices.empty:

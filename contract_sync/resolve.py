@@ -55,6 +55,29 @@ def resolve(
     )
 
 
+def resolve_companies(settings: Settings, asked: Iterable[int]) -> dict[int, str]:
+    """The companies a sync of several acts on, with their names: those asked, each of the
+    store's directory, or every company of the directory when none is asked."""
+    store = open_store(settings)
+    try:
+        directory = identity.company_names(store)
+    finally:
+        store.dispose()
+    if not directory:
+        raise UserError(
+            "the store's directory holds no company: load it first "
+            "(contract-sync directory apply FILE)"
+        )
+    wanted = list(dict.fromkeys(asked)) or list(directory)
+    unknown = [str(company) for company in wanted if company not in directory]
+    if unknown:
+        raise UserError(
+            f"not in the store's directory: company {', '.join(unknown)} "
+            f"(it holds {', '.join(map(str, directory))})"
+        )
+    return {company: directory[company] for company in wanted}
+
+
 def require_known(settings: Settings, request: Request) -> None:
     """Every contract the request names is in the ERP; else the error lists, for each one
     that is not, the nearest numbers the ERP holds."""

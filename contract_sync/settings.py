@@ -68,6 +68,19 @@ class Settings(BaseSettings):
     sync_cron: str = Field("0 6-18 * * 1-5", description="When scheduled syncs run (cron).")
     sync_timezone: str = Field("America/Chicago", description="Time zone of the schedules.")
     report_cron: str = Field("0 7 * * 1", description="When the weekly audit report runs.")
+    company_wait_seconds: int = Field(
+        1800,
+        ge=1,
+        description="How long a Prefect run waits while another run acts on its company "
+        "(the company's concurrency limit) before it gives up, failed, without starting.",
+    )
+    company_lease_seconds: int = Field(
+        60,
+        ge=60,
+        le=86400,
+        description="A run's hold on its company lapses this long after its process stops "
+        "renewing it (a worker killed): the next run of the company may start then.",
+    )
     expectations_dir: Path = Field(
         default_factory=packaged_expectations_dir,
         description="Folder of the validation suites; default: the ones shipped in the package.",

@@ -8,10 +8,12 @@ from prefect import flow
 from prefect.states import State
 from pydantic import Field
 
+from contract_sync.model import Request, RunResult
 from contract_sync.reports.run_summary import outcome_sentence
 from contract_sync.resolve import RequestRefused, UnknownContract, resolve
 from contract_sync.run import first_import
-from contract_sync.settings import get_settings
+from contract_sync.settings import Settings, get_settings
+from contract_sync_flows.company_slot import CompanyBusy, company_slot
 from contract_sync_flows.deployments import Deployment
 from contract_sync_flows.parameters import COMPANY, REQUEST_ID, BadParameter, checked, refused
 from contract_sync_flows.prefect_run import check_signed_here, origin, prefect_hooks
@@ -42,13 +44,19 @@ def import_main_contract(
             contracts=[given["contract"]],
         )
         check_signed_here(settings, request, "import", given["request_id"])
-        result = first_import(settings, request, origin=origin(), hooks=prefect_hooks())
-    except (BadParameter, RequestRefused, UnknownContract) as error:
+        result = first_import_in_flow(settings, request)
+    except (BadParameter, RequestRefused, UnknownContract, CompanyBusy) as error:
         return refused(error)
     for row in result.audit.itertuples():
         print(f"{row.contract_no}: {row.outcome} {row.reasons}".strip())
     print(outcome_sentence(result.audit, result.run_id, first_import=True))
     return result.audit.assign(run_id=result.run_id)
+
+
+def first_import_in_flow(settings: Settings, request: Request) -> RunResult:
+    """A first import inside the current flow run, holding its company's slot."""
+    with company_slot(settings, request.company):
+        return first_import(settings, request, origin=origin(), hooks=prefect_hooks())
 
 
 # Runs by hand: from the Prefect UI and from the web pages' Import button.

@@ -42,12 +42,18 @@ def prefect_hooks(progress: ProgressArtifact | None = None) -> Hooks:
     return Hooks(run_stage=as_task, progress=progress)
 
 
+# The tag of a company's run that a scheduled sync of the companies started.
+SCHEDULED_TAG = "contract-sync:scheduled"
+
+
 def trigger() -> Trigger:
-    """How this flow run was started: from the CLI, by hand (UI or API), or by its schedule."""
+    """How this flow run was started: from the CLI, by hand (UI or API), or by its schedule
+    (itself, or the scheduled sync of the companies that started it)."""
     if runtime.deployment.id is None:
         return Trigger.cli
     flow_run = FlowRunContext.get().flow_run  # the run's own record: no round trip
-    return Trigger.scheduled if flow_run.auto_scheduled else Trigger.manual
+    scheduled = flow_run.auto_scheduled or SCHEDULED_TAG in flow_run.tags
+    return Trigger.scheduled if scheduled else Trigger.manual
 
 
 def origin() -> Origin:

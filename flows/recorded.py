@@ -8,9 +8,8 @@ from __future__ import annotations
 from prefect import flow
 
 from contract_sync.model import Request, RunResult
-from contract_sync.run import first_import
 from contract_sync.settings import get_settings
-from contract_sync_flows.prefect_run import origin, prefect_hooks
+from contract_sync_flows.first_import import first_import_in_flow
 from contract_sync_flows.reimport import reimport_in_flow
 
 
@@ -21,4 +20,4 @@ def reimport_recorded(request: Request) -> RunResult:
 
 @flow(name="import-main-contract", log_prints=True)
 def first_import_recorded(request: Request) -> RunResult:
-    return first_import(get_settings(), request, origin=origin(), hooks=prefect_hooks())
+    return first_import_in_flow(get_settings(), request)

@@ -23,6 +23,7 @@ from contract_sync.run import reimport
 from contract_sync.settings import Settings, get_settings
 from contract_sync.store.db import safe_url
 from contract_sync.vocabulary import ConflictPolicy, Trigger, in_words
+from contract_sync_flows.company_slot import CompanyBusy, company_slot
 from contract_sync_flows.deployments import Deployment
 from contract_sync_flows.parameters import COMPANY, REQUEST_ID, BadParameter, checked, refused
 from contract_sync_flows.prefect_run import (
@@ -83,7 +84,7 @@ def reimport_main_contracts(
         )
         check_signed_here(settings, request, "reimport", given["request_id"])
         result = reimport_in_flow(settings, request)
-    except (BadParameter, RequestRefused, UnknownContract) as error:
+    except (BadParameter, RequestRefused, UnknownContract, CompanyBusy) as error:
         return refused(error)
     # The outcome also as the state's message: the run's page and its last log line say it.
     said = outcome_sentence(result.audit, result.run_id, request.dry_run)
@@ -95,7 +96,7 @@ BY_HAND = Deployment(reimport_main_contracts, "reimport-contracts")
 
 
 @flow(name="reimport-main-contracts", log_prints=True, validate_parameters=False)
-def scheduled_sync(
+def company_sync(
     company: int = COMPANY,
     dry_run: bool = DRY_RUN,
     policy: ConflictPolicy = POLICY,
@@ -103,24 +104,27 @@ def scheduled_sync(
 ) -> pd.DataFrame | State:
     """Re-import every contract of the company changed in the ERP, as the service user.
 
-    The scheduled deployment's entry point: Prefect builds a deployment's run form from its
-    flow's signature, and a scheduled run acts for no one and names no contracts."""
+    The entry point of the scheduled sync's run per company (flows/sync_companies.py):
+    Prefect builds a deployment's run form from its flow's signature, and such a run acts
+    for no one and names no contracts."""
     try:
-        given = checked(scheduled_sync.fn, locals())
+        given = checked(company_sync.fn, locals())
     except BadParameter as error:
         return refused(error)
     return reimport_main_contracts.fn(**given)
 
 
-# Runs on its schedule (and by hand, with the same few options).
-SCHEDULED = Deployment(scheduled_sync, "scheduled-sync")
+# One company's run of the scheduled sync (and by hand, with the same few options).
+COMPANY_SYNC = Deployment(company_sync, "company-sync")
 
 
 def reimport_in_flow(settings: Settings, request: Request) -> RunResult:
-    """A re-import run inside the current flow run: stages as tasks, progress, artifacts,
-    and a warning in the run log per contract blocked for a reason."""
+    """A re-import run inside the current flow run, holding its company's slot: stages as
+    tasks, progress, artifacts, and a warning in the run log per contract blocked for a
+    reason."""
     progress = ProgressArtifact()
-    result = reimport(settings, request, origin=origin(), hooks=prefect_hooks(progress))
+    with company_slot(settings, request.company):
+        result = reimport(settings, request, origin=origin(), hooks=prefect_hooks(progress))
     progress.finish()
     _publish(result, settings, request.dry_run)
     return result

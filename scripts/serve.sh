@@ -50,6 +50,8 @@ answering server "$PREFECT_API_URL/health" 180
 "$bin/prefect" work-pool create contract-sync --type process --overwrite >/dev/null
 "$bin/prefect" --no-prompt deploy --all >"$run_dir/deploy.log" 2>&1 \
   || { cat "$run_dir/deploy.log"; exit 1; }
+# Each company's concurrency limit, and the automation that ends runs whose worker died.
+"$bin/python" -m contract_sync_flows.server_setup
 
 # The run reports (validation pages, audit reports), served over http on loopback so that
 # the artifacts' links open in the browser; the flows learn the address from the worker.
@@ -72,8 +74,8 @@ if ! running web; then
 fi
 
 if ! running worker; then
-  setsid "$bin/prefect" worker start --pool contract-sync --name contract-sync-local \
-    >"$run_dir/worker.log" 2>&1 < /dev/null &
+  CONTRACT_SYNC_WORKER_NAME=${CONTRACT_SYNC_WORKER_NAME:-contract-sync-local} \
+    setsid scripts/worker.sh >"$run_dir/worker.log" 2>&1 < /dev/null &
   echo $! >"$run_dir/worker.pid"
 fi
 echo "Prefect UI: http://127.0.0.1:$port  (deployments: $("$bin/prefect" deployment ls 2>/dev/null | grep -c '/' || true))"

@@ -309,21 +309,26 @@ def test_each_deployment_loads_and_the_scheduled_one_asks_only_what_a_schedule_n
         flow = load_flow_from_entrypoint(str(PROJECT / deployment["entrypoint"]))
         schema = parameter_schema(flow).model_dump()
         forms[deployment["name"]] = (flow.name, schema["properties"])
-    assert forms["scheduled-sync"][0] == forms["reimport-contracts"][0]  # one flow, two forms
-    assert list(forms["scheduled-sync"][1]) == ["company", "dry_run", "policy", "full_refresh"]
+    assert forms["company-sync"][0] == forms["reimport-contracts"][0]  # one flow, two forms
+    assert list(forms["company-sync"][1]) == ["company", "dry_run", "policy", "full_refresh"]
+    assert forms["scheduled-sync"][0] == "sync-companies"
+    assert list(forms["scheduled-sync"][1]) == ["companies", "dry_run", "policy", "full_refresh"]
     assert {"requested_by", "contracts", "request_id"} <= set(forms["reimport-contracts"][1])
-    for name, schema in forms["scheduled-sync"][1].items():  # the same types and words
-        assert schema | {"position": 0} == forms["reimport-contracts"][1][name] | {"position": 0}
+    by_hand = forms["reimport-contracts"][1]
+    for name, schema in forms["company-sync"][1].items():  # the same types and words
+        assert schema | {"position": 0} == by_hand[name] | {"position": 0}
+    for name in ("dry_run", "policy", "full_refresh"):  # and in the sync of the companies
+        assert forms["scheduled-sync"][1][name] | {"position": 0} == by_hand[name] | {"position": 0}
 
 
-def test_a_scheduled_sync_acts_as_the_service_user_on_every_contract(configured):
-    from contract_sync_flows.reimport import scheduled_sync
+def test_a_company_sync_acts_as_the_service_user_on_every_contract(configured):
+    from contract_sync_flows.reimport import company_sync
 
     edited = edit_erp(configured.erp, 1, 0.5, seed=9)
-    audit = _by_contract(scheduled_sync(company=1, dry_run=True))
+    audit = _by_contract(company_sync(company=1, dry_run=True))
     assert set(audit.index[audit["outcome"] == "would_reimport"]) == set(edited.contracts)
     with configured.store.connect() as connection:
         run = connection.execute(runs()).one()
     assert (run.actor, run.dry_run) == ("sync-service", True)
-    bad = scheduled_sync(policy="always_erp", return_state=True)
+    bad = company_sync(policy="always_erp", return_state=True)
     assert bad.is_failed() and bad.message.startswith("parameter policy:")

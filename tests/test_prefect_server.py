@@ -126,15 +126,23 @@ def _an_unknown_contract_is_refused_by_name(served, client, deployment) -> None:
     assert said in detail
 
 
-def _the_scheduled_form_asks_only_what_a_schedule_needs(browser, client) -> None:
-    scheduled = client.read_deployment_by_name("reimport-main-contracts/scheduled-sync")
+def _the_scheduled_forms_ask_only_what_a_schedule_needs(browser, client) -> None:
+    scheduled = client.read_deployment_by_name("sync-companies/scheduled-sync")
     assert list(scheduled.parameter_openapi_schema["properties"]) == [
-        "company",
+        "companies",
         "dry_run",
         "policy",
         "full_refresh",
     ]
     _run_form_explains_itself(browser, scheduled)
+    one = client.read_deployment_by_name("reimport-main-contracts/company-sync")
+    assert list(one.parameter_openapi_schema["properties"]) == [
+        "company",
+        "dry_run",
+        "policy",
+        "full_refresh",
+    ]
+    _run_form_explains_itself(browser, one)
 
 
 def _fits(browser, artifact_id) -> None:
@@ -190,6 +198,7 @@ def test_manual_run_through_a_deployment(served, browser):
         deployments = {d.name for d in client.read_deployments()}
         assert deployments == {
             "scheduled-sync",
+            "company-sync",
             "reimport-contracts",
             "import-contract",
             "ready-list",
@@ -222,7 +231,7 @@ def test_manual_run_through_a_deployment(served, browser):
         assert refused.state.message.startswith("parameter policy: Input should be 'erp_wins'")
 
         _an_unknown_contract_is_refused_by_name(served, client, deployment)
-        _the_scheduled_form_asks_only_what_a_schedule_needs(browser, client)
+        _the_scheduled_forms_ask_only_what_a_schedule_needs(browser, client)
 
         flow_run = client.create_flow_run_from_deployment(
             deployment.id, parameters={"contracts": edited, "requested_by": "admin"}

@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from contract_sync.resolve import UnknownContract, require_known, resolve
+from contract_sync.errors import UserError
+from contract_sync.resolve import UnknownContract, require_known, resolve, resolve_companies
 from contract_sync.settings import Settings, get_settings
 from contract_sync.store import schema as s
 from contract_sync.vocabulary import ConflictPolicy
@@ -89,3 +90,21 @@ def test_the_run_form_refuses_a_contract_it_cannot_find(configured):
     # Called in-process, not through a deployment: the run's origin says cli.
     assert (event, login, client, company) == ("refused", "admin", "cli", 1)
     assert "'24008' (nearest: 24008-" in detail
+
+
+def test_the_companies_of_a_sync_are_those_asked_or_every_one_of_the_directory(configured):
+    settings = get_settings()
+    every = resolve_companies(settings, [])
+    assert list(every) == [1, 2] and all(every.values())
+    assert list(resolve_companies(settings, [2, 2])) == [2]
+    with pytest.raises(UserError) as refused:
+        resolve_companies(settings, [2, 7, 9])
+    assert str(refused.value) == "not in the store's directory: company 7, 9 (it holds 1, 2)"
+
+
+def test_a_sync_of_companies_with_an_empty_directory_says_what_to_do(empty_sides, tmp_path):
+    from tests.conftest import settings_for
+
+    with settings_for(empty_sides, tmp_path / "reports"), pytest.raises(UserError) as refused:
+        resolve_companies(get_settings(), [])
+    assert "directory holds no company: load it first" in str(refused.value)

@@ -260,6 +260,15 @@ def claim_request(engine: sa.Engine, request_id: str, run_id: str, asked: RunAsk
     return None
 
 
+def company_names(engine: sa.Engine) -> dict[int, str]:
+    """Every company of the directory: its ERP number and its name, in number order."""
+    c = s.companies.c
+    with engine.connect() as connection:
+        return dict(
+            connection.execute(sa.select(c.erp_company, c.name).order_by(c.erp_company)).all()
+        )
+
+
 def companies_of(engine: sa.Engine, user_id: int) -> dict[int, str]:
     """ERP company number -> name, for every company where the user holds a right."""
     p, c = s.tool_permissions.c, s.companies.c

@@ -71,13 +71,6 @@ def admins(engine: sa.Engine) -> pd.DataFrame:
     return found.astype({"project_id": "Int64"})
 
 
-def company_names(engine: sa.Engine) -> dict[int, str]:
-    with engine.connect() as connection:
-        return dict(
-            connection.execute(sa.select(s.companies.c.erp_company, s.companies.c.name)).all()
-        )
-
-
 def told(engine: sa.Engine) -> set[str]:
     with engine.connect() as connection:
         return set(connection.execute(sa.select(s.notices.c.key)).scalars())
