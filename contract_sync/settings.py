@@ -72,14 +72,16 @@ class Settings(BaseSettings):
         1800,
         ge=1,
         description="How long a Prefect run waits while another run acts on its company "
-        "(the company's concurrency limit) before it gives up, failed, without starting.",
+        "(the company's concurrency limit) before it gives up, failed, without starting; and "
+        "how long the scheduled sync waits for a worker to start each company's run.",
     )
     company_lease_seconds: int = Field(
         60,
         ge=60,
         le=86400,
-        description="A run's hold on its company lapses this long after its process stops "
-        "renewing it (a worker killed): the next run of the company may start then.",
+        description="A run's hold on its company lapses this long after its last renewal "
+        "(its process renews it every three quarters of it): a worker killed, the next run "
+        "of the company may start then.",
     )
     expectations_dir: Path = Field(
         default_factory=packaged_expectations_dir,

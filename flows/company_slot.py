@@ -1,15 +1,15 @@
-"""One run at a time per company, across every worker: each run that acts on a company holds
-the one slot of the company's global concurrency limit on the Prefect server.
+"""One Prefect run at a time per company, across every worker: each flow run that writes a
+company holds the one slot of the company's global concurrency limit on the Prefect server.
 
 The limit is made (or set back to one active slot) before it is taken, and taken strictly:
-a limit that is missing would otherwise be ignored and let two runs act on one company. The
-hold is a lease the run's process renews; killed, its hold lapses after
-`company_lease_seconds`, and the company's next run may start."""
+a limit that is missing would otherwise be ignored. The hold is a lease the run's process
+renews; killed, its hold lapses within `company_lease_seconds` (and the server's next sweep
+of expired leases), and the company's next run may start then."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager
 
 from prefect import get_run_logger
 from prefect.client.orchestration import get_client
@@ -17,17 +17,16 @@ from prefect.client.schemas.actions import (
     GlobalConcurrencyLimitCreate,
     GlobalConcurrencyLimitUpdate,
 )
+from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError  # raised, not exported
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from contract_sync.errors import UserError
 from contract_sync.settings import Settings
 
-FIRST_TRY_SECONDS = 2  # a company taken for longer than this is said to be waited for
 
-
-class CompanyBusy(UserError):
-    """Another run held the company for as long as this run may wait."""
+class NoCompanySlot(UserError):
+    """The run did not get its company's slot: nothing started, nothing written."""
 
 
 def limit_name(company: int) -> str:
@@ -61,41 +60,45 @@ def ensure_company_limits(companies: Iterable[int]) -> list[str]:
     return done
 
 
+def _taken(name: str) -> bool:
+    with get_client(sync_client=True) as client:
+        return client.read_global_concurrency_limit_by_name(name).active_slots > 0
+
+
 @contextmanager
 def company_slot(settings: Settings, company: int) -> Iterator[None]:
-    """Hold the company's slot while the block runs; CompanyBusy when another run holds it
-    for longer than `company_wait_seconds`."""
+    """Hold the company's slot while the block runs; NoCompanySlot when another run holds
+    it for longer than `company_wait_seconds`.
+
+    A renewal of the hold that fails (the Prefect server out of reach for a few seconds)
+    does not stop the run: the store's own locks keep each contract to one writer, so a
+    lapsed hold can at worst let a second run of the company write beside it, while
+    stopping would fail every write in flight."""
     logger = get_run_logger()
     for line in ensure_company_limits([company]):
         logger.warning(line)
-    name = limit_name(company)
-
-    def taken(seconds: float) -> AbstractContextManager[None]:
-        return concurrency(
-            name,
-            occupy=1,
-            timeout_seconds=seconds,
-            lease_duration=settings.company_lease_seconds,
-            strict=True,
-        )
-
-    wait = settings.company_wait_seconds
-    with ExitStack() as held:
+    name, wait = limit_name(company), settings.company_wait_seconds
+    if _taken(name):
+        logger.info("another run acts on company %s: this run waits (%s s at most)", company, wait)
+    held = concurrency(
+        name,
+        occupy=1,
+        timeout_seconds=wait,
+        lease_duration=settings.company_lease_seconds,
+        strict=True,
+        raise_on_lease_renewal_failure=False,
+    )
+    with ExitStack() as stack:
         try:
-            held.enter_context(taken(min(FIRST_TRY_SECONDS, wait)))
+            stack.enter_context(held)
         except TimeoutError:
-            logger.info(
-                "another run acts on company %s: this run waits for it (%s s at most)",
-                company,
-                wait,
-            )
-            try:
-                if wait <= FIRST_TRY_SECONDS:
-                    raise TimeoutError from None
-                held.enter_context(taken(wait - FIRST_TRY_SECONDS))
-            except TimeoutError:
-                raise CompanyBusy(
-                    f"company {company}: another run acted on it for all of the {wait} s this "
-                    f"run may wait (concurrency limit {name}); not started, nothing written"
-                ) from None
+            raise NoCompanySlot(
+                f"company {company}: another run acted on it for all of the {wait} s this run "
+                f"may wait (concurrency limit {name}); not started, nothing written"
+            ) from None
+        except ConcurrencySlotAcquisitionError as error:
+            raise NoCompanySlot(
+                f"company {company}: its concurrency limit {name} could not be taken "
+                f"({error}); not started, nothing written: start the run again"
+            ) from None
         yield

@@ -13,7 +13,7 @@ from contract_sync.reports.run_summary import outcome_sentence
 from contract_sync.resolve import RequestRefused, UnknownContract, resolve
 from contract_sync.run import first_import
 from contract_sync.settings import Settings, get_settings
-from contract_sync_flows.company_slot import CompanyBusy, company_slot
+from contract_sync_flows.company_slot import NoCompanySlot, company_slot
 from contract_sync_flows.deployments import Deployment
 from contract_sync_flows.parameters import COMPANY, REQUEST_ID, BadParameter, checked, refused
 from contract_sync_flows.prefect_run import check_signed_here, origin, prefect_hooks
@@ -45,7 +45,7 @@ def import_main_contract(
         )
         check_signed_here(settings, request, "import", given["request_id"])
         result = first_import_in_flow(settings, request)
-    except (BadParameter, RequestRefused, UnknownContract, CompanyBusy) as error:
+    except (BadParameter, RequestRefused, UnknownContract, NoCompanySlot) as error:
         return refused(error)
     for row in result.audit.itertuples():
         print(f"{row.contract_no}: {row.outcome} {row.reasons}".strip())

@@ -8,6 +8,8 @@ from typing import Any
 
 from prefect import get_run_logger, runtime
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
 from prefect.context import FlowRunContext
 
 from contract_sync.hooks import Hooks
@@ -42,8 +44,8 @@ def prefect_hooks(progress: ProgressArtifact | None = None) -> Hooks:
     return Hooks(run_stage=as_task, progress=progress)
 
 
-# The tag of a company's run that a scheduled sync of the companies started.
-SCHEDULED_TAG = "contract-sync:scheduled"
+# The deployment of one company's share of the scheduled sync (flows/sync_companies.py).
+COMPANY_SYNC_DEPLOYMENT = "company-sync"
 
 
 def trigger() -> Trigger:
@@ -52,8 +54,19 @@ def trigger() -> Trigger:
     if runtime.deployment.id is None:
         return Trigger.cli
     flow_run = FlowRunContext.get().flow_run  # the run's own record: no round trip
-    scheduled = flow_run.auto_scheduled or SCHEDULED_TAG in flow_run.tags
-    return Trigger.scheduled if scheduled else Trigger.manual
+    if flow_run.auto_scheduled or _started_by_a_schedule(flow_run):
+        return Trigger.scheduled
+    return Trigger.manual
+
+
+def _started_by_a_schedule(flow_run: FlowRun) -> bool:
+    """A company-sync run whose parent, on the server, is a run its schedule started (the
+    server sets auto_scheduled; no one starting a run by hand can)."""
+    if runtime.deployment.name != COMPANY_SYNC_DEPLOYMENT or not flow_run.parent_task_run_id:
+        return False
+    with get_client(sync_client=True) as client:
+        started_in = client.read_task_run(flow_run.parent_task_run_id).flow_run_id
+        return started_in is not None and client.read_flow_run(started_in).auto_scheduled
 
 
 def origin() -> Origin:

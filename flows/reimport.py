@@ -23,10 +23,11 @@ from contract_sync.run import reimport
 from contract_sync.settings import Settings, get_settings
 from contract_sync.store.db import safe_url
 from contract_sync.vocabulary import ConflictPolicy, Trigger, in_words
-from contract_sync_flows.company_slot import CompanyBusy, company_slot
+from contract_sync_flows.company_slot import NoCompanySlot, company_slot
 from contract_sync_flows.deployments import Deployment
 from contract_sync_flows.parameters import COMPANY, REQUEST_ID, BadParameter, checked, refused
 from contract_sync_flows.prefect_run import (
+    COMPANY_SYNC_DEPLOYMENT,
     ProgressArtifact,
     check_signed_here,
     origin,
@@ -84,7 +85,7 @@ def reimport_main_contracts(
         )
         check_signed_here(settings, request, "reimport", given["request_id"])
         result = reimport_in_flow(settings, request)
-    except (BadParameter, RequestRefused, UnknownContract, CompanyBusy) as error:
+    except (BadParameter, RequestRefused, UnknownContract, NoCompanySlot) as error:
         return refused(error)
     # The outcome also as the state's message: the run's page and its last log line say it.
     said = outcome_sentence(result.audit, result.run_id, request.dry_run)
@@ -115,7 +116,7 @@ def company_sync(
 
 
 # One company's run of the scheduled sync (and by hand, with the same few options).
-COMPANY_SYNC = Deployment(company_sync, "company-sync")
+COMPANY_SYNC = Deployment(company_sync, COMPANY_SYNC_DEPLOYMENT)
 
 
 def reimport_in_flow(settings: Settings, request: Request) -> RunResult:

@@ -6,16 +6,15 @@ ends Completed only when every company's run did."""
 from __future__ import annotations
 
 import time
-from uuid import UUID
 
 import pandas as pd
 from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_table_artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
-from prefect.states import Completed, Failed, State
+from prefect.states import Cancelled, Completed, Failed, State
 from pydantic import Field
 
 from contract_sync.errors import UserError
@@ -26,11 +25,9 @@ from contract_sync.reports.company_runs import (
 )
 from contract_sync.resolve import resolve_companies
 from contract_sync.settings import get_settings
-from contract_sync.vocabulary import ConflictPolicy, Trigger
-from contract_sync_flows.company_slot import ensure_company_limits
+from contract_sync.vocabulary import ConflictPolicy
 from contract_sync_flows.deployments import Deployment
 from contract_sync_flows.parameters import checked, refused
-from contract_sync_flows.prefect_run import SCHEDULED_TAG, trigger
 from contract_sync_flows.reimport import COMPANY_SYNC, DRY_RUN, FULL_REFRESH, POLICY
 
 POLL_SECONDS = 5
@@ -48,26 +45,27 @@ def sync_companies(
     full_refresh: bool = FULL_REFRESH,
 ) -> pd.DataFrame | State:
     """Re-import every changed contract of each company, one company per deployment run."""
+    settings = get_settings()
     try:
         given = checked(sync_companies.fn, locals())
-        chosen = resolve_companies(get_settings(), given.pop("companies"))
+        chosen = resolve_companies(settings, given.pop("companies"))
     except UserError as error:
         return refused(error)
     logger = get_run_logger()
-    for line in ensure_company_limits(chosen):
-        logger.warning(line)
-    started = {
-        company: _start(company, given, trigger() == Trigger.scheduled) for company in chosen
-    }
-    ended = _wait_for(started, logger)
+    started = {company: _start(company, given) for company in chosen}
+    ended = _wait_for(started, settings.company_wait_seconds, logger)
     runs = pd.DataFrame(
-        {
-            "company": list(chosen),
-            "name": list(chosen.values()),
-            "flow_run_name": [ended[started[c].id].name for c in chosen],
-            "state_name": [ended[started[c].id].state.name for c in chosen],
-            "message": [ended[started[c].id].state.message or "" for c in chosen],
-        }
+        [
+            (
+                company,
+                name,
+                ended[company].name,
+                ended[company].state.name,
+                ended[company].state.message or "",
+            )
+            for company, name in chosen.items()
+        ],
+        columns=["company", "name", "flow_run_name", "state_name", "message"],
     )
     create_table_artifact(
         key="scheduled-sync-companies",
@@ -83,34 +81,49 @@ def sync_companies(
 SCHEDULED = Deployment(sync_companies, "scheduled-sync")
 
 
-def _start(company: int, given: dict, scheduled: bool) -> FlowRun:
-    """The company's run of company-sync, created on the server (not waited for); once per
-    company of this run, however often this step is retried."""
+def _start(company: int, given: dict) -> FlowRun:
+    """The company's run of company-sync, made on the server, not waited for: once per
+    company and attempt of this run (a retry of this run from the UI starts new ones)."""
     return run_deployment(
         COMPANY_SYNC.name,
         parameters=COMPANY_SYNC.parameters(company=company, **given),
         timeout=0,
         as_subflow=True,
-        tags=[SCHEDULED_TAG] if scheduled else None,
-        idempotency_key=f"{runtime.flow_run.id}:company-{company}",
+        idempotency_key=f"{runtime.flow_run.id}:{runtime.flow_run.run_count}:{company}",
     )
 
 
-def _wait_for(started: dict[int, FlowRun], logger) -> dict[UUID, FlowRun]:  # noqa: ANN001
-    """The company runs once each has ended (a run whose worker died ends Crashed when its
-    heartbeats stop: the automation of contract_sync_flows.server_setup), each end logged."""
+def _wait_for(started: dict[int, FlowRun], start_within: float, logger) -> dict[int, FlowRun]:  # noqa: ANN001
+    """Each company's run once it has ended, each end logged. A run whose worker died ends
+    Crashed when its heartbeats stop (the automation of contract_sync_flows.server_setup);
+    one that no worker has started within `start_within` seconds is cancelled."""
     waiting = {run.id: company for company, run in started.items()}
-    ended: dict[UUID, FlowRun] = {}
+    ended: dict[int, FlowRun] = {}
+    deadline = time.monotonic() + start_within
     with get_client(sync_client=True) as client:
         while waiting:
             time.sleep(POLL_SECONDS)
             found = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=list(waiting)))
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=list(waiting))),
+                limit=len(waiting),
             )
             for run in found:
-                if run.state is not None and run.state.is_final():
+                if run.state is None:
+                    continue
+                if not run.state.is_final() and _unstarted(run) and time.monotonic() > deadline:
+                    client.set_flow_run_state(
+                        run.id,
+                        Cancelled(
+                            message=f"no worker started it within {start_within:.0f} s: "
+                            "start workers of the pool contract-sync (scripts/worker.sh), or "
+                            "give them room for more runs at once"
+                        ),
+                        force=True,
+                    )
+                    run = client.read_flow_run(run.id)
+                if run.state.is_final():
                     company = waiting.pop(run.id)
-                    ended[run.id] = run
+                    ended[company] = run
                     logger.info(
                         "company %s (run %s): %s. %s",
                         company,
@@ -119,3 +132,7 @@ def _wait_for(started: dict[int, FlowRun], logger) -> dict[UUID, FlowRun]:  # no
                         run.state.message or "",
                     )
     return ended
+
+
+def _unstarted(run: FlowRun) -> bool:
+    return run.state.type in (StateType.SCHEDULED, StateType.PENDING)

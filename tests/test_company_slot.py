@@ -18,7 +18,7 @@ from prefect.concurrency.sync import concurrency
 from contract_sync.settings import Settings
 from contract_sync.store import schema as s
 from contract_sync_flows.company_slot import (
-    CompanyBusy,
+    NoCompanySlot,
     company_slot,
     ensure_company_limits,
     limit_name,
@@ -71,7 +71,7 @@ def test_a_run_that_waits_too_long_is_refused_in_words():
     company = 9104
     ensure_company_limits([company])
     held = concurrency(limit_name(company), occupy=1, strict=True)
-    with held, pytest.raises(CompanyBusy) as refused:
+    with held, pytest.raises(NoCompanySlot) as refused:
         _taken_at(company, 3)
     assert str(refused.value) == (
         f"company {company}: another run acted on it for all of the 3 s this run may wait "

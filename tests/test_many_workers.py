@@ -12,12 +12,21 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterParentFlowRunId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
+from prefect.client.schemas.schedules import IntervalSchedule
 from prefect.settings import PREFECT_API_URL
 
 from contract_sync.columns import normal_text
@@ -41,6 +50,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 COMPANIES = (1, 2, 3)  # 2 is on QuickBooks: its run only blocks
 WRITTEN = (1, 3)
 HEARTBEAT = 30  # Prefect's least: a killed run is found Crashed after three of them
+LEASE = 120
 
 
 @pytest.fixture(scope="module")
@@ -59,18 +69,33 @@ def configured(database_url, tmp_path) -> Iterator:
 
 @pytest.fixture
 def served_settings() -> dict[str, str]:
-    return {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT), "CONTRACT_SYNC_WORKER_LIMIT": "2"}
+    return {
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT),
+        "CONTRACT_SYNC_WORKER_LIMIT": "2",
+        # A hold renewed every 90 s: a killed run's lasts 30 s at least, so that the run of
+        # its company started after the kill is seen waiting for it.
+        "CONTRACT_SYNC_COMPANY_LEASE_SECONDS": str(LEASE),
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
+    }
 
 
 class Timeline:
-    def __init__(self, path: Path) -> None:
-        self.path, self.start, self.lines = path, time.monotonic(), []
+    """What happened, in seconds from the test's start; kept in a file and printed."""
 
-    def __call__(self, what: str) -> None:
-        line = f"{time.monotonic() - self.start:7.1f} s  {what}"
+    def __init__(self, path: Path) -> None:
+        self.path, self.start, self.lines = path, time.time(), []
+
+    def __call__(self, what: str, at: float | None = None) -> None:
+        line = f"{(at or time.time()) - self.start:7.1f} s  {what}"
         self.lines.append(line)
-        self.path.write_text("\n".join(self.lines) + "\n")
+        self.path.write_text("\n".join(sorted(self.lines, key=lambda x: float(x.split()[0]))))
         print(line, flush=True)
+
+    def ends(self, runs: dict[int, object]) -> None:
+        """Each company run's end, at the time Prefect recorded it."""
+        for company, run in sorted(runs.items()):
+            said = f"company {company}'s run {run.name} ended {run.state.name}"
+            self(f"{said}: {run.state.message or ''}"[:160], run.state.timestamp.timestamp())
 
 
 def _worker(name: str, environment: dict[str, str], log: Path) -> subprocess.Popen:
@@ -142,6 +167,68 @@ def _wait(predicate, seconds: float, what: str):  # noqa: ANN001, ANN202
     raise TimeoutError(f"not within {seconds} s: {what}")
 
 
+def _a_run_waits_for_the_dead_runs_hold(client, store, killed, said):  # noqa: ANN001, ANN202
+    """A run of a killed company, started by hand at once: it waits, writing nothing, while
+    the dead run's hold lasts, and starts once it lapses."""
+    company = killed[-1]
+    deployment = client.read_deployment_by_name("reimport-main-contracts/company-sync")
+    run = client.create_flow_run_from_deployment(deployment.id, parameters={"company": company})
+    said(f"a run of company {company} started by hand (run {run.name})")
+    waits = f"another run acts on company {company}: this run waits"
+    _wait(lambda: any(waits in line for line in _log(client, run.id)), 120, waits)
+    with store.connect() as connection:
+        recorded = connection.execute(
+            sa.select(sa.func.count()).where(s.sync_runs.c.id == str(run.id))
+        ).scalar()
+    assert recorded == 0  # it waits before it starts: nothing recorded, nothing written
+    said(f"it waits: the killed run's hold on company {company} has not lapsed")
+    _wait(lambda: _started(store, run.id), 300, "the run to start once the hold lapsed")
+    said("it starts: the hold lapsed", _started(store, run.id))
+    return run
+
+
+def _log(client, flow_run_id) -> list[str]:  # noqa: ANN001
+    logs = client.read_logs(
+        log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+    )
+    return [log.message for log in logs]
+
+
+def _started(store: sa.Engine, run_id) -> float | None:  # noqa: ANN001
+    """When the run recorded its start in the store (it holds its company's slot then)."""
+    with store.connect() as connection:
+        at = connection.execute(
+            sa.select(s.sync_runs.c.started_at).where(s.sync_runs.c.id == str(run_id))
+        ).scalar()
+    return None if at is None else at.timestamp()
+
+
+def _started_by_its_schedule(client, deployment_id):  # noqa: ANN001, ANN202
+    """The scheduled sync's next run as its schedule starts it: an hourly schedule from a few
+    seconds from now (the server's scheduler makes the run, auto_scheduled)."""
+    soon = datetime.now(UTC) + timedelta(seconds=20)
+    client.create_deployment_schedules(
+        deployment_id, [(IntervalSchedule(interval=timedelta(hours=1), anchor_date=soon), True)]
+    )
+    ours = DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+
+    def first_due():  # noqa: ANN202
+        runs = client.read_flow_runs(deployment_filter=ours)
+        due = [
+            r
+            for r in runs
+            if r.auto_scheduled and r.expected_start_time <= soon + timedelta(seconds=1)
+        ]
+        return due[0] if due else None
+
+    return _wait(first_due, 120, "the schedule's run")
+
+
+def _triggers(store: sa.Engine) -> dict[str, str]:
+    with store.connect() as connection:
+        return dict(connection.execute(sa.select(s.sync_runs.c.id, s.sync_runs.c.trigger)).all())
+
+
 def _kill(pid: int) -> list[int]:
     """kill -9 of a worker and of every flow run it started: its machine gone."""
     pids = [pid, *_children(pid)]
@@ -157,7 +244,10 @@ def test_three_companies_on_two_workers_one_killed_mid_run(served, tmp_path):
     edited = {c: sorted(edit_erp(erp, c, 0.5, seed=70 + c).contracts) for c in WRITTEN}
     environment = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
     environment |= {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT)}
-    environment |= {"CONTRACT_SYNC_WORKER_LIMIT": "2"}
+    environment |= {
+        "CONTRACT_SYNC_WORKER_LIMIT": "2",
+        "CONTRACT_SYNC_COMPANY_LEASE_SECONDS": str(LEASE),
+    }
     second = _worker("worker-b", environment, tmp_path / "worker-b.log")
     workers = {"contract-sync-local": int((tmp_path / "run/worker.pid").read_text())}
     workers["worker-b"] = second.pid
@@ -220,25 +310,37 @@ def test_three_companies_on_two_workers_one_killed_mid_run(served, tmp_path):
             transaction.rollback()
             locker.close()
             said("the undo images table let go")
+            waited = _a_run_waits_for_the_dead_runs_hold(client, store, killed, said)
             ended = wait_for_run(client, first.id, seconds=600)
-            for k, run in sorted(_company_runs(client, first.id).items()):
-                said(f"  company {k}: {run.state.name}. {run.state.message or ''}"[:150])
-            said(f"sync 1 ended {ended.state.name}: {ended.state.message}")
+            said.ends(_company_runs(client, first.id))
+            said(
+                f"sync 1 ended {ended.state.name}: {ended.state.message}",
+                ended.state.timestamp.timestamp(),
+            )
             assert ended.state.is_failed()
+            noun = "company" if len(killed) == 1 else "companies"
+            assert ended.state.message.endswith(
+                f"{len(killed)} crashed ({noun} {', '.join(map(str, killed))})"
+            )
             crashed = [
                 k for k, r in _company_runs(client, first.id).items() if r.state.is_crashed()
             ]
             assert sorted(crashed) == killed
+            done = wait_for_run(client, waited.id, seconds=300)
+            assert done.state.is_completed(), done.state.message
 
             third = _worker("worker-c", environment, tmp_path / "worker-c.log")
             said("worker-c started (a worker added)")
             try:
-                again = client.create_flow_run_from_deployment(sync.id, parameters={})
-                said(f"sync 2 started (run {again.name})")
+                again = _started_by_its_schedule(client, sync.id)
+                said(f"sync 2 started by its schedule (run {again.name})")
                 done = wait_for_run(client, again.id, seconds=600)
-                for k, run in sorted(_company_runs(client, again.id).items()):
-                    said(f"  company {k}: {run.state.name}. {run.state.message or ''}"[:150])
-                said(f"sync 2 ended {done.state.name}: {done.state.message}")
+                again_runs = _company_runs(client, again.id)
+                said.ends(again_runs)
+                said(
+                    f"sync 2 ended {done.state.name}: {done.state.message}",
+                    done.state.timestamp.timestamp(),
+                )
                 assert done.state.is_completed(), done.state.message
                 assert done.state.message == "Sync of 3 companies: 3 completed"
             finally:
@@ -250,6 +352,9 @@ def test_three_companies_on_two_workers_one_killed_mid_run(served, tmp_path):
         _kill(second.pid)
         second.wait(10)
     _every_contract_right(store, erp, edited, killed_ids, said)
+    triggers = _triggers(store)
+    assert {triggers[str(r.id)] for r in runs.values()} == {"manual"}  # sync 1, by hand
+    assert {triggers[str(r.id)] for r in again_runs.values()} == {"scheduled"}
 
 
 def _every_contract_right(store, erp, edited, killed_ids, said) -> None:  # noqa: ANN001

@@ -9,8 +9,9 @@ COMPLETED = "Completed"
 
 
 def company_run_rows(runs: pd.DataFrame) -> list[dict[str, str]]:
-    """A row per company's run (company, name, flow_run_name, state_name, message), in
-    company order: which run synced it, how it ended, what it said."""
+    """A row per company, in company order: the company (number and name), the run that
+    synced it, how it ended, what it said. `runs`: company, name, flow_run_name,
+    state_name, message."""
     ordered = runs.sort_values("company")
     return (
         pd.DataFrame(
