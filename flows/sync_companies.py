@@ -9,7 +9,7 @@ import time
 
 import pandas as pd
 from prefect import flow, get_run_logger, runtime
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import FlowRun, StateType
@@ -22,6 +22,7 @@ from contract_sync.reports.company_runs import (
     all_completed,
     companies_sentence,
     company_run_rows,
+    company_runs_markdown,
 )
 from contract_sync.resolve import resolve_companies
 from contract_sync.settings import get_settings
@@ -71,6 +72,11 @@ def sync_companies(
         key="scheduled-sync-companies",
         table=company_run_rows(runs),
         description=f"The runs of sync {runtime.flow_run.id}, one per company",
+    )
+    create_markdown_artifact(
+        key="scheduled-sync-said",
+        markdown=company_runs_markdown(runs),
+        description=f"What each company's run of sync {runtime.flow_run.id} said",
     )
     said = companies_sentence(runs)
     logger.info(said)

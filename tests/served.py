@@ -87,3 +87,17 @@ def wait_for_run(client, flow_run_id, seconds: float = 300):
             return flow_run
         time.sleep(1)
     raise TimeoutError(f"flow run {flow_run_id} did not finish in {seconds} s")
+
+
+def table_fits(browser, artifact_id) -> None:  # noqa: ANN001
+    """An artifact's table in the UI at 1440 px: as wide as its place, nothing scrolled off."""
+    ui = PREFECT_API_URL.value().removesuffix("/api")
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.goto(f"{ui}/artifacts/artifact/{artifact_id}")
+    page.locator("div.p-table td").first.wait_for(timeout=30_000)
+    width, room = page.evaluate(
+        "() => { const t = document.querySelector('div.p-table');"
+        " return [t.scrollWidth, t.clientWidth]; }"
+    )
+    assert width <= room, (artifact_id, width, room)
+    page.close()

@@ -8,6 +8,7 @@ from contract_sync.reports.company_runs import (
     all_completed,
     companies_sentence,
     company_run_rows,
+    company_runs_markdown,
 )
 
 
@@ -18,7 +19,7 @@ def _runs(*ended: str) -> pd.DataFrame:
             "name": ["Cedar", "Granite", "Aspen"][: len(ended)],
             "flow_run_name": ["run-c", "run-a", "run-b"][: len(ended)],
             "state_name": list(ended),
-            "message": ["said c", None, "said b"][: len(ended)],
+            "message": ["said c", "", "said b"][: len(ended)],
         }
     )
 
@@ -26,10 +27,15 @@ def _runs(*ended: str) -> pd.DataFrame:
 def test_each_company_in_order_with_how_its_run_ended():
     rows = company_run_rows(_runs("Crashed", "Completed", "Completed"))
     assert rows == [
-        {"company": "1 Granite", "run": "run-a", "ended": "Completed", "said": ""},
-        {"company": "2 Aspen", "run": "run-b", "ended": "Completed", "said": "said b"},
-        {"company": "3 Cedar", "run": "run-c", "ended": "Crashed", "said": "said c"},
+        {"company": "1", "run": "run-a", "ended": "Completed"},
+        {"company": "2", "run": "run-b", "ended": "Completed"},
+        {"company": "3", "run": "run-c", "ended": "Crashed"},
     ]
+    assert company_runs_markdown(_runs("Crashed", "Completed", "Completed")) == (
+        "**1 Granite**: run run-a ended Completed.\n\n"
+        "**2 Aspen**: run run-b ended Completed. said b\n\n"
+        "**3 Cedar**: run run-c ended Crashed. said c"
+    )
 
 
 def test_the_sentence_names_the_companies_whose_run_did_not_complete():

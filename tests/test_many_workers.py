@@ -7,6 +7,7 @@ one company at once. The test writes its timeline (timeline.txt in its folder, a
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,8 @@ import pytest
 import sqlalchemy as sa
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
     DeploymentFilter,
     DeploymentFilterId,
     FlowRunFilter,
@@ -39,7 +42,7 @@ from contract_sync.settings import get_settings
 from contract_sync.store import schema as s
 from contract_sync.store.chain import verify
 from tests.conftest import POSTGRES_URL, new_sides, settings_for
-from tests.served import served_fixture, wait_for_run  # noqa: F401 - the fixture
+from tests.served import served_fixture, table_fits, wait_for_run  # noqa: F401 - the fixture
 
 pytestmark = [
     pytest.mark.slow,
@@ -229,6 +232,24 @@ def _triggers(store: sa.Engine) -> dict[str, str]:
         return dict(connection.execute(sa.select(s.sync_runs.c.id, s.sync_runs.c.trigger)).all())
 
 
+def _the_companies_table_reads_in_the_ui(client, browser, sync_id) -> None:  # noqa: ANN001
+    """The sync's table of its company runs (a row each, fitting the UI at 1440 px) and what
+    each said (a paragraph each)."""
+    artifacts = client.read_artifacts(
+        artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[sync_id]))
+    )
+    [table] = [a for a in artifacts if a.type == "table"]
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert [(row["company"], row["ended"]) for row in rows] == [
+        (str(company), "Completed") for company in COMPANIES
+    ]
+    table_fits(browser, table.id)
+    [said] = [a.data for a in artifacts if a.type == "markdown"]
+    for row in rows:  # what each run said, whole, beside its company
+        assert f"**{row['company']} " in said and f"run {row['run']} ended Completed. " in said
+    assert said.count("completed: ") == len(COMPANIES)
+
+
 def _kill(pid: int) -> list[int]:
     """kill -9 of a worker and of every flow run it started: its machine gone."""
     pids = [pid, *_children(pid)]
@@ -238,7 +259,7 @@ def _kill(pid: int) -> list[int]:
     return pids
 
 
-def test_three_companies_on_two_workers_one_killed_mid_run(served, tmp_path):
+def test_three_companies_on_two_workers_one_killed_mid_run(served, tmp_path, browser):
     said = Timeline(tmp_path / "timeline.txt")
     store, erp = served.store, served.erp
     edited = {c: sorted(edit_erp(erp, c, 0.5, seed=70 + c).contracts) for c in WRITTEN}
@@ -343,6 +364,7 @@ def test_three_companies_on_two_workers_one_killed_mid_run(served, tmp_path):
                 )
                 assert done.state.is_completed(), done.state.message
                 assert done.state.message == "Sync of 3 companies: 3 completed"
+                _the_companies_table_reads_in_the_ui(client, browser, again.id)
             finally:
                 _kill(third.pid)
                 third.wait(10)

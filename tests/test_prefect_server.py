@@ -37,7 +37,7 @@ from contract_sync.reports.run_summary import outcome_rows, ready_rows
 from contract_sync.store import schema as s
 from contract_sync.store.audit_log import runs
 from contract_sync.vocabulary import REASON_LABELS
-from tests.served import served_fixture, wait_for_run  # noqa: F401 - the fixture
+from tests.served import served_fixture, table_fits, wait_for_run  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.slow
 
@@ -145,25 +145,11 @@ def _the_scheduled_forms_ask_only_what_a_schedule_needs(browser, client) -> None
     _run_form_explains_itself(browser, one)
 
 
-def _fits(browser, artifact_id) -> None:
-    """An artifact's table in the UI at 1440 px: as wide as its place, nothing scrolled off."""
-    ui = PREFECT_API_URL.value().removesuffix("/api")
-    page = browser.new_page(viewport={"width": 1440, "height": 1000})
-    page.goto(f"{ui}/artifacts/artifact/{artifact_id}")
-    page.locator("div.p-table td").first.wait_for(timeout=30_000)
-    width, room = page.evaluate(
-        "() => { const t = document.querySelector('div.p-table');"
-        " return [t.scrollWidth, t.clientWidth]; }"
-    )
-    assert width <= room, (artifact_id, width, room)
-    page.close()
-
-
 def _tables_fit_the_ui(client, browser, outcomes_id) -> None:
     """The run's outcome table, and the widest tables its cells can make: a title of 30
     capitals (the longest a title may be), the longest reason and more, the largest change
     of an amount the store holds."""
-    _fits(browser, outcomes_id)
+    table_fits(browser, outcomes_id)
     longest = max(REASON_LABELS, key=lambda reason: len(REASON_LABELS[reason]))
     wide = pd.DataFrame(
         {
@@ -189,7 +175,7 @@ def _tables_fit_the_ui(client, browser, outcomes_id) -> None:
     assert outcomes[1]["outcome"] == f"blocked: {REASON_LABELS[longest]}, +2 more"
     for table in (outcomes, ready):
         made = ArtifactCreate(type="table", data=json.dumps(table), description="widest cells")
-        _fits(browser, client.create_artifact(made).id)
+        table_fits(browser, client.create_artifact(made).id)
 
 
 def test_manual_run_through_a_deployment(served, browser):

@@ -1,5 +1,6 @@
-"""What a sync of several companies says of its runs, one per company: a row each for its
-table, and one sentence for its end."""
+"""What a sync of several companies says of its runs, one per company: a short row each for
+its table, a paragraph each with what the run said, and one sentence for its end. `runs`:
+company, name, flow_run_name, state_name, message."""
 
 from __future__ import annotations
 
@@ -9,21 +10,31 @@ COMPLETED = "Completed"
 
 
 def company_run_rows(runs: pd.DataFrame) -> list[dict[str, str]]:
-    """A row per company, in company order: the company (number and name), the run that
-    synced it, how it ended, what it said. `runs`: company, name, flow_run_name,
-    state_name, message."""
+    """A row per company, in company order: its number, the run that synced it, how it
+    ended. Short cells: the UI's tables do not wrap them (what the run said is in
+    `company_runs_markdown`)."""
     ordered = runs.sort_values("company")
     return (
         pd.DataFrame(
             {
-                "company": ordered["company"].astype(str) + " " + ordered["name"],
+                "company": ordered["company"],
                 "run": ordered["flow_run_name"],
                 "ended": ordered["state_name"],
-                "said": ordered["message"].fillna(""),
             }
         )
         .astype(str)
         .to_dict("records")
+    )
+
+
+def company_runs_markdown(runs: pd.DataFrame) -> str:
+    """A paragraph per company, in company order: its number and name, its run, how it
+    ended and what it said, whole."""
+    ordered = runs.sort_values("company")
+    return "\n\n".join(
+        f"**{row.company} {row.name}**: run {row.flow_run_name} ended {row.state_name}."
+        + (f" {row.message}" if row.message else "")
+        for row in ordered.itertuples()
     )
 
 
