@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 
 from prefect import get_run_logger
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.actions import (
     GlobalConcurrencyLimitCreate,
     GlobalConcurrencyLimitUpdate,
@@ -36,33 +36,27 @@ def limit_name(company: int) -> str:
 
 def ensure_company_limits(companies: Iterable[int]) -> list[str]:
     """Each company's limit exists with one active slot; what was made or mended, in words."""
-    done = []
     with get_client(sync_client=True) as client:
-        for company in companies:
-            name = limit_name(company)
-            try:
-                found = client.read_global_concurrency_limit_by_name(name)
-            except ObjectNotFound:
-                try:
-                    client.create_global_concurrency_limit(
-                        GlobalConcurrencyLimitCreate(name=name, limit=1)
-                    )
-                    done.append(f"concurrency limit {name} made (1 slot)")
-                except ObjectAlreadyExists:  # another run made it meanwhile
-                    pass
-                continue
-            if found.limit != 1 or not found.active:
-                client.update_global_concurrency_limit(
-                    name, GlobalConcurrencyLimitUpdate(limit=1, active=True)
-                )
-                was = f"{found.limit} slots" + ("" if found.active else ", inactive")
-                done.append(f"concurrency limit {name} set back to 1 active slot (was {was})")
-    return done
+        said = [_ensured(client, limit_name(company))[0] for company in companies]
+    return [line for line in said if line]
 
 
-def _taken(name: str) -> bool:
-    with get_client(sync_client=True) as client:
-        return client.read_global_concurrency_limit_by_name(name).active_slots > 0
+def _ensured(client: SyncPrefectClient, name: str) -> tuple[str | None, int]:
+    """The limit `name` made or mended (what was done, in words, or None), and how many of
+    its slots other runs hold now."""
+    try:
+        found = client.read_global_concurrency_limit_by_name(name)
+    except ObjectNotFound:
+        try:
+            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+        except ObjectAlreadyExists:  # another run made it meanwhile
+            return None, 0
+        return f"concurrency limit {name} made (1 slot)", 0
+    if found.limit == 1 and found.active:
+        return None, found.active_slots
+    client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(limit=1, active=True))
+    was = f"{found.limit} slots" + ("" if found.active else ", inactive")
+    return f"concurrency limit {name} set back to 1 active slot (was {was})", found.active_slots
 
 
 @contextmanager
@@ -75,10 +69,12 @@ def company_slot(settings: Settings, company: int) -> Iterator[None]:
     lapsed hold can at worst let a second run of the company write beside it, while
     stopping would fail every write in flight."""
     logger = get_run_logger()
-    for line in ensure_company_limits([company]):
-        logger.warning(line)
     name, wait = limit_name(company), settings.company_wait_seconds
-    if _taken(name):
+    with get_client(sync_client=True) as client:
+        mended, busy = _ensured(client, name)
+    if mended:
+        logger.warning(mended)
+    if busy:
         logger.info("another run acts on company %s: this run waits (%s s at most)", company, wait)
     held = concurrency(
         name,
