@@ -3,7 +3,8 @@
 Three pieces of machinery, none of which changes a run's outcome:
 - the changed contracts' frames are held between the scan and compare in memory up to a
   group's items, in files beyond (held.HeldFrames);
-- a large run's suites run in a helper process that loads Great Expectations while the ERP
+- where the suites need Great Expectations (an expectation stages/suite_checks.py does
+  not check), a large run's suites run in a helper process that loads it while the ERP
   is read (stages/suite_worker.py); when the changes go beyond a group, each validation
   holds two groups and is split between the helper and the run, on two cores; a run a
   person waits on forks its helper as it begins;
@@ -29,7 +30,7 @@ from contract_sync.held import HeldFrames
 from contract_sync.model import ErpFrames, Validation
 from contract_sync.settings import Settings
 from contract_sync.stages import suite_worker
-from contract_sync.stages.validate import contract_local
+from contract_sync.stages.validate import checked_without_gx, contract_local
 
 LANES = 2  # processes that validate at once: the run and its helper
 
@@ -61,7 +62,7 @@ class Pace:
         """A run's Pace; `waited_on`: a person waits for this run at the command line."""
         return cls(
             settings.group_items,
-            helper=settings.validation_helper,
+            helper=settings.validation_helper and not checked_without_gx(settings.expectations_dir),
             freeze=True,
             waited_on=waited_on,
         )

@@ -16,11 +16,13 @@ def test_a_validation_with_its_report_never_imports_the_deferred_modules(tmp_pat
         from contract_sync.demo.generator import generate_company
         from contract_sync.model import ErpFrames
         from contract_sync.reports.validation import with_report
-        from contract_sync.stages.validate import validate
+        from contract_sync.stages.validate import run_suites, validate
         from contract_sync.stages.gx_import import DEFERRED
 
         data = generate_company(1, 30, 4, seed=5)  # company 1: edge cases, so failures
-        checked = validate(ErpFrames(data.contracts, data.items), Path("expectations"))
+        in_gx = lambda erp, suites: run_suites(erp, suites, in_gx=True)
+        erp = ErpFrames(data.contracts, data.items)
+        checked = validate(erp, Path("expectations"), suites=in_gx)
         numbers = data.contracts["contract_no"]
         result = with_report(checked, numbers, Path({str(tmp_path)!r}), "run-1")
         assert not result.invalid_contracts.empty

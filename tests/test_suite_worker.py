@@ -1,5 +1,9 @@
 """The suites in a helper process (stages/suite_worker.py): the same verdicts as in the
-run's own process, its errors raised in the run, and the run's own process when it stops."""
+run's own process, its errors raised in the run, and the run's own process when it stops.
+
+The helper is for suites Great Expectations runs: these tests use the project's suites with
+one expectation more that stages/suite_checks.py leaves to GX (the project's own are checked
+without GX, and a run then starts no helper: test_a_run_with_suites_checked_without_gx_...)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 from contextlib import closing
 from pathlib import Path
 
@@ -28,7 +33,23 @@ from contract_sync.stages.validate import SuiteFileError, needs_suites, run_suit
 from contract_sync.store.validation_cache import ValidationCache
 from tests.new_interpreter import ROOT, python
 
-SUITES = ROOT / "expectations"
+PROJECT_SUITES = ROOT / "expectations"
+
+
+def _suites_run_in_gx() -> Path:
+    """The project's suites, and a unit of measure in its set (as the suite says already)
+    `mostly`: the native checks leave `mostly` to GX."""
+    folder = Path(tempfile.mkdtemp(prefix="suites-in-gx-"))
+    shutil.copytree(PROJECT_SUITES, folder, dirs_exist_ok=True)
+    path = folder / "line_items.json"
+    suite = json.loads(path.read_text())
+    [units] = [e for e in suite["expectations"] if e["kwargs"].get("column") == "uom"]
+    units["kwargs"]["mostly"] = 1.0
+    path.write_text(json.dumps(suite))
+    return folder
+
+
+SUITES = _suites_run_in_gx()
 
 
 def _company() -> ErpFrames:
@@ -135,7 +156,7 @@ if {thread}:  # another thread in the run's process: never forked
     threading.Thread(target=threading.Event().wait, daemon=True).start()
 settings = Settings(
     erp_url={erp!r}, store_url={store!r}, data_docs=False, data_dir=Path({data!r}),
-    validation_helper={helper},
+    validation_helper={helper}, expectations_dir=Path({suites!r}),
 )
 request = Request(company=1, actor="admin", dry_run=True, contracts={contracts!r})
 result = reimport(settings, request)
@@ -157,8 +178,10 @@ def _run_in_a_new_process(
     helper: bool,
     contracts: list[str] | None = None,
     thread: bool = False,
+    suites: Path = SUITES,
 ) -> dict:
     code = RUN.format(
+        suites=str(suites),
         erp=seeded.erp_url,
         store=seeded.store_url,
         data=str(data),
@@ -207,6 +230,22 @@ def test_a_run_a_person_waits_on_forks_its_helper_as_it_begins(seeded, tmp_path)
     again = _run_in_a_new_process(seeded, tmp_path / "forked", helper=True, contracts=named)
     assert (again["forks"], again["sent"], again["children"]) == (1, 0, "none")
     assert not again["loaded_here"] and again["audit"] == forked["audit"]
+
+
+@pytest.mark.parametrize("waited_on", [False, True])
+def test_a_run_with_suites_checked_without_gx_starts_no_helper(seeded, tmp_path, waited_on):
+    """The project's own suites: no helper forked or started, GX never loaded, and the
+    outcomes of a run whose suites GX runs."""
+    edit_erp(seeded.erp, 1, 0.5, seed=3)
+    named = _company_1_contracts(seeded) if waited_on else None
+    native = _run_in_a_new_process(
+        seeded, tmp_path / "native", helper=True, contracts=named, suites=PROJECT_SUITES
+    )
+    in_gx = _run_in_a_new_process(seeded, tmp_path / "gx", helper=False, contracts=named)
+    assert (native["forks"], native["sent"], native["loaded_here"]) == (0, 0, False)
+    assert in_gx["loaded_here"]
+    assert native["audit"] == in_gx["audit"]
+    assert any("invalid_erp_data" in reasons for _, _, reasons in native["audit"])
 
 
 def test_a_helper_that_cannot_be_forked_leaves_the_run_validating_itself(monkeypatch, caplog):

@@ -25,9 +25,10 @@ from contract_sync.columns import CONTRACT_KEY, REJECTED, lookup, to_decimal
 from contract_sync.errors import UserError
 from contract_sync.hashing import contract_hashes
 from contract_sync.model import NO_FAILURES, ErpFrames, Validation
-from contract_sync.stages import store_limits
+from contract_sync.stages import store_limits, suite_checks
 from contract_sync.stages.gx_import import great_expectations
 from contract_sync.stages.store_limits import store_expectations
+from contract_sync.stages.suite_checks import Outcome, checkable, failed, known
 from contract_sync.store.validation_cache import ValidationCache
 from contract_sync.vocabulary import LUMP_SUM_UOM, SCALES
 
@@ -276,7 +277,7 @@ def rules_key(suites_dir: Path) -> str | None:
     the code that shapes the frames, the GX version. None when a suite holds an expectation
     that is not contract-local, or cannot be read (the run then reports that)."""
     digest = hashlib.sha256(version("great_expectations").encode())
-    for module in (__file__, store_limits.__file__):
+    for module in (__file__, store_limits.__file__, suite_checks.__file__):
         digest.update(Path(module).read_bytes())
     for stem, (frame, _keys) in SUITES.items():
         try:
@@ -301,34 +302,30 @@ def content_keys(erp: ErpFrames) -> pd.Series:
     return keys
 
 
-def run_suites(erp: ErpFrames, suites_dir: Path) -> Validation:
-    """Great Expectations over every contract and item of `erp`."""
+def run_suites(erp: ErpFrames, suites_dir: Path, *, in_gx: bool = False) -> Validation:
+    """The suites over every contract and item of `erp`: checked here (suite_checks) when
+    every expectation is one whose answer here is GX's, else (or `in_gx`) in Great
+    Expectations."""
     if erp.empty:  # nothing to check: not even GX is imported
         return NO_FAILURES
-    gx = great_expectations()
-
-    suites = {
-        stem: load_suite(suites_dir / f"{stem}.json", store_expectations(frame))
-        for stem, (frame, _keys) in SUITES.items()
-    }
-    context = _context()
-    source = context.data_sources.add_pandas(name="erp")
     frames = validation_frames(erp)
     parameters = {"erp_contract_nos": sorted(erp.contracts["contract_no"].dropna())}
+    documents = {
+        stem: _suite_document(suites_dir / f"{stem}.json", store_expectations(frame))
+        for stem, (frame, _keys) in SUITES.items()
+    }
+    here = not in_gx and all(
+        checkable(documents[stem], frames[frame], parameters)
+        for stem, (frame, _keys) in SUITES.items()
+    )
+    context = None if here else _context()
     rows = []
-    for stem, (frame_name, keys) in SUITES.items():
-        batch = source.add_dataframe_asset(name=frame_name).add_batch_definition_whole_dataframe(
-            "all"
-        )
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=stem, data=batch, suite=context.suites.add(suites[stem]))
-        )
-        result = definition.run(
-            batch_parameters={"dataframe": frames[frame_name]},
-            expectation_parameters=parameters,
-            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": keys},
-        )
-        rows.extend(_failed_rows(stem, result))
+    for stem, (frame, keys) in SUITES.items():
+        if here:
+            found = failed(documents[stem]["expectations"], frames[frame], keys, parameters)
+        else:
+            found = _failed_in_gx(context, suites_dir / f"{stem}.json", frames[frame], parameters)
+        rows.extend(_failed_rows(stem, found))
     rows = pd.DataFrame(_unexplained(rows, erp), columns=["contract_no", "detail"])
     grouped = rows.groupby("contract_no", dropna=False)["detail"].agg(list)
     failures = pd.DataFrame({"contract_no": grouped.index, "failed_expectations": grouped.values})
@@ -340,30 +337,74 @@ def run_suites(erp: ErpFrames, suites_dir: Path) -> Validation:
     )
 
 
-def _failed_rows(suite: str, result) -> list[tuple[str, dict]]:
-    """(contract_no, detail) for every failing row of every failed expectation."""
-    rows = []
+def checked_without_gx(suites_dir: Path) -> bool:
+    """Whether the suites hold only what suite_checks checks, so that validating them
+    loads no Great Expectations (and a run needs no helper to load it)."""
+    return all(
+        known(_suite_document(suites_dir / f"{stem}.json", store_expectations(frame)))
+        for stem, (frame, _keys) in SUITES.items()
+    )
+
+
+def _suite_document(path: Path, extra: list[dict]) -> dict | None:
+    """A suite file's JSON with the store's limits added as load_suite adds them; None
+    when it cannot be read as such (GX then runs, and says why)."""
+    try:
+        document = json.loads(path.read_text())
+        own = document.get("expectations", [])
+        said = {_what(e) for e in own}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
+    return {**document, "expectations": [*own, *(e for e in extra if _what(e) not in said)]}
+
+
+def _failed_in_gx(context, path: Path, frame: pd.DataFrame, parameters: dict) -> list[Outcome]:  # noqa: ANN001
+    """The expectations of one suite file that `frame` fails in Great Expectations."""
+    gx = great_expectations()
+    stem = path.stem
+    frame_name, keys = SUITES[stem]
+    suite = load_suite(path, store_expectations(frame_name))
+    source = context.data_sources.add_pandas(name=frame_name)
+    batch = source.add_dataframe_asset(name=frame_name).add_batch_definition_whole_dataframe("all")
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=stem, data=batch, suite=context.suites.add(suite))
+    )
+    result = definition.run(
+        batch_parameters={"dataframe": frame},
+        expectation_parameters=parameters,
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": keys},
+    )
+    found = []
     for outcome in result.results:
         if outcome.success:
             continue
         config = outcome.expectation_config
-        columns = [c for k in ("column", "column_A", "column_B") if (c := config.kwargs.get(k))]
-        columns += list(config.kwargs.get("column_list") or [])
         if error := _raised(outcome.exception_info):
-            raise RuntimeError(f"expectation {config.type} in suite {suite} could not run: {error}")
+            raise RuntimeError(f"expectation {config.type} in suite {stem} could not run: {error}")
         failing = outcome.result.get("unexpected_index_list")
         if not failing:  # failed, yet names no row: never let that pass silently
             raise RuntimeError(
-                f"expectation {config.type} in suite {suite} failed without naming a row"
+                f"expectation {config.type} in suite {stem} failed without naming a row"
             )
-        for entry in failing:
-            detail = {"suite": suite, "expectation": config.type}
+        found.append(Outcome(config.type, config.kwargs, config.meta or {}, failing))
+    return found
+
+
+def _failed_rows(suite: str, found: list[Outcome]) -> list[tuple[str, dict]]:
+    """(contract_no, detail) for every failing row of every failed expectation."""
+    rows = []
+    for outcome in found:
+        kwargs = outcome.kwargs
+        columns = [c for k in ("column", "column_A", "column_B") if (c := kwargs.get(k))]
+        columns += list(kwargs.get("column_list") or [])
+        for entry in outcome.failing:
+            detail = {"suite": suite, "expectation": outcome.type}
             if (item := _plain(entry.get("item_no"), "item_no")) is not None:
                 detail["item_no"] = item  # a missing one is left out (NaN is not JSON)
             detail["values"] = {c: _plain(entry.get(c), c) for c in columns if c in entry}
             if REJECTED in detail["values"]:  # what the connector said of each field
                 detail["values"] = json.loads(detail["values"][REJECTED])
-            if rule := (config.meta or {}).get("notes"):
+            if rule := outcome.meta.get("notes"):
                 detail["rule"] = rule
             rows.append((entry.get("contract_no"), detail))
     return rows
