@@ -7,6 +7,7 @@ without GX, and a run then starts no helper: test_a_run_with_suites_checked_with
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -40,6 +41,7 @@ def _suites_run_in_gx() -> Path:
     """The project's suites, and a unit of measure in its set (as the suite says already)
     `mostly`: the native checks leave `mostly` to GX."""
     folder = Path(tempfile.mkdtemp(prefix="suites-in-gx-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     shutil.copytree(PROJECT_SUITES, folder, dirs_exist_ok=True)
     path = folder / "line_items.json"
     suite = json.loads(path.read_text())

@@ -14,6 +14,7 @@ checked columns, by name."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -23,7 +24,7 @@ import pandas as pd
 # suite document and expectation fields this module understands (anything else: GX)
 DOCUMENT_FIELDS = {"name", "id", "meta", "notes", "expectations"}
 EXPECTATION_FIELDS = {"type", "kwargs", "meta", "id", "notes"}
-COLUMN = {"column", "row_condition", "condition_parser"}
+COLUMN = {"column", "row_condition"}
 # expectation type -> the kwargs it may have here
 NATIVE: dict[str, set[str]] = {
     "expect_column_values_to_not_be_null": COLUMN,
@@ -41,18 +42,18 @@ NATIVE: dict[str, set[str]] = {
         "column_B",
         "ignore_row_if",
         "row_condition",
-        "condition_parser",
     },
     "expect_compound_columns_to_be_unique": {
         "column_list",
         "ignore_row_if",
         "row_condition",
-        "condition_parser",
     },
 }
 PAIR_IGNORED = {"both_values_are_missing": "all", "either_value_is_missing": "any", "neither": None}
 COMPOUND_IGNORED = {"all_values_are_missing": "all", "any_value_is_missing": "any", "never": None}
 CONDITION_OPERATORS = {"==": np.equal, "!=": np.not_equal}
+# GX takes a range's bounds as floats: integers up to this one are the same as floats.
+EXACT_IN_FLOAT = 2**53
 
 
 class Outcome(NamedTuple):
@@ -74,11 +75,30 @@ def checkable(document: object, frame: pd.DataFrame, parameters: dict) -> bool:
 
 def known(document: object) -> bool:
     """Whether the suite `document` holds only expectation types, arguments and forms of
-    them that are checked here (whatever the frame: its columns are checked by `checkable`)."""
+    them that are checked here, in a document GX takes (whatever the frame: its columns are
+    checked by `checkable`)."""
     if not isinstance(document, dict) or not set(document) <= DOCUMENT_FIELDS:
         return False
     expectations = document.get("expectations", [])
-    return isinstance(expectations, list) and all(_known(e) for e in expectations)
+    return (
+        _text(document.get("name"))
+        and _described(document)
+        and isinstance(expectations, list)
+        and all(_known(e) for e in expectations)
+    )
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _described(part: dict) -> bool:
+    """Its meta, id and notes of the forms GX takes."""
+    return (
+        isinstance(part.get("meta", {}), dict)
+        and (part.get("id") is None or isinstance(part["id"], str))
+        and (part.get("notes") is None or isinstance(part["notes"], str | list))
+    )
 
 
 def _known(expectation: object) -> bool:
@@ -89,7 +109,7 @@ def _known(expectation: object) -> bool:
         return False
     columns = _columns(kwargs)
     return (
-        isinstance(expectation.get("meta", {}), dict)
+        _described(expectation)
         and bool(columns)
         and all(isinstance(c, str) for c in columns)
         and _arguments_known(kind, kwargs)
@@ -122,7 +142,7 @@ def _arguments_known(kind: str, kwargs: dict) -> bool:
         numbers = [b for b in bounds if b is not None]
         return (
             bool(numbers)
-            and all(type(b) is int for b in numbers)
+            and all(type(b) is int and abs(b) <= EXACT_IN_FLOAT for b in numbers)
             and (len(numbers) < 2 or numbers[0] <= numbers[1])
             and _flags(kwargs)
         )
@@ -131,11 +151,22 @@ def _arguments_known(kind: str, kwargs: dict) -> bool:
         numbers = [b for b in bounds if b is not None]
         return bool(numbers) and all(type(b) is int for b in numbers) and _flags(kwargs)
     if kind in ("expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex"):
-        return isinstance(kwargs.get("regex"), str)
+        return isinstance(kwargs.get("regex"), str) and _compiles(kwargs["regex"])
     if kind == "expect_column_pair_values_to_be_equal":
         return kwargs.get("ignore_row_if", "both_values_are_missing") in PAIR_IGNORED
     if kind == "expect_compound_columns_to_be_unique":
-        return kwargs.get("ignore_row_if", "all_values_are_missing") in COMPOUND_IGNORED
+        return (
+            len(kwargs["column_list"]) >= 2
+            and kwargs.get("ignore_row_if", "all_values_are_missing") in COMPOUND_IGNORED
+        )
+    return True
+
+
+def _compiles(regex: str) -> bool:
+    try:
+        re.compile(regex)
+    except re.error:
+        return False
     return True
 
 
@@ -144,10 +175,11 @@ def _flags(kwargs: dict) -> bool:
 
 
 def _whole_numbers(column: pd.Series) -> bool:
-    """A column of Python (or numpy) integers and missing values, as validate's frames
-    hold exact numbers: GX compares each value in Python, which here agrees with pandas."""
+    """A column of Python integers and missing values, as validate's frames hold exact
+    numbers (GX compares each with its bound, a float, in Python: exactly, as here); or of
+    a numpy integer dtype within EXACT_IN_FLOAT (GX compares those in float64)."""
     if pd.api.types.is_integer_dtype(column.dtype):
-        return True
+        return bool(column.abs().max() <= EXACT_IN_FLOAT) if len(column.dropna()) else True
     return column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) in (
         "integer",
         "empty",

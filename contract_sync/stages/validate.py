@@ -314,9 +314,13 @@ def run_suites(erp: ErpFrames, suites_dir: Path, *, in_gx: bool = False) -> Vali
         stem: _suite_document(suites_dir / f"{stem}.json", store_expectations(frame))
         for stem, (frame, _keys) in SUITES.items()
     }
-    here = not in_gx and all(
-        checkable(documents[stem], frames[frame], parameters)
-        for stem, (frame, _keys) in SUITES.items()
+    here = (
+        not in_gx
+        and _named_apart(documents)
+        and all(
+            checkable(documents[stem], frames[frame], parameters)
+            for stem, (frame, _keys) in SUITES.items()
+        )
     )
     context = None if here else _context()
     rows = []
@@ -340,10 +344,17 @@ def run_suites(erp: ErpFrames, suites_dir: Path, *, in_gx: bool = False) -> Vali
 def checked_without_gx(suites_dir: Path) -> bool:
     """Whether the suites hold only what suite_checks checks, so that validating them
     loads no Great Expectations (and a run needs no helper to load it)."""
-    return all(
-        known(_suite_document(suites_dir / f"{stem}.json", store_expectations(frame)))
+    documents = {
+        stem: _suite_document(suites_dir / f"{stem}.json", store_expectations(frame))
         for stem, (frame, _keys) in SUITES.items()
-    )
+    }
+    return _named_apart(documents) and all(map(known, documents.values()))
+
+
+def _named_apart(documents: dict[str, dict | None]) -> bool:
+    """Each suite has a name of its own (GX refuses two of one name in a context)."""
+    names = [d.get("name") for d in documents.values() if isinstance(d, dict)]
+    return len(set(map(str, names))) == len(documents)
 
 
 def _suite_document(path: Path, extra: list[dict]) -> dict | None:
