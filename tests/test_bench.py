@@ -155,8 +155,6 @@ def test_benchmark_runs_every_scenario_with_the_right_outcomes(tmp_path, monkeyp
     assert ratios["figure"][1] == "nothing edited, verdicts kept / read ERP, s"
     read_erp = runs["floor"]["stages"]["read ERP"]
     assert float(ratios["ratio"][1]) == pytest.approx(steady["total"] / read_erp, rel=0.02)
-    # Verdicts kept: nothing is validated again, and Great Expectations is not even loaded.
-    assert steady["stages"]["validate"] < runs["b: nothing edited"]["stages"]["validate"] / 5
     written = runs["c: 10% edited"]["outcomes"]["reimported"]
     per_contract = 1000 * runs["c: 10% edited"]["stages"]["apply"] / written
     assert ratios["figure"][-1] == f"apply per re-imported contract (c: {written} written)"
