@@ -120,12 +120,9 @@ def load_suite(path: Path, extra: list[dict] = ()):  # -> great_expectations.Exp
     )
 
     try:
-        document = json.loads(path.read_text())
-        own = document.get("expectations", [])
-        said = {_what(e) for e in own}
+        document = _with_limits(json.loads(path.read_text()), extra)
         expectations = [
-            ExpectationConfiguration(**e).to_domain_obj()
-            for e in [*own, *(e for e in extra if _what(e) not in said)]
+            ExpectationConfiguration(**e).to_domain_obj() for e in document["expectations"]
         ]
         return gx.ExpectationSuite(**{**document, "expectations": expectations})
     except Exception as error:
@@ -133,6 +130,14 @@ def load_suite(path: Path, extra: list[dict] = ()):  # -> great_expectations.Exp
         raise SuiteFileError(
             f"{path} is not a valid Great Expectations suite: {first_line}"
         ) from error
+
+
+def _with_limits(document: dict, extra: list[dict]) -> dict:
+    """The suite's JSON with the `extra` expectations (the store's limits) it does not say
+    already."""
+    own = document.get("expectations", [])
+    said = {_what(e) for e in own}
+    return {**document, "expectations": [*own, *(e for e in extra if _what(e) not in said)]}
 
 
 def _what(expectation: dict) -> str:
@@ -310,10 +315,7 @@ def run_suites(erp: ErpFrames, suites_dir: Path, *, in_gx: bool = False) -> Vali
         return NO_FAILURES
     frames = validation_frames(erp)
     parameters = {"erp_contract_nos": sorted(erp.contracts["contract_no"].dropna())}
-    documents = {
-        stem: _suite_document(suites_dir / f"{stem}.json", store_expectations(frame))
-        for stem, (frame, _keys) in SUITES.items()
-    }
+    documents = _suite_documents(suites_dir)
     here = (
         not in_gx
         and _named_apart(documents)
@@ -344,10 +346,7 @@ def run_suites(erp: ErpFrames, suites_dir: Path, *, in_gx: bool = False) -> Vali
 def checked_without_gx(suites_dir: Path) -> bool:
     """Whether the suites hold only what suite_checks checks, so that validating them
     loads no Great Expectations (and a run needs no helper to load it)."""
-    documents = {
-        stem: _suite_document(suites_dir / f"{stem}.json", store_expectations(frame))
-        for stem, (frame, _keys) in SUITES.items()
-    }
+    documents = _suite_documents(suites_dir)
     return _named_apart(documents) and all(map(known, documents.values()))
 
 
@@ -357,16 +356,17 @@ def _named_apart(documents: dict[str, dict | None]) -> bool:
     return len(set(map(str, names))) == len(documents)
 
 
-def _suite_document(path: Path, extra: list[dict]) -> dict | None:
-    """A suite file's JSON with the store's limits added as load_suite adds them; None
-    when it cannot be read as such (GX then runs, and says why)."""
-    try:
-        document = json.loads(path.read_text())
-        own = document.get("expectations", [])
-        said = {_what(e) for e in own}
-    except (OSError, ValueError, AttributeError, TypeError):
-        return None
-    return {**document, "expectations": [*own, *(e for e in extra if _what(e) not in said)]}
+def _suite_documents(suites_dir: Path) -> dict[str, dict | None]:
+    """Each suite file's JSON with the store's limits added as load_suite adds them; None
+    for one that cannot be read as such (GX then runs, and says why)."""
+    documents = {}
+    for stem, (frame, _keys) in SUITES.items():
+        try:
+            document = json.loads((suites_dir / f"{stem}.json").read_text())
+            documents[stem] = _with_limits(document, store_expectations(frame))
+        except (OSError, ValueError, AttributeError, TypeError):
+            documents[stem] = None
+    return documents
 
 
 def _failed_in_gx(context, path: Path, frame: pd.DataFrame, parameters: dict) -> list[Outcome]:  # noqa: ANN001
