@@ -198,14 +198,34 @@ def display(value: object, field: str) -> str:
     return f"{trimmed:,}" + (" %" if field == "retainage_pct" else "")
 
 
+# Below this many values scaled_text formats each one: a compare calls it once per field
+# and group on a few changed items, where the vectorised form's ten pandas operations cost
+# 1 ms against 0.2 ms; from about 3,000 values on, the vectorised form is the faster.
+FORMAT_EACH_BELOW = 2_000
+
+
 def scaled_text(values: pd.Series, scale: int) -> pd.Series:
-    """Scaled integers as exact decimal text (1234 at scale 2 -> '12.34'), vectorised."""
+    """Scaled integers as exact decimal text (1234 at scale 2 -> '12.34')."""
     values = values.astype("Int64")
+    if len(values) < FORMAT_EACH_BELOW:
+        return _each_scaled_text(values, scale)
     magnitude = values.abs()
     whole = (magnitude // 10**scale).astype("string")
     fraction = (magnitude % 10**scale).astype("string").str.zfill(scale)
     sign = pd.Series("", index=values.index, dtype="string").mask(values < 0, "-")
     return (sign + whole + "." + fraction).where(values.notna())
+
+
+def _each_scaled_text(values: pd.Series, scale: int) -> pd.Series:
+    """scaled_text of nullable integers, one value at a time."""
+    unit = 10**scale
+    text = [
+        None
+        if value is pd.NA
+        else f"{'-' * (value < 0)}{abs(value) // unit}.{abs(value) % unit:0{scale}d}"
+        for value in values.tolist()
+    ]
+    return pd.Series(text, index=values.index, dtype="string")
 
 
 def field_text(values: pd.Series, field: str) -> pd.Series:

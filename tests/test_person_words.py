@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contract_sync.columns import display, to_decimal
+from contract_sync.columns import FORMAT_EACH_BELOW, display, scaled_text, to_decimal
 from contract_sync.vocabulary import SCALES, label
 
 
@@ -39,3 +40,25 @@ def test_labels_read_as_words() -> None:
         "would re-import",
         "odd",
     ]
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.integers(-(2**63) + 1, 2**63 - 1)), max_size=40),
+    st.integers(0, 5),
+    st.sampled_from([0, 1, FORMAT_EACH_BELOW - 1]),
+)
+def test_audit_text_of_scaled_values_is_one_text_at_any_length(
+    values: list[int | None], scale: int, padding: int
+) -> None:
+    """Few values are formatted one at a time, many vectorised: both give the same exact
+    decimal text, signs, zeros and missing values alike."""
+    few = pd.Series(pd.array(values, dtype="Int64"))
+    many = pd.concat([few, pd.Series(pd.array([7] * padding, dtype="Int64"))], ignore_index=True)
+    for series in (few, many):
+        text = scaled_text(series, scale)
+        assert text.dtype == "string"
+        assert text.isna().tolist() == series.isna().tolist()
+        for value, shown in zip(series.dropna(), text.dropna(), strict=True):
+            assert Decimal(shown) == Decimal(int(value)).scaleb(-scale)
+            assert len(shown.split(".")[1]) == max(scale, 1)
+    assert scaled_text(few, scale).tolist() == scaled_text(many, scale).head(len(few)).tolist()
