@@ -7,6 +7,7 @@ ERP value reaches validation as missing instead of failing the read.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 import numpy as np
@@ -105,6 +106,46 @@ def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
     column of lists (failed expectations) comes back as an Arrow list column of arrays."""
     found = table.reindex(keys.to_numpy()).to_numpy()
     return pd.Series(found, index=keys.index, dtype=table.dtype)
+
+
+def is_in(values: pd.Series, among: Iterable) -> pd.Series:
+    """values.isin(among), the same answer. For text held by Arrow, pandas 3.1 first makes
+    an Arrow scalar of each of `among` in Python (5 ms per 5,000 contract numbers, 0.6 s of
+    a full refresh of 1M items); here `among` reaches Arrow's set lookup as one array."""
+    if not _in_arrow(values):
+        return values.isin(among)
+    value_set = _text_array(among)
+    if value_set is None:  # not text alone: as pandas finds it
+        return values.isin(among)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    held = pa.array(values.array)
+    found = pc.is_in(held, value_set=value_set.cast(held.type))
+    return pd.Series(np.asarray(found, dtype=bool), index=values.index)
+
+
+def _in_arrow(values: pd.Series | pd.Index) -> bool:
+    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
+
+
+def _text_array(values: Iterable):  # noqa: ANN202 - a pyarrow array, or None
+    """`values` as one Arrow array of text (nulls for missing values), or None where they
+    are not all text."""
+    import pyarrow as pa
+
+    if isinstance(values, pd.Series | pd.Index) and _in_arrow(values):
+        held = pa.array(values.array)
+        return held.combine_chunks() if isinstance(held, pa.ChunkedArray) else held
+    if isinstance(values, pd.Series | pd.Index | np.ndarray):
+        values = values.tolist()
+    elif not isinstance(values, list):
+        values = list(values)
+    try:
+        held = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    return held if held.type in (pa.string(), pa.large_string(), pa.null()) else None
 
 
 def run_starts(values: np.ndarray | pd.Series) -> np.ndarray:

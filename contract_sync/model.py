@@ -13,7 +13,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from contract_sync.columns import BASELINE_ROW, CHANGE_COUNTS, normal_code
+from contract_sync.columns import BASELINE_ROW, CHANGE_COUNTS, is_in, normal_code
 from contract_sync.vocabulary import ConflictPolicy, Trigger
 
 # What a contract's audit record says of its state (see contract_sync.stages.plan.repeats).
@@ -75,7 +75,9 @@ class ErpFrames:
         if not keep.any():  # an hourly sync's usual group: no pass over the items
             return ErpFrames(self.contracts.iloc[0:0], self.items.iloc[0:0])
         numbers = self.contracts.loc[keep, "contract_no"]
-        return ErpFrames(self.contracts[keep], self.items[self.items["contract_no"].isin(numbers)])
+        return ErpFrames(
+            self.contracts[keep], self.items[is_in(self.items["contract_no"], numbers)]
+        )
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ class StoreState:
     def contract_ids(self, contract_nos: pd.Series) -> pd.Series:
         """Store ids of these ERP contracts, where each is in one project only."""
         single = self.single_contracts()
-        return single.loc[single["contract_no"].isin(contract_nos), "contract_id"]
+        return single.loc[is_in(single["contract_no"], contract_nos), "contract_id"]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from contract_sync.columns import ITEM_COLUMNS, empty
+from contract_sync.columns import ITEM_COLUMNS, empty, is_in
 from contract_sync.erp.frames import MAX_LISTED, ErpReadError
 from contract_sync.erp.groups import ErpGroups
 from contract_sync.erp.read import read_erp_groups
@@ -77,7 +77,7 @@ def read_changed(
         pace.plan_helper(len(scope), _needs_suites(settings, cache))
         while (piece := _next_piece(erp, hooks)) is not None:
             if request.project is not None:  # else every contract read is in scope
-                piece = piece.only(piece.contracts["contract_no"].isin(scope))
+                piece = piece.only(is_in(piece.contracts["contract_no"], scope))
             hashes, counts = hooks.stage(
                 "hash", hashes_and_counts, contracts=piece.contracts, items=piece.items
             )

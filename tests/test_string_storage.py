@@ -12,8 +12,11 @@ import json
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from contract_sync.columns import lookup
+from contract_sync import columns
+from contract_sync.columns import is_in, lookup
 from contract_sync.model import ErpFrames
 from contract_sync.stages.compare import compare, same_values
 from contract_sync.stages.validate import validate
@@ -21,9 +24,8 @@ from contract_sync.store.validation_cache import ValidationCache
 from tests.frames import contracts_frame, item, items_frame, make_state
 from tests.test_validate import SUITES, broken_company
 
-ARROW = pytest.mark.skipif(
-    importlib.util.find_spec("pyarrow") is None, reason="pyarrow is not installed"
-)
+HAS_ARROW = importlib.util.find_spec("pyarrow") is not None
+ARROW = pytest.mark.skipif(not HAS_ARROW, reason="pyarrow is not installed")
 STORAGES = ["python", pytest.param("pyarrow", marks=ARROW)]
 
 
@@ -105,3 +107,48 @@ def test_validation_and_its_cache_give_the_same_verdicts_in_either_storage(stora
     arrow_cache = ValidationCache(tmp_path / "arrow.sqlite")
     assert python and verdicts(arrow_frames, arrow_cache) == python
     assert verdicts(arrow_frames, arrow_cache) == python  # the second time from the cache
+
+
+TEXT_OR_MISSING = st.one_of(st.none(), st.sampled_from(["", " ", "A-1", "a-1", "é", "24017-"]))
+AMONG = st.one_of(
+    st.lists(TEXT_OR_MISSING, max_size=6),
+    st.lists(st.one_of(TEXT_OR_MISSING, st.integers(0, 3), st.just(float("nan"))), max_size=6),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(TEXT_OR_MISSING, max_size=8),
+    AMONG,
+    st.sampled_from(["list", "set", "object series", "python text", "arrow text", "index"]),
+    st.sampled_from(STORAGES[:1] + (["pyarrow"] if HAS_ARROW else [])),
+)
+def test_is_in_answers_as_pandas_isin(
+    values: list[str | None], among: list, kind: str, storage: str
+) -> None:
+    """is_in is Series.isin without its Python step per value for Arrow text: the same
+    answer for missing values, empty sets, and sets holding numbers or NaN (left to pandas)."""
+    series = pd.Series(values, dtype=pd.StringDtype(storage), index=range(10, 10 + len(values)))
+    texts = [v for v in among if v is None or isinstance(v, str)]
+    given_as = {
+        "list": among,
+        "set": set(among),
+        "object series": pd.Series(among, dtype=object),
+        "python text": pd.Series(texts, dtype=pd.StringDtype("python")),
+        "arrow text": pd.Series(texts, dtype=pd.StringDtype("pyarrow")) if HAS_ARROW else texts,
+        "index": pd.Index(texts, dtype=pd.StringDtype(storage)),
+    }[kind]
+    found = is_in(series, given_as)
+    expected = series.isin(given_as)
+    assert found.dtype == bool
+    assert found.index.equals(series.index)
+    assert found.tolist() == expected.tolist()
+
+
+@ARROW
+def test_is_in_gives_arrow_text_to_arrow_whole() -> None:
+    """The set of a text lookup reaches Arrow as one array, whatever holds it."""
+    arrow = pd.StringDtype("pyarrow")
+    for among in (["A-1", None], pd.Series(["A-1"], dtype=arrow), pd.Index(["A-1"], dtype=object)):
+        assert columns._text_array(among) is not None
+    assert columns._text_array(["A-1", 5]) is None

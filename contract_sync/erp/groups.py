@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from contract_sync.columns import ITEM_COLUMNS, empty, run_starts
+from contract_sync.columns import ITEM_COLUMNS, empty, is_in, run_starts
 from contract_sync.erp.frames import MAX_LISTED, ErpDataError
 from contract_sync.model import ErpFrames
 
@@ -75,8 +75,8 @@ def frames_in_groups(
                 "that differ only in spaces"
             )
         seen.update(numbers)
-        yield ErpFrames(contracts[contracts["contract_no"].isin(numbers)], items)
-    rest = contracts[~contracts["contract_no"].isin(seen)]
+        yield ErpFrames(contracts[is_in(contracts["contract_no"], numbers)], items)
+    rest = contracts[~is_in(contracts["contract_no"], seen)]
     if len(rest):
         yield ErpFrames(rest, empty(ITEM_COLUMNS))
 

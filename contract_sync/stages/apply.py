@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from contract_sync.columns import BASELINE_HEADER_FIELDS, HEADER_FIELDS
+from contract_sync.columns import BASELINE_HEADER_FIELDS, HEADER_FIELDS, is_in
 from contract_sync.model import Plan
 from contract_sync.store.contract_writes import (
     LockedContract,
@@ -70,7 +70,7 @@ def apply(
     repeated = plan.repeated.reindex(audit.index, fill_value=False)
     refused = Record(
         audit[~to_apply & ~repeated],
-        None if changes is None else changes[changes["contract_no"].isin(previewed)],
+        None if changes is None else changes[is_in(changes["contract_no"], previewed)],
     )
     todo = audit[to_apply].sort_values("contract_id", kind="stable")  # the order locks are taken
     if todo.empty:
@@ -223,14 +223,14 @@ class ReimportWriter(Writer):
         self.run_id = run_id
         applying = plan.audit.loc[plan.audit["outcome"].isin(UNDOABLE), "contract_no"]
         comparison = plan.comparison
-        self.items = ByContract(comparison.items[comparison.items["contract_no"].isin(applying)])
-        self.erp_items = ByContract(plan.erp.items[plan.erp.items["contract_no"].isin(applying)])
+        self.items = ByContract(comparison.items[is_in(comparison.items["contract_no"], applying)])
+        self.erp_items = ByContract(plan.erp.items[is_in(plan.erp.items["contract_no"], applying)])
         self.headers = comparison.contracts.set_index("contract_no")[
             ["contract_id", "version", *HEADER_FIELDS]
         ].join(_erp_headers(plan))
         written = comparison.changes
         self.written = ByContract(
-            written[written["contract_no"].isin(applying) & written["change"].ne(ItemChange.kept)]
+            written[is_in(written["contract_no"], applying) & written["change"].ne(ItemChange.kept)]
         )
         self.digests = pd.Series(plan.store_digests, dtype="string")
         self.baseline_item_changes = ByContract(plan.baseline_item_changes, by="contract_id")
@@ -260,7 +260,7 @@ class ReimportWriter(Writer):
         erp_items = self.erp_items.of(rows["contract_no"])
         items = self.items.of(rows["contract_no"])
         added = items["change"].eq(ItemChange.added).to_numpy()  # the ERP's text of their codes
-        codes = erp_items.loc[erp_items["item_no"].isin(items.loc[added, "item_no"]), _CODE]
+        codes = erp_items.loc[is_in(erp_items["item_no"], items.loc[added, "item_no"]), _CODE]
         items = pd.concat(
             [items[~added], items[added].merge(codes, on=_CODE[:2], how="left")],
             ignore_index=True,
@@ -352,7 +352,7 @@ def settle_baselines(engine: sa.Engine, plan: Plan) -> None:
     seen as one (kept) and not as a conflict, and its hash stops sending it to compare.
     In groups, one transaction each; a contract another run holds, or whose baseline another
     run wrote since compare, is left to the next run."""
-    settled = plan.audit[plan.audit["contract_no"].isin(plan.settle)]
+    settled = plan.audit[is_in(plan.audit["contract_no"], plan.settle)]
     if settled.empty:
         return
     headers = (

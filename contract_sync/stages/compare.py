@@ -29,6 +29,7 @@ from contract_sync.columns import (
     ITEM_COLUMNS,
     ITEM_FIELDS,
     field_text,
+    is_in,
 )
 from contract_sync.model import Comparison, StoreState
 from contract_sync.vocabulary import ItemChange
@@ -534,8 +535,8 @@ def compare(state: StoreState, erp_contracts: pd.DataFrame, erp_items: pd.DataFr
     `state` must hold the items of those contracts (contract_sync.store.state.with_items).
     """
     single = state.single_contracts()
-    single = single[single["contract_no"].isin(erp_contracts["contract_no"])]
-    in_scope = erp_contracts[erp_contracts["contract_no"].isin(single["contract_no"])]
+    single = single[is_in(single["contract_no"], erp_contracts["contract_no"])]
+    in_scope = erp_contracts[is_in(erp_contracts["contract_no"], single["contract_no"])]
     headers, header_changes = diff_headers(single, state.baselines, in_scope)
     found = diff_items(
         single[["contract_no", "contract_id"]], state.items, state.baseline_items, erp_items

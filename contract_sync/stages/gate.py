@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from contract_sync.columns import CHANGE_COUNTS
+from contract_sync.columns import CHANGE_COUNTS, is_in
 from contract_sync.model import Comparison, StoreState
 from contract_sync.vocabulary import (
     IMPORT_GATES,
@@ -35,7 +35,7 @@ def _project_levels(
         touched = pd.concat([stored, touched], ignore_index=True)
     levels = touched.merge(state.main_contracts_levels, on="project_id", how="left")
     not_admin = (~levels["level"].isin(REIMPORTERS)).groupby(levels["contract_no"]).any()
-    return erp_contracts["contract_no"].isin(not_admin.index[not_admin])
+    return is_in(erp_contracts["contract_no"], not_admin.index[not_admin])
 
 
 def evaluate_gates(
@@ -61,16 +61,15 @@ def evaluate_gates(
     )
     change_orders = _approved_change_orders(state)
     summary = comparison.contracts.set_index("contract_no")
-    no_updates = (
-        unchanged | contract_no.isin(summary.index[~summary["has_updates"]])
-    ) & ~contract_no.isin(invalid_contracts)
+    nothing_changed = unchanged | is_in(contract_no, summary.index[~summary["has_updates"]])
+    no_updates = nothing_changed & ~is_in(contract_no, invalid_contracts)
     # A pending or hard-closed ERP contract is Draft or Complete in the store because of its
     # ERP status, not unapproved there; with nothing to re-import it is simply up to date.
     # Its status change alone (closing it, say) is recorded, not refused: only changes to
     # its content wait for it to be open.
-    content_changed = ~no_updates & ~contract_no.isin(summary.index[_status_only(summary)])
+    content_changed = ~no_updates & ~is_in(contract_no, summary.index[_status_only(summary)])
     status = erp_contracts["erp_status"].astype("string")
-    imported = contract_no.isin(stored.index).to_numpy()
+    imported = is_in(contract_no, stored.index).to_numpy()
     pending = imported & status.eq(ErpStatus.pending).fillna(False).to_numpy()
     closed = imported & status.eq(ErpStatus.hard_close).fillna(False).to_numpy()
     checks = {
@@ -81,13 +80,13 @@ def evaluate_gates(
         Reason.not_imported: ~imported,
         Reason.erp_contract_pending: pending & content_changed,
         Reason.erp_contract_closed: closed & content_changed,
-        Reason.contract_unapproved: contract_no.isin(stored.index[stored["unapproved"]])
+        Reason.contract_unapproved: is_in(contract_no, stored.index[stored["unapproved"]])
         & ~pending
         & ~closed,
-        Reason.job_not_synced: ~erp_contracts["job_no"].isin(state.synced_jobs["job_no"]),
+        Reason.job_not_synced: ~is_in(erp_contracts["job_no"], state.synced_jobs["job_no"]),
         Reason.contract_in_multiple_projects: contract_no.map(stored["projects"]).fillna(0) > 1,
-        Reason.approved_change_orders: contract_no.isin(change_orders) & ~no_updates,
-        Reason.invalid_erp_data: contract_no.isin(invalid_contracts),
+        Reason.approved_change_orders: is_in(contract_no, change_orders) & ~no_updates,
+        Reason.invalid_erp_data: is_in(contract_no, invalid_contracts),
         Reason.no_updates: no_updates,
         Reason.conflict: (policy == ConflictPolicy.block)
         & (contract_no.map(summary["conflicts"]).fillna(0) > 0),
@@ -132,9 +131,9 @@ def evaluate_import_gates(
         Reason.permission_denied: (state.erp_integrations_level not in IMPORTERS)
         | _project_levels(state, erp_contracts, stored_too=False),
         **_integration_checks(state),
-        Reason.already_imported: contract_no.isin(state.contracts["contract_no"]),
-        Reason.job_not_synced: ~erp_contracts["job_no"].isin(state.synced_jobs["job_no"]),
-        Reason.invalid_erp_data: contract_no.isin(invalid_contracts),
+        Reason.already_imported: is_in(contract_no, state.contracts["contract_no"]),
+        Reason.job_not_synced: ~is_in(erp_contracts["job_no"], state.synced_jobs["job_no"]),
+        Reason.invalid_erp_data: is_in(contract_no, invalid_contracts),
     }
     return _decisions(contract_no, checks, IMPORT_GATES)
 

@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 
-from contract_sync.columns import BASELINE_ROW, lookup
+from contract_sync.columns import BASELINE_ROW, is_in, lookup
 from contract_sync.model import (
     COUNT_COLUMNS,
     STATE_COLUMNS,
@@ -31,7 +31,7 @@ def repeats(audit: pd.DataFrame, last_recorded: pd.DataFrame, actor: str) -> pd.
     times; a change in any of these is recorded."""
     last = last_recorded.drop_duplicates("contract_no").set_index("contract_no")
     same = audit["outcome"].isin([Outcome.up_to_date, Outcome.blocked])
-    same &= audit["contract_no"].isin(last.index)
+    same &= is_in(audit["contract_no"], last.index)
     same &= audit["contract_no"].map(last["actor"]).eq(actor).fillna(False).astype(bool)
     now, then = _state_text(audit), _state_text(last.reindex(audit["contract_no"]))
     for column in STATE_COLUMNS:
@@ -138,7 +138,7 @@ def plan_reimport(found: Evaluation, dry_run: bool) -> Plan:
     unrecorded = stored_hash.notna() & ~moved.fillna(True) & no_status & up_to_date
     settle = number[decisions["reasons"].eq(UNCHANGED_REASONS).to_numpy() & moved.fillna(False)]
     eligible = number[decisions["eligible"].to_numpy()]
-    items = state.items[state.items["contract_no"].isin(eligible)]
+    items = state.items[is_in(state.items["contract_no"], eligible)]
     digests = eligible.map(items_digests(items)).fillna(NO_ITEMS_DIGEST)
     to_write = eligible[:0] if dry_run else pd.concat([eligible, settle])
     written_ids = stored.loc[eligible[:0] if dry_run else eligible, "contract_id"]
@@ -173,7 +173,7 @@ def _baseline_writes(
     computed from."""
     if contract_ids.empty:
         return pd.DataFrame(columns=BASELINE_ROW), pd.Series(dtype="string")
-    erp_items = erp.items[erp.items["contract_no"].isin(contract_ids.index)]
+    erp_items = erp.items[is_in(erp.items["contract_no"], contract_ids.index)]
     changes = baseline_changes(
         contract_ids,
         erp_items.assign(contract_id=erp_items["contract_no"].map(contract_ids)),
