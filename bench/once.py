@@ -55,15 +55,43 @@ def _children_peak_kb() -> int:
 
 
 def _children_kb(field: str) -> list[int]:
-    """A memory figure (see _status_kb) of each live child of this process, in kB."""
+    """A memory figure (see _status_kb) of each live child of this process, in kB; of a
+    child that is still a copy of it, its private memory alone (_copy_kb)."""
     found = []
     for listing in Path("/proc/self/task").glob("*/children"):
         try:
             children = listing.read_text().split()
         except OSError:
             continue
-        found += [_status_kb(field, child) or 0 for child in children]
+        found += [_child_kb(field, child) for child in children]
     return found
+
+
+def _child_kb(field: str, child: str) -> int:
+    copy = _copy_kb(child)
+    return copy if copy is not None else _status_kb(field, child) or 0
+
+
+def _copy_kb(child: str) -> int | None:
+    """The private memory of a child that is a copy of this process (its command line is
+    ours, or no longer readable), in kB; None for another program. Between Popen's fork and
+    the exec of its program a child shows this process's whole resident size as its own: a
+    sample of both at that moment counted the run twice (995 MB for a 500 MB full refresh).
+    A helper forked to work on (stages/suite_worker.py) counts what it has made its own."""
+    try:
+        line = Path(f"/proc/{child}/cmdline").read_bytes()
+    except OSError:
+        return 0
+    if line and line != Path("/proc/self/cmdline").read_bytes():
+        return None
+    try:
+        rollup = Path(f"/proc/{child}/smaps_rollup").read_text().splitlines()
+    except OSError:  # it ended meanwhile
+        return 0
+    private = [
+        int(r.split()[1]) for r in rollup if r.startswith(("Private_Clean:", "Private_Dirty:"))
+    ]
+    return sum(private)
 
 
 class TogetherPeak:

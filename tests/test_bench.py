@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -16,7 +18,7 @@ import pytest
 import bench.__main__ as bench_main
 from bench import history
 from bench.__main__ import SCENARIOS, report, targets
-from bench.once import TogetherPeak, _children_kb, _children_peak_kb, _status_kb
+from bench.once import TogetherPeak, _child_kb, _children_kb, _children_peak_kb, _status_kb
 from contract_sync.demo.generator import EDGE_CASES
 
 pytestmark = pytest.mark.slow
@@ -210,3 +212,39 @@ def test_the_peak_of_a_child_process_is_seen_while_it_lives():
             child.wait()
             child.stdout.close()
     assert together.peak_kb >= before + 55_000
+
+
+def _forked(allocate_mb: int) -> tuple[int, int]:
+    """A copy of this process that holds `allocate_mb` MB of its own and waits: (pid, the
+    read end of the pipe it said it is ready on)."""
+    ready, said = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the copy
+        held = b"x" * (allocate_mb * 1_000_000)
+        os.write(said, b"1")
+        time.sleep(60)
+        os._exit(0 if held else 1)
+    os.close(said)
+    os.read(ready, 1)
+    return pid, ready
+
+
+@pytest.mark.parametrize("allocate_mb", [0, 60])
+def test_a_copy_of_the_run_counts_its_own_memory_not_the_runs(allocate_mb: int) -> None:
+    """A child between its fork and the exec of its program shows the run's whole resident
+    size as its own: counted so, one sample took a 500 MB run for 995 MB. A copy counts
+    what it made its own, as a helper forked to work does."""
+    ballast = b"y" * 150_000_000  # the run's own memory, which a copy shares
+    pid, ready = _forked(allocate_mb)
+    try:
+        shown = _status_kb("VmRSS", str(pid))
+        counted = _child_kb("VmRSS", str(pid))
+        assert shown >= 140_000  # what /proc says of the copy: the run's pages too
+        assert allocate_mb * 900 <= counted < allocate_mb * 1000 + 40_000
+        # counted so among the children (its private pages grow as the run writes to ours)
+        assert any(abs(kb - counted) < 10_000 for kb in _children_kb("VmRSS"))
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(ready)
+    assert len(ballast) == 150_000_000
