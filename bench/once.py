@@ -56,7 +56,7 @@ def _children_peak_kb() -> int:
 
 def _children_kb(field: str) -> list[int]:
     """A memory figure (see _status_kb) of each live child of this process, in kB; of a
-    child that is still a copy of it, its private memory alone (_copy_kb)."""
+    child that is a copy of it, its memory of its own (_copy_kb)."""
     found = []
     for listing in Path("/proc/self/task").glob("*/children"):
         try:
@@ -73,25 +73,28 @@ def _child_kb(field: str, child: str) -> int:
 
 
 def _copy_kb(child: str) -> int | None:
-    """The private memory of a child that is a copy of this process (its command line is
+    """The memory of its own of a child that is a copy of this process (its command line is
     ours, or no longer readable), in kB; None for another program. Between Popen's fork and
-    the exec of its program a child shows this process's whole resident size as its own: a
-    sample of both at that moment counted the run twice (995 MB for a 500 MB full refresh).
-    A helper forked to work on (stages/suite_worker.py) counts what it has made its own."""
+    the exec of its program a child shows this process's whole resident size as its own:
+    counted so, one sample of a full refresh of 1M items took a 500 MB run for 995 MB. Popen
+    forks with vfork, so the child then uses this process's very memory, pages its own by
+    smaps' count too: a copy as large as this process (within 2%) counts nothing. A copy
+    forked to work (stages/suite_worker.py) counts its private pages once it has grown."""
     try:
         line = Path(f"/proc/{child}/cmdline").read_bytes()
     except OSError:
         return 0
     if line and line != Path("/proc/self/cmdline").read_bytes():
         return None
+    ours, theirs = _status_kb("VmRSS") or 0, _status_kb("VmRSS", child) or 0
+    if abs(theirs - ours) <= ours // 50:
+        return 0
     try:
         rollup = Path(f"/proc/{child}/smaps_rollup").read_text().splitlines()
     except OSError:  # it ended meanwhile
         return 0
-    private = [
-        int(r.split()[1]) for r in rollup if r.startswith(("Private_Clean:", "Private_Dirty:"))
-    ]
-    return sum(private)
+    private = ("Private_Clean:", "Private_Dirty:")
+    return sum(int(row.split()[1]) for row in rollup if row.startswith(private))
 
 
 class TogetherPeak:
