@@ -72,14 +72,18 @@ def _child_kb(field: str, child: str) -> int:
     return copy if copy is not None else _status_kb(field, child) or 0
 
 
+SAME_MEMORY_KB = 4096
+
+
 def _copy_kb(child: str) -> int | None:
     """The memory of its own of a child that is a copy of this process (its command line is
     ours, or no longer readable), in kB; None for another program. Between Popen's fork and
     the exec of its program a child shows this process's whole resident size as its own:
     counted so, one sample of a full refresh of 1M items took a 500 MB run for 995 MB. Popen
     forks with vfork, so the child then uses this process's very memory, pages its own by
-    smaps' count too: a copy as large as this process (within 2%) counts nothing. A copy
-    forked to work (stages/suite_worker.py) counts its private pages once it has grown."""
+    smaps' count too: a copy as large as this process counts nothing (within SAME_MEMORY_KB,
+    more than this process can touch between the two reads). A copy forked to work
+    (stages/suite_worker.py) counts its private pages once it has grown."""
     try:
         line = Path(f"/proc/{child}/cmdline").read_bytes()
     except OSError:
@@ -87,7 +91,7 @@ def _copy_kb(child: str) -> int | None:
     if line and line != Path("/proc/self/cmdline").read_bytes():
         return None
     ours, theirs = _status_kb("VmRSS") or 0, _status_kb("VmRSS", child) or 0
-    if abs(theirs - ours) <= ours // 50:
+    if abs(theirs - ours) <= SAME_MEMORY_KB:
         return 0
     try:
         rollup = Path(f"/proc/{child}/smaps_rollup").read_text().splitlines()
