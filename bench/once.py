@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -75,6 +76,12 @@ def _child_kb(field: str, child: str) -> int:
 SAME_MEMORY_KB = 4096
 
 
+@cache
+def _own_command() -> bytes:
+    """This process's command line as /proc gives it (read once: the sampler asks often)."""
+    return Path("/proc/self/cmdline").read_bytes()
+
+
 def _copy_kb(child: str) -> int | None:
     """The memory of its own of a child that is a copy of this process (its command line is
     ours, or no longer readable), in kB; None for another program. Between Popen's fork and
@@ -88,7 +95,7 @@ def _copy_kb(child: str) -> int | None:
         line = Path(f"/proc/{child}/cmdline").read_bytes()
     except OSError:
         return 0
-    if line and line != Path("/proc/self/cmdline").read_bytes():
+    if line and line != _own_command():
         return None
     ours, theirs = _status_kb("VmRSS") or 0, _status_kb("VmRSS", child) or 0
     if abs(theirs - ours) <= SAME_MEMORY_KB:

@@ -30,6 +30,7 @@ from contract_sync.columns import (
     ITEM_FIELDS,
     field_text,
     is_in,
+    text_in_arrow,
 )
 from contract_sync.model import Comparison, StoreState
 from contract_sync.vocabulary import ItemChange
@@ -90,7 +91,7 @@ def _objects(values: Comparable) -> np.ndarray:
 
 
 def _in_arrow(values: Comparable) -> bool:
-    return isinstance(values, ExtensionArray) and getattr(values.dtype, "storage", "") == "pyarrow"
+    return isinstance(values, ExtensionArray) and text_in_arrow(values)
 
 
 def _same(left: Comparable, right: Comparable) -> np.ndarray:

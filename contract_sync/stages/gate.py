@@ -61,8 +61,9 @@ def evaluate_gates(
     )
     change_orders = _approved_change_orders(state)
     summary = comparison.contracts.set_index("contract_no")
+    invalid = is_in(contract_no, invalid_contracts)
     nothing_changed = unchanged | is_in(contract_no, summary.index[~summary["has_updates"]])
-    no_updates = nothing_changed & ~is_in(contract_no, invalid_contracts)
+    no_updates = nothing_changed & ~invalid
     # A pending or hard-closed ERP contract is Draft or Complete in the store because of its
     # ERP status, not unapproved there; with nothing to re-import it is simply up to date.
     # Its status change alone (closing it, say) is recorded, not refused: only changes to
@@ -86,7 +87,7 @@ def evaluate_gates(
         Reason.job_not_synced: ~is_in(erp_contracts["job_no"], state.synced_jobs["job_no"]),
         Reason.contract_in_multiple_projects: contract_no.map(stored["projects"]).fillna(0) > 1,
         Reason.approved_change_orders: is_in(contract_no, change_orders) & ~no_updates,
-        Reason.invalid_erp_data: is_in(contract_no, invalid_contracts),
+        Reason.invalid_erp_data: invalid,
         Reason.no_updates: no_updates,
         Reason.conflict: (policy == ConflictPolicy.block)
         & (contract_no.map(summary["conflicts"]).fillna(0) > 0),
