@@ -10,12 +10,14 @@ tasks, the benchmark under a stopwatch, a test with a look at each plan before i
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import asdict, replace
 
 import pandas as pd
 import sqlalchemy as sa
 
+from contract_sync.erp.groups import ErpGroups
+from contract_sync.erp.read import erp_groups_opened_ahead
 from contract_sync.errors import UserError
 from contract_sync.evaluation import evaluations
 from contract_sync.hooks import Hooks
@@ -91,9 +93,10 @@ def preview(settings: Settings, request: Request, hooks: Hooks = Hooks()) -> Eva
         _store(settings) as store,
         project_store(settings) as target,
         Pace.for_preview() as pace,
+        _erp_read(settings, request, pace) as erp,
     ):
         state = _load_state(store, request, hooks, target)
-        found = scan(settings, state, request, pace, hooks=hooks)
+        found = scan(settings, state, request, pace, erp, hooks=hooks)
         [evaluation] = evaluations(store, found, request, hooks=hooks, target=target)
         return evaluation
 
@@ -176,15 +179,17 @@ def _run(
         _store(settings) as store,
         project_store(settings) as target,
         alive(store, origin.run_id),
+        _erp_read(settings, request, pace) as erp,
     ):
         state = _load_state(store, request, hooks, target, first_import)
         start_run(store, run_record(origin, state.company_id, request))
-        try:
+        try:  # the ERP read's error, if any, is raised in the scan: the run is recorded failed
             found = scan(
                 settings,
                 state,
                 request,
                 pace,
+                erp,
                 first_import=first_import,
                 run_id=origin.run_id,
                 hooks=hooks,
@@ -198,6 +203,13 @@ def _run(
             raise
         finish_run(store, origin.run_id, RunStatus.completed, repeated)
     return RunResult(origin.run_id, audit, found)
+
+
+def _erp_read(
+    settings: Settings, request: Request, pace: Pace
+) -> AbstractContextManager[AbstractContextManager[ErpGroups]]:
+    """The request's ERP read, opened while the run loads the store's state."""
+    return erp_groups_opened_ahead(settings, request.company, request.contracts, pace.group_items)
 
 
 def _waited_on(request: Request, origin: Origin) -> bool:

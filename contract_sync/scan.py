@@ -6,6 +6,7 @@ fails the run with the store untouched."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import pandas as pd
@@ -13,7 +14,6 @@ import pandas as pd
 from contract_sync.columns import ITEM_COLUMNS, empty, is_in
 from contract_sync.erp.frames import MAX_LISTED, ErpReadError
 from contract_sync.erp.groups import ErpGroups
-from contract_sync.erp.read import read_erp_groups
 from contract_sync.hashing import hashes_and_counts
 from contract_sync.hooks import Hooks
 from contract_sync.model import ErpFrames, Request, Scan, StoreState, Validation
@@ -42,16 +42,18 @@ def scan(
     state: StoreState,
     request: Request,
     pace: Pace,
+    erp: AbstractContextManager[ErpGroups],
     *,
     first_import: bool = False,
     run_id: str | None = None,
     hooks: Hooks = Hooks(),
 ) -> Scan:
-    """Extract and hash the ERP contracts in scope; keep the changed ones (every one for a
-    first import or a full refresh) in `pace`, and validate them."""
+    """Extract and hash the ERP contracts in scope (`erp`, their read in groups of
+    `pace.group_items`: see erp.read.erp_groups_opened_ahead); keep the changed ones (every
+    one for a first import or a full refresh) in `pace`, and validate them."""
     validates_all = first_import or request.full_refresh
     cache = _validation_cache(settings)
-    read = read_changed(settings, state, request, pace, validates_all, cache, hooks)
+    read = read_changed(settings, state, request, pace, erp, validates_all, cache, hooks)
     validation = validate_changed(settings, pace, cache, run_id, hooks)
     pace.validated()
     return Scan(
@@ -64,6 +66,7 @@ def read_changed(
     state: StoreState,
     request: Request,
     pace: Pace,
+    erp_read: AbstractContextManager[ErpGroups],
     validates_all: bool,
     cache: ValidationCache | None,
     hooks: Hooks,
@@ -72,7 +75,7 @@ def read_changed(
     in `pace`. A stream that ends before every contract in scope was read is an error."""
     stored = stored_hashes(state)
     pieces: list[_Read] = []
-    with read_erp_groups(settings, request.company, request.contracts, pace.group_items) as erp:
+    with erp_read as erp:
         scope = _scope(erp, state, request)
         pace.plan_helper(len(scope), _needs_suites(settings, cache))
         while (piece := _next_piece(erp, hooks)) is not None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -130,6 +132,32 @@ def read_erp_groups(
             yield ErpGroups(found.contracts, _classified(found.groups, where))
     finally:
         engine.dispose()
+
+
+@contextmanager
+def erp_groups_opened_ahead(
+    settings: Settings,
+    company: int,
+    contract_nos: Sequence[str] | None = None,
+    group_items: int | None = None,
+) -> Iterator[AbstractContextManager[ErpGroups]]:
+    """read_erp_groups opened in a thread while the caller goes on: a run loads the store's
+    state meanwhile, and the ERP's first rows (on SQLite, its reader process's start) are on
+    their way when it is done. Yields the read to enter: entering waits for the opening and
+    raises its error; leaving closes the read, as does the block's end if it was not entered."""
+    with ExitStack() as stack, ThreadPoolExecutor(1, thread_name_prefix="erp-open") as pool:
+        read = read_erp_groups(settings, company, contract_nos, group_items)
+        # In the caller's context: a flow run's logger still hears the retries' warnings.
+        opening = pool.submit(contextvars.copy_context().run, stack.enter_context, read)
+
+        @contextmanager
+        def opened() -> Iterator[ErpGroups]:
+            try:
+                yield opening.result()
+            finally:
+                stack.close()
+
+        yield opened()  # the pool waits for the opening before the stack closes the read
 
 
 def _classified(groups: Iterator[ErpFrames], where: str) -> Iterator[ErpFrames]:

@@ -172,6 +172,10 @@ def vista_groups(
     streamed in the order of JCCI's key (no sort), while the connection stays open. The
     read runs up to `group_items` rows ahead."""
     with ExitStack() as stack:
+        query = _items_query(company, contract_nos, None).order_by(JCCI.c.JCCo, JCCI.c.Contract)
+        # The items' read through Arrow first: on SQLite its process's start and first rows
+        # take longer than the headers' read.
+        chunks = stack.enter_context(arrow_chunks(engine, query, STREAM_ROWS))
         connection = stack.enter_context(engine.connect())
         raw = _read_headers(connection, company, contract_nos, None)
         over_scale: list[pd.DataFrame] = []  # read once, when a row first needs it
@@ -185,10 +189,8 @@ def vista_groups(
             return over_scale[0]
 
         contracts = _contracts_frame(raw, over_scale_values(raw["bad_scale"]))
-        query = _items_query(company, contract_nos, None).order_by(JCCI.c.JCCo, JCCI.c.Contract)
-        streamed = connection.execution_options(stream_results=True)
-        chunks = stack.enter_context(arrow_chunks(engine, query, STREAM_ROWS))
         if chunks is None:
+            streamed = connection.execution_options(stream_results=True)
             chunks = _read_sql(query, streamed, chunksize=STREAM_ROWS)
         ahead = ReadAhead(chunks, _depth(group_items))
 
