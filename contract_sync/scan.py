@@ -14,7 +14,7 @@ import pandas as pd
 from contract_sync.columns import ITEM_COLUMNS, empty, is_in
 from contract_sync.erp.frames import MAX_LISTED, ErpReadError
 from contract_sync.erp.groups import ErpGroups
-from contract_sync.hashing import hashes_and_counts
+from contract_sync.hashing import hashes_and_counts, header_hashes
 from contract_sync.hooks import Hooks
 from contract_sync.model import ErpFrames, Request, Scan, StoreState, Validation
 from contract_sync.pace import Pace
@@ -78,11 +78,16 @@ def read_changed(
     with erp_read as erp:
         scope = _scope(erp, state, request)
         pace.plan_helper(len(scope), _needs_suites(settings, cache))
+        headers = header_hashes(erp.contracts)
         while (piece := _next_piece(erp, hooks)) is not None:
             if request.project is not None:  # else every contract read is in scope
                 piece = piece.only(is_in(piece.contracts["contract_no"], scope))
             hashes, counts = hooks.stage(
-                "hash", hashes_and_counts, contracts=piece.contracts, items=piece.items
+                "hash",
+                hashes_and_counts,
+                contracts=piece.contracts,
+                items=piece.items,
+                headers=headers,
             )
             same = _unchanged(stored, piece.contracts, hashes, validates_all)
             pace.keep(piece.only(~same))

@@ -149,3 +149,21 @@ def test_counts_are_each_contracts_items_beside_the_same_hashes(sizes, orphans):
     assert hashes.equals(contract_hashes(contracts, items))
     assert counts.to_dict() == dict(zip(numbers, sizes, strict=True))
     assert counts.dtype == "int64"
+
+
+@given(sizes=st.lists(st.integers(0, 4), min_size=1, max_size=8), data=st.data())
+def test_a_piece_hashed_with_its_read_s_header_hashes_gives_the_same_digests(sizes, data):
+    """The scan hashes the headers of a whole read once (header_hashes) and each piece's
+    items apart: the digests and counts of a piece are the ones it gives alone."""
+    numbers = [f"C{n}" for n in range(len(sizes))]
+    every = contracts_frame(*numbers).assign(title=[f"T{n}" for n in range(len(sizes))])
+    every.index = every.index * 3 + 7  # labels of a read, not positions
+    taken = data.draw(st.lists(st.sampled_from(numbers), unique=True))
+    piece = every[every["contract_no"].isin(taken)]
+    rows = [(no, str(10 * k)) for no, size in zip(numbers, sizes, strict=True) for k in range(size)]
+    items = items_frame(*[row for row in rows if row[0] in taken])
+
+    with_headers = hashes_and_counts(piece, items, headers=hashing.header_hashes(every))
+
+    alone = hashes_and_counts(piece, items)
+    assert with_headers[0].equals(alone[0]) and with_headers[1].equals(alone[1])
