@@ -115,7 +115,8 @@ def _said(erp: ErpFrames, suites: Path, *, in_gx: bool, here: bool = True) -> tu
 
 
 # Suites with the other arguments the native checks take: strict bounds, lengths, a
-# not-equal row condition, the ways a pair or compound leaves out missing values.
+# not-equal row condition, the ways a pair or compound leaves out missing values, a pair of
+# two kinds.
 OTHER_ARGUMENTS = [
     {
         "type": "expect_column_values_to_be_between",
@@ -178,6 +179,14 @@ OTHER_ARGUMENTS = [
     {
         "type": "expect_column_pair_values_to_be_equal",
         "kwargs": {"column_A": "cost_code", "column_B": "tax_code", "ignore_row_if": "neither"},
+    },
+    {  # a pair of two kinds: a number never equals a text
+        "type": "expect_column_pair_values_to_be_equal",
+        "kwargs": {
+            "column_A": "quantity",
+            "column_B": "cost_code",
+            "ignore_row_if": "either_value_is_missing",
+        },
     },
     {
         "type": "expect_compound_columns_to_be_unique",
@@ -336,3 +345,15 @@ def test_a_regex_that_does_not_compile_is_left_to_gx():
 
 def _never(*_args):
     raise AssertionError("Great Expectations was asked")
+
+
+def test_a_row_whose_condition_column_is_missing_is_kept_by_a_not_equal_condition(other_suites):
+    """GX compares a condition on plain values, where a missing one is not equal to any: the
+    row is checked (on pandas' NA it would be left out)."""
+    erp = _company(0)
+    row = erp.items.index[0]
+    erp.items.loc[row, "line_item_type"] = pd.NA  # != "progress": checked for its tax code
+    erp.items.loc[row, "tax_code"] = "ZZ"
+    invalid, failures = _said(erp, other_suites, in_gx=False)
+    assert erp.items.loc[row, "contract_no"] in invalid
+    assert (invalid, failures) == _said(erp, other_suites, in_gx=True)

@@ -9,8 +9,12 @@ check is GX 1.x's own pandas expression over the rows GX's domain keeps (nulls l
 column's check, a pair's rows both missing, a compound's rows all missing, a row condition
 applied first), and tests/test_suite_checks.py compares both on fuzzed frames.
 
-A failing row is given as GX's `unexpected_index_list` gives it: the key columns and the
-checked columns, by name."""
+The checks take the frames in their own types (pandas' nullable integers and text), where
+GX takes their plain_values: converting every number to a Python object, and back for a
+range, took a third of a validation. Where a plain value could answer otherwise (a set of
+mixed values, a pair of two kinds, a row condition), the check takes the plain values of
+its columns alone. A failing row is given as GX's `unexpected_index_list` gives it, in
+plain values: the key columns and the checked columns, by name."""
 
 from __future__ import annotations
 
@@ -54,6 +58,18 @@ COMPOUND_IGNORED = {"all_values_are_missing": "all", "any_value_is_missing": "an
 CONDITION_OPERATORS = {"==": np.equal, "!=": np.not_equal}
 # GX takes a range's bounds as floats: integers up to this one are the same as floats.
 EXACT_IN_FLOAT = 2**53
+
+
+def plain_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """Values GX compares without tripping on pandas' NA: text as `str`, exact numbers as
+    Python ints with None where missing (pd.NA makes GX's pair and set checks raise inside,
+    and a check that raised reports no failing row)."""
+    strings = frame.select_dtypes(include=["string"]).columns
+    numbers = frame.select_dtypes(include=["Int64"]).columns
+    plain = frame.astype(dict.fromkeys(strings, "str"))
+    return plain.assign(
+        **{c: plain[c].astype(object).where(plain[c].notna(), None) for c in numbers}
+    )
 
 
 class Outcome(NamedTuple):
@@ -178,6 +194,8 @@ def _whole_numbers(column: pd.Series) -> bool:
     """A column of Python integers and missing values, as validate's frames hold exact
     numbers (GX compares each with its bound, a float, in Python: exactly, as here); or of
     a numpy integer dtype within EXACT_IN_FLOAT (GX compares those in float64)."""
+    if isinstance(column.dtype, pd.Int64Dtype):  # exact numbers: Python integers to GX
+        return True
     if pd.api.types.is_integer_dtype(column.dtype):
         return bool(column.abs().max() <= EXACT_IN_FLOAT) if len(column.dropna()) else True
     return column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) in (
@@ -236,7 +254,9 @@ def _condition(condition: dict, frame: pd.DataFrame) -> Callable | None:
     if name not in frame.columns:
         return None
     operator, value = CONDITION_OPERATORS[condition["operator"]], condition["parameter"]
-    return lambda rows: rows[operator(rows[name], value).fillna(False).astype(bool)]
+    return lambda rows: rows[
+        operator(plain_values(rows[[name]])[name], value).fillna(False).astype(bool)
+    ]
 
 
 def failed(
@@ -252,7 +272,8 @@ def failed(
         unexpected, shown = _unexpected(expectation["type"], kwargs, rows, parameters)
         if unexpected.any():
             names = list(dict.fromkeys([k for k in keys if k in rows.columns] + shown))
-            failing = rows.loc[unexpected[unexpected].index, names].to_dict("records")
+            failing = plain_values(rows.loc[unexpected[unexpected].index, names])
+            failing = failing.to_dict("records")
             found.append(Outcome(expectation["type"], kwargs, expectation.get("meta", {}), failing))
     return found
 
@@ -276,7 +297,9 @@ def _unexpected(
         a, b = kwargs["column_A"], kwargs["column_B"]
         how = PAIR_IGNORED[kwargs.get("ignore_row_if", "both_values_are_missing")]
         kept = rows if how is None else rows.dropna(how=how, subset=[a, b])
-        return _on(rows, ~(kept[a] == kept[b])), [a, b]
+        pair = kept[[a, b]] if kept[a].dtype == kept[b].dtype else plain_values(kept[[a, b]])
+        equal = (pair[a] == pair[b]).fillna(False)  # a missing value equals nothing, as in GX
+        return _on(rows, ~equal.astype(bool)), [a, b]
     if kind == "expect_compound_columns_to_be_unique":
         listed = kwargs["column_list"]
         how = COMPOUND_IGNORED[kwargs.get("ignore_row_if", "all_values_are_missing")]
@@ -296,8 +319,10 @@ def _expected(kind: str, kwargs: dict, values: pd.Series, parameters: dict) -> p
     """GX's pandas expression for a column's values that are present."""
     if kind == "expect_column_values_to_be_unique":
         return ~values.duplicated(keep=False)
-    if kind == "expect_column_values_to_be_in_set":
-        return values.isin(_value_set(kwargs.get("value_set"), parameters))
+    if kind == "expect_column_values_to_be_in_set":  # among Python objects: 1 == True
+        return plain_values(values.to_frame())[values.name].isin(
+            _value_set(kwargs.get("value_set"), parameters)
+        )
     if kind == "expect_column_values_to_be_between":
         return _between(values.astype("Int64"), kwargs)
     if kind == "expect_column_value_lengths_to_be_between":

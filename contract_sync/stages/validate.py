@@ -28,7 +28,7 @@ from contract_sync.model import NO_FAILURES, ErpFrames, Validation
 from contract_sync.stages import store_limits, suite_checks
 from contract_sync.stages.gx_import import great_expectations
 from contract_sync.stages.store_limits import store_expectations
-from contract_sync.stages.suite_checks import Outcome, checkable, failed, known
+from contract_sync.stages.suite_checks import Outcome, checkable, failed, known, plain_values
 from contract_sync.store.validation_cache import ValidationCache
 from contract_sync.vocabulary import LUMP_SUM_UOM, SCALES
 
@@ -60,7 +60,8 @@ class SuiteFileError(UserError, ValueError):
 
 
 def validation_frames(erp: ErpFrames) -> dict[str, pd.DataFrame]:
-    """The frames the suites check, with the derived columns they compare."""
+    """The frames the suites check, with the derived columns they compare, in their own
+    types (the checks here take them so: suite_checks; GX takes their plain_values)."""
     items = erp.items
     extended = extension(items["quantity"], items["unit_cost"])
     items = items.assign(
@@ -71,7 +72,7 @@ def validation_frames(erp: ErpFrames) -> dict[str, pd.DataFrame]:
         items_total=erp.contracts["contract_no"].map(totals).fillna(0).astype("Int64")
     )
     frames = {"contracts": erp.contracts, "items": items, "aggregates": aggregates}
-    return {name: _plain_values(frame) for name, frame in frames.items()}
+    return frames
 
 
 # A product of scaled integers below this is exact in int64 (a bound computed in floats).
@@ -97,18 +98,6 @@ def _cents(product: int) -> int | None:
     """An exact product at scale 8 in cents, half away from zero; None beyond int64."""
     cents = (abs(product) + 500_000) // 1_000_000 * (1 if product >= 0 else -1)
     return cents if abs(cents) < 2**63 else None
-
-
-def _plain_values(frame: pd.DataFrame) -> pd.DataFrame:
-    """Values GX compares without tripping on pandas' NA: text as `str`, exact numbers as
-    Python ints with None where missing (pd.NA makes GX's pair and set checks raise inside,
-    and a check that raised reports no failing row)."""
-    strings = frame.select_dtypes(include=["string"]).columns
-    numbers = frame.select_dtypes(include=["Int64"]).columns
-    plain = frame.astype(dict.fromkeys(strings, "str"))
-    return plain.assign(
-        **{c: plain[c].astype(object).where(plain[c].notna(), None) for c in numbers}
-    )
 
 
 def load_suite(path: Path, extra: list[dict] = ()):  # -> great_expectations.ExpectationSuite
@@ -330,7 +319,8 @@ def run_suites(erp: ErpFrames, suites_dir: Path, *, in_gx: bool = False) -> Vali
         if here:
             found = failed(documents[stem]["expectations"], frames[frame], keys, parameters)
         else:
-            found = _failed_in_gx(context, suites_dir / f"{stem}.json", frames[frame], parameters)
+            plain = plain_values(frames[frame])
+            found = _failed_in_gx(context, suites_dir / f"{stem}.json", plain, parameters)
         rows.extend(_failed_rows(stem, found))
     rows = pd.DataFrame(_unexplained(rows, erp), columns=["contract_no", "detail"])
     grouped = rows.groupby("contract_no", dropna=False)["detail"].agg(list)
