@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from typing import NamedTuple
 
 import pandas as pd
 import sqlalchemy as sa
@@ -252,17 +253,17 @@ def _over_scale_values(
 
 
 def _rejections(
-    raw: pd.DataFrame, table: sa.Table, over_scale: pd.DataFrame
+    raw: pd.DataFrame, table: sa.Table, over_scale: pd.DataFrame, coded: dict[str, Coded]
 ) -> dict[str, pd.Series]:
-    """What is wrong with the values of `raw` (rows of `table`) that cannot be taken: codes
-    the connector does not know, numbers with more decimals than their scale."""
+    """What is wrong with the values of `raw` (rows of `table`, `coded`: their _coded) that
+    cannot be taken: codes the connector does not know, numbers with more decimals than
+    their scale."""
     source = HEADER_SOURCE if table is JCCM else ITEM_SOURCE
     found = {
         field: unknown_codes(
-            table.name, _code_text(raw[field]), _mapped(raw, field), source[field].name, list(codes)
+            table.name, code.text, code.mapped, source[field].name, list(CODES[field])
         )
-        for field, codes in CODES.items()
-        if field in source
+        for field, code in coded.items()
     }
     keys = ["contract_no", "item_no"] if table is JCCI else ["contract_no"]
     mine = over_scale[over_scale["table"] == table.name]
@@ -302,9 +303,23 @@ def _code_text(codes: pd.Series) -> pd.Series:
     return text.mask(text.eq(""))
 
 
-def _mapped(raw: pd.DataFrame, field: str) -> pd.Series:
-    """A coded field's canonical codes (missing where Vista's code is unknown or blank)."""
-    return _code_text(raw[field]).map({str(k): v for k, v in CODES[field].items()})
+class Coded(NamedTuple):
+    """A coded field's values: Vista's codes as text (_code_text), and their canonical codes
+    (missing where Vista's code is unknown or blank)."""
+
+    text: pd.Series
+    mapped: pd.Series
+
+
+def _coded(raw: pd.DataFrame, table: sa.Table) -> dict[str, Coded]:
+    """The coded fields of `raw` (rows of `table`), each made once per piece read."""
+    source = HEADER_SOURCE if table is JCCM else ITEM_SOURCE
+    found = {}
+    for field, codes in CODES.items():
+        if field in source:
+            text = _code_text(raw[field])
+            found[field] = Coded(text, text.map({str(k): v for k, v in codes.items()}))
+    return found
 
 
 def _taken(raw: pd.DataFrame, found: dict[str, pd.Series]) -> pd.DataFrame:
@@ -318,9 +333,10 @@ def _contracts_frame(raw: pd.DataFrame, over_scale: pd.DataFrame) -> pd.DataFram
     raw = raw.sort_values(["contract_no", "job_no"]).drop_duplicates("contract_no")
     # Vista keeps retainage as a fraction at scale 4: the same integer as percent at scale 2.
     raw = raw.assign(retainage_pct=raw["retainage_pct"].fillna(0))
-    raw = _taken(raw, _rejections(raw, JCCM, over_scale))  # a rejected one stays missing
+    coded = _coded(raw, JCCM)  # an unknown code is rejected, and not mapped either
+    raw = _taken(raw, _rejections(raw, JCCM, over_scale, coded))  # a rejected one stays missing
     frame = raw.assign(
-        erp_status=_mapped(raw, "erp_status"),
+        erp_status=coded["erp_status"].mapped,
         start_date=_iso_dates(raw["start_date"]),
         projected_completion=_iso_dates(raw["projected_completion"]),
     )
@@ -338,8 +354,9 @@ def _contracts_frame(raw: pd.DataFrame, over_scale: pd.DataFrame) -> pd.DataFram
 def _items_frame(raw: pd.DataFrame, over_scale: pd.DataFrame) -> pd.DataFrame:
     _require_one_code(raw)
     raw = raw.assign(**{f: raw[f].fillna(0) for f in BLANK_IS_ZERO})
-    raw = _taken(raw, _rejections(raw, JCCI, over_scale))  # a rejected one stays missing
-    return finish_items(raw.assign(line_item_type=_mapped(raw, "line_item_type")))
+    coded = _coded(raw, JCCI)  # an unknown code is rejected, and not mapped either
+    raw = _taken(raw, _rejections(raw, JCCI, over_scale, coded))  # a rejected one stays missing
+    return finish_items(raw.assign(line_item_type=coded["line_item_type"].mapped))
 
 
 def _require_one_code(raw: pd.DataFrame) -> None:
