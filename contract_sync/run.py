@@ -10,14 +10,14 @@ tasks, the benchmark under a stopwatch, a test with a look at each plan before i
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from dataclasses import asdict, replace
 
 import pandas as pd
 import sqlalchemy as sa
 
 from contract_sync.erp.groups import ErpGroups
-from contract_sync.erp.read import erp_groups_opened_ahead
+from contract_sync.erp.read import erp_groups_opened_ahead, read_erp_groups
 from contract_sync.errors import UserError
 from contract_sync.evaluation import evaluations
 from contract_sync.hooks import Hooks
@@ -93,7 +93,7 @@ def preview(settings: Settings, request: Request, hooks: Hooks = Hooks()) -> Eva
         _store(settings) as store,
         project_store(settings) as target,
         Pace.for_preview() as pace,
-        _erp_read(settings, request, pace) as erp,
+        _erp_read(settings, request, pace, target) as erp,
     ):
         state = _load_state(store, request, hooks, target)
         found = scan(settings, state, request, pace, erp, hooks=hooks)
@@ -179,7 +179,7 @@ def _run(
         _store(settings) as store,
         project_store(settings) as target,
         alive(store, origin.run_id),
-        _erp_read(settings, request, pace) as erp,
+        _erp_read(settings, request, pace, target) as erp,
     ):
         state = _load_state(store, request, hooks, target, first_import)
         start_run(store, run_record(origin, state.company_id, request))
@@ -206,10 +206,15 @@ def _run(
 
 
 def _erp_read(
-    settings: Settings, request: Request, pace: Pace
+    settings: Settings, request: Request, pace: Pace, target: ProjectStore
 ) -> AbstractContextManager[AbstractContextManager[ErpGroups]]:
-    """The request's ERP read, opened while the run loads the store's state."""
-    return erp_groups_opened_ahead(settings, request.company, request.contracts, pace.group_items)
+    """The request's ERP read: opened while the run loads the SQL store's state; for a
+    remote store (its state read through many requests) opened when the scan asks, never
+    held open on the ERP meanwhile."""
+    where = settings, request.company, request.contracts, pace.group_items
+    if target.remote:
+        return nullcontext(read_erp_groups(*where))
+    return erp_groups_opened_ahead(*where)
 
 
 def _waited_on(request: Request, origin: Origin) -> bool:

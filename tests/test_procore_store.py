@@ -3,12 +3,14 @@ simulator over real HTTP, the ledger on SQLite (and PostgreSQL when given)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from contract_sync import run
 from contract_sync.demo.edit import edit_erp
 from contract_sync.erp.vista import read_vista
 from contract_sync.model import Request
@@ -525,3 +527,28 @@ def test_a_first_import_finds_a_contract_made_in_procore_meanwhile_and_makes_no_
     again = company_ready_list(world.settings, Request(1, SERVICE)).set_index("contract_no")
     assert not again.loc[contract_no, "import_available"]
     assert again.loc[contract_no, "project"] == row["project"]
+
+
+def test_the_erp_is_opened_after_procore_s_state_is_read_not_held_open_meanwhile(
+    world, monkeypatch
+):
+    """Procore's state takes many requests: the ERP read starts when the scan asks for it
+    (on a SQL store it opens while the state loads), never a statement held open on the ERP
+    for as long as Procore answers."""
+    order = []
+    read_store, read_erp_groups = run.read_store, run.read_erp_groups
+
+    def store_read(*args, **kwargs):
+        order.append("procore")
+        return read_store(*args, **kwargs)
+
+    @contextmanager
+    def erp_read(*args, **kwargs):
+        order.append("erp")
+        with read_erp_groups(*args, **kwargs) as groups:
+            yield groups
+
+    monkeypatch.setattr(run, "read_store", store_read)
+    monkeypatch.setattr(run, "read_erp_groups", erp_read)
+    _imported(world)
+    assert order == ["procore", "erp"]
