@@ -70,8 +70,8 @@ def _contract_of_items(contracts: pd.DataFrame, items: pd.DataFrame) -> np.ndarr
             return numbers.get_indexer(items["contract_no"])
         # Each distinct number looked up once (Arrow's dictionary_encode): a third of the
         # time of get_indexer over a piece's items, which name a hundred contracts or so.
-        codes, distinct = pd.factorize(items["contract_no"])
-        return np.where(codes >= 0, numbers.get_indexer(distinct)[codes], -1)
+        codes, distinct = pd.factorize(items["contract_no"])  # -1 for a missing number
+        return np.append(numbers.get_indexer(distinct), -1)[codes]
     return pd.MultiIndex.from_frame(contracts[CONTRACT_KEY]).get_indexer(
         pd.MultiIndex.from_frame(items[CONTRACT_KEY])
     )

@@ -211,10 +211,10 @@ def _erp_read(
     """The request's ERP read: opened while the run loads the SQL store's state; for a
     remote store (its state read through many requests) opened when the scan asks, never
     held open on the ERP meanwhile."""
-    where = settings, request.company, request.contracts, pace.group_items
+    arguments = settings, request.company, request.contracts, pace.group_items
     if target.remote:
-        return nullcontext(read_erp_groups(*where))
-    return erp_groups_opened_ahead(*where)
+        return nullcontext(read_erp_groups(*arguments))
+    return erp_groups_opened_ahead(*arguments)
 
 
 def _waited_on(request: Request, origin: Origin) -> bool:
